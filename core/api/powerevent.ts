@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { condition } from './conditions.js';
+import { API_VERSION, dnsSubdomain, objectMeta, timestamp } from './meta.js';
+import { action, renderedPlan } from './plan.js';
+import { outageRecord, progress } from './progress.js';
+
+export const powerEventSpec = z.object({
+  action: action.describe('prepare | shutdown | startup | harbor-seed; immutable'),
+  planRef: z.object({ name: dnsSubdomain.describe('Name of the cluster-scoped PowerPlan') }),
+  execute: z.boolean().default(false).describe('false (default) renders the plan only; true acts on the cluster'),
+  reason: z.string().max(1024).optional().describe('Why this event exists; recorded in the outage record'),
+  ignoreUps: z.boolean().default(false).describe('Start up even when the UPS gate refuses (recorded)'),
+});
+export type PowerEventSpec = z.infer<typeof powerEventSpec>;
+
+export const phase = z.enum(['Pending', 'Waiting', 'Running', 'Succeeded', 'Failed']);
+export type Phase = z.infer<typeof phase>;
+
+export const powerEventStatus = z.object({
+  observedGeneration: z.number().int().min(0).optional(),
+  phase: phase.optional(),
+  stage: z.string().optional().describe('The stage being run, or the last one run'),
+  conditions: z.array(condition).default([]),
+  plan: renderedPlan.optional(),
+  progress: progress.optional(),
+  outage: outageRecord.optional(),
+  startedAt: timestamp.optional(),
+  finishedAt: timestamp.optional(),
+});
+export type PowerEventStatus = z.infer<typeof powerEventStatus>;
+
+export const powerEvent = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('PowerEvent'),
+  metadata: objectMeta,
+  spec: powerEventSpec,
+  status: powerEventStatus.optional(),
+});
+export type PowerEvent = z.infer<typeof powerEvent>;

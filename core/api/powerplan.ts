@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { API_VERSION, dnsLabel, dnsSubdomain, duration, objectMeta, objectRef } from './meta.js';
+
+/** The Flux installation Hecate suspends and resumes, and the source whose absence causes deadlock 1. */
+export const fluxSpec = z.object({
+  namespace: dnsLabel.default('flux-system').describe('Namespace of the Flux controllers and the root objects'),
+  rootKustomization: dnsSubdomain.default('flux-system').describe('The Kustomization that applies all others'),
+  source: z
+    .object({
+      kind: z.enum(['GitRepository', 'OCIRepository', 'Bucket']).default('GitRepository'),
+      name: dnsSubdomain.default('flux-system'),
+      url: z.string().min(1).optional().describe('Clone URL of the source (ssh://, git@host:path or https://)'),
+      branch: z.string().min(1).optional(),
+    })
+    .prefault({})
+    .describe('The Flux source that a cold boot cannot fetch until the in-cluster Git server runs'),
+  convergeTimeout: duration.default('15m').describe('How long startup waits for Flux to report Ready everywhere'),
+});
+
+/** One stage of the local bootstrap chain, applied from the repo snapshot when the Flux source is not Ready. */
+export const chainStage = z.object({
+  name: dnsLabel.describe('Stage name, unique in the chain'),
+  path: z
+    .string()
+    .min(1)
+    .regex(/^[^/]/, { message: 'expected a path relative to the repo snapshot' })
+    .describe('Kustomize path inside the repo snapshot'),
+  kustomization: z
+    .object({ name: dnsSubdomain, namespace: dnsLabel.optional() })
+    .optional()
+    .describe('The Flux Kustomization that owns this path (its postBuild substitutions and health checks apply)'),
+  waitFor: z
+    .array(objectRef)
+    .default([])
+    .describe('Objects that must be Ready before the next stage starts (Deployments, StatefulSets, HelmReleases...)'),
+  timeout: duration.default('10m'),
+});
+export type ChainStage = z.infer<typeof chainStage>;
+
+/** Harbor serves its own images (deadlock 2): its images are seeded from a bundle on the control host. */
+export const harborSpec = z.object({
+  node: dnsSubdomain.describe('The node whose containerd receives the bundle'),
+  namespace: dnsLabel.default('harbor'),
+  helmRelease: dnsSubdomain.default('harbor').describe('The HelmRelease reconciled after seeding'),
+  version: z.string().regex(/^v?[0-9]+\.[0-9]+\.[0-9]+.*$/, { message: 'expected a version such as "v2.14.1"' }),
+  arch: z.enum(['amd64', 'arm64']).default('arm64'),
+  bundlePath: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Bundle on the control host; default ~/.local/share/hecate/bundles/harbor-bootstrap-<version>-<arch>.tar.zst'),
+});
+
+export const nodeRole = z.enum(['control-plane', 'worker']);
+export type NodeRole = z.infer<typeof nodeRole>;
+
+/** A node Hecate powers off and on. Workers go first, then the control plane; lower `order` first within a role. */
+export const planNode = z.object({
+  name: dnsSubdomain,
+  role: nodeRole,
+  arch: z.enum(['amd64', 'arm64']).optional(),
+  address: z.string().min(1).optional().describe('Host or IP for SSH power-off; defaults to the node name'),
+  order: z.number().int().min(0).max(1000).default(100),
+});
+export type PlanNode = z.infer<typeof planNode>;
+
+/**
+ * How drains escalate. Eviction respects PodDisruptionBudgets; `force` also deletes pods with no controller (it
+ * does NOT bypass a PDB); `disable-eviction` deletes pods directly and is the only level that bypasses a PDB.
+ */
+export const drainSpec = z.object({
+  timeout: duration.default('5m').describe('Time at each escalation level before moving to the next'),
+  escalation: z
+    .array(z.enum(['evict', 'force', 'disable-eviction']))
+    .min(1)
+    .default(['evict', 'force', 'disable-eviction'])
+    .describe('Levels tried in order; drop "disable-eviction" to never bypass a PodDisruptionBudget'),
+  gracePeriodSeconds: z.number().int().min(-1).max(3600).default(-1).describe('-1 uses each pod\'s own grace period'),
+  deleteEmptyDirData: z.boolean().default(true).describe('Drain pods with emptyDir volumes (their data is lost)'),
+  ignoreDaemonSets: z.boolean().default(true),
+  parallelism: z.number().int().min(1).max(64).default(4).describe('Workers drained at the same time'),
+  evictionRetryInterval: duration.default('5s').describe('Retry interval after a 429 from a PodDisruptionBudget'),
+});
+export type DrainSpec = z.infer<typeof drainSpec>;
+
+export const powerOffSpec = z.object({
+  method: z.enum(['ssh', 'helper-pod', 'none']).default('helper-pod'),
+  command: z.array(z.string().min(1)).min(1).default(['systemctl', 'poweroff']),
+  sshUser: z.string().min(1).default('root'),
+  sshKeyFile: z.string().min(1).optional(),
+  delayBetweenNodes: duration.default('5s'),
+});
+
+export const upsSpec = z.object({
+  source: z.enum(['nut', 'command', 'static', 'none']).default('none'),
+  nut: z
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(1).max(65535).default(3493),
+      ups: z.string().min(1).describe('UPS name as upsd knows it'),
+      credentialsFile: z.string().min(1).optional().describe('File holding "username password"; never logged'),
+    })
+    .optional(),
+  command: z.array(z.string().min(1)).min(1).optional().describe('Command whose output is the charge in percent'),
+  staticCharge: z.number().min(0).max(100).optional().describe('A fixed reading, for drills'),
+  minStartupCharge: z.number().min(0).max(100).default(50).describe('Startup refuses below this charge (percent)'),
+  minStartupRuntime: duration.default('0s').describe('Startup refuses below this runtime'),
+  emergencyCharge: z.number().min(0).max(100).default(30).describe('On battery below this: emergency shutdown'),
+  pollInterval: duration.default('15s'),
+});
+
+export const powerPlanSpec = z.object({
+  flux: fluxSpec.prefault({}),
+  repoSnapshot: z.string().min(1).default('~/hecate-repo').describe('Local clone of the Flux source'),
+  stateFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Outage state file; default $XDG_STATE_HOME/cluster_power_recovery.state or ~/.local/state/...'),
+  helperImage: z.string().min(1).default('docker.io/library/busybox:1.37').describe('Multi-arch image for node work'),
+  bootstrapChain: z.array(chainStage).min(1).describe('Stages applied in order when the Flux source is not Ready'),
+  harbor: harborSpec.optional(),
+  nodes: z.array(planNode).min(1),
+  drain: drainSpec.prefault({}),
+  powerOff: powerOffSpec.prefault({}),
+  storage: z
+    .object({
+      longhorn: z.boolean().default(true).describe('Wait for Longhorn volumes to detach before power-off'),
+      namespace: dnsLabel.default('longhorn-system'),
+      detachTimeout: duration.default('5m'),
+    })
+    .prefault({}),
+  startup: z
+    .object({
+      apiTimeout: duration.default('15m'),
+      nodeReadyQuorum: z.number().min(0).max(1).default(0.5).describe('Fraction of nodes Ready before uncordoning'),
+      nodesReadyTimeout: duration.default('10m'),
+    })
+    .prefault({}),
+  ups: upsSpec.prefault({}),
+});
+export type PowerPlanSpec = z.infer<typeof powerPlanSpec>;
+export type PowerPlanSpecInput = z.input<typeof powerPlanSpec>;
+
+export const powerPlan = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('PowerPlan'),
+  metadata: objectMeta,
+  spec: powerPlanSpec,
+});
+export type PowerPlan = z.infer<typeof powerPlan>;

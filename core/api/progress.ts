@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { API_VERSION, timestamp } from './meta.js';
+import { action } from './plan.js';
+
+export const stepState = z.enum(['running', 'done', 'skipped', 'failed']);
+export type StepState = z.infer<typeof stepState>;
+
+/** What happened to one step. `running` is written before a step acts, so a crash leaves a trace of it. */
+export const stepRecord = z.object({
+  id: z.string().min(1),
+  state: stepState,
+  startedAt: timestamp.optional(),
+  finishedAt: timestamp.optional(),
+  message: z.string().optional(),
+});
+export type StepRecord = z.infer<typeof stepRecord>;
+
+/**
+ * The outage record: what Hecate changed, so that startup undoes exactly that and nothing else.
+ * NOTE: lists only grow during a shutdown; startup removes entries as it restores them.
+ */
+export const outageRecord = z.object({
+  inOutage: z.boolean().default(false),
+  startedAt: timestamp.optional(),
+  endedAt: timestamp.optional(),
+  reason: z.string().optional(),
+  suspendedByHecate: z
+    .object({
+      kustomizations: z.array(z.string()).default([]).describe('namespace/name, in suspend order'),
+      helmReleases: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  alreadySuspended: z.array(z.string()).default([]).describe('kind/namespace/name suspended before Hecate ran'),
+  cordonedByHecate: z.array(z.string()).default([]),
+  poweredOff: z.array(z.string()).default([]),
+  fluxRevision: z.string().optional().describe('The revision Flux last applied, recorded by prepare'),
+  ignoredUps: z.boolean().default(false).describe('Startup ran with --ignore-ups'),
+});
+export type OutageRecord = z.infer<typeof outageRecord>;
+
+/** One run of a plan. The same shape is the CLI's state file body and the operator's `PowerEvent.status.progress`. */
+export const progress = z.object({
+  action: action,
+  mode: z.string().min(1),
+  planName: z.string().min(1),
+  startedAt: timestamp,
+  updatedAt: timestamp,
+  finishedAt: timestamp.optional(),
+  steps: z.array(stepRecord).default([]),
+});
+export type Progress = z.infer<typeof progress>;
+
+/** The CLI's outage state file. */
+export const stateFile = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('OutageState'),
+  outage: outageRecord.prefault({}),
+  progress: progress.optional().describe('The latest run; a rerun of the same action resumes it'),
+});
+export type StateFile = z.infer<typeof stateFile>;

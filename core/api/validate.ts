@@ -1,0 +1,47 @@
+import type { z } from 'zod';
+
+/** One problem in some input: where it is and what was expected there. */
+export interface ValidationIssue {
+  /** Dotted path into the document, such as `spec.nodes[2].role`. */
+  path: string;
+  message: string;
+}
+
+/**
+ * Bad input, reported all at once (STYLE.md point 14). `source` names what was read: a file, an object or a flag.
+ */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(
+    readonly source: string,
+    readonly issues: readonly ValidationIssue[],
+  ) {
+    super(`${source} is invalid:\n${issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n')}`);
+  }
+}
+
+/** Renders a zod path the way kubectl does: `spec.nodes[2].role`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => {
+    if (typeof key === 'number') return `${out}[${key}]`;
+    return out ? `${out}.${String(key)}` : String(key);
+  }, '');
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `required: expected ${issue.expected}`;
+  if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  return issue.message;
+}
+
+/** Flattens zod issues (including those of union branches) into path + message pairs. */
+export function toIssues(error: z.core.$ZodError): ValidationIssue[] {
+  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
+}
+
+/** Parses `input` with `schema`, or throws a {@link ValidationError} listing every bad field. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, source: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ValidationError(source, toIssues(result.error));
+  return result.data;
+}
