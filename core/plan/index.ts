@@ -1,0 +1,46 @@
+import type { PlanMode, RenderedPlan } from '../api/plan.js';
+import { compileHarborSeed } from './harbor.js';
+import type { CompileInput } from './input.js';
+import { compilePrepare } from './prepare.js';
+import { compileEmergencyShutdown, compileShutdown } from './shutdown.js';
+import { compileStartup } from './startup.js';
+
+export type { CompileInput, Observed, ResolvedPaths } from './input.js';
+export { STAGE_CONDITION, Stage, StepKind } from './stages.js';
+
+const COMPILERS = {
+  prepare: compilePrepare,
+  shutdown: compileShutdown,
+  'emergency-shutdown': compileEmergencyShutdown,
+  startup: compileStartup,
+  'harbor-seed': compileHarborSeed,
+} satisfies Record<PlanMode, (input: CompileInput) => unknown>;
+
+/** Notes about the inputs: what the plan could not know, and what looks wrong. */
+function notes(mode: PlanMode, input: CompileInput): string[] {
+  const out: string[] = [];
+  if (input.observed.api !== 'reachable') {
+    out.push('The cluster was not consulted: targets marked "at run time" are listed when the step runs');
+  }
+  if (mode === 'startup' && !input.outage?.inOutage) {
+    out.push('No outage is recorded in the state file: nothing is known to be suspended or cordoned by Hecate');
+  }
+  if (mode === 'startup' && !input.outage?.fluxRevision) {
+    out.push('prepare has not recorded the Flux revision: a fallback applies the snapshot as it is');
+  }
+  if ((mode === 'harbor-seed' || mode === 'prepare') && !input.spec.harbor) {
+    out.push('The plan has no harbor section: no bundle to check or seed');
+  }
+  return out;
+}
+
+/** Compiles a mode into a plan: pure, plain data, the same for the dry-run, the runner and PowerEvent status. */
+export function compilePlan(mode: PlanMode, input: CompileInput): RenderedPlan {
+  return {
+    mode,
+    planName: input.planName,
+    execute: input.execute,
+    steps: COMPILERS[mode](input),
+    notes: notes(mode, input),
+  };
+}

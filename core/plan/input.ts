@@ -1,0 +1,34 @@
+import type { OutageRecord, PowerPlanSpec } from '../api/index.js';
+import type { FluxObject } from '../flux/objects.js';
+
+/** Local paths, resolved by the caller (core reads no environment). */
+export interface ResolvedPaths {
+  repoSnapshot: string;
+  stateFile: string;
+  harborBundle?: string;
+}
+
+/** What is known about the cluster when the plan is compiled. Everything is optional: the API may be down. */
+export interface Observed {
+  /** `unknown` when nobody looked (an offline dry-run). */
+  api: 'reachable' | 'unreachable' | 'unknown';
+  flux?: {
+    sourceReady?: boolean;
+    sourceRevision?: string;
+    /** Kustomizations and HelmReleases, when listed. */
+    objects?: FluxObject[];
+  };
+  /** Nodes as the API reports them; names missing from the plan are reported, not touched. */
+  nodes?: { name: string; ready: boolean; unschedulable: boolean }[];
+}
+
+export interface CompileInput {
+  planName: string;
+  spec: PowerPlanSpec;
+  execute: boolean;
+  paths: ResolvedPaths;
+  observed: Observed;
+  /** The outage record from the progress store, when one exists. */
+  outage?: OutageRecord;
+  ignoreUps?: boolean;
+}

@@ -1,0 +1,122 @@
+import { parseDuration } from '../api/meta.js';
+import type { PlanStep } from '../api/plan.js';
+import { fluxSuspendSteps } from './flux-steps.js';
+import type { CompileInput } from './input.js';
+import { Stage, StepKind } from './stages.js';
+import { humanList, nodesInOrder, seconds, step } from './step.js';
+
+/** Records the outage before anything changes, so that startup knows what to undo. */
+export function recordOutageStep(input: CompileInput, reason: string): PlanStep {
+  return step({
+    id: 'outage/record',
+    stage: Stage.Outage,
+    kind: StepKind.RecordOutage,
+    title: 'Record the outage in the state file',
+    targets: [input.paths.stateFile],
+    why: 'Startup reads this record to undo exactly what this shutdown changes, and nothing else',
+    params: { reason },
+  });
+}
+
+function escalationText(input: CompileInput): string {
+  const { escalation, timeout } = input.spec.drain;
+  return escalation.map((level, i) => (i === 0 ? level : `${level} after ${timeout}`)).join(' → ');
+}
+
+/** One drain step per worker; the runner drains up to `parallelism` of them at once. */
+export function drainSteps(input: CompileInput): PlanStep[] {
+  const { drain } = input.spec;
+  const timeout = parseDuration(drain.timeout);
+  const bypass = drain.escalation.includes('disable-eviction');
+  return nodesInOrder(input.spec.nodes, 'worker').map((node) =>
+    step({
+      id: `drain/${node.name}`,
+      stage: Stage.Drain,
+      kind: StepKind.DrainNode,
+      title: `Cordon and drain ${node.name}`,
+      targets: [node.name],
+      why: 'Pods stop cleanly and their data is flushed before the node loses power',
+      blockers: [
+        `PodDisruptionBudgets that allow no disruption: escalation ${escalationText(input)}`,
+        bypass
+          ? `after ${drain.timeout} at "force", pods are deleted without eviction: the only level that bypasses a PodDisruptionBudget`
+          : 'escalation stops before "disable-eviction": a PodDisruptionBudget can block the shutdown',
+        'pods with no controller are deleted only from the "force" level on (they are not recreated)',
+        ...(drain.deleteEmptyDirData ? ['emptyDir data on the node is lost'] : []),
+      ],
+      destructive: true,
+      timeoutSeconds: seconds(timeout * drain.escalation.length),
+      params: { node: node.name, group: 'drain-workers', parallelism: String(drain.parallelism) },
+    }),
+  );
+}
+
+export function storageStep(input: CompileInput): PlanStep[] {
+  const { storage } = input.spec;
+  if (!storage.longhorn) return [];
+  return [
+    step({
+      id: 'storage/quiesce',
+      stage: Stage.Storage,
+      kind: StepKind.QuiesceStorage,
+      title: 'Wait for every Longhorn volume to detach',
+      targets: [`volumes.longhorn.io in ${storage.namespace}`],
+      why: 'A volume still attached at power-off can come back faulted or need a replica rebuild',
+      blockers: ['pods still using a volume on a node that is not drained (the control plane)'],
+      timeoutSeconds: seconds(parseDuration(storage.detachTimeout)),
+      params: { namespace: storage.namespace },
+    }),
+  ];
+}
+
+/** Workers first, then the control plane; within a role by `order`, then name. */
+export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep[] {
+  const { powerOff } = input.spec;
+  const workers = nodesInOrder(input.spec.nodes, 'worker');
+  const controlPlane = nodesInOrder(input.spec.nodes, 'control-plane');
+  const how =
+    powerOff.method === 'none' ? 'not powered off (method none): left for the operator' : powerOff.command.join(' ');
+  const workerWhy = emergency
+    ? "No time to drain: the kubelet's graceful node shutdown stops the pods"
+    : 'Workers go first, while the control plane still serves the API';
+  const last = controlPlane[controlPlane.length - 1]?.name;
+  return [...workers, ...controlPlane].map((node) =>
+    step({
+      id: `power-off/${node.name}`,
+      stage: Stage.PowerOff,
+      kind: StepKind.PowerOffNode,
+      title: `Power off ${node.name} (${node.role})`,
+      targets: [node.address ?? node.name],
+      why:
+        node.role === 'worker'
+          ? workerWhy
+          : node.name === last
+            ? 'The last control-plane node: the API goes away with it'
+            : `Control-plane nodes go last, in order; ${last} stays up to the end`,
+      blockers: [`${powerOff.method}: ${how}`],
+      destructive: true,
+      params: { node: node.name, method: powerOff.method, role: node.role },
+    }),
+  );
+}
+
+/** shutdown: record, suspend Flux, drain workers, quiesce storage, power off workers then control plane. */
+export function compileShutdown(input: CompileInput): PlanStep[] {
+  const workers = nodesInOrder(input.spec.nodes, 'worker').map((n) => n.name);
+  return [
+    recordOutageStep(input, `planned shutdown; workers ${humanList(workers)}`),
+    ...fluxSuspendSteps(input, false),
+    ...drainSteps(input),
+    ...storageStep(input),
+    ...powerOffSteps(input, false),
+  ];
+}
+
+/** The fast path for a second outage: no drain, no storage wait; suspend Flux and power off in order. */
+export function compileEmergencyShutdown(input: CompileInput): PlanStep[] {
+  return [
+    recordOutageStep(input, 'emergency shutdown'),
+    ...fluxSuspendSteps(input, true),
+    ...powerOffSteps(input, true),
+  ];
+}

@@ -1,0 +1,27 @@
+import type { PlanStep } from '../api/plan.js';
+
+/** A step failed; the cause says why. Progress records the step as failed before this is thrown. */
+export class StepFailedError extends Error {
+  override readonly name = 'StepFailedError';
+  constructor(
+    readonly step: PlanStep,
+    cause: unknown,
+  ) {
+    super(`step ${step.id} (${step.title}) failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+  }
+}
+
+/** A wait ran past its step's deadline. */
+export class DeadlineExceededError extends Error {
+  override readonly name = 'DeadlineExceededError';
+}
+
+/** The plan names step kinds that have no executor in this build: refuse before touching anything. */
+export class MissingExecutorError extends Error {
+  override readonly name = 'MissingExecutorError';
+  constructor(readonly kinds: readonly string[]) {
+    super(`no executor for step kind(s): ${kinds.join(', ')}`);
+  }
+}

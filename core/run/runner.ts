@@ -1,0 +1,188 @@
+import {
+  type OutageRecord,
+  outageRecord,
+  type PlanStep,
+  type Progress,
+  type RenderedPlan,
+  type StepRecord,
+} from '../api/index.js';
+import type { Clock, Logger, ProgressStore } from '../ports.js';
+import { MissingExecutorError, StepFailedError } from './errors.js';
+import type { Executors, GuardEvaluator, StepContext } from './executor.js';
+
+export type RunEvent =
+  | { type: 'resume'; done: number }
+  | { type: 'start' | 'done' | 'already-done' | 'skipped'; step: PlanStep }
+  | { type: 'failed'; step: PlanStep; error: Error }
+  | { type: 'report'; step: PlanStep; message: string };
+
+export interface RunOptions {
+  plan: RenderedPlan;
+  action: Progress['action'];
+  executors: Executors;
+  store: ProgressStore;
+  clock: Clock;
+  logger: Logger;
+  guard?: GuardEvaluator;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+}
+
+/** Step kinds in the plan that no executor handles. */
+export function missingExecutors(plan: RenderedPlan, executors: Executors): string[] {
+  return [...new Set(plan.steps.map((s) => s.kind).filter((kind) => !executors[kind]))];
+}
+
+/** Consecutive steps sharing `params.group` run together, up to `params.parallelism` at once. */
+export function batches(steps: readonly PlanStep[]): PlanStep[][] {
+  const out: PlanStep[][] = [];
+  for (const step of steps) {
+    const last = out[out.length - 1];
+    const group = step.params.group;
+    if (last && group && last[0]?.params.group === group) last.push(step);
+    else out.push([step]);
+  }
+  return out;
+}
+
+/**
+ * Runs a plan, recording progress after every step. A rerun of the same mode resumes: steps recorded done or
+ * skipped are not run again, and a step recorded `running` (a crash mid-step) is checked and run again.
+ */
+export async function runPlan(options: RunOptions): Promise<Progress> {
+  const missing = missingExecutors(options.plan, options.executors);
+  if (missing.length > 0) throw new MissingExecutorError(missing);
+  const run = await Run.open(options);
+  for (const batch of batches(options.plan.steps)) {
+    const limit = Number(batch[0]?.params.parallelism ?? '1') || 1;
+    await inParallel(batch, limit, (step) => run.runStep(step));
+  }
+  return run.finish();
+}
+
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const errors: unknown[] = [];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      await work(item).catch((error: unknown) => errors.push(error));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} steps failed`);
+}
+
+/** One run's mutable state. NOTE: every save goes through `chain`, so parallel steps never interleave writes. */
+class Run {
+  private chain: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly options: RunOptions,
+    private outage: OutageRecord,
+    private progress: Progress,
+  ) {}
+
+  static async open(options: RunOptions): Promise<Run> {
+    const saved = await options.store.load();
+    const now = options.clock.now().toISOString();
+    const outage = saved?.outage ?? outageRecord.parse({});
+    const previous = saved?.progress;
+    const resumable = previous && !previous.finishedAt && previous.mode === options.plan.mode;
+    const progress: Progress = resumable
+      ? { ...previous, updatedAt: now }
+      : {
+          action: options.action,
+          mode: options.plan.mode,
+          planName: options.plan.planName,
+          startedAt: now,
+          updatedAt: now,
+          steps: [],
+        };
+    const run = new Run(options, outage, progress);
+    if (resumable) options.onEvent?.({ type: 'resume', done: progress.steps.filter(isFinished).length });
+    await run.save();
+    return run;
+  }
+
+  async runStep(step: PlanStep): Promise<void> {
+    const { onEvent } = this.options;
+    const record = this.progress.steps.find((s) => s.id === step.id);
+    if (record && isFinished(record)) return;
+    const ctx = this.context(step);
+    if (step.when !== 'always' && !(await this.options.guard?.(step.when, ctx))) {
+      await this.mark(step, 'skipped', `guard ${step.when} does not hold`);
+      return onEvent?.({ type: 'skipped', step });
+    }
+    const executor = this.options.executors[step.kind];
+    if (!executor) throw new MissingExecutorError([step.kind]);
+    try {
+      if (await executor.check(step, ctx)) {
+        await this.mark(step, 'done', 'already done');
+        return onEvent?.({ type: 'already-done', step });
+      }
+      await this.mark(step, 'running');
+      onEvent?.({ type: 'start', step });
+      await executor.apply(step, ctx);
+      await executor.wait?.(step, ctx);
+      await this.mark(step, 'done');
+      onEvent?.({ type: 'done', step });
+    } catch (cause) {
+      const error = new StepFailedError(step, cause);
+      await this.mark(step, 'failed', error.message);
+      onEvent?.({ type: 'failed', step, error });
+      throw error;
+    }
+  }
+
+  async finish(): Promise<Progress> {
+    this.progress = { ...this.progress, finishedAt: this.options.clock.now().toISOString() };
+    await this.save();
+    return this.progress;
+  }
+
+  private context(step: PlanStep): StepContext {
+    const { clock, logger, plan, onEvent } = this.options;
+    const started = clock.now().getTime();
+    return {
+      plan,
+      clock,
+      logger,
+      signal: this.options.signal ?? new AbortController().signal,
+      ...(step.timeoutSeconds ? { deadline: started + step.timeoutSeconds * 1000 } : {}),
+      outage: () => structuredClone(this.outage),
+      record: async (change) => {
+        const next = structuredClone(this.outage);
+        change(next);
+        this.outage = outageRecord.parse(next);
+        await this.save();
+      },
+      report: (message) => onEvent?.({ type: 'report', step, message }),
+    };
+  }
+
+  private async mark(step: PlanStep, state: StepRecord['state'], message?: string): Promise<void> {
+    const now = this.options.clock.now().toISOString();
+    const previous = this.progress.steps.find((s) => s.id === step.id);
+    const record: StepRecord = {
+      id: step.id,
+      state,
+      startedAt: previous?.startedAt ?? now,
+      ...(state === 'running' ? {} : { finishedAt: now }),
+      ...(message ? { message } : {}),
+    };
+    const steps = [...this.progress.steps.filter((s) => s.id !== step.id), record];
+    this.progress = { ...this.progress, steps, updatedAt: now };
+    await this.save();
+  }
+
+  private save(): Promise<void> {
+    const snapshot = { outage: structuredClone(this.outage), progress: structuredClone(this.progress) };
+    this.chain = this.chain.then(() => this.options.store.save(snapshot));
+    return this.chain;
+  }
+}
+
+function isFinished(record: StepRecord): boolean {
+  return record.state === 'done' || record.state === 'skipped';
+}
