@@ -1,0 +1,81 @@
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { PowerPlanSpec } from '../../core/api/index.js';
+import { type FluxKind, toFluxObject } from '../../core/flux/objects.js';
+import type { Observed } from '../../core/plan/index.js';
+
+const FLUX = {
+  Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },
+  HelmRelease: { group: 'helm.toolkit.fluxcd.io', version: 'v2', plural: 'helmreleases' },
+} as const satisfies Record<FluxKind, unknown>;
+
+const SOURCE_PLURAL = {
+  GitRepository: 'gitrepositories',
+  OCIRepository: 'ocirepositories',
+  Bucket: 'buckets',
+} as const;
+
+/** Resolves with `undefined` when `work` does not finish within `ms`: a dry-run never stalls on a dead API. */
+async function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function listFlux(kc: KubeConfig, kind: FluxKind) {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const list = (await api.listClusterCustomObject(FLUX[kind])) as { items?: unknown[] };
+  return (list.items ?? []).map((item) => toFluxObject(kind, item));
+}
+
+async function sourceStatus(kc: KubeConfig, spec: PowerPlanSpec) {
+  const { source, namespace } = spec.flux;
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const obj = (await api.getNamespacedCustomObject({
+    group: 'source.toolkit.fluxcd.io',
+    version: 'v1',
+    plural: SOURCE_PLURAL[source.kind],
+    namespace,
+    name: source.name,
+  })) as { status?: { artifact?: { revision?: string }; conditions?: { type?: string; status?: string }[] } };
+  const ready = obj.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  const revision = obj.status?.artifact?.revision;
+  return { sourceReady: ready, ...(revision ? { sourceRevision: revision } : {}) };
+}
+
+async function observeAll(kc: KubeConfig, spec: PowerPlanSpec): Promise<Observed> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const nodes = await core.listNode();
+  const [kustomizations, helmReleases, source] = await Promise.all([
+    listFlux(kc, 'Kustomization').catch(() => undefined),
+    listFlux(kc, 'HelmRelease').catch(() => undefined),
+    sourceStatus(kc, spec).catch(() => ({ sourceReady: false })),
+  ]);
+  const objects = kustomizations && helmReleases ? [...kustomizations, ...helmReleases] : undefined;
+  return {
+    api: 'reachable',
+    flux: { ...source, ...(objects ? { objects } : {}) },
+    nodes: nodes.items.map((n) => ({
+      name: n.metadata?.name ?? '',
+      ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      unschedulable: n.spec?.unschedulable === true,
+    })),
+  };
+}
+
+/**
+ * What the cluster says now, for compiling a plan. Never throws: an unreachable API gives `api: 'unreachable'`
+ * within `timeoutMs`.
+ */
+export async function observeCluster(kc: KubeConfig, spec: PowerPlanSpec, timeoutMs = 5_000): Promise<Observed> {
+  const observed = await within(
+    timeoutMs,
+    observeAll(kc, spec).catch(() => undefined),
+  );
+  return observed ?? { api: 'unreachable' };
+}

@@ -1,0 +1,34 @@
+import type { Clock, Logger } from '../core/ports.js';
+
+/** The real clock. `sleep` rejects with the signal's reason when aborted. */
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(resolve, ms);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    }),
+};
+
+/** A human-readable logger for the CLI: warnings and errors to stderr, debug only with HECATE_DEBUG. */
+export function adapterLogger(deps: {
+  stderr(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+}): Logger {
+  const line = (level: string, message: string, fields?: Record<string, unknown>) =>
+    deps.stderr(`${level}${message}${fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}\n`);
+  return {
+    info: (m, f) => line('', m, f),
+    warn: (m, f) => line('warning: ', m, f),
+    error: (m, f) => line('error: ', m, f),
+    debug: (m, f) => (deps.env.HECATE_DEBUG ? line('debug: ', m, f) : undefined),
+  };
+}

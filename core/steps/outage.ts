@@ -1,0 +1,27 @@
+import type { StepExecutor } from '../run/executor.js';
+
+/** Opens the outage record. Done when an outage is already recorded (a rerun keeps the first start time). */
+export const recordOutage: StepExecutor = {
+  check: async (_step, ctx) => ctx.outage().inOutage,
+  apply: async (step, ctx) => {
+    const now = ctx.clock.now().toISOString();
+    await ctx.record((outage) => {
+      outage.inOutage = true;
+      outage.startedAt = now;
+      outage.reason = step.params.reason ?? ctx.plan.mode;
+      delete outage.endedAt;
+    });
+  },
+};
+
+/** Closes the outage record; what Hecate changed has been undone by the steps before it. */
+export const closeOutage: StepExecutor = {
+  check: async (_step, ctx) => !ctx.outage().inOutage,
+  apply: async (_step, ctx) => {
+    const now = ctx.clock.now().toISOString();
+    await ctx.record((outage) => {
+      outage.inOutage = false;
+      outage.endedAt = now;
+    });
+  },
+};

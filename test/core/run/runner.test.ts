@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { outageRecord, type PlanStep, type RenderedPlan } from '../../../core/api/index.js';
+import { step } from '../../../core/plan/step.js';
+import { MissingExecutorError, StepFailedError } from '../../../core/run/errors.js';
+import type { Executors, StepExecutor } from '../../../core/run/executor.js';
+import { runPlan } from '../../../core/run/runner.js';
+import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
+
+function plan(steps: PlanStep[]): RenderedPlan {
+  return { mode: 'shutdown', planName: 'test', execute: true, steps, notes: [] };
+}
+const s = (id: string, extra: Partial<PlanStep> = {}) =>
+  step({ id, stage: 'test', kind: 'act', title: `do ${id}`, why: 'test', ...extra });
+
+/** An executor that logs what it does into `log`, and can be told to fail or report done. */
+function recording(log: string[], opts: { failOn?: Set<string>; done?: Set<string> } = {}): StepExecutor {
+  return {
+    check: async (st) => opts.done?.has(st.id) ?? false,
+    apply: async (st, ctx) => {
+      log.push(`apply ${st.id}`);
+      if (opts.failOn?.has(st.id)) throw new Error(`boom at ${st.id}`);
+      await ctx.record((o) => o.poweredOff.push(st.id));
+    },
+  };
+}
+
+async function run(steps: PlanStep[], executors: Executors, store = new MemoryStore(), guard?: () => Promise<boolean>) {
+  return runPlan({
+    plan: plan(steps),
+    action: 'shutdown',
+    executors,
+    store,
+    clock: new FakeClock(),
+    logger: silentLogger,
+    ...(guard ? { guard } : {}),
+  });
+}
+
+describe('runPlan', () => {
+  it('given a plan, records each step running before it acts and done after, in order', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    await run([s('a'), s('b')], { act: recording(log) }, store);
+    expect(log).toEqual(['apply a', 'apply b']);
+    const states = store.history.map((h) => h.progress?.steps.map((r) => `${r.id}:${r.state}`).join(','));
+    expect(states).toEqual([
+      '',
+      'a:running',
+      'a:running',
+      'a:done',
+      'a:done,b:running',
+      'a:done,b:running',
+      'a:done,b:done',
+      'a:done,b:done',
+    ]);
+    expect(store.latest?.progress?.finishedAt).toBeDefined();
+    expect(store.latest?.outage.poweredOff).toEqual(['a', 'b']);
+  });
+
+  it('given a crash at step b, when rerun, then a is not repeated and b and c run', async () => {
+    const store = new MemoryStore();
+    const first: string[] = [];
+    await expect(
+      run([s('a'), s('b'), s('c')], { act: recording(first, { failOn: new Set(['b']) }) }, store),
+    ).rejects.toBeInstanceOf(StepFailedError);
+    expect(first).toEqual(['apply a', 'apply b']);
+    expect(store.latest?.progress?.steps.find((r) => r.id === 'b')).toMatchObject({
+      state: 'failed',
+      message: expect.stringContaining('boom at b'),
+    });
+    const second: string[] = [];
+    await run([s('a'), s('b'), s('c')], { act: recording(second) }, store);
+    expect(second).toEqual(['apply b', 'apply c']);
+  });
+
+  it('given a step whose effect is already in place, then it is recorded done without acting', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    await run([s('a'), s('b')], { act: recording(log, { done: new Set(['a']) }) }, store);
+    expect(log).toEqual(['apply b']);
+    expect(store.latest?.progress?.steps.find((r) => r.id === 'a')).toMatchObject({
+      state: 'done',
+      message: 'already done',
+    });
+  });
+
+  it('given a guard that does not hold, then the guarded step is skipped', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    await run([s('a'), s('b', { when: 'flux-source-not-ready' })], { act: recording(log) }, store, async () => false);
+    expect(log).toEqual(['apply a']);
+    expect(store.latest?.progress?.steps.find((r) => r.id === 'b')?.state).toBe('skipped');
+  });
+
+  it('given a step kind with no executor, then it refuses before saving anything', async () => {
+    const store = new MemoryStore();
+    await expect(run([s('a'), s('b', { kind: 'unknown' })], { act: recording([]) }, store)).rejects.toBeInstanceOf(
+      MissingExecutorError,
+    );
+    expect(store.history).toHaveLength(0);
+  });
+
+  it('given a finished run of the same mode, then a rerun starts afresh', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    await run([s('a')], { act: recording(log) }, store);
+    await run([s('a')], { act: recording(log) }, store);
+    expect(log).toEqual(['apply a', 'apply a']);
+  });
+
+  it('given a group of steps, then at most `parallelism` run at once, and every one finishes', async () => {
+    let running = 0;
+    let peak = 0;
+    const executor: StepExecutor = {
+      check: async () => false,
+      apply: async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setTimeout(r, 5));
+        running -= 1;
+      },
+    };
+    const group = { params: { group: 'drain', parallelism: '2' } };
+    const store = new MemoryStore();
+    await run([s('n1', group), s('n2', group), s('n3', group), s('n4', group), s('after')], { act: executor }, store);
+    expect(peak).toBe(2);
+    expect(store.latest?.progress?.steps.map((r) => r.state)).toEqual(['done', 'done', 'done', 'done', 'done']);
+  });
+
+  it('keeps an existing outage record and adds to it', async () => {
+    const outage = outageRecord.parse({ inOutage: true, poweredOff: ['x'] });
+    const store = new MemoryStore({ outage });
+    await run([s('a')], { act: recording([]) }, store);
+    expect(store.latest?.outage.poweredOff).toEqual(['x', 'a']);
+    expect(store.latest?.outage.inOutage).toBe(true);
+  });
+});

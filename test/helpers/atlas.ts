@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
+import type { CompileInput } from '../../core/plan/index.js';
+import { fromYaml } from '../../core/yaml.js';
+
+export const ATLAS_PLAN_PATH = fileURLToPath(new URL('../../manifests/atlas-powerplan.yaml', import.meta.url));
+
+export function atlasSpec(): PowerPlanSpec {
+  return parseOrThrow(powerPlan, fromYaml(readFileSync(ATLAS_PLAN_PATH, 'utf8')), ATLAS_PLAN_PATH).spec;
+}
+
+/** A compile input for the Atlas plan with fixed paths and nothing observed (an offline dry-run). */
+export function atlasInput(overrides: Partial<CompileInput> = {}): CompileInput {
+  return {
+    planName: 'atlas',
+    spec: atlasSpec(),
+    execute: false,
+    paths: {
+      repoSnapshot: '/home/ops/hecate-repo',
+      stateFile: '/home/ops/.local/state/cluster_power_recovery.state',
+      harborBundle: '/home/ops/.local/share/hecate/bundles/harbor-bootstrap-v2.14.1-arm64.tar.zst',
+    },
+    observed: { api: 'unknown' },
+    ...overrides,
+  };
+}
