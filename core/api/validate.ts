@@ -34,14 +34,17 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-/** Flattens zod issues (including those of union branches) into path + message pairs. */
+/**
+ * Flattens zod issues (including those of union branches) into path + message pairs.
+ * NOTE: "required" relies on `issue.input`, which zod 4 fills only when parsing with `reportInput: true`.
+ */
 export function toIssues(error: z.core.$ZodError): ValidationIssue[] {
   return error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
 }
 
 /** Parses `input` with `schema`, or throws a {@link ValidationError} listing every bad field. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, source: string): z.output<S> {
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { reportInput: true });
   if (!result.success) throw new ValidationError(source, toIssues(result.error));
   return result.data;
 }

@@ -20,7 +20,12 @@ export function recordOutageStep(input: CompileInput, reason: string): PlanStep 
 
 function escalationText(input: CompileInput): string {
   const { escalation, timeout } = input.spec.drain;
-  return escalation.map((level, i) => (i === 0 ? level : `${level} after ${timeout}`)).join(' → ');
+  const ms = parseDuration(timeout);
+  return escalation.map((level, i) => (i === 0 ? level : `${level} after ${formatMinutes(ms * i)}`)).join(' → ');
+}
+
+function formatMinutes(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
 }
 
 /** One drain step per worker; the runner drains up to `parallelism` of them at once. */
@@ -35,11 +40,11 @@ export function drainSteps(input: CompileInput): PlanStep[] {
       kind: StepKind.DrainNode,
       title: `Cordon and drain ${node.name}`,
       targets: [node.name],
-      why: 'Pods stop cleanly and their data is flushed before the node loses power',
+      why: `Pods stop cleanly and flush their data before the node loses power (${drain.parallelism} workers at a time)`,
       blockers: [
         `PodDisruptionBudgets that allow no disruption: escalation ${escalationText(input)}`,
         bypass
-          ? `after ${drain.timeout} at "force", pods are deleted without eviction: the only level that bypasses a PodDisruptionBudget`
+          ? 'at "disable-eviction" pods are deleted without eviction: the only level that bypasses a PodDisruptionBudget'
           : 'escalation stops before "disable-eviction": a PodDisruptionBudget can block the shutdown',
         'pods with no controller are deleted only from the "force" level on (they are not recreated)',
         ...(drain.deleteEmptyDirData ? ['emptyDir data on the node is lost'] : []),
@@ -74,8 +79,18 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
   const { powerOff } = input.spec;
   const workers = nodesInOrder(input.spec.nodes, 'worker');
   const controlPlane = nodesInOrder(input.spec.nodes, 'control-plane');
-  const how =
-    powerOff.method === 'none' ? 'not powered off (method none): left for the operator' : powerOff.command.join(' ');
+  const command = powerOff.command.join(' ');
+  const how = (address: string) =>
+    ({
+      ssh: `ssh ${powerOff.sshUser}@${address} ${command}`,
+      'helper-pod': `a privileged helper pod runs ${command}`,
+      none: 'by hand (method none)',
+    })[powerOff.method];
+  const reach = {
+    ssh: 'the node must accept the SSH key',
+    'helper-pod': 'the helper pod must be scheduled on the node (it tolerates every taint)',
+    none: 'Hecate waits for the node to stop reporting',
+  }[powerOff.method];
   const workerWhy = emergency
     ? "No time to drain: the kubelet's graceful node shutdown stops the pods"
     : 'Workers go first, while the control plane still serves the API';
@@ -85,7 +100,7 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
       id: `power-off/${node.name}`,
       stage: Stage.PowerOff,
       kind: StepKind.PowerOffNode,
-      title: `Power off ${node.name} (${node.role})`,
+      title: `Power off ${node.name} (${node.role}): ${how(node.address ?? node.name)}`,
       targets: [node.address ?? node.name],
       why:
         node.role === 'worker'
@@ -93,7 +108,7 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
           : node.name === last
             ? 'The last control-plane node: the API goes away with it'
             : `Control-plane nodes go last, in order; ${last} stays up to the end`,
-      blockers: [`${powerOff.method}: ${how}`],
+      blockers: [reach],
       destructive: true,
       params: { node: node.name, method: powerOff.method, role: node.role },
     }),

@@ -74,7 +74,7 @@ function chainStep(input: CompileInput, stage: ChainStage, when: StepGuard, prev
     kind: StepKind.ApplyChainStage,
     title: `Apply ${stage.name} from ${input.paths.repoSnapshot}/${stage.path}`,
     targets: waits.length > 0 ? waits : [`the objects built from ${stage.path}`],
-    why: `${previous ? `After ${previous} is Ready. ` : ''}Flux cannot fetch its source while the Git server is down: apply the snapshot ${revisionNote(input)} (server-side apply, field manager hecate, CRDs and namespaces first), then wait until Ready`,
+    why: `${previous ? `Needs ${previous} Ready first` : 'The first stage'}; applied from the snapshot ${revisionNote(input)}`,
     blockers: [
       `times out after ${stage.timeout}`,
       ...(ks
@@ -101,10 +101,10 @@ function chainSteps(input: CompileInput): PlanStep[] {
     targets: [flux.source.url ?? `${flux.source.kind} ${flux.namespace}/${flux.source.name}`],
     why:
       sourceReady === undefined
-        ? 'If it is Ready, Flux can fetch and the local bootstrap chain is skipped; if not, the chain below runs'
+        ? 'If it is Ready, Flux can fetch and the local bootstrap chain is skipped. If not, the Git server is down and Flux cannot fetch: the chain below is applied from the repo snapshot (server-side apply, field manager hecate, CRDs and namespaces first), each stage waited to Ready'
         : sourceReady
           ? 'It is Ready: Flux can fetch, so the local bootstrap chain is not needed'
-          : 'It is not Ready: the in-cluster Git server is down, so the local bootstrap chain runs',
+          : 'It is not Ready: the Git server is down and Flux cannot fetch, so the chain below is applied from the repo snapshot (server-side apply, field manager hecate, CRDs and namespaces first), each stage waited to Ready',
   });
   if (sourceReady === true) return [check];
   const when: StepGuard = sourceReady === false ? 'always' : 'flux-source-not-ready';

@@ -1,0 +1,80 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../adapters/kube/config.js';
+import { observeCluster } from '../../adapters/kube/observe.js';
+import { defaultBundlePath, defaultStateFile, expandHome } from '../../adapters/paths.js';
+import { StateFile } from '../../adapters/state-file.js';
+import type { OutageRecord, Progress } from '../../core/api/index.js';
+import type { Observed, ResolvedPaths } from '../../core/plan/index.js';
+import type { CliDeps } from '../deps.js';
+import { ExitCode, ExitError } from '../exit.js';
+import { findPlanInCluster, findPlanInSnapshot, type LoadedPlan, loadPlanFile } from '../load-plan.js';
+import type { CommonOptions } from '../options.js';
+
+/** Everything a command knows before it acts: the plan, local paths, the state file and the cluster. */
+export interface CommandContext {
+  plan: LoadedPlan;
+  paths: ResolvedPaths;
+  stateFile: StateFile;
+  saved?: { outage: OutageRecord; progress?: Progress };
+  kubeConfig?: KubeConfig;
+  observed: Observed;
+}
+
+const DEFAULT_SNAPSHOT = '~/hecate-repo';
+
+function tryKubeConfig(options: CommonOptions): KubeConfig | undefined {
+  if (options.offline) return undefined;
+  try {
+    return loadKubeConfig({
+      ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+      ...(options.context ? { context: options.context } : {}),
+    });
+  } catch (cause) {
+    if (options.kubeconfig || options.context) {
+      throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
+    }
+    return undefined;
+  }
+}
+
+/** --plan FILE, else the PowerPlan in the repo snapshot, else the one in the cluster. */
+async function resolvePlan(options: CommonOptions, deps: CliDeps, kc: KubeConfig | undefined): Promise<LoadedPlan> {
+  if (options.plan) return loadPlanFile(options.plan);
+  const snapshot = expandHome(DEFAULT_SNAPSHOT, deps.env);
+  const fromSnapshot = await findPlanInSnapshot(snapshot);
+  if (fromSnapshot) return fromSnapshot;
+  const fromCluster = kc ? await findPlanInCluster(kc).catch(() => undefined) : undefined;
+  if (fromCluster) return fromCluster;
+  throw new ExitError(
+    ExitCode.Usage,
+    `no PowerPlan found: pass --plan FILE (for example manifests/atlas-powerplan.yaml), keep one in ${snapshot}, or apply one to the cluster`,
+  );
+}
+
+function resolvePaths(plan: LoadedPlan, options: CommonOptions, deps: CliDeps): ResolvedPaths {
+  const { spec } = plan;
+  const stateFile = options.stateFile ?? spec.stateFile;
+  const harbor = spec.harbor;
+  return {
+    repoSnapshot: expandHome(spec.repoSnapshot, deps.env),
+    stateFile: stateFile ? expandHome(stateFile, deps.env) : defaultStateFile(deps.env),
+    ...(harbor
+      ? {
+          harborBundle: harbor.bundlePath
+            ? expandHome(harbor.bundlePath, deps.env)
+            : defaultBundlePath(harbor.version, harbor.arch, deps.env),
+        }
+      : {}),
+  };
+}
+
+/** Loads the plan, the state file (read-only) and, unless --offline, a short look at the cluster. */
+export async function loadContext(options: CommonOptions, deps: CliDeps): Promise<CommandContext> {
+  const kubeConfig = tryKubeConfig(options);
+  const plan = await resolvePlan(options, deps, kubeConfig);
+  const paths = resolvePaths(plan, options, deps);
+  const stateFile = new StateFile(paths.stateFile);
+  const saved = await stateFile.load();
+  const observed: Observed = kubeConfig ? await observeCluster(kubeConfig, plan.spec) : { api: 'unknown' };
+  return { plan, paths, stateFile, observed, ...(saved ? { saved } : {}), ...(kubeConfig ? { kubeConfig } : {}) };
+}

@@ -1,0 +1,42 @@
+import type { PlanMode, RenderedPlan } from '../../core/api/index.js';
+import { compilePlan } from '../../core/plan/index.js';
+import { toYaml } from '../../core/yaml.js';
+import type { CliDeps } from '../deps.js';
+import { ExitCode, ExitError } from '../exit.js';
+import type { CommonOptions } from '../options.js';
+import { renderPlanText } from '../render/plan-text.js';
+import { type CommandContext, loadContext } from './context.js';
+import { executePlan } from './execute.js';
+
+export function compileFor(mode: PlanMode, ctx: CommandContext, options: CommonOptions): RenderedPlan {
+  return compilePlan(mode, {
+    planName: ctx.plan.name,
+    spec: ctx.plan.spec,
+    execute: options.execute,
+    paths: ctx.paths,
+    observed: ctx.observed,
+    ...(ctx.saved ? { outage: ctx.saved.outage } : {}),
+    ...(options.ignoreUps ? { ignoreUps: true } : {}),
+  });
+}
+
+export function printPlan(plan: RenderedPlan, source: string, options: CommonOptions, deps: CliDeps): void {
+  if (options.output === 'json') deps.stdout(`${JSON.stringify(plan, null, 2)}\n`);
+  else if (options.output === 'yaml') deps.stdout(toYaml(plan));
+  else deps.stdout(renderPlanText(plan, source));
+}
+
+/**
+ * prepare | shutdown | startup | harbor-seed. Dry-run (the default) prints the plan and changes nothing: not the
+ * cluster, not a node, not the state file. `--execute` runs it.
+ */
+export async function runMode(mode: PlanMode, options: CommonOptions, deps: CliDeps): Promise<void> {
+  const ctx = await loadContext(options, deps);
+  const plan = compileFor(mode, ctx, options);
+  printPlan(plan, ctx.plan.source, options, deps);
+  if (!options.execute) return;
+  if (!ctx.kubeConfig) {
+    throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig (and not --offline)');
+  }
+  await executePlan(plan, ctx, deps);
+}

@@ -1,0 +1,77 @@
+import { Command, Option } from 'commander';
+import type { PlanMode } from '../core/api/index.js';
+import { runMode } from './commands/mode.js';
+import { runStatus } from './commands/status.js';
+import type { CliDeps } from './deps.js';
+import { EXIT_CODES_HELP } from './exit.js';
+import { type CommonOptions, parseOutput } from './options.js';
+
+const MODES: { mode: PlanMode; summary: string; example: string }[] = [
+  {
+    mode: 'prepare',
+    summary: 'pre-pull the helper image, refresh the repo snapshot, check the Harbor bundle, report shutdown blockers',
+    example: 'hecate prepare --plan manifests/atlas-powerplan.yaml',
+  },
+  {
+    mode: 'shutdown',
+    summary:
+      'record the outage, suspend Flux, drain workers, quiesce storage, power off workers then the control plane',
+    example: 'hecate shutdown --plan manifests/atlas-powerplan.yaml --execute --reason "utility maintenance"',
+  },
+  {
+    mode: 'startup',
+    summary:
+      'check the UPS, wait for the API and nodes, apply the bootstrap chain if Flux cannot fetch, seed Harbor, resume Flux',
+    example: 'hecate startup --plan ~/hecate-repo/clusters/atlas/powerplan.yaml --offline',
+  },
+  {
+    mode: 'harbor-seed',
+    summary: "import Harbor's images from the control-host bundle into containerd on the Harbor node",
+    example: 'hecate harbor-seed --execute',
+  },
+];
+
+function addCommonOptions(command: Command): Command {
+  return command
+    .option('--execute', 'act on the cluster (default: dry-run, which changes nothing)', false)
+    .option('--plan <file>', 'PowerPlan YAML (default: the one in ~/hecate-repo, else the one in the cluster)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option(
+      '--state-file <file>',
+      "outage state file (default: the plan's, else $XDG_STATE_HOME/cluster_power_recovery.state)",
+    )
+    .option('--offline', 'do not contact the cluster; plan from the PowerPlan and the state file only', false)
+    .addOption(
+      new Option('-o, --output <format>', 'output format: text, json or yaml').default('text').argParser(parseOutput),
+    );
+}
+
+/** The command table. Each action is `async (options, deps)`; nothing here exits the process. */
+export function buildProgram(deps: CliDeps): Command {
+  const program = new Command('hecate')
+    .description(
+      'Planned power events and cold-boot recovery for small on-prem Kubernetes clusters.\nEvery mode is a dry-run unless --execute is given.',
+    )
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr })
+    .addHelpText('after', EXIT_CODES_HELP);
+  for (const { mode, summary, example } of MODES) {
+    const command = addCommonOptions(program.command(mode).description(summary));
+    if (mode === 'startup') command.option('--ignore-ups', 'start even when the UPS gate refuses (recorded)', false);
+    if (mode === 'shutdown') command.option('--reason <text>', 'why, recorded in the outage record');
+    command.addHelpText(
+      'after',
+      `\nExample:\n  $ ${example}\n  $ ${example.replace(' --execute', '')} -o yaml\n${EXIT_CODES_HELP}`,
+    );
+    command.action((options: CommonOptions) => runMode(mode, options, deps));
+  }
+  addCommonOptions(
+    program
+      .command('status')
+      .description('one screen: plan, outage state file, nodes, Flux (exit 0 healthy, 1 degraded, 4 unreachable)'),
+  ).action((options: CommonOptions) => runStatus(options, deps));
+  return program;
+}

@@ -1,0 +1,39 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../cli/main.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A throwaway HOME so that defaults (~/hecate-repo, ~/.local/state) never touch the real one. */
+export async function withHome<T>(work: (home: string) => Promise<T>): Promise<T> {
+  const home = await mkdtemp(join(tmpdir(), 'hecate-home-'));
+  try {
+    return await work(home);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+/** Runs the CLI in-process, as `hecate <argv>`, with HOME set to `home`. Paths under `home` print as `~`. */
+export async function hecate(argv: string[], home: string, env: Record<string, string> = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    env: { HOME: home, ...env },
+    cwd: process.cwd(),
+    now: () => new Date('2026-11-25T02:00:00Z'),
+  });
+  const tidy = (text: string) => text.split(home).join('~');
+  return { code, stdout: tidy(stdout), stderr: tidy(stderr) };
+}
