@@ -1,0 +1,33 @@
+/** The test bed's public API: a real control plane on loopback, its audit log and CRDs. */
+export {
+  type AuditEvent,
+  describeEvent,
+  isMutation,
+  MUTATING_VERBS,
+  type MutationFilter,
+  mutations,
+  mutationsBy,
+  parseAuditLog,
+  readAuditLog,
+  requestsBy,
+} from './audit.js';
+export { type BedAvailability, BedUnavailableError, bedAvailability, requireBed } from './availability.js';
+export { findTestBinaries, REPO_ROOT, SETUP_COMMAND, type TestBinaries } from './binaries.js';
+export type { NodeLifecycleTimings } from './components.js';
+export {
+  ADMIN_USER,
+  BED_DIR_PREFIX,
+  type ComponentMemory,
+  type ControlPlane,
+  type ControlPlaneOptions,
+  startControlPlane,
+} from './controlplane.js';
+export {
+  allCrdPaths,
+  FIXTURE_CRDS_DIR,
+  fixtureCrdPaths,
+  HECATE_CRDS_DIR,
+  hecateCrdPaths,
+  installCrds,
+} from './crds.js';
+export { isRunning, pidsWithCommandLine } from './processes.js';
