@@ -3,6 +3,7 @@
  * adapters/ implement them; the composition roots (cli/main.ts, operator/main.ts) wire them in.
  */
 import type { OutageRecord, Progress } from './api/index.js';
+import type { FluxObject, FluxObjectRef } from './flux/objects.js';
 
 /** Time as an input (STYLE.md point 16). */
 export interface Clock {
@@ -25,4 +26,53 @@ export interface Logger {
 export interface ProgressStore {
   load(): Promise<{ outage: OutageRecord; progress?: Progress } | undefined>;
   save(state: { outage: OutageRecord; progress?: Progress }): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cluster ports. Each is small and named for what the engine needs, not for the Kubernetes API; adapters/kube/
+// implements them on client-node. Every mutating method takes `dryRun`: true sends the request with dryRun=All, so
+// admission and RBAC are exercised and nothing is persisted.
+
+export interface MutationOptions {
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Flux Kustomizations, HelmReleases and the source Hecate watches. */
+export interface FluxPort {
+  list(kind: FluxObjectRef['kind']): Promise<FluxObject[]>;
+  /** Sets `spec.suspend`; idempotent. */
+  setSuspended(ref: FluxObjectRef, suspended: boolean, options?: MutationOptions): Promise<void>;
+  /** Sets the `reconcile.fluxcd.io/requestedAt` annotation, as `flux reconcile` does. */
+  requestReconcile(ref: FluxObjectRef, at: Date, options?: MutationOptions): Promise<void>;
+  /** The source the plan names: Ready and the revision of its last artifact. Undefined when it does not exist. */
+  source(
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<{ ready: boolean; revision?: string; message?: string } | undefined>;
+}
+
+export interface NodeView {
+  name: string;
+  ready: boolean;
+  unschedulable: boolean;
+  /** The `power.hecate.dev/cordoned-by` annotation, set when Hecate cordons a node. */
+  cordonedBy?: string;
+  arch?: string;
+}
+
+export interface NodePort {
+  list(): Promise<NodeView[]>;
+  get(name: string): Promise<NodeView | undefined>;
+  /** Marks the node unschedulable and annotates it as cordoned by `owner`; idempotent. */
+  cordon(name: string, owner: string, options?: MutationOptions): Promise<void>;
+  /** Clears unschedulable and the annotation; idempotent. */
+  uncordon(name: string, options?: MutationOptions): Promise<void>;
+}
+
+/** The API server's reachability, for the startup wait. */
+export interface ApiPort {
+  /** Resolves when /readyz answers ok; rejects with the reason otherwise. */
+  ping(signal?: AbortSignal): Promise<void>;
 }
