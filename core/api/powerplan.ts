@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { condition } from './conditions.js';
 import { API_VERSION, dnsLabel, dnsSubdomain, duration, objectMeta, objectRef } from './meta.js';
 
 /** The Flux installation Hecate suspends and resumes, and the source whose absence causes deadlock 1. */
@@ -48,7 +49,9 @@ export const harborSpec = z.object({
     .string()
     .min(1)
     .optional()
-    .describe('Bundle on the control host; default ~/.local/share/hecate/bundles/harbor-bootstrap-<version>-<arch>.tar.zst'),
+    .describe(
+      'Bundle on the control host; default ~/.local/share/hecate/bundles/harbor-bootstrap-<version>-<arch>.tar.zst',
+    ),
 });
 
 export const nodeRole = z.enum(['control-plane', 'worker']);
@@ -75,7 +78,7 @@ export const drainSpec = z.object({
     .min(1)
     .default(['evict', 'force', 'disable-eviction'])
     .describe('Levels tried in order; drop "disable-eviction" to never bypass a PodDisruptionBudget'),
-  gracePeriodSeconds: z.number().int().min(-1).max(3600).default(-1).describe('-1 uses each pod\'s own grace period'),
+  gracePeriodSeconds: z.number().int().min(-1).max(3600).default(-1).describe("-1 uses each pod's own grace period"),
   deleteEmptyDirData: z.boolean().default(true).describe('Drain pods with emptyDir volumes (their data is lost)'),
   ignoreDaemonSets: z.boolean().default(true),
   parallelism: z.number().int().min(1).max(64).default(4).describe('Workers drained at the same time'),
@@ -109,7 +112,11 @@ export const upsSpec = z.object({
   pollInterval: duration.default('15s'),
 });
 
-export const powerPlanSpec = z.object({
+/** NOTE: bounded so that the CRD's CEL rules over these lists stay within the API server's cost budget. */
+export const MAX_NODES = 128;
+export const MAX_CHAIN_STAGES = 64;
+
+const powerPlanSpecFields = z.object({
   flux: fluxSpec.prefault({}),
   repoSnapshot: z.string().min(1).default('~/hecate-repo').describe('Local clone of the Flux source'),
   stateFile: z
@@ -118,9 +125,13 @@ export const powerPlanSpec = z.object({
     .optional()
     .describe('Outage state file; default $XDG_STATE_HOME/cluster_power_recovery.state or ~/.local/state/...'),
   helperImage: z.string().min(1).default('docker.io/library/busybox:1.37').describe('Multi-arch image for node work'),
-  bootstrapChain: z.array(chainStage).min(1).describe('Stages applied in order when the Flux source is not Ready'),
+  bootstrapChain: z
+    .array(chainStage)
+    .min(1)
+    .max(MAX_CHAIN_STAGES)
+    .describe('Stages applied in order when the Flux source is not Ready'),
   harbor: harborSpec.optional(),
-  nodes: z.array(planNode).min(1),
+  nodes: z.array(planNode).min(1).max(MAX_NODES).describe('Nodes Hecate powers off and on; names are unique'),
   drain: drainSpec.prefault({}),
   powerOff: powerOffSpec.prefault({}),
   storage: z
@@ -139,8 +150,76 @@ export const powerPlanSpec = z.object({
     .prefault({}),
   ups: upsSpec.prefault({}),
 });
+
+/** The plan's facts and policies; cross-field rules in {@link checkPlanSpec}. */
+export const powerPlanSpec = powerPlanSpecFields.superRefine(checkPlanSpec, { when: () => true });
 export type PowerPlanSpec = z.infer<typeof powerPlanSpec>;
 export type PowerPlanSpecInput = z.input<typeof powerPlanSpec>;
+
+/**
+ * Cross-field rules, mirrored in the CRD by list-map keys and CEL rules (core/api/crd.ts) so that the API server
+ * and the CLI refuse the same plans. NOTE: runs even when other fields are invalid, so that every problem is
+ * reported at once; it therefore reads the input defensively.
+ */
+function checkPlanSpec(spec: unknown, ctx: z.RefinementCtx<unknown>): void {
+  if (!isRecord(spec)) return;
+  checkUniqueNames(spec.nodes, 'nodes', ctx);
+  checkUniqueNames(spec.bootstrapChain, 'bootstrapChain', ctx);
+  checkHarborNode(spec, ctx);
+  checkUpsSource(spec.ups, ctx);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function namesOf(list: unknown): (string | undefined)[] {
+  if (!Array.isArray(list)) return [];
+  return list.map((item) => (isRecord(item) && typeof item.name === 'string' ? item.name : undefined));
+}
+
+/** Reports each repeated `name` at its own index, naming the index that has it first. */
+function checkUniqueNames(list: unknown, field: string, ctx: z.RefinementCtx<unknown>): void {
+  const first = new Map<string, number>();
+  namesOf(list).forEach((name, index) => {
+    if (name === undefined) return;
+    const seen = first.get(name);
+    if (seen === undefined) first.set(name, index);
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: [field, index, 'name'],
+        message: `duplicate name "${name}" (also ${field}[${seen}])`,
+      });
+  });
+}
+
+function checkHarborNode(spec: Record<string, unknown>, ctx: z.RefinementCtx<unknown>): void {
+  const node = isRecord(spec.harbor) ? spec.harbor.node : undefined;
+  if (typeof node !== 'string' || !Array.isArray(spec.nodes) || namesOf(spec.nodes).includes(node)) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['harbor', 'node'],
+    message: `expected the name of one of spec.nodes, got "${node}"`,
+  });
+}
+
+const UPS_SOURCE_FIELD = { nut: 'nut', command: 'command', static: 'staticCharge' } as const;
+
+/** `ups.source` names where the reading comes from; that field must then be set. */
+function checkUpsSource(ups: unknown, ctx: z.RefinementCtx<unknown>): void {
+  if (!isRecord(ups) || typeof ups.source !== 'string' || !(ups.source in UPS_SOURCE_FIELD)) return;
+  const field = UPS_SOURCE_FIELD[ups.source as keyof typeof UPS_SOURCE_FIELD];
+  if (ups[field] !== undefined) return;
+  ctx.addIssue({ code: 'custom', path: ['ups', field], message: `required when ups.source is "${ups.source}"` });
+}
+
+/** What the operator reports about a plan (the CRD's status subresource); not part of {@link PowerPlan}. */
+export const powerPlanStatus = z.object({
+  observedGeneration: z.number().int().min(0).optional(),
+  conditions: z.array(condition).default([]),
+});
+export type PowerPlanStatus = z.infer<typeof powerPlanStatus>;
 
 export const powerPlan = z.object({
   apiVersion: z.literal(API_VERSION),
