@@ -1,0 +1,79 @@
+import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { type FluxKind, type FluxObject, type FluxObjectRef, toFluxObject } from '../../core/flux/objects.js';
+import type { FluxPort, MutationOptions } from '../../core/ports.js';
+import { isNotFound } from './errors.js';
+
+export const FLUX_APIS = {
+  Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },
+  HelmRelease: { group: 'helm.toolkit.fluxcd.io', version: 'v2', plural: 'helmreleases' },
+} as const satisfies Record<FluxKind, unknown>;
+
+const SOURCE_APIS: Record<string, { group: string; version: string; plural: string }> = {
+  GitRepository: { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories' },
+  OCIRepository: { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'ocirepositories' },
+  Bucket: { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'buckets' },
+};
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+interface Conditioned {
+  status?: { artifact?: { revision?: string }; conditions?: { type?: string; status?: string; message?: string }[] };
+}
+
+/** FluxPort on client-node: merge patches of `spec.suspend` and the reconcile annotation. */
+export class KubeFlux implements FluxPort {
+  private readonly api: CustomObjectsApi;
+
+  constructor(kc: KubeConfig) {
+    this.api = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  async list(kind: FluxKind): Promise<FluxObject[]> {
+    const list = (await this.api.listClusterCustomObject(FLUX_APIS[kind])) as { items?: unknown[] };
+    return (list.items ?? []).map((item) => toFluxObject(kind, item));
+  }
+
+  async setSuspended(ref: FluxObjectRef, suspended: boolean, options: MutationOptions = {}): Promise<void> {
+    await this.patch(ref, { spec: { suspend: suspended ? true : null } }, options);
+  }
+
+  async requestReconcile(ref: FluxObjectRef, at: Date, options: MutationOptions = {}): Promise<void> {
+    await this.patch(
+      ref,
+      { metadata: { annotations: { 'reconcile.fluxcd.io/requestedAt': at.toISOString() } } },
+      options,
+    );
+  }
+
+  async source(kind: string, namespace: string, name: string) {
+    const api = SOURCE_APIS[kind];
+    if (!api) throw new Error(`unknown Flux source kind ${kind}`);
+    try {
+      const obj = (await this.api.getNamespacedCustomObject({ ...api, namespace, name })) as Conditioned;
+      const ready = obj.status?.conditions?.find((c) => c.type === 'Ready');
+      const revision = obj.status?.artifact?.revision;
+      return {
+        ready: ready?.status === 'True',
+        ...(revision ? { revision } : {}),
+        ...(ready?.message ? { message: ready.message } : {}),
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async patch(ref: FluxObjectRef, body: object, options: MutationOptions): Promise<void> {
+    await this.api.patchNamespacedCustomObject(
+      {
+        ...FLUX_APIS[ref.kind],
+        namespace: ref.namespace,
+        name: ref.name,
+        body,
+        fieldManager: 'hecate',
+        ...(options.dryRun ? { dryRun: 'All' } : {}),
+      },
+      MERGE_PATCH,
+    );
+  }
+}

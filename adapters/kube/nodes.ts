@@ -1,0 +1,63 @@
+import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
+import type { MutationOptions, NodePort, NodeView } from '../../core/ports.js';
+import { isNotFound } from './errors.js';
+
+export const CORDONED_BY = 'power.hecate.dev/cordoned-by';
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export function toNodeView(node: V1Node): NodeView {
+  const cordonedBy = node.metadata?.annotations?.[CORDONED_BY];
+  const arch = node.metadata?.labels?.['kubernetes.io/arch'];
+  return {
+    name: node.metadata?.name ?? '',
+    ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    unschedulable: node.spec?.unschedulable === true,
+    ...(cordonedBy ? { cordonedBy } : {}),
+    ...(arch ? { arch } : {}),
+  };
+}
+
+/** NodePort on client-node: cordon is a merge patch of `spec.unschedulable` plus Hecate's annotation. */
+export class KubeNodes implements NodePort {
+  private readonly api: CoreV1Api;
+
+  constructor(kc: KubeConfig) {
+    this.api = kc.makeApiClient(CoreV1Api);
+  }
+
+  async list(): Promise<NodeView[]> {
+    return (await this.api.listNode()).items.map(toNodeView);
+  }
+
+  async get(name: string): Promise<NodeView | undefined> {
+    try {
+      return toNodeView(await this.api.readNode({ name }));
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async cordon(name: string, owner: string, options: MutationOptions = {}): Promise<void> {
+    await this.patch(
+      name,
+      { spec: { unschedulable: true }, metadata: { annotations: { [CORDONED_BY]: owner } } },
+      options,
+    );
+  }
+
+  async uncordon(name: string, options: MutationOptions = {}): Promise<void> {
+    await this.patch(
+      name,
+      { spec: { unschedulable: null }, metadata: { annotations: { [CORDONED_BY]: null } } },
+      options,
+    );
+  }
+
+  private async patch(name: string, body: object, options: MutationOptions): Promise<void> {
+    await this.api.patchNode(
+      { name, body, fieldManager: 'hecate', ...(options.dryRun ? { dryRun: 'All' } : {}) },
+      MERGE_PATCH,
+    );
+  }
+}
