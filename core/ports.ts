@@ -3,6 +3,7 @@
  * adapters/ implement them; the composition roots (cli/main.ts, operator/main.ts) wire them in.
  */
 import type { OutageRecord, Progress } from './api/index.js';
+import type { PodLike } from './drain/pod.js';
 import type { FluxObject, FluxObjectRef } from './flux/objects.js';
 
 /** Time as an input (STYLE.md point 16). */
@@ -75,4 +76,64 @@ export interface NodePort {
 export interface ApiPort {
   /** Resolves when /readyz answers ok; rejects with the reason otherwise. */
   ping(signal?: AbortSignal): Promise<void>;
+}
+
+/** Identity of one pod: the uid tells a replacement with the same name apart. */
+export interface PodRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** Outcome of an eviction or delete request; other statuses throw (with the status as `code`). */
+export type PodRequestOutcome = 'accepted' | 'too-many-requests' | 'not-found';
+
+/** Pods, for drains. Pods are returned as plain Pod JSON (see core/drain/pod.ts `PodLike`). */
+export interface PodPort {
+  listOnNode(node: string): Promise<PodLike[]>;
+  /** The pod now; undefined after a 404. */
+  get(namespace: string, name: string): Promise<PodLike | undefined>;
+  /** POST pods/eviction (policy/v1). 429 means a PodDisruptionBudget refused it now. Respects PDBs. */
+  evict(pod: PodRef, gracePeriodSeconds: number | undefined, options?: MutationOptions): Promise<PodRequestOutcome>;
+  /** DELETE with a uid precondition. Bypasses PodDisruptionBudgets. */
+  delete(pod: PodRef, gracePeriodSeconds: number | undefined, options?: MutationOptions): Promise<PodRequestOutcome>;
+  /** Resolves at the next change to the pods on `node` or after `timeoutMs`, so waits are watch-driven. */
+  nextChange(node: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface VolumeView {
+  name: string;
+  /** Longhorn's `status.state`: attached, detached, attaching, detaching... */
+  state: string;
+  node?: string;
+  robustness?: string;
+}
+
+export interface StoragePort {
+  volumes(namespace: string): Promise<VolumeView[]>;
+}
+
+/** A node as the power and image ports address it. */
+export interface NodeAddress {
+  name: string;
+  /** Host or IP for SSH; defaults to the name. */
+  address?: string;
+}
+
+/**
+ * Work on a node's host: through a privileged helper pod (hostPID, nsenter into PID 1) or over SSH. Both transports
+ * implement the same port.
+ */
+export interface NodeAccessPort {
+  /**
+   * Asks the host to power off (on k3s hosts the k3s service and its containers are stopped first). Resolves once
+   * the request was delivered; the host may already be going down.
+   */
+  powerOff(node: NodeAddress, command: readonly string[], options?: MutationOptions): Promise<void>;
+  /** Makes sure `image` is present in the node's container runtime. */
+  ensureImage(
+    node: NodeAddress,
+    image: string,
+    options?: MutationOptions,
+  ): Promise<{ present: boolean; message?: string }>;
 }
