@@ -2,10 +2,10 @@ import { adapterLogger, systemClock } from '../../adapters/system.js';
 import type { RenderedPlan } from '../../core/api/index.js';
 import { MissingExecutorError } from '../../core/run/errors.js';
 import { missingExecutors, runPlan } from '../../core/run/runner.js';
-import { coreExecutors } from '../../core/steps/index.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import type { CommandContext } from './context.js';
+import { clusterExecutors } from './executors.js';
 
 const ACTION_OF = {
   prepare: 'prepare',
@@ -20,7 +20,8 @@ const ACTION_OF = {
  * NOTE: refuses before touching anything when this build has no executor for a step of the plan.
  */
 export async function executePlan(plan: RenderedPlan, ctx: CommandContext, deps: CliDeps): Promise<void> {
-  const executors = coreExecutors();
+  if (!ctx.kubeConfig) throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig');
+  const { executors, guard } = clusterExecutors(ctx.kubeConfig, ctx.plan.spec);
   const missing = missingExecutors(plan, executors);
   if (missing.length > 0) {
     throw new ExitError(
@@ -33,6 +34,7 @@ export async function executePlan(plan: RenderedPlan, ctx: CommandContext, deps:
     plan,
     action: ACTION_OF[plan.mode],
     executors,
+    guard,
     store: ctx.stateFile,
     clock: systemClock,
     logger: adapterLogger(deps),
