@@ -163,13 +163,14 @@ describe('hecate --execute', () => {
         'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
       );
       const result = await hecate(
-        ['shutdown', '--plan', PLAN, '--execute', '--kubeconfig', kubeconfig, '--state-file', stateFile],
+        ['harbor-seed', '--plan', PLAN, '--execute', '--kubeconfig', kubeconfig, '--state-file', stateFile],
         home,
       );
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(
-        /--execute is not available for shutdown in this build: no executor yet for suspend-flux, drain-node/,
+        /--execute is not available for harbor-seed in this build: no executor yet for .*seed-harbor/,
       );
+      expect(result.stderr).toContain('Nothing was changed');
       expect(existsSync(stateFile)).toBe(false);
     });
   });
