@@ -5,4 +5,6 @@ export interface CliDeps {
   env: Readonly<Record<string, string | undefined>>;
   cwd: string;
   now(): Date;
+  /** True when stderr is a terminal: progress is drawn with listr2 instead of one line per event. */
+  isTTY?: boolean;
 }

@@ -49,6 +49,7 @@ if (isEntryPoint()) {
     env: process.env,
     cwd: process.cwd(),
     now: () => new Date(),
+    isTTY: process.stderr.isTTY === true,
   };
   process.exitCode = await runCli(process.argv.slice(2), deps);
 }

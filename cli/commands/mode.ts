@@ -38,5 +38,5 @@ export async function runMode(mode: PlanMode, options: CommonOptions, deps: CliD
   if (!ctx.kubeConfig) {
     throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig (and not --offline)');
   }
-  await executePlan(plan, ctx, deps);
+  await executePlan(plan, ctx, options, deps);
 }

@@ -12,7 +12,7 @@ import type { Executors, GuardEvaluator, StepContext } from './executor.js';
 
 export type RunEvent =
   | { type: 'resume'; done: number }
-  | { type: 'start' | 'done' | 'already-done' | 'skipped'; step: PlanStep }
+  | { type: 'start' | 'done' | 'already-done' | 'skipped' | 'previously-done'; step: PlanStep }
   | { type: 'failed'; step: PlanStep; error: Error }
   | { type: 'report'; step: PlanStep; message: string };
 
@@ -108,7 +108,7 @@ class Run {
   async runStep(step: PlanStep): Promise<void> {
     const { onEvent } = this.options;
     const record = this.progress.steps.find((s) => s.id === step.id);
-    if (record && isFinished(record)) return;
+    if (record && isFinished(record)) return onEvent?.({ type: 'previously-done', step });
     const ctx = this.context(step);
     if (step.when !== 'always' && !(await this.options.guard?.(step.when, ctx))) {
       await this.mark(step, 'skipped', `guard ${step.when} does not hold`);
