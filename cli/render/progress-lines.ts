@@ -1,6 +1,14 @@
 import type { PlanStep, RenderedPlan } from '../../core/api/index.js';
 import type { RunEvent } from '../../core/run/runner.js';
 
+const OUTCOME = {
+  done: 'done',
+  'already-done': 'already done',
+  'previously-done': 'done in an earlier run',
+  skipped: 'skipped',
+  failed: 'FAILED',
+} as const;
+
 /** One line per event, for logs, CI and pipes: stage headers, step outcomes, progress reports and a summary. */
 export class LineProgress {
   private stage = '';
@@ -14,31 +22,36 @@ export class LineProgress {
   ) {}
 
   onEvent(event: RunEvent): void {
-    if (event.type === 'resume') return this.write(`Resuming: ${event.done} step(s) already done in an earlier run\n`);
+    if (event.type === 'resume') {
+      this.write(`Resuming: ${event.done} step(s) already done in an earlier run\n`);
+      return;
+    }
     this.header(event.step);
-    const n = this.plan.steps.indexOf(event.step) + 1;
-    const line = (mark: string, text: string) => this.write(`  ${mark} ${n}. ${text}\n`);
+    if (event.type === 'report') {
+      this.write(`       ${event.message}\n`);
+      return;
+    }
+    if (event.type === 'start') this.started.set(event.step.id, this.now());
+    const [mark, text] = this.describe(event);
+    if (event.type !== 'start') this.finish(event.step, OUTCOME[event.type]);
+    this.write(`  ${mark} ${this.plan.steps.indexOf(event.step) + 1}. ${text}\n`);
+  }
+
+  private describe(event: Exclude<RunEvent, { type: 'resume' | 'report' }>): [string, string] {
+    const { title } = event.step;
     switch (event.type) {
       case 'start':
-        this.started.set(event.step.id, this.now());
-        return line('→', event.step.title);
-      case 'report':
-        return this.write(`       ${event.message}\n`);
+        return ['→', title];
       case 'done':
-        this.finish(event.step, 'done');
-        return line('✓', `${event.step.title} (${this.seconds(event.step)})`);
+        return ['✓', `${title} (${this.seconds(event.step)})`];
       case 'already-done':
-        this.finish(event.step, 'already done');
-        return line('✓', `${event.step.title} (already done)`);
+        return ['✓', `${title} (already done)`];
       case 'previously-done':
-        this.finish(event.step, 'done in an earlier run');
-        return line('✓', `${event.step.title} (done in an earlier run)`);
+        return ['✓', `${title} (done in an earlier run)`];
       case 'skipped':
-        this.finish(event.step, 'skipped');
-        return line('-', `${event.step.title} (skipped: its condition does not hold)`);
+        return ['-', `${title} (skipped: its condition does not hold)`];
       case 'failed':
-        this.finish(event.step, 'FAILED');
-        return line('✗', `${event.step.title}: ${event.error.message}`);
+        return ['✗', `${title}: ${event.error.message}`];
     }
   }
 
