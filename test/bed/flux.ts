@@ -411,7 +411,11 @@ export function workloadHealthy(kind: string, obj: FluxObject): boolean {
   const generation = obj.metadata?.generation ?? 0;
   if ((s.observedGeneration ?? 0) < generation) return false;
   const replicas = obj.spec?.replicas ?? 1;
-  if (kind === 'Deployment') return (s.updatedReplicas ?? 0) >= replicas && (s.availableReplicas ?? 0) >= replicas;
+  if (kind === 'Deployment') {
+    // kstatus: old pods left over mean the rollout is still in progress
+    if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0)) return false;
+    return (s.updatedReplicas ?? 0) >= replicas && (s.availableReplicas ?? 0) >= replicas;
+  }
   if (kind === 'StatefulSet')
     return (s.readyReplicas ?? 0) >= replicas && (s.availableReplicas ?? s.readyReplicas ?? 0) >= replicas;
   const desired = s.desiredNumberScheduled ?? 0;

@@ -3,7 +3,14 @@
  * server-side apply (field manager `bed`). Nodes are not applied here: the kubelet stand-in registers them.
  */
 import { readFile } from 'node:fs/promises';
-import { type KubeConfig, type KubernetesObject, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+} from '@kubernetes/client-node';
 import { fromYaml } from '../../core/yaml.js';
 import { FLUX_ANNOTATIONS } from './flux.js';
 import {
@@ -85,9 +92,16 @@ export interface ApplyResult {
 export async function applyScenario(kubeConfig: KubeConfig, scenario: Scenario): Promise<ApplyResult> {
   const client = KubernetesObjectApi.makeApiClient(kubeConfig);
   const applied: ApplyResult['applied'] = [];
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const accounts = new Set<string>();
   for (const manifest of renderScenario(scenario)) {
     const { apiVersion = '', kind = '', metadata = {} } = manifest;
     try {
+      // NOTE: the ServiceAccount admission plugin rejects pods until the namespace's `default` account exists
+      if (kind === 'Pod' && metadata.namespace && !accounts.has(metadata.namespace)) {
+        await waitForDefaultServiceAccount(core, metadata.namespace);
+        accounts.add(metadata.namespace);
+      }
       await client.patch(manifest, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     } catch (error) {
       const where = `${kind} ${metadata.namespace ? `${metadata.namespace}/` : ''}${metadata.name}`;
@@ -96,6 +110,19 @@ export async function applyScenario(kubeConfig: KubeConfig, scenario: Scenario):
     applied.push({ apiVersion, kind, namespace: metadata.namespace, name: metadata.name ?? '' });
   }
   return { applied };
+}
+
+async function waitForDefaultServiceAccount(core: CoreV1Api, namespace: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await core.readNamespacedServiceAccount({ namespace, name: 'default' });
+      return;
+    } catch (error) {
+      if (!(error instanceof ApiException && error.code === 404) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 type Meta = { labels?: Record<string, string>; annotations?: Record<string, string> };

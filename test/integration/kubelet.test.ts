@@ -1,0 +1,226 @@
+/**
+ * The kubelet stand-in against the real control plane: nodes register and stay Ready, the real scheduler places
+ * pods that then run, graceful deletion takes the (scaled) grace period, helpers run to completion, and a node
+ * powered off goes NotReady through the real node-lifecycle controller.
+ */
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ControlPlane, requireBed, startControlPlane } from '../bed/index.js';
+import { HELPER_LABEL, KUBELET_ANNOTATIONS } from '../bed/kubelet/index.js';
+import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
+
+const bed = requireBed();
+const SPEED = 10;
+
+describe.skipIf(!bed.ok)('kubelet stand-in', () => {
+  let plane: ControlPlane;
+  let sims: Simulators;
+  let core: CoreV1Api;
+  let apps: AppsV1Api;
+
+  beforeAll(async () => {
+    plane = await startControlPlane();
+    core = plane.kubeConfig.makeApiClient(CoreV1Api);
+    apps = plane.kubeConfig.makeApiClient(AppsV1Api);
+    sims = await startSimulators(
+      plane.kubeConfig,
+      [
+        {
+          name: 'cp-1',
+          role: 'control-plane',
+          arch: 'arm64',
+          taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
+        },
+        { name: 'worker-1', role: 'worker', arch: 'amd64', capacity: { cpu: '2', memory: '4Gi', pods: 20 } },
+        { name: 'worker-2', role: 'worker', arch: 'arm64', images: ['busybox:1.37'] },
+      ],
+      { kubelet: { speed: SPEED }, flux: false, longhorn: false },
+    );
+    await plane.createNamespace('kt');
+  });
+  afterAll(async () => {
+    await sims?.stop();
+    await plane?.stop();
+  });
+
+  const ready = (node: V1Node) => node.status?.conditions?.find((c) => c.type === 'Ready');
+  const podReady = (pod: V1Pod) => pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+
+  it('registers nodes with role, arch, taints and capacity, and keeps their Ready heartbeat and Lease fresh', async () => {
+    const cp = await core.readNode({ name: 'cp-1' });
+    expect(cp.metadata?.labels).toMatchObject({
+      'node-role.kubernetes.io/control-plane': 'true',
+      'kubernetes.io/arch': 'arm64',
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/hostname': 'cp-1',
+    });
+    expect(cp.spec?.taints).toContainEqual({ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' });
+    const worker = await core.readNode({ name: 'worker-1' });
+    expect(worker.metadata?.labels?.['node-role.kubernetes.io/worker']).toBe('true');
+    expect(worker.status?.allocatable).toMatchObject({ cpu: '2', memory: '4Gi', pods: '20' });
+    expect(ready(worker)).toMatchObject({ status: 'True', reason: 'KubeletReady' });
+    const worker2 = await core.readNode({ name: 'worker-2' });
+    expect(worker2.status?.images?.flatMap((i) => i.names)).toContain('docker.io/library/busybox:1.37');
+
+    const coordination = plane.kubeConfig.makeApiClient(CoordinationV1Api);
+    const first = await coordination.readNamespacedLease({ name: 'worker-1', namespace: 'kube-node-lease' });
+    expect(first.spec?.holderIdentity).toBe('worker-1');
+    const heartbeat = ready(worker)?.lastHeartbeatTime;
+    await eventually('a renewed lease and a newer heartbeat', async () => {
+      const lease = await coordination.readNamespacedLease({ name: 'worker-1', namespace: 'kube-node-lease' });
+      const node = await core.readNode({ name: 'worker-1' });
+      return (
+        new Date(lease.spec?.renewTime ?? 0) > new Date(first.spec?.renewTime ?? 0) &&
+        new Date(ready(node)?.lastHeartbeatTime ?? 0) > new Date(heartbeat ?? 0)
+      );
+    });
+  });
+
+  it('runs the pods the real scheduler places: Running, ready containers, pod and host IPs, a Deployment available', async () => {
+    await apps.createNamespacedDeployment({
+      namespace: 'kt',
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: {
+              terminationGracePeriodSeconds: 20,
+              containers: [{ name: 'main', image: 'nginx:1.29', resources: { requests: { cpu: '10m' } } }],
+            },
+          },
+        },
+      },
+    });
+    const pods = await eventually('3 running web pods', async () => {
+      const list = (await core.listNamespacedPod({ namespace: 'kt', labelSelector: 'app=web' })).items;
+      return list.length === 3 && list.every((p) => p.status?.phase === 'Running' && podReady(p)) && list;
+    });
+    for (const pod of pods) {
+      expect(['worker-1', 'worker-2']).toContain(pod.spec?.nodeName); // the control plane is tainted
+      expect(pod.status?.podIP).toMatch(/^10\.42\.\d+\.\d+$/);
+      expect(pod.status?.hostIP).toMatch(/^192\.168\.22\.\d+$/);
+      expect(pod.status?.containerStatuses?.[0]).toMatchObject({ ready: true, started: true, restartCount: 0 });
+      expect(pod.status?.conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(
+        expect.arrayContaining(['PodScheduled=True', 'Initialized=True', 'ContainersReady=True', 'Ready=True']),
+      );
+    }
+    await eventually('the Deployment available', async () => {
+      const d = await apps.readNamespacedDeployment({ name: 'web', namespace: 'kt' });
+      return d.status?.availableReplicas === 3;
+    });
+    const node = pods[0]?.spec?.nodeName ?? '';
+    expect(sims.kubelet.images(node)).toContain('docker.io/library/nginx:1.29');
+  });
+
+  it('removes a deleted pod after its grace period divided by the speed factor', async () => {
+    const [pod] = (await core.listNamespacedPod({ namespace: 'kt', labelSelector: 'app=web' })).items;
+    const name = pod?.metadata?.name ?? '';
+    const started = Date.now();
+    await core.deleteNamespacedPod({ name, namespace: 'kt' }); // 20 s grace → 2 s at speed 10
+    const terminating = await core.readNamespacedPod({ name, namespace: 'kt' });
+    expect(terminating.metadata?.deletionTimestamp).toBeDefined();
+    await eventually('the pod gone', async () => {
+      try {
+        const p = await core.readNamespacedPod({ name, namespace: 'kt' });
+        return p.metadata?.uid !== pod?.metadata?.uid;
+      } catch {
+        return true;
+      }
+    });
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(1_800);
+    expect(elapsed).toBeLessThan(8_000);
+  });
+
+  it.each([
+    { exitCode: 0, phase: 'Succeeded', reason: 'Completed' },
+    { exitCode: 3, phase: 'Failed', reason: 'Error' },
+  ])('runs a helper pod to completion with exit code $exitCode', async ({ exitCode, phase, reason }) => {
+    const name = `helper-${exitCode}`;
+    await core.createNamespacedPod({
+      namespace: 'kt',
+      body: {
+        metadata: {
+          name,
+          labels: { [HELPER_LABEL]: 'true' },
+          annotations: {
+            [KUBELET_ANNOTATIONS.exitCode]: String(exitCode),
+            [KUBELET_ANNOTATIONS.importImages]: exitCode === 0 ? 'registry.bstein.dev/infra/harbor-core:v2.14.1' : '',
+          },
+        },
+        spec: {
+          nodeName: 'worker-1',
+          hostPID: true,
+          restartPolicy: 'Never',
+          containers: [{ name: 'helper', image: 'busybox:1.37', securityContext: { privileged: true } }],
+        },
+      },
+    });
+    const done = await eventually(`helper ${name} finished`, async () => {
+      const p = await core.readNamespacedPod({ name, namespace: 'kt' });
+      return (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') && p;
+    });
+    expect(done.status?.phase).toBe(phase);
+    expect(done.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({ exitCode, reason });
+    if (exitCode === 0) {
+      await eventually('the imported image in status.images', async () => {
+        const node = await core.readNode({ name: 'worker-1' });
+        return node.status?.images?.some((i) => i.names?.includes('registry.bstein.dev/infra/harbor-core:v2.14.1'));
+      });
+    }
+  });
+
+  it('powers a node off: the real node-lifecycle controller marks it NotReady and taints it; on again: Ready, pods back', async () => {
+    const node = 'worker-2';
+    const before = (await core.listNamespacedPod({ namespace: 'kt', fieldSelector: `spec.nodeName=${node}` })).items;
+    await sims.kubelet.powerOff(node);
+    const down = await eventually(
+      'node-lifecycle controller marks worker-2 Unknown and unreachable',
+      async () => {
+        const n = await core.readNode({ name: node });
+        const unreachable = n.spec?.taints?.some(
+          (t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute',
+        );
+        return ready(n)?.status === 'Unknown' && unreachable && n;
+      },
+      { timeoutMs: 45_000 },
+    );
+    expect(ready(down)).toMatchObject({
+      status: 'Unknown',
+      reason: 'NodeStatusUnknown',
+      message: 'Kubelet stopped posting node status.',
+    });
+    expect(down.spec?.taints).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' }),
+        expect.objectContaining({ key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' }),
+      ]),
+    );
+    if (before.length > 0) {
+      await eventually('its pods marked not ready by the controller', async () => {
+        const pods = (await core.listNamespacedPod({ namespace: 'kt', fieldSelector: `spec.nodeName=${node}` })).items;
+        return pods
+          .filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running')
+          .every((p) => !podReady(p));
+      });
+    }
+
+    await sims.kubelet.powerOn(node);
+    await eventually('worker-2 Ready without the unreachable taints', async () => {
+      const n = await core.readNode({ name: node });
+      return ready(n)?.status === 'True' && !n.spec?.taints?.some((t) => t.key.startsWith('node.kubernetes.io/'));
+    });
+    if (before.length > 0) {
+      const back = await eventually('its pods Running and ready again, containers restarted', async () => {
+        const pods = (await core.listNamespacedPod({ namespace: 'kt', fieldSelector: `spec.nodeName=${node}` })).items;
+        const running = pods.filter((p) => p.status?.phase === 'Running');
+        return running.length > 0 && running.every(podReady) && running;
+      });
+      const survivor = back.find((p) => before.some((b) => b.metadata?.uid === p.metadata?.uid));
+      if (survivor) expect(survivor.status?.containerStatuses?.[0]?.restartCount).toBe(1);
+    }
+  }, 90_000);
+});
