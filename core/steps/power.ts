@@ -1,0 +1,134 @@
+import type { PlanStep, PowerPlanSpec } from '../api/index.js';
+import { parseDuration } from '../api/meta.js';
+import { StepKind } from '../plan/stages.js';
+import type { NodeAccessPort, NodePort } from '../ports.js';
+import { DeadlineExceededError } from '../run/errors.js';
+import type { StepContext, StepExecutor } from '../run/executor.js';
+import { waitUntil } from './wait.js';
+
+export interface PowerOffOptions {
+  /** Send with dryRun: nothing is recorded and nothing is waited for (default false). */
+  dryRun?: boolean;
+  /** How long to wait for a node to stop being Ready when the step has no timeout (default 5 min; method none 30). */
+  defaultWaitMs?: number;
+  intervalMs?: number;
+}
+
+/** The plan's node: its address for SSH and its role. */
+function planNode(spec: PowerPlanSpec, step: PlanStep) {
+  const name = step.params.node ?? step.targets[0] ?? '';
+  const node = spec.nodes.find((n) => n.name === name);
+  return { name, address: node?.address ?? name, role: step.params.role ?? node?.role ?? 'worker' };
+}
+
+/** The power-off steps of the plan, in order. */
+function powerOffSteps(ctx: StepContext): PlanStep[] {
+  return ctx.plan.steps.filter((s) => s.kind === StepKind.PowerOffNode);
+}
+
+/**
+ * The last node powered off takes the API with it: nothing can be observed after it, so it is not waited for.
+ * Nor is any node in an emergency shutdown: there is no time, and the record alone keeps a rerun from repeating it.
+ */
+function waitsForNode(step: PlanStep, ctx: StepContext): boolean {
+  if (ctx.plan.mode === 'emergency-shutdown') return false;
+  return powerOffSteps(ctx).at(-1)?.id !== step.id;
+}
+
+/** Down: NotReady/Unknown or gone. `undefined` when the API cannot tell (unreachable). */
+async function isDown(nodes: NodePort, name: string): Promise<boolean | undefined> {
+  try {
+    const node = await nodes.get(name);
+    return node === undefined || !node.ready;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Powers off one node (kind power-off-node): the node is recorded in `outage.poweredOff` BEFORE the request is
+ * sent, then the executor waits until the node stops being Ready (its heartbeats stop and the node-lifecycle
+ * controller marks it NotReady/Unknown), except for the last node (the API goes with it) and in an emergency.
+ *
+ * - check(): recorded AND down. A recorded control-plane node is also done when the API no longer answers (a
+ *   control plane that lost its quorum cannot report it, and cannot run another helper).
+ * - Honours `powerOff.delayBetweenNodes` before every node but the first.
+ * - method `none`: records, asks a person (report) and waits for the node to go down.
+ *
+ * NOTE: recorded but still Ready means a crash came between the record and the delivery, or the host is still
+ * going down. The request is sent again: powering off is idempotent (a second `systemctl poweroff` on a host that
+ * is already stopping changes nothing). If that second send fails (the host no longer accepts SSH, or its kubelet
+ * is gone and the helper cannot start), the failure is reported and the executor waits for the node to go down
+ * instead; only past the deadline does it fail, with the send error as the cause.
+ */
+export function powerOffNode(
+  access: NodeAccessPort,
+  nodes: NodePort,
+  spec: PowerPlanSpec,
+  options: PowerOffOptions = {},
+): StepExecutor {
+  const dryRun = options.dryRun ?? false;
+  const sendErrors = new Map<string, unknown>();
+  return {
+    check: async (step, ctx) => {
+      const node = planNode(spec, step);
+      if (!ctx.outage().poweredOff.includes(node.name)) return false;
+      const down = await isDown(nodes, node.name);
+      return down ?? node.role === 'control-plane';
+    },
+    apply: async (step, ctx) => {
+      const node = planNode(spec, step);
+      const method = step.params.method ?? spec.powerOff.method;
+      const resent = ctx.outage().poweredOff.includes(node.name);
+      if (powerOffSteps(ctx)[0]?.id !== step.id) {
+        await ctx.clock.sleep(parseDuration(spec.powerOff.delayBetweenNodes), ctx.signal);
+      }
+      if (!dryRun && !resent) await ctx.record((outage) => outage.poweredOff.push(node.name));
+      if (method === 'none') {
+        ctx.report(`Power off ${node.name} by hand now (method none): waiting for it to stop reporting`);
+        return;
+      }
+      try {
+        await access.powerOff({ name: node.name, address: node.address }, spec.powerOff.command, {
+          dryRun,
+          signal: ctx.signal,
+        });
+        ctx.report(`${dryRun ? 'would power off' : 'power-off sent to'} ${node.name} (${method})`);
+      } catch (error) {
+        if (!resent) throw error;
+        sendErrors.set(step.id, error);
+        ctx.report(
+          `sending again to ${node.name} failed (${(error as Error).message}); an earlier run may have delivered it: waiting for the node to stop`,
+        );
+      }
+    },
+    wait: async (step, ctx) => {
+      const node = planNode(spec, step);
+      if (dryRun) return;
+      if (!waitsForNode(step, ctx)) {
+        ctx.report(
+          `not waiting for ${node.name}: ${ctx.plan.mode === 'emergency-shutdown' ? 'emergency' : 'last node, the API goes with it'}`,
+        );
+        return;
+      }
+      const method = step.params.method ?? spec.powerOff.method;
+      const fallback = options.defaultWaitMs ?? (method === 'none' ? 30 : 5) * 60_000;
+      const bounded = { ...ctx, deadline: ctx.deadline ?? ctx.clock.now().getTime() + fallback };
+      const probe = async () => {
+        const down = await isDown(nodes, node.name);
+        if (down === undefined && node.role === 'control-plane') return { done: true, status: 'the API went away' };
+        if (down === undefined) throw new Error(`cannot read node ${node.name}`);
+        return { done: down, status: down ? `${node.name} is down` : `${node.name} is still Ready` };
+      };
+      try {
+        await waitUntil(bounded, probe, options.intervalMs ?? 2_000);
+      } catch (error) {
+        const cause = sendErrors.get(step.id);
+        if (error instanceof DeadlineExceededError && cause) {
+          throw new DeadlineExceededError(`${error.message}; sending the power-off failed`, { cause });
+        }
+        throw error;
+      }
+    },
+  };
+}

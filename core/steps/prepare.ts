@@ -1,0 +1,189 @@
+import type { PowerPlanSpec } from '../api/index.js';
+import { isFinished, toDrainPod } from '../drain/pod.js';
+import type { FluxPort, NodeAccessPort } from '../ports.js';
+import type { StepExecutor } from '../run/executor.js';
+import type { BundleFilesPort, PreflightPort, PreflightSnapshot, SnapshotPort } from './prepare-ports.js';
+
+export class PrepullFailedError extends Error {
+  override readonly name = 'PrepullFailedError';
+  constructor(
+    readonly image: string,
+    readonly failures: Readonly<Record<string, string>>,
+  ) {
+    const list = Object.entries(failures).map(([node, why]) => `${node}: ${why}`);
+    super(`no node could pull ${image}: ${list.join('; ')}`);
+  }
+}
+
+/** The snapshot, the Flux revision or the bundle cannot be prepared; the message says what to fix. */
+export class PrepareError extends Error {
+  override readonly name = 'PrepareError';
+}
+
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  const worker = async () => {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * prepull-image: makes sure `params.image` is on every target node, `parallelism` nodes at a time. A node that
+ * cannot pull is reported with its reason and does not fail the step; the step fails only when no node can.
+ */
+export function prepullImage(
+  access: NodeAccessPort,
+  spec: PowerPlanSpec,
+  options: { dryRun?: boolean; parallelism?: number } = {},
+): StepExecutor {
+  return {
+    check: async () => false,
+    apply: async (step, ctx) => {
+      const image = step.params.image ?? spec.helperImage;
+      const failures: Record<string, string> = {};
+      await eachLimited(step.targets, options.parallelism ?? 4, async (name) => {
+        const address = spec.nodes.find((n) => n.name === name)?.address ?? name;
+        const result = await access
+          .ensureImage({ name, address }, image, { dryRun: options.dryRun ?? false, signal: ctx.signal })
+          .catch((error: unknown) => ({ present: false, message: (error as Error).message }));
+        if (!result.present && !options.dryRun) failures[name] = result.message ?? 'not present';
+        ctx.report(
+          `${name}: ${image} ${result.present ? 'present' : 'NOT present'}${result.message ? ` (${result.message})` : ''}`,
+        );
+      });
+      const failed = Object.keys(failures).sort();
+      if (failed.length > 0 && failed.length === step.targets.length) throw new PrepullFailedError(image, failures);
+      if (failed.length > 0) {
+        ctx.report(`${failed.length} of ${step.targets.length} nodes could not pull ${image}: ${failed.join(', ')}`);
+      }
+    },
+  };
+}
+
+/** refresh-snapshot: clones or updates the local repo snapshot at `dir` from `params.url` and `params.branch`. */
+export function refreshSnapshot(snapshot: SnapshotPort, dir: string): StepExecutor {
+  return {
+    check: async () => false,
+    apply: async (step, ctx) => {
+      const url = step.params.url;
+      if (!url) {
+        throw new PrepareError('the PowerPlan names no Flux source URL: set spec.flux.source.url to its clone URL');
+      }
+      const branch = step.params.branch || undefined;
+      const result = await snapshot.refresh({ url, dir, signal: ctx.signal, ...(branch ? { branch } : {}) });
+      ctx.report(`${result.cloned ? 'cloned' : 'updated'} ${dir} at ${result.revision}`);
+    },
+  };
+}
+
+/** record-flux-revision: the Flux source's `status.artifact.revision` into `outage.fluxRevision`. */
+export function recordFluxRevision(flux: FluxPort, spec: PowerPlanSpec): StepExecutor {
+  const { source, namespace } = spec.flux;
+  const what = `${source.kind} ${namespace}/${source.name}`;
+  return {
+    check: async (_step, ctx) => {
+      const state = await flux.source(source.kind, namespace, source.name);
+      return state?.revision !== undefined && state.revision === ctx.outage().fluxRevision;
+    },
+    apply: async (_step, ctx) => {
+      const state = await flux.source(source.kind, namespace, source.name);
+      if (!state) throw new PrepareError(`${what} not found: check spec.flux.source in the PowerPlan`);
+      const revision = state.revision;
+      if (!revision) throw new PrepareError(`${what} has no artifact yet: nothing to record`);
+      await ctx.record((outage) => {
+        outage.fluxRevision = revision;
+      });
+      const stale = state.ready ? '' : ` (the source is not Ready${state.message ? `: ${state.message}` : ''})`;
+      ctx.report(`recorded ${what} revision ${revision}${stale}`);
+    },
+  };
+}
+
+/** The manifest beside a bundle: `<bundle>.manifest.json`, holding at least `{"sha256": "<hex>"}`. */
+export function manifestPathOf(bundle: string): string {
+  return `${bundle}.manifest.json`;
+}
+
+/** verify-bundle: the bundle at `params.path` exists and its sha256 matches its manifest's. */
+export function verifyBundle(files: BundleFilesPort): StepExecutor {
+  return {
+    check: async () => false,
+    apply: async (step, ctx) => {
+      const path = step.params.path ?? step.targets[0] ?? '';
+      const manifestPath = manifestPathOf(path);
+      const text = await files.readText(manifestPath);
+      if (text === undefined) {
+        throw new PrepareError(`bundle manifest not found: ${manifestPath} (expected JSON {"sha256": "<hex>"})`);
+      }
+      const expected = parseManifest(text, manifestPath);
+      const actual = await files.sha256(path);
+      if (actual === undefined) throw new PrepareError(`Harbor bundle not found: ${path}`);
+      if (actual.toLowerCase() !== expected) {
+        throw new PrepareError(`checksum mismatch: ${path} has sha256 ${actual}, ${manifestPath} expects ${expected}`);
+      }
+      ctx.report(`${path} matches its manifest (sha256 ${actual.slice(0, 12)}…)`);
+    },
+  };
+}
+
+function parseManifest(text: string, path: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new PrepareError(`${path} is not valid JSON`, { cause });
+  }
+  const sha = (value as { sha256?: unknown } | null)?.sha256;
+  if (typeof sha !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha)) {
+    throw new PrepareError(`${path} has no "sha256" of 64 hex digits`);
+  }
+  return sha.toLowerCase();
+}
+
+/**
+ * What would block or slow a shutdown, from one read-only snapshot. Pure. Pods count only on the plan's workers
+ * (the nodes that are drained); DaemonSet pods, mirror pods and finished pods are not drained and not reported.
+ * TODO: Longhorn volumes whose only healthy replica is on a worker (needs replica placement from the storage port).
+ */
+export function preflightFindings(snapshot: PreflightSnapshot, spec: PowerPlanSpec): string[] {
+  const workers = new Set(spec.nodes.filter((n) => n.role === 'worker').map((n) => n.name));
+  const planned = new Set(spec.nodes.map((n) => n.name));
+  const findings: string[] = [];
+  for (const pdb of snapshot.pdbs.filter((p) => p.disruptionsAllowed <= 0)) {
+    const healthy =
+      pdb.expectedPods !== undefined ? ` (${pdb.currentHealthy ?? 0} of ${pdb.expectedPods} healthy)` : '';
+    findings.push(
+      `PodDisruptionBudget ${pdb.namespace}/${pdb.name} allows no disruption now${healthy}: its pods yield only at "disable-eviction"`,
+    );
+  }
+  for (const sts of snapshot.statefulSets.filter((s) => s.replicas === 1)) {
+    findings.push(
+      `StatefulSet ${sts.namespace}/${sts.name} has a single replica: it is unavailable while its node drains`,
+    );
+  }
+  for (const raw of snapshot.pods) {
+    const pod = toDrainPod(raw);
+    if (!workers.has(pod.nodeName) || pod.isMirror || isFinished(pod) || pod.controller?.kind === 'DaemonSet') continue;
+    const where = `${pod.namespace}/${pod.name} on ${pod.nodeName}`;
+    if (!pod.controller)
+      findings.push(`Pod ${where} has no controller: deleted only from the "force" level on, and not recreated`);
+    if (pod.hasEmptyDir) findings.push(`Pod ${where} has emptyDir data: lost when the node drains`);
+  }
+  for (const node of snapshot.nodes.filter((n) => planned.has(n.name) && n.unschedulable && !n.cordonedBy)) {
+    findings.push(`Node ${node.name} is already cordoned by someone else: startup leaves it cordoned`);
+  }
+  return findings;
+}
+
+/** preflight: reports {@link preflightFindings}; changes nothing. */
+export function preflight(port: PreflightPort, spec: PowerPlanSpec): StepExecutor {
+  return {
+    check: async () => false,
+    apply: async (_step, ctx) => {
+      const findings = preflightFindings(await port.snapshot(), spec);
+      for (const finding of findings) ctx.report(finding);
+      ctx.report(findings.length === 0 ? 'nothing would block a shutdown' : `${findings.length} findings`);
+    },
+  };
+}
