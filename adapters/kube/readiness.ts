@@ -1,0 +1,173 @@
+/**
+ * The chain's ReadinessPort on the API server, and its FluxKustomizationPort for what only the cluster knows
+ * (a Kustomization missing from the snapshot, substituteFrom ConfigMaps and Secrets).
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import { toKustomizationView } from '../../core/steps/chain-kustomization.js';
+import type {
+  FluxKustomizationPort,
+  FluxKustomizationView,
+  ObjectKey,
+  Readiness,
+  ReadinessPort,
+  SubstituteFrom,
+} from '../../core/steps/chain-ports.js';
+import { notFound, type ObservedObject, type ObservedPod, readinessOf } from '../../core/steps/readiness.js';
+import { ObjectClient } from './apply.js';
+
+/** The API version of kinds a plan names without one (waitFor has only kind, namespace and name). */
+const KNOWN_VERSIONS: Record<string, string> = {
+  Deployment: 'apps/v1',
+  StatefulSet: 'apps/v1',
+  DaemonSet: 'apps/v1',
+  ReplicaSet: 'apps/v1',
+  Job: 'batch/v1',
+  Pod: 'v1',
+  Service: 'v1',
+  ConfigMap: 'v1',
+  Secret: 'v1',
+  PersistentVolumeClaim: 'v1',
+  Namespace: 'v1',
+  HelmRelease: 'helm.toolkit.fluxcd.io/v2',
+  Kustomization: 'kustomize.toolkit.fluxcd.io/v1',
+  GitRepository: 'source.toolkit.fluxcd.io/v1',
+  OCIRepository: 'source.toolkit.fluxcd.io/v1',
+  HelmRepository: 'source.toolkit.fluxcd.io/v1',
+  CustomResourceDefinition: 'apiextensions.k8s.io/v1',
+};
+
+const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
+
+interface Workload extends ObservedObject {
+  spec?: ObservedObject['spec'] & { selector?: { matchLabels?: Record<string, string> } };
+}
+
+interface PodJson extends ObservedPod {
+  status?: {
+    phase?: string;
+    conditions?: { type?: string; status?: string; reason?: string; message?: string }[];
+    containerStatuses?: { name?: string; state?: { waiting?: { reason?: string; message?: string } } }[];
+  };
+}
+
+export class KubeReadiness implements ReadinessPort {
+  private readonly client: ObjectClient;
+  private readonly versions = new Map<string, string>(Object.entries(KNOWN_VERSIONS));
+
+  constructor(kc: KubeConfig) {
+    this.client = ObjectClient.for(kc);
+  }
+
+  async check(ref: ObjectKey): Promise<Readiness> {
+    const object = await this.read(ref);
+    if (!object) return notFound(ref);
+    const pods = WORKLOADS.has(ref.kind) ? await this.pods(ref, object as Workload) : [];
+    return readinessOf(ref, object, pods);
+  }
+
+  async explain(ref: ObjectKey): Promise<string[]> {
+    const object = await this.read(ref);
+    if (!object) return [];
+    const lines = (object.status?.conditions ?? [])
+      .filter((c) => (c.type === 'Ready' || c.type === 'Available' ? c.status !== 'True' : c.status === 'False'))
+      .map(
+        (c) => `condition ${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ''}${c.message ? `: ${c.message}` : ''}`,
+      );
+    if (WORKLOADS.has(ref.kind)) {
+      for (const pod of (await this.pods(ref, object as Workload)) as PodJson[]) lines.push(...podProblems(pod));
+    }
+    lines.push(...(await this.warnings(ref)));
+    return lines;
+  }
+
+  private async read(ref: ObjectKey): Promise<ObservedObject | undefined> {
+    const apiVersion = ref.apiVersion ?? (await this.versionOf(ref.kind));
+    const path = await this.client.pathOf({
+      apiVersion,
+      kind: ref.kind,
+      metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
+    });
+    return (await this.client.get(path)) as ObservedObject | undefined;
+  }
+
+  /** The preferred version of a kind no table names: the first group in discovery that serves it. */
+  private async versionOf(kind: string): Promise<string> {
+    const known = this.versions.get(kind);
+    if (known) return known;
+    const groups = ((await this.client.get('/apis')) as { groups?: { preferredVersion?: { groupVersion?: string } }[] })
+      ?.groups;
+    for (const groupVersion of (groups ?? []).map((g) => g.preferredVersion?.groupVersion).filter(Boolean)) {
+      const list = (await this.client.get(`/apis/${groupVersion}`)) as { resources?: { kind?: string }[] } | undefined;
+      if (list?.resources?.some((r) => r.kind === kind)) {
+        this.versions.set(kind, groupVersion as string);
+        return groupVersion as string;
+      }
+    }
+    throw new Error(`no API serves the kind ${kind} (is its CRD installed?)`);
+  }
+
+  private async pods(ref: ObjectKey, workload: Workload): Promise<PodJson[]> {
+    const labels = workload.spec?.selector?.matchLabels;
+    if (!labels || Object.keys(labels).length === 0 || !ref.namespace) return [];
+    const selector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const path = `/api/v1/namespaces/${ref.namespace}/pods?labelSelector=${encodeURIComponent(selector)}`;
+    return (((await this.client.get(path)) as { items?: PodJson[] } | undefined)?.items ?? []) as PodJson[];
+  }
+
+  private async warnings(ref: ObjectKey): Promise<string[]> {
+    if (!ref.namespace) return [];
+    const selector = encodeURIComponent(`involvedObject.name=${ref.name},involvedObject.kind=${ref.kind},type=Warning`);
+    const list = (await this.client.get(`/api/v1/namespaces/${ref.namespace}/events?fieldSelector=${selector}`)) as
+      | { items?: { reason?: string; message?: string; count?: number }[] }
+      | undefined;
+    return (list?.items ?? []).slice(-3).map((e) => `event ${e.reason ?? 'Warning'}: ${e.message ?? ''}`);
+  }
+}
+
+/** Why a pod is not Ready: unscheduled, or containers waiting (image pulls, crash loops). */
+export function podProblems(pod: PodJson): string[] {
+  const name = pod.metadata?.name ?? '?';
+  const conditions = pod.status?.conditions ?? [];
+  const unscheduled = conditions.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  if (unscheduled) return [`pod ${name}: ${unscheduled.reason ?? 'Unschedulable'}: ${unscheduled.message ?? ''}`];
+  const waiting = (pod.status?.containerStatuses ?? []).flatMap((c) =>
+    c.state?.waiting?.reason
+      ? [
+          `pod ${name}: container ${c.name} ${c.state.waiting.reason}${c.state.waiting.message ? `: ${c.state.waiting.message}` : ''}`,
+        ]
+      : [],
+  );
+  if (waiting.length > 0) return waiting;
+  const ready = conditions.find((c) => c.type === 'Ready');
+  if (ready?.status === 'True') return [];
+  return [`pod ${name}: ${pod.status?.phase ?? 'Pending'}${ready?.reason ? ` (${ready.reason})` : ''}`];
+}
+
+/** The cluster half of FluxKustomizationPort (the snapshot half is adapters/kustomize.ts). */
+export class KubeKustomizations implements FluxKustomizationPort {
+  private readonly client: ObjectClient;
+
+  constructor(kc: KubeConfig) {
+    this.client = ObjectClient.for(kc);
+  }
+
+  async kustomization(namespace: string, name: string): Promise<FluxKustomizationView | undefined> {
+    const path = `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${namespace}/kustomizations/${name}`;
+    const doc = await this.client.get(path).catch(() => undefined); // no Flux CRDs yet: not in the cluster
+    return doc ? toKustomizationView(doc, 'the cluster', namespace) : undefined;
+  }
+
+  /** NOTE: Secret values are decoded here and go nowhere but the substitution; never log them. */
+  async substitutionData(namespace: string, from: SubstituteFrom): Promise<Record<string, string> | undefined> {
+    const plural = from.kind === 'Secret' ? 'secrets' : 'configmaps';
+    const doc = (await this.client.get(`/api/v1/namespaces/${namespace}/${plural}/${from.name}`)) as
+      | { data?: Record<string, string> }
+      | undefined;
+    if (!doc) return undefined;
+    const data = doc.data ?? {};
+    if (from.kind === 'ConfigMap') return { ...data };
+    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  }
+}
