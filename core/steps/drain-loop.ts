@@ -1,0 +1,227 @@
+import {
+  type AttemptResult,
+  currentLevel,
+  type Decision,
+  decide,
+  type EscalationState,
+  isGone,
+  type PodAction,
+  type PodObservation,
+  type RemainingPod,
+  startEscalation,
+} from '../drain/escalation.js';
+import { selectPodsForDrain, summarize } from '../drain/filters.js';
+import type { DrainOptions } from '../drain/options.js';
+import { type DrainPod, podKey, toDrainPod } from '../drain/pod.js';
+import type { PodPort } from '../ports.js';
+import { DeadlineExceededError } from '../run/errors.js';
+import type { StepContext } from '../run/executor.js';
+
+/** Timing knobs of the drain loop; the defaults suit a real cluster. */
+export interface DrainLoopSettings {
+  /** The longest single wait for a pod change before looking again (default 30 s). */
+  readonly maxWaitMs?: number;
+  /** Progress is reported on every change of pods left or level, and at least this often (default 10 s). */
+  readonly reportEveryMs?: number;
+  /** The shortest wait round, even when the pods change or the watch fails at once (default 250 ms). */
+  readonly minWaitMs?: number;
+  /** After a failed look at the node's pods (API unreachable), wait this long before the next (default 2 s). */
+  readonly retryListMs?: number;
+}
+
+/** The drain of a node gave up: no level may delete some pods, or every level ran out. Lists each pod and why. */
+export class DrainFailedError extends Error {
+  override readonly name = 'DrainFailedError';
+  constructor(
+    readonly node: string,
+    readonly remaining: readonly RemainingPod[],
+    reason: string,
+  ) {
+    super(`drain of ${node} failed: ${reason}`);
+  }
+}
+
+/** Sends one decided action and turns the answer into the escalation's {@link AttemptResult}. Never throws. */
+export type Perform = (action: PodAction) => Promise<AttemptResult>;
+
+/** The node's pods as the drain sees them; pods without a name or uid (never sent by an API server) are left out. */
+export async function drainPodsOn(pods: PodPort, node: string): Promise<DrainPod[]> {
+  return (await pods.listOnNode(node)).flatMap((pod) => {
+    try {
+      return [toDrainPod(pod)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** `1m05s`, `42s`, for countdowns in progress messages. */
+export function formatMs(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+interface Tracked {
+  readonly target: DrainPod;
+  last?: AttemptResult;
+}
+
+/**
+ * One node's drain: observe the pods the drain started with, `decide`, perform, wait for a change or the next
+ * retry/escalation time, until done, failed or past `ctx.deadline`.
+ *
+ * Observation is one list of the node's pods per round: `spec.nodeName` is immutable, so a target is present exactly
+ * when a pod of its namespace/name is in that list, and {@link isGone} compares the uid (a replacement is gone).
+ * Pods that arrive after the start are not drained, as with kubectl; `check` catches them on a rerun.
+ */
+export class NodeDrain {
+  private state: EscalationState;
+  private readonly tracked = new Map<string, Tracked>();
+  private lastReport = { text: '', atMs: -Infinity };
+
+  constructor(
+    private readonly node: string,
+    private readonly pods: PodPort,
+    private readonly options: DrainOptions,
+    private readonly ctx: StepContext,
+    private readonly settings: DrainLoopSettings,
+    private readonly perform: Perform,
+  ) {
+    this.state = startEscalation(this.now());
+  }
+
+  async run(): Promise<void> {
+    const targets = await this.firstLook();
+    for (const target of targets) this.tracked.set(keyOf(target), { target });
+    this.state = startEscalation(this.now());
+    for (;;) {
+      this.ctx.signal.throwIfAborted();
+      const observations = await this.observe();
+      if (observations === undefined) continue;
+      const decision = decide(this.state, observations, this.now(), this.options);
+      if (decision.kind === 'done') return this.ctx.report(`${this.node} drained`);
+      this.checkDeadline(observations);
+      await this.follow(decision);
+    }
+  }
+
+  private async follow(decision: Exclude<Decision, { kind: 'done' }>): Promise<void> {
+    switch (decision.kind) {
+      case 'fail':
+        throw new DrainFailedError(this.node, decision.remaining, decision.reason);
+      case 'escalate':
+        this.state = decision.next;
+        this.ctx.report(`${this.node}: escalating to ${decision.to}: ${decision.reason}`);
+        return;
+      case 'act':
+        return this.act(decision.actions);
+      case 'wait':
+        this.progress(decision.waiting);
+        return this.waitFor(decision.untilMs);
+    }
+  }
+
+  /** The first list, retried like every other; reports how many pods the drain waits on and kubectl's warnings. */
+  private async firstLook(): Promise<DrainPod[]> {
+    for (;;) {
+      const pods = await this.list();
+      if (pods === undefined) continue;
+      const last = this.options.escalation[this.options.escalation.length - 1] ?? 'evict';
+      const selection = selectPodsForDrain(pods, this.options, last, this.now());
+      const notes = summarize(selection.warnings.filter((v) => !v.delete));
+      this.ctx.report(
+        `${this.node}: draining ${selection.toDelete.length} pod(s)${notes.map((n) => `; ${n}`).join('')}`,
+      );
+      return pods;
+    }
+  }
+
+  /** One list of the node's pods as observations of the targets; undefined after a failed list (retried). */
+  private async observe(): Promise<PodObservation[] | undefined> {
+    const pods = await this.list();
+    if (pods === undefined) return undefined;
+    const byName = new Map(pods.map((pod) => [`${pod.namespace}/${pod.name}`, pod]));
+    return [...this.tracked.values()].map(({ target, last }) => ({
+      target,
+      current: byName.get(podKey(target)) ?? null,
+      ...(last ? { last } : {}),
+    }));
+  }
+
+  private async list(): Promise<DrainPod[] | undefined> {
+    try {
+      return await drainPodsOn(this.pods, this.node);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.ctx.report(`${this.node}: could not list its pods (${message}); looking again`);
+      this.checkDeadline([...this.tracked.values()].map((t) => ({ target: t.target, current: t.target })));
+      await this.ctx.clock.sleep(this.settings.retryListMs ?? 2_000, this.ctx.signal);
+      return undefined;
+    }
+  }
+
+  private async act(actions: readonly PodAction[]): Promise<void> {
+    const results = await Promise.all(actions.map((action) => this.perform(action)));
+    actions.forEach((action, i) => {
+      const tracked = this.tracked.get(keyOf(action));
+      if (tracked) tracked.last = results[i];
+    });
+  }
+
+  /**
+   * Until `untilMs` (bounded by the deadline and `maxWaitMs`) or the next change of the node's pods, whichever is
+   * first. A round lasts at least `minWaitMs`, so a watch that fails at once cannot spin the loop.
+   * NOTE: the clock sleeps only for that remainder: a fake PodPort that moves a fake clock keeps unit tests instant.
+   */
+  private async waitFor(untilMs: number): Promise<void> {
+    const start = this.now();
+    const limit = Math.min(untilMs, this.ctx.deadline ?? Infinity, start + (this.settings.maxWaitMs ?? 30_000));
+    await this.pods.nextChange(this.node, Math.max(0, limit - start), this.ctx.signal);
+    const floor = Math.min(limit, start + (this.settings.minWaitMs ?? 250));
+    const now = this.now();
+    if (now < floor) await this.ctx.clock.sleep(floor - now, this.ctx.signal);
+  }
+
+  private checkDeadline(observations: readonly PodObservation[]): void {
+    const { deadline } = this.ctx;
+    if (deadline === undefined || this.now() < deadline) return;
+    const left = observations.filter((o) => !isGone(o));
+    const list = left.map((o) => `${podKey(o.target)} (${lastWhy(o.last)})`).join(', ');
+    throw new DeadlineExceededError(
+      `drain of ${this.node} ran out of time at ${currentLevel(this.state, this.options)} with ${left.length} pod(s) left: ${list}`,
+    );
+  }
+
+  /** Pods left, the level, and the time to the next escalation; on change, and at least every `reportEveryMs`. */
+  private progress(waiting: readonly RemainingPod[]): void {
+    const now = this.now();
+    const level = currentLevel(this.state, this.options);
+    const text = `${this.node}: ${waiting.length} pod(s) left at ${level}`;
+    const every = this.settings.reportEveryMs ?? 10_000;
+    if (text === this.lastReport.text && now - this.lastReport.atMs < every) return;
+    this.lastReport = { text, atMs: now };
+    this.ctx.report(`${text}${this.nextStep(now)}`);
+  }
+
+  private nextStep(now: number): string {
+    if (this.options.levelTimeoutMs <= 0) return '; no level timeout';
+    const at = this.state.levelStartedAtMs + this.options.levelTimeoutMs;
+    const next = this.options.escalation[this.state.levelIndex + 1];
+    return next ? `; ${next} in ${formatMs(at - now)}` : `; gives up in ${formatMs(at - now)}`;
+  }
+
+  private now(): number {
+    return this.ctx.clock.now().getTime();
+  }
+}
+
+function keyOf(pod: { namespace: string; name: string; uid: string }): string {
+  return `${pod.namespace}/${pod.name}/${pod.uid}`;
+}
+
+function lastWhy(last: AttemptResult | undefined): string {
+  if (last === undefined) return 'not acted on yet';
+  if (last.kind === 'error') return `${last.level}: error ${last.status}: ${last.message}`;
+  if (last.kind === 'too-many-requests') return `${last.level}: 429, a PodDisruptionBudget forbids the eviction`;
+  return `${last.level}: ${last.kind === 'accepted' ? 'accepted, still terminating' : last.kind}`;
+}

@@ -1,0 +1,116 @@
+import type { PlanStep } from '../api/plan.js';
+import { selectPodsForDrain } from '../drain/filters.js';
+import type { DrainOptions } from '../drain/options.js';
+import { type DrainPod, podKey } from '../drain/pod.js';
+import type { NodePort, NodeView, PodPort } from '../ports.js';
+import type { StepContext, StepExecutor } from '../run/executor.js';
+import { simulateDrain } from './drain-dry-run.js';
+import { type DrainLoopSettings, drainPodsOn, NodeDrain, type Perform } from './drain-loop.js';
+
+/** How one drain executor behaves besides the {@link DrainOptions}. */
+export interface DrainNodeSettings extends DrainLoopSettings {
+  /** Written into the node's `power.hecate.dev/cordoned-by` annotation (default `hecate`). */
+  readonly owner?: string;
+  /**
+   * Server-side dry run: the cordon and one eviction (or delete) per pod and level go out with dryRun=All, so RBAC,
+   * admission and PodDisruptionBudgets answer; nothing is persisted, recorded or waited for.
+   */
+  readonly dryRun?: boolean;
+}
+
+export { DrainFailedError } from './drain-loop.js';
+
+/** The node a `drain/<node>` step drains. */
+export function nodeOf(step: PlanStep): string {
+  const node = step.params.node ?? step.targets[0];
+  if (!node) throw new Error(`step ${step.id} names no node`);
+  return node;
+}
+
+/**
+ * Cordons and drains one node (kind `drain-node`), escalating evict → force → disable-eviction as
+ * {@link DrainOptions} says; see core/drain/escalation.ts `decide` for the policy.
+ *
+ * - check: the node is cordoned and no pod is left that any level would delete (DaemonSet and mirror pods do not
+ *   count); a node Hecate cordoned but has not recorded is not done, so that apply records it.
+ * - apply: records the node in `cordonedByHecate` BEFORE cordoning it, unless someone else had already cordoned it:
+ *   then it is left out of the record (startup must leave it cordoned) and the report says so.
+ * - wait: evicts, escalates and waits (watch-driven, bounded by `ctx.deadline`) until every pod is gone (404 or a new
+ *   uid), or throws {@link DrainFailedError} / DeadlineExceededError naming every pod left and why.
+ *
+ * NOTE: after a crash the rerun starts the escalation again at the first level: its timers are not recorded.
+ */
+export function drainNode(
+  nodes: NodePort,
+  pods: PodPort,
+  options: DrainOptions,
+  settings: DrainNodeSettings = {},
+): StepExecutor {
+  const owner = settings.owner ?? 'hecate';
+  const dryRun = settings.dryRun ?? false;
+  return {
+    check: async (step, ctx) => {
+      const name = nodeOf(step);
+      const node = await nodes.get(name);
+      if (!node?.unschedulable) return false;
+      if (node.cordonedBy === owner && !ctx.outage().cordonedByHecate.includes(name)) return false;
+      return (await leftToDrain(pods, name, options, ctx.clock.now().getTime())).length === 0;
+    },
+    apply: async (step, ctx) => {
+      const name = nodeOf(step);
+      const node = await nodes.get(name);
+      if (!node) return ctx.report(`${name}: no such node, nothing to cordon or drain`);
+      await cordon(node, ctx, { nodes, owner, dryRun });
+    },
+    wait: async (step, ctx) => {
+      const name = nodeOf(step);
+      if (dryRun) return simulateDrain(name, pods, options, ctx, perform(pods, ctx, true));
+      await new NodeDrain(name, pods, options, ctx, settings, perform(pods, ctx, false)).run();
+    },
+  };
+}
+
+/** Pods on `node` that a drain at its harshest level would delete, or that block it (errors). */
+async function leftToDrain(pods: PodPort, node: string, options: DrainOptions, nowMs: number): Promise<DrainPod[]> {
+  const last = options.escalation[options.escalation.length - 1];
+  if (last === undefined) return [];
+  const selection = selectPodsForDrain(await drainPodsOn(pods, node), options, last, nowMs);
+  return [...selection.toDelete, ...selection.errors.map((v) => v.pod)];
+}
+
+async function cordon(
+  node: NodeView,
+  ctx: StepContext,
+  how: { nodes: NodePort; owner: string; dryRun: boolean },
+): Promise<void> {
+  const recorded = ctx.outage().cordonedByHecate.includes(node.name);
+  const mine = recorded || node.cordonedBy === how.owner;
+  if (node.unschedulable && !mine) {
+    const by = node.cordonedBy ? ` (by ${node.cordonedBy})` : '';
+    ctx.report(`${node.name} was already cordoned by someone else${by}: not recorded, so startup leaves it cordoned`);
+    return;
+  }
+  if (!recorded && !how.dryRun) await ctx.record((outage) => outage.cordonedByHecate.push(node.name));
+  if (node.unschedulable && node.cordonedBy === how.owner) return;
+  await how.nodes.cordon(node.name, how.owner, { dryRun: how.dryRun });
+  ctx.report(`Cordoned ${node.name}${how.dryRun ? ' (server dry run)' : ''}`);
+}
+
+function perform(pods: PodPort, ctx: StepContext, dryRun: boolean): Perform {
+  return async (action) => {
+    const ref = { namespace: action.namespace, name: action.name, uid: action.uid };
+    const request = action.kind === 'evict' ? pods.evict.bind(pods) : pods.delete.bind(pods);
+    const fields = { pod: podKey(action), level: action.level, dryRun };
+    try {
+      const kind = await request(ref, action.gracePeriodSeconds, { dryRun, signal: ctx.signal });
+      ctx.logger.info(`${action.kind === 'evict' ? 'Evicting' : 'Deleting'} pod ${podKey(action)}: ${kind}`, fields);
+      return { kind, level: action.level, atMs: ctx.clock.now().getTime() };
+    } catch (error) {
+      const status = (error as { code?: unknown }).code;
+      const message = error instanceof Error ? error.message : String(error);
+      ctx.logger.warn(`Could not ${action.kind} pod ${podKey(action)}`, { ...fields, error: message });
+      const atMs = ctx.clock.now().getTime();
+      return { kind: 'error', level: action.level, atMs, status: typeof status === 'number' ? status : 0, message };
+    }
+  };
+}
