@@ -1,0 +1,136 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import {
+  helperPodSpec,
+  helperSelector,
+  imageHelperState,
+  normalizeImageRef,
+  powerOffHelperCommand,
+  powerOffHelperState,
+} from '../../../adapters/node-access/helper-pod.js';
+import { POWER_OFF_SCRIPT_NAME } from '../../../adapters/node-access/power-off-script.js';
+
+const base = {
+  purpose: 'power-off',
+  node: 'titan-04',
+  namespace: 'hecate-system',
+  image: 'docker.io/library/busybox:1.37',
+  command: ['sh', '-c', 'true'],
+  activeDeadlineSeconds: 600,
+};
+
+describe('helperPodSpec', () => {
+  it('given a privileged helper, then the pod is pinned, tolerates every taint, has hostPID, the host root at /host and a deadline', () => {
+    const pod = helperPodSpec({ ...base, privileged: true });
+    expect(pod.metadata).toEqual({
+      generateName: 'hecate-power-off-titan-04-',
+      namespace: 'hecate-system',
+      labels: {
+        'app.kubernetes.io/managed-by': 'hecate',
+        'hecate.dev/helper': 'power-off',
+        'hecate.dev/node': 'titan-04',
+      },
+    });
+    expect(pod.spec).toMatchObject({
+      nodeName: 'titan-04',
+      hostPID: true,
+      restartPolicy: 'Never',
+      activeDeadlineSeconds: 600,
+      tolerations: [{ operator: 'Exists' }],
+      automountServiceAccountToken: false,
+      volumes: [{ name: 'host', hostPath: { path: '/', type: 'Directory' } }],
+    });
+    expect(pod.spec?.containers).toEqual([
+      expect.objectContaining({
+        image: 'docker.io/library/busybox:1.37',
+        imagePullPolicy: 'IfNotPresent',
+        command: ['sh', '-c', 'true'],
+        securityContext: { privileged: true },
+        volumeMounts: [{ name: 'host', mountPath: '/host' }],
+      }),
+    ]);
+  });
+
+  it('given an unprivileged helper (the pre-pull), then it has no hostPID, no host mount and drops every capability', () => {
+    const pod = helperPodSpec({ ...base, purpose: 'prepull', privileged: false, command: ['true'] });
+    expect(pod.spec?.hostPID).toBeUndefined();
+    expect(pod.spec?.volumes).toBeUndefined();
+    expect(pod.spec?.containers?.[0]?.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.spec?.tolerations).toEqual([{ operator: 'Exists' }]);
+  });
+
+  it.each([
+    [undefined, undefined, 'app.kubernetes.io/managed-by=hecate,hecate.dev/helper'],
+    ['prepull', undefined, 'app.kubernetes.io/managed-by=hecate,hecate.dev/helper=prepull'],
+    [
+      'power-off',
+      'titan-04',
+      'app.kubernetes.io/managed-by=hecate,hecate.dev/helper=power-off,hecate.dev/node=titan-04',
+    ],
+  ])('selects helpers of purpose %s on node %s', (purpose, node, selector) => {
+    expect(helperSelector(purpose, node)).toBe(selector);
+  });
+
+  it('given a power-off command, then the helper enters PID 1 namespaces and passes the command as arguments of the script', () => {
+    const argv = powerOffHelperCommand(['systemctl', 'poweroff']);
+    expect(argv.slice(0, 10)).toEqual(['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--', 'sh']);
+    expect(argv[10]).toBe('-c');
+    expect(argv.slice(12)).toEqual([POWER_OFF_SCRIPT_NAME, 'systemctl', 'poweroff']);
+  });
+});
+
+const pod = (phase: string, state: object | undefined, extra: object = {}): V1Pod =>
+  ({
+    status: { phase, ...(state ? { containerStatuses: [{ name: 'helper', state }] } : {}), ...extra },
+  }) as V1Pod;
+
+describe('powerOffHelperState', () => {
+  it.each([
+    ['Pending', undefined, {}, 'pending'],
+    ['Pending', { waiting: { reason: 'ContainerCreating' } }, {}, 'pending'],
+    ['Running', { running: {} }, {}, 'running'],
+    ['Succeeded', { terminated: { exitCode: 0 } }, {}, 'done'],
+    ['Failed', { terminated: { exitCode: 143 } }, {}, 'done'],
+    ['Failed', { terminated: { exitCode: 137 } }, {}, 'done'],
+    ['Failed', { terminated: { exitCode: 1, reason: 'Error' } }, {}, 'failed'],
+    ['Pending', { waiting: { reason: 'ImagePullBackOff', message: 'no route' } }, {}, 'failed'],
+    ['Failed', undefined, { reason: 'DeadlineExceeded' }, 'failed'],
+  ])('given phase %s and container %j, then %s', (phase, state, extra, kind) => {
+    expect(powerOffHelperState(pod(phase, state, extra)).kind).toBe(kind);
+  });
+
+  it('names the exit code and the reason of a failed helper', () => {
+    const state = powerOffHelperState(
+      pod('Failed', { terminated: { exitCode: 1, reason: 'Error', message: 'nsenter: Operation not permitted' } }),
+    );
+    expect(state).toEqual({ kind: 'failed', message: 'exit code 1 (Error: nsenter: Operation not permitted)' });
+  });
+});
+
+describe('imageHelperState', () => {
+  it.each([
+    ['Running', { running: {} }, 'done'],
+    ['Succeeded', { terminated: { exitCode: 0 } }, 'done'],
+    ['Failed', { terminated: { exitCode: 128, reason: 'StartError' } }, 'done'],
+    ['Pending', { waiting: { reason: 'ErrImagePull' } }, 'failed'],
+    ['Pending', { waiting: { reason: 'ContainerCreating' } }, 'pending'],
+  ])('given phase %s and container %j, then %s', (phase, state, kind) => {
+    expect(imageHelperState(pod(phase, state)).kind).toBe(kind);
+  });
+});
+
+describe('normalizeImageRef', () => {
+  it.each([
+    ['busybox:1.37', 'docker.io/library/busybox:1.37'],
+    ['busybox', 'docker.io/library/busybox:latest'],
+    ['ghcr.io/bstein/hecate-helper:0.1', 'ghcr.io/bstein/hecate-helper:0.1'],
+    ['bstein/helper:1', 'docker.io/bstein/helper:1'],
+    ['localhost:5000/x', 'localhost:5000/x:latest'],
+    ['busybox@sha256:abc', 'docker.io/library/busybox@sha256:abc'],
+  ])('%s → %s', (image, full) => {
+    expect(normalizeImageRef(image)).toBe(full);
+  });
+});

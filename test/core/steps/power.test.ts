@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { outageRecord, type PlanMode } from '../../../core/api/index.js';
+import { compilePlan } from '../../../core/plan/index.js';
+import type { MutationOptions, NodeAccessPort, NodeAddress, NodePort, NodeView } from '../../../core/ports.js';
+import { runPlan } from '../../../core/run/runner.js';
+import { powerOffNode } from '../../../core/steps/power.js';
+import { atlasInput } from '../../helpers/atlas.js';
+import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
+
+/**
+ * Nodes as the API shows them: a powered-off node stays Ready for `lag` reads (the node-lifecycle controller's grace
+ * period), then reads NotReady. `apiDown` makes every read fail (the last control-plane node took the API along).
+ */
+class FakeCluster implements NodePort, NodeAccessPort {
+  readonly sent: { node: string; at: number; recorded: boolean; dryRun: boolean }[] = [];
+  readonly reads: string[] = [];
+  private readonly off = new Map<string, number>();
+  apiDown = false;
+  failSend?: (node: string) => Error | undefined;
+
+  constructor(
+    readonly names: string[],
+    private readonly clock: FakeClock,
+    private readonly store: MemoryStore,
+    private readonly lag = 2,
+  ) {}
+
+  async list(): Promise<NodeView[]> {
+    return Promise.all(this.names.map(async (n) => (await this.get(n)) as NodeView));
+  }
+  async get(name: string): Promise<NodeView | undefined> {
+    if (this.apiDown) throw new Error('connect ECONNREFUSED');
+    this.reads.push(name);
+    const left = this.off.get(name);
+    if (left !== undefined && left > 0) this.off.set(name, left - 1);
+    return { name, ready: left === undefined || left > 0, unschedulable: false };
+  }
+  async cordon(): Promise<void> {}
+  async uncordon(): Promise<void> {}
+  /** A person (method none) or the host itself turns the node off. */
+  turnOff(name: string): void {
+    if (!this.off.has(name)) this.off.set(name, this.lag);
+  }
+
+  async powerOff(node: NodeAddress, _command: readonly string[], options: MutationOptions = {}): Promise<void> {
+    const error = this.failSend?.(node.name);
+    if (error) throw error;
+    const recorded = (await this.store.load())?.outage.poweredOff.includes(node.name) ?? false;
+    this.sent.push({ node: node.name, at: this.clock.now().getTime(), recorded, dryRun: options.dryRun ?? false });
+    if (!options.dryRun) this.turnOff(node.name);
+  }
+  async ensureImage() {
+    return { present: true };
+  }
+}
+
+const ORDER = ['titan-04', 'titan-05', 'titan-06', 'titan-07', 'titan-03', 'titan-02', 'titan-01'];
+
+function setup(method: 'ssh' | 'helper-pod' | 'none' = 'ssh', store = new MemoryStore()) {
+  const input = atlasInput();
+  input.spec.powerOff.method = method;
+  const clock = new FakeClock();
+  const cluster = new FakeCluster(ORDER, clock, store);
+  return { input, clock, cluster, store };
+}
+
+async function run(
+  env: ReturnType<typeof setup>,
+  options: { mode?: PlanMode; dryRun?: boolean; onReport?: (m: string) => void } = {},
+) {
+  const mode = options.mode ?? 'shutdown';
+  const plan = compilePlan(mode, env.input);
+  const steps = plan.steps.filter((s) => s.kind === 'power-off-node');
+  return runPlan({
+    plan: { ...plan, steps },
+    action: 'shutdown',
+    executors: {
+      'power-off-node': powerOffNode(env.cluster, env.cluster, env.input.spec, {
+        dryRun: options.dryRun ?? false,
+        intervalMs: 1_000,
+      }),
+    },
+    store: env.store,
+    clock: env.clock,
+    logger: silentLogger,
+    onEvent: (e) => (e.type === 'report' ? options.onReport?.(e.message) : undefined),
+  });
+}
+
+/** Fails the save that follows the n-th save, like a SIGKILL between two writes of the state file. */
+class CrashingStore extends MemoryStore {
+  crashAfter = Number.POSITIVE_INFINITY;
+  override async save(state: Parameters<MemoryStore['save']>[0]): Promise<void> {
+    if (this.history.length >= this.crashAfter) throw new Error('killed');
+    return super.save(state);
+  }
+}
+
+describe('powerOffNode', () => {
+  it('given a shutdown, when every node is powered off, then each is recorded before the request is sent, workers first', async () => {
+    const env = setup();
+    await run(env);
+    expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER);
+    expect(env.cluster.sent.every((s) => s.recorded)).toBe(true);
+    expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given the node-lifecycle grace period, then each node but the last is waited until NotReady; the last is not read after its request', async () => {
+    const env = setup();
+    const reports: string[] = [];
+    await run(env, { onReport: (m) => reports.push(m) });
+    for (const name of ORDER.slice(0, -1)) expect(env.cluster.reads.filter((r) => r === name).length).toBe(3);
+    expect(env.cluster.reads).not.toContain('titan-01');
+    expect(reports).toContain('not waiting for titan-01: last node, the API goes with it');
+  });
+
+  it('given delayBetweenNodes 5s, then consecutive requests are at least 5 s apart and the first is not delayed', async () => {
+    const env = setup();
+    const started = env.clock.now().getTime();
+    await run(env);
+    const times = env.cluster.sent.map((s) => s.at);
+    expect(times[0]).toBe(started);
+    for (let i = 1; i < times.length; i++) expect((times[i] ?? 0) - (times[i - 1] ?? 0)).toBeGreaterThanOrEqual(5_000);
+  });
+
+  it('given a crash just after titan-06 was delivered, when rerun, then no power-off is sent twice', async () => {
+    const store = new CrashingStore();
+    const env = setup('ssh', store);
+    // Crash on the first save after titan-06 was sent (when its step would be marked done).
+    env.cluster.failSend = (node) => {
+      if (node === 'titan-06') store.crashAfter = store.history.length;
+      return undefined;
+    };
+    await expect(run(env)).rejects.toThrow(/killed/);
+    store.crashAfter = Number.POSITIVE_INFINITY;
+    env.cluster.failSend = undefined;
+    await run(env);
+    const sent = env.cluster.sent.map((s) => s.node);
+    expect(sent).toEqual(ORDER);
+    expect(store.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given a crash between the record and the request, when rerun, then the request is sent (once) and the record not duplicated', async () => {
+    // Crash right after the save that records titan-04, before its request goes out.
+    const store2 = new CrashingStore();
+    const env2 = setup('ssh', store2);
+    let crashed = false;
+    const save = store2.save.bind(store2);
+    store2.save = async (state) => {
+      await save(state);
+      if (!crashed && state.outage.poweredOff.includes('titan-04')) {
+        crashed = true;
+        throw new Error('killed');
+      }
+    };
+    await expect(run(env2)).rejects.toThrow(/killed/);
+    expect(env2.cluster.sent).toEqual([]);
+    await run(env2);
+    expect(env2.cluster.sent.map((s) => s.node)).toEqual(ORDER);
+    expect(store2.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given a node recorded and still Ready whose host no longer answers, then the failed resend is reported and the executor waits for NotReady', async () => {
+    const env = setup();
+    await env.store.save({ outage: outageRecord.parse({ poweredOff: ['titan-04'] }) });
+    env.cluster.turnOff('titan-04'); // delivered earlier: the host is going down, the API still says Ready
+    env.cluster.failSend = (node) => (node === 'titan-04' ? new Error('ssh: connect: Connection refused') : undefined);
+    const reports: string[] = [];
+    await run(env, { onReport: (m) => reports.push(m) });
+    expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER.slice(1));
+    expect(reports.some((r) => r.startsWith('sending again to titan-04 failed'))).toBe(true);
+    expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given a first send that fails, then the step fails (the record stays: a superset of the truth)', async () => {
+    const env = setup();
+    env.cluster.failSend = (node) => (node === 'titan-04' ? new Error('Permission denied (publickey)') : undefined);
+    await expect(run(env)).rejects.toThrow(/Permission denied/);
+    expect(env.store.latest?.outage.poweredOff).toEqual(['titan-04']);
+  });
+
+  it('given the API gone after a control-plane node, then a recorded control-plane node counts as done', async () => {
+    const env = setup();
+    env.cluster.failSend = (node) => {
+      if (node === 'titan-02') env.cluster.apiDown = true; // quorum lost with titan-02's request
+      return undefined;
+    };
+    await run(env);
+    expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER);
+  });
+
+  it('given method none, then nothing is sent, a person is asked, and the executor waits for the node to go down', async () => {
+    const env = setup('none');
+    const reports: string[] = [];
+    await run(env, {
+      onReport: (m) => {
+        reports.push(m);
+        const asked = /^Power off (\S+) by hand/.exec(m)?.[1];
+        if (asked) env.cluster.turnOff(asked);
+      },
+    });
+    expect(env.cluster.sent).toEqual([]);
+    expect(reports.filter((r) => r.includes('by hand'))).toHaveLength(ORDER.length);
+    expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given an emergency shutdown, then no node is waited for', async () => {
+    const env = setup();
+    await run(env, { mode: 'emergency-shutdown' });
+    expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER);
+    expect(env.cluster.reads).toEqual([]);
+  });
+
+  it('given a dry run, then every request is sent with dryRun, nothing is recorded and nothing waited for', async () => {
+    const env = setup();
+    await run(env, { dryRun: true });
+    expect(env.cluster.sent.every((s) => s.dryRun && !s.recorded)).toBe(true);
+    expect(env.store.latest?.outage.poweredOff).toEqual([]);
+  });
+});
