@@ -179,6 +179,10 @@ async function startOnce(
     log(`Control plane ready at ${server}; kubeconfig ${plane.kubeconfigPath}`);
     return plane;
   } catch (error) {
+    if (error instanceof ApiException) {
+      await stop();
+      throw error; // the API answered: component logs would not explain it
+    }
     const logs = await Promise.all(
       components.map(
         async (c) => `--- ${c.name} (${c.hasExited() ? 'exited' : 'running'}) ---\n${await logTail(c.logPath, 15)}`,

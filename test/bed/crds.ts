@@ -9,6 +9,7 @@ import {
   ApiException,
   ApiextensionsV1Api,
   type KubeConfig,
+  loadYaml,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { fromYamlAll } from '../../core/yaml.js';
@@ -55,12 +56,22 @@ export async function installCrds(kc: KubeConfig, paths: readonly string[], time
   const crds: V1CustomResourceDefinition[] = [];
   for (const path of paths.flatMap(yamlFilesIn)) {
     const docs = fromYamlAll(await readFile(path, 'utf8')) as Array<{ kind?: string }>;
-    crds.push(...(docs.filter((doc) => doc?.kind === 'CustomResourceDefinition') as V1CustomResourceDefinition[]));
+    crds.push(...docs.filter((doc) => doc?.kind === 'CustomResourceDefinition').map(toTyped));
   }
   for (const crd of crds) await createOrReplace(api, crd);
   const names = crds.map((crd) => crd.metadata?.name ?? '');
   await Promise.all(names.map((name) => waitEstablished(api, name, timeoutMs)));
   return names;
+}
+
+/**
+ * NOTE: the typed APIs of client-node serialise their body by the TypeScript model, whose property names differ
+ * from the wire names in JSONSchemaProps (`_enum`, `_default`, `x_kubernetes_validations`, ...). A plain object
+ * parsed from YAML would silently lose `enum`, `default` and every `x-kubernetes-*` key; client-node's own
+ * loadYaml maps wire names to the model (JSON is YAML, so parse with core/yaml first and hand over JSON).
+ */
+function toTyped(doc: unknown): V1CustomResourceDefinition {
+  return loadYaml<V1CustomResourceDefinition>(JSON.stringify(doc));
 }
 
 async function createOrReplace(api: ApiextensionsV1Api, crd: V1CustomResourceDefinition): Promise<void> {
