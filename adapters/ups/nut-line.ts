@@ -1,0 +1,169 @@
+/**
+ * The line layer under the NUT client: a socket read as bounded lines, and NUT's word splitting. Nothing here knows
+ * a NUT command; the client (nut-client.ts) owns requests, deadlines and error classes.
+ */
+import type { Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+
+interface Redactor {
+  redact(text: string): string;
+}
+
+/**
+ * Splits a reply line into words: spaces separate, double quotes group, a backslash escapes the next character
+ * (`VAR ups ups.model "Back-UPS \"ES\""`). Throws on an unterminated quote or escape.
+ */
+export function splitNutLine(line: string): string[] {
+  const words: string[] = [];
+  let i = 0;
+  while (i < line.length) {
+    if (line[i] === ' ') {
+      i++;
+      continue;
+    }
+    let word = '';
+    const quoted = line[i] === '"';
+    if (quoted) i++;
+    for (;;) {
+      if (i >= line.length) {
+        if (quoted) throw new Error('unterminated quote');
+        break;
+      }
+      const ch = line[i++] as string;
+      if (ch === '\\') {
+        if (i >= line.length) throw new Error('dangling escape');
+        word += line[i++];
+      } else if (quoted ? ch === '"' : ch === ' ') break;
+      else word += ch;
+    }
+    words.push(word);
+  }
+  return words;
+}
+
+/** A short, printable, redacted quote of what a server sent, for error messages. */
+export function excerpt(text: string, max: number, redactor?: Redactor): string {
+  const clean = (redactor ? redactor.redact(text) : text).replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > max ? `${JSON.stringify(clean.slice(0, max))}… (${text.length} chars)` : JSON.stringify(clean);
+}
+
+export interface NutLineOptions {
+  maxLineLength: number;
+  /** Lines received but not yet read; more means the server floods. */
+  maxQueuedLines: number;
+  connectionError(message: string, cause?: unknown): Error;
+  protocolError(message: string): Error;
+  /** Runs once after connecting, before `ready` resolves. */
+  login: ((conn: NutLine) => Promise<void>) | undefined;
+}
+
+/** One connection read as lines. `fail` closes it for good; every pending and later read rejects with the reason. */
+export class NutLine {
+  /** Resolves once connected (and logged in); rejects with the failure. */
+  readonly ready: Promise<void>;
+  private readonly lines: string[] = [];
+  private partial = '';
+  private connected = false;
+  private failure: Error | undefined;
+  private waiter: { resolve(line: string): void; reject(error: Error): void } | undefined;
+  private readonly decoder = new StringDecoder('utf8');
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: NutLineOptions,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      const what = this.connected ? 'the connection failed' : 'cannot connect';
+      this.fail(options.connectionError(`${what} (${e.code ?? e.message})`, e));
+    });
+    socket.on('end', () => this.fail(options.connectionError('the server closed the connection'), true));
+    socket.on('close', () => this.fail(options.connectionError('the connection closed'), true));
+    const connected = new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => {
+        this.connected = true;
+        resolve();
+      });
+      socket.once('close', () => reject(this.failure));
+    });
+    this.ready = connected.then(() => options.login?.(this));
+    this.ready.catch(() => undefined);
+  }
+
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  hasUnread(): boolean {
+    return this.lines.length > 0 || this.partial.length > 0;
+  }
+
+  write(line: string): void {
+    if (!this.failure) this.socket.write(`${line}\n`);
+  }
+
+  readLine(): Promise<string> {
+    const line = this.lines.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /**
+   * Closes the connection for good; the first reason wins. Lines already received are dropped unless
+   * `keepReceived` (the server closed after a complete reply): nothing after a bad line can be trusted.
+   */
+  fail(reason: Error, keepReceived = false): void {
+    if (!this.failure) {
+      this.failure = reason;
+      if (!keepReceived) this.lines.length = 0;
+      this.socket.destroy();
+    }
+    this.wake();
+  }
+
+  /** Sends a last line (LOGOUT) and closes; waits at most 1 s for the server to close. */
+  async close(lastLine: string): Promise<void> {
+    if (this.failure) return;
+    this.write(lastLine);
+    this.socket.end();
+    const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
+    await Promise.race([closed, timer]);
+    this.fail(new Error('closed'));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failure) return;
+    this.partial += this.decoder.write(chunk);
+    const { maxLineLength, maxQueuedLines, protocolError } = this.options;
+    let tooLong = false;
+    for (let nl = this.partial.indexOf('\n'); nl >= 0 && !tooLong; nl = this.partial.indexOf('\n')) {
+      const line = this.partial.slice(0, nl).replace(/\r$/, '');
+      this.partial = this.partial.slice(nl + 1);
+      tooLong = line.length > maxLineLength;
+      if (!tooLong) this.lines.push(line);
+    }
+    if (tooLong || this.partial.length > maxLineLength) {
+      this.fail(protocolError(`sent a line longer than ${maxLineLength} bytes`));
+    } else if (this.lines.length > maxQueuedLines) {
+      this.fail(protocolError(`sent more than ${maxQueuedLines} lines without being asked`));
+    } else this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    if (!waiter) return;
+    const line = this.lines.shift();
+    if (line !== undefined) {
+      this.waiter = undefined;
+      waiter.resolve(line);
+    } else if (this.failure) {
+      this.waiter = undefined;
+      waiter.reject(this.failure);
+    }
+  }
+}
