@@ -5,7 +5,7 @@
  */
 import { AppsV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Condition, FLUX_KINDS, type FluxKind, type FluxObject } from '../bed/flux.js';
+import { type Condition, FLUX_KINDS, type FluxKind, type FluxObject, isReady, workloadHealthy } from '../bed/flux.js';
 import { type ControlPlane, fixtureCrdPaths, requireBed, startControlPlane } from '../bed/index.js';
 import { normalizeImage } from '../bed/kubelet/index.js';
 import { applyScenario, parseScenario } from '../bed/scenario.js';
@@ -48,6 +48,59 @@ const scenario = parseScenario({
       { name: 'frozen', path: './frozen', suspended: true },
     ],
   },
+});
+
+describe('Flux stand-in, pure parts', () => {
+  it.each([
+    [
+      'Deployment',
+      { replicas: 2 },
+      { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 },
+      true,
+    ],
+    [
+      'Deployment',
+      { replicas: 2 },
+      { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 1 },
+      false,
+    ],
+    [
+      'Deployment',
+      { replicas: 1 },
+      { observedGeneration: 1, replicas: 2, updatedReplicas: 1, availableReplicas: 1 },
+      false,
+    ],
+    [
+      'Deployment',
+      { replicas: 1 },
+      { observedGeneration: 0, replicas: 1, updatedReplicas: 1, availableReplicas: 1 },
+      false,
+    ],
+    ['StatefulSet', { replicas: 1 }, { observedGeneration: 1, readyReplicas: 1, availableReplicas: 1 }, true],
+    [
+      'DaemonSet',
+      {},
+      { observedGeneration: 1, desiredNumberScheduled: 4, numberAvailable: 3, updatedNumberScheduled: 4 },
+      false,
+    ],
+    [
+      'DaemonSet',
+      {},
+      { observedGeneration: 1, desiredNumberScheduled: 4, numberAvailable: 4, updatedNumberScheduled: 4 },
+      true,
+    ],
+  ])('judges a %s healthy like kstatus (%#)', (kind, spec, status, healthy) => {
+    expect(workloadHealthy(kind, { metadata: { generation: 1 }, spec, status })).toBe(healthy);
+  });
+
+  it('counts Ready only for the current generation', () => {
+    const ready = (observedGeneration: number) => ({
+      metadata: { generation: 2 },
+      status: { conditions: [{ type: 'Ready', status: 'True', observedGeneration }] },
+    });
+    expect(isReady(ready(2))).toBe(true);
+    expect(isReady(ready(1))).toBe(false);
+  });
 });
 
 describe.skipIf(!bed.ok)('Flux stand-in', () => {

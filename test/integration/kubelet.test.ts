@@ -6,11 +6,80 @@
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, requireBed, startControlPlane } from '../bed/index.js';
-import { HELPER_LABEL, KUBELET_ANNOTATIONS } from '../bed/kubelet/index.js';
+import { KeyQueue } from '../bed/informer.js';
+import {
+  HELPER_LABEL,
+  helperOutcomeFromPod,
+  isHelperPod,
+  KUBELET_ANNOTATIONS,
+  microTime,
+  normalizeImage,
+} from '../bed/kubelet/index.js';
 import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
 
 const bed = requireBed();
 const SPEED = 10;
+
+describe('kubelet stand-in, pure parts', () => {
+  it.each([
+    ['busybox:1.37', 'docker.io/library/busybox:1.37'],
+    ['busybox', 'docker.io/library/busybox:latest'],
+    ['fluxcd/flux:v2', 'docker.io/fluxcd/flux:v2'],
+    ['registry.bstein.dev/infra/harbor-core:v2.14.1', 'registry.bstein.dev/infra/harbor-core:v2.14.1'],
+    ['localhost:5000/x', 'localhost:5000/x:latest'],
+    ['ghcr.io/a/b@sha256:abc', 'ghcr.io/a/b@sha256:abc'],
+  ])('names %s as containerd does: %s', (image, expected) => {
+    expect(normalizeImage(image)).toBe(expected);
+  });
+
+  it.each([
+    [{ metadata: { labels: { [HELPER_LABEL]: 'true' } } }, true],
+    [{ metadata: { annotations: { [KUBELET_ANNOTATIONS.exitCode]: '1' } } }, true],
+    [{ spec: { hostPID: true, restartPolicy: 'Never', containers: [] } }, true],
+    [{ spec: { hostPID: true, restartPolicy: 'Always', containers: [] } }, false],
+    [{ metadata: { labels: { app: 'web' } } }, false],
+  ])('tells helper pods apart (%#)', (pod, helper) => {
+    expect(isHelperPod(pod as V1Pod)).toBe(helper);
+  });
+
+  it('reads a helper outcome from annotations and a pull command', () => {
+    const outcome = helperOutcomeFromPod({
+      metadata: { annotations: { [KUBELET_ANNOTATIONS.exitCode]: '2', [KUBELET_ANNOTATIONS.runSeconds]: '0.5' } },
+      spec: {
+        containers: [
+          {
+            name: 'h',
+            image: 'busybox',
+            command: ['nsenter', '-t', '1', '--', 'crictl', 'pull', '-q', 'busybox:1.37'],
+          },
+        ],
+      },
+    });
+    expect(outcome).toEqual({ exitCode: 2, runSeconds: 0.5, importImages: ['busybox:1.37'] });
+  });
+
+  it('writes MicroTime with exactly six fraction digits', () => {
+    expect(microTime(new Date('2026-01-02T03:04:05.678Z'))).toBe('2026-01-02T03:04:05.678000Z');
+  });
+
+  it('runs one job per key at a time and reruns a key marked dirty while it ran', async () => {
+    const runs: string[] = [];
+    let release: () => void = () => {};
+    const queue = new KeyQueue(async (key) => {
+      runs.push(`start ${key}`);
+      if (key === 'a' && runs.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      runs.push(`end ${key}`);
+    });
+    queue.add('a');
+    queue.add('a');
+    queue.add('b');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    queue.close();
+    expect(runs).toEqual(['start a', 'start b', 'end b', 'end a', 'start a', 'end a']);
+  });
+});
 
 describe.skipIf(!bed.ok)('kubelet stand-in', () => {
   let plane: ControlPlane;
