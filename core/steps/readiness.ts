@@ -111,30 +111,34 @@ export function workloadReadiness(ref: ObjectKey, object: ObservedObject): Readi
  */
 export function conditionReadiness(ref: ObjectKey, object: ObservedObject): Readiness {
   const name = describeKey(ref);
-  const suspended = object.spec?.suspend === true;
+  if (object.spec?.suspend === true) {
+    return {
+      ready: false,
+      message: `${name} is suspended: Flux does not reconcile it until it is resumed`,
+      suspended: true,
+    };
+  }
   const conditions = object.status?.conditions ?? [];
   const ready = conditions.find((c) => c.type === 'Ready');
   if (!ready) {
-    if (conditions.length === 0 && !suspended && object.status?.observedGeneration === undefined) {
+    if (conditions.length === 0 && object.status?.observedGeneration === undefined) {
       return { ready: true, message: `${name} exists` };
     }
-    return { ready: false, message: `${name} has no Ready condition yet${suspended ? ' (suspended)' : ''}`, suspended };
+    return { ready: false, message: `${name} has no Ready condition yet` };
   }
   const generation = object.metadata?.generation;
   const seen = ready.observedGeneration ?? object.status?.observedGeneration;
   const current = generation === undefined || seen === undefined || seen >= generation;
   const requested = object.metadata?.annotations?.[RECONCILE_REQUESTED];
   const handled = requested === undefined || object.status?.lastHandledReconcileAt === requested;
-  if (ready.status === 'True' && current && handled && !suspended) return { ready: true, message: `${name} Ready` };
-  if (ready.status === 'True' && current && !suspended) {
+  if (ready.status === 'True' && current && handled) return { ready: true, message: `${name} Ready` };
+  if (ready.status === 'True' && current) {
     return { ready: false, message: `${name} Ready, but the reconcile requested at ${requested} is not handled yet` };
   }
   const why = [ready.reason, ready.message].filter(Boolean).join(': ');
-  const state = ready.status === 'True' ? 'Ready for an older generation' : `not Ready${why ? `: ${why}` : ''}`;
   return {
     ready: false,
-    message: `${name} ${state}${suspended ? ' (suspended)' : ''}`,
-    ...(suspended ? { suspended } : {}),
+    message: `${name} ${ready.status === 'True' ? 'Ready for an older generation' : `not Ready${why ? `: ${why}` : ''}`}`,
   };
 }
 
