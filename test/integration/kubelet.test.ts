@@ -3,10 +3,21 @@
  * pods that then run, graceful deletion takes the (scaled) grace period, helpers run to completion, and a node
  * powered off goes NotReady through the real node-lifecycle controller.
  */
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
+
+import { join } from 'node:path';
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubernetesListObject,
+  type KubernetesObject,
+  type V1Node,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, requireBed, startControlPlane } from '../bed/index.js';
-import { KeyQueue } from '../bed/informer.js';
+import { type ControlPlane, FIXTURE_CRDS_DIR, requireBed, startControlPlane } from '../bed/index.js';
+import { KeyQueue, Watched } from '../bed/informer.js';
 import {
   HELPER_LABEL,
   helperOutcomeFromPod,
@@ -240,6 +251,34 @@ describe.skipIf(!bed.ok)('kubelet stand-in', () => {
         return node.status?.images?.some((i) => i.names?.includes('registry.bstein.dev/infra/harbor-core:v2.14.1'));
       });
     }
+  });
+
+  it('restarts an informer that failed (its resource did not exist yet), and stays quiet once stopped', async () => {
+    const custom = plane.kubeConfig.makeApiClient(CustomObjectsApi);
+    const failures: string[] = [];
+    const api = { group: 'longhorn.io', version: 'v1beta2', plural: 'volumes', namespace: 'kt' };
+    const watched = new Watched<KubernetesObject>(plane.kubeConfig, {
+      name: 'volumes',
+      path: '/apis/longhorn.io/v1beta2/namespaces/kt/volumes',
+      list: () => custom.listNamespacedCustomObject(api) as Promise<KubernetesListObject<KubernetesObject>>,
+      onChange: () => {},
+      log: (message) => failures.push(message),
+      backoffMs: { min: 100, max: 400 },
+    });
+    await watched.start();
+    await eventually('a failure and a planned restart', () => failures.length > 0);
+    await plane.installCrds([join(FIXTURE_CRDS_DIR, 'longhorn')]);
+    await custom.createNamespacedCustomObject({
+      ...api,
+      body: { apiVersion: 'longhorn.io/v1beta2', kind: 'Volume', metadata: { name: 'v1' }, spec: {} },
+    });
+    await eventually('the informer recovered and saw the volume', () => watched.get('v1', 'kt') !== undefined, {
+      timeoutMs: 10_000,
+    });
+    await watched.stop();
+    const count = failures.length;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(failures.length).toBe(count);
   });
 
   it('powers a node off: the real node-lifecycle controller marks it NotReady and taints it; on again: Ready, pods back', async () => {
