@@ -4,7 +4,7 @@ import { parseOrThrow } from '../api/validate.js';
 import { toYaml } from '../yaml.js';
 import type { DerivedChain } from './chain.js';
 import type { Deployed, DeployIndex } from './deploy.js';
-import { asString, dig, isRecord } from './input.js';
+import { asString, isRecord } from './input.js';
 import type { FluxKustomization, HelmReleaseInfo } from './model.js';
 import { ksKey } from './model.js';
 import type { GitDeadlock, RegistryFinding } from './selfhost.js';
