@@ -1,0 +1,237 @@
+/**
+ * The drain and storage-quiesce executors on the real control plane with the kubelet and Longhorn stand-ins: real
+ * 429s from a PodDisruptionBudget, escalation only after the level timeout (timestamps from the audit log), the pod
+ * with no controller touched only at force, the DaemonSet pod left alone, replacements scheduled on the other
+ * worker, a server-side dry run that persists nothing, and Longhorn volumes detaching once every worker is drained.
+ */
+import { CoreV1Api, type KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeNodes } from '../../adapters/kube/nodes.js';
+import { KubePods } from '../../adapters/kube/pods.js';
+import { KubeStorage } from '../../adapters/kube/storage.js';
+import { systemClock } from '../../adapters/system.js';
+import type { PlanStep } from '../../core/api/plan.js';
+import type { DrainOptions } from '../../core/drain/options.js';
+import { step } from '../../core/plan/step.js';
+import type { StepExecutor } from '../../core/run/executor.js';
+import { type RunEvent, runPlan } from '../../core/run/runner.js';
+import { drainNode } from '../../core/steps/drain.js';
+import { quiesceStorage } from '../../core/steps/storage.js';
+import {
+  type AuditEvent,
+  type ControlPlane,
+  describeEvent,
+  fixtureCrdPaths,
+  mutations,
+  requireBed,
+  startControlPlane,
+} from '../bed/index.js';
+import { applyScenario, loadScenario } from '../bed/scenario.js';
+import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
+import { MemoryStore, silentLogger } from '../helpers/fakes.js';
+
+const bed = requireBed();
+const SCENARIO = new URL('../bed/scenarios/drain.yaml', import.meta.url);
+const SPEED = 10;
+const LEVEL_MS = 3_000;
+/** Audit timestamps and our clock differ by request latency; escalation never comes earlier than this allows. */
+const SLACK_MS = 250;
+const HECATE = 'hecate-drainer';
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+const OPTIONS: DrainOptions = {
+  escalation: ['evict', 'force', 'disable-eviction'],
+  levelTimeoutMs: LEVEL_MS,
+  gracePeriodSeconds: -1,
+  deleteEmptyDirData: true,
+  ignoreDaemonSets: true,
+  evictionRetryIntervalMs: 1_000,
+  skipWaitForDeleteTimeoutMs: 0,
+  parallelism: 1,
+};
+
+const planStep = (id: string, kind: string, params: Record<string, string>, timeoutSeconds: number): PlanStep =>
+  step({ id, stage: 'test', kind, title: id, why: 'test', timeoutSeconds, params });
+
+/** Runs one step through the real runner; the error is the step's cause. */
+async function runStep(executor: StepExecutor, planned: PlanStep, store = new MemoryStore()) {
+  const reports: string[] = [];
+  const onEvent = (event: RunEvent) => {
+    if (event.type === 'report') reports.push(event.message);
+    if (event.type === 'already-done') reports.push('already done');
+  };
+  const error = await runPlan({
+    plan: { mode: 'shutdown', planName: 'test', execute: true, steps: [planned], notes: [] },
+    action: 'shutdown',
+    executors: { [planned.kind]: executor },
+    store,
+    clock: systemClock,
+    logger: silentLogger,
+    onEvent,
+  }).then(
+    () => undefined,
+    (e: Error) => (e.cause ?? e) as Error,
+  );
+  return { reports, store, error };
+}
+
+const at = (event: AuditEvent) => Date.parse(event.timestamp);
+const podOf = (event: AuditEvent) => event.objectRef?.name ?? '';
+const isEviction = (event: AuditEvent) => event.objectRef?.subresource === 'eviction';
+const isPodDelete = (event: AuditEvent) =>
+  event.verb === 'delete' && event.objectRef?.resource === 'pods' && !event.objectRef.subresource;
+
+describe.skipIf(!bed.ok)('drain and storage quiesce on the real control plane', () => {
+  let plane: ControlPlane;
+  let sims: Simulators;
+  let core: CoreV1Api;
+  let kc: KubeConfig;
+
+  const podsOn = async (node: string) =>
+    (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items.filter(
+      (p) => !p.metadata?.deletionTimestamp,
+    );
+  const running = (pods: Awaited<ReturnType<typeof podsOn>>) =>
+    pods.filter((p) => p.status?.phase === 'Running').map((p) => p.metadata?.labels?.['app.kubernetes.io/name']);
+  const drainer = (dryRun = false) =>
+    drainNode(new KubeNodes(kc), new KubePods(kc), OPTIONS, { dryRun, reportEveryMs: 1_000 });
+
+  beforeAll(async () => {
+    plane = await startControlPlane({ crds: fixtureCrdPaths() });
+    core = plane.kubeConfig.makeApiClient(CoreV1Api);
+    const scenario = await loadScenario(SCENARIO);
+    sims = await startSimulators(plane.kubeConfig, scenario.nodes, { kubelet: { speed: SPEED }, flux: false });
+    // Everything starts on worker-1: worker-2 stays cordoned until the scenario runs there
+    await core.patchNode({ name: 'worker-2', body: { spec: { unschedulable: true } } }, MERGE);
+    await applyScenario(plane.kubeConfig, scenario);
+    const policy = plane.kubeConfig.makeApiClient(PolicyV1Api);
+    await eventually(
+      'every pod Running on worker-1 and the PodDisruptionBudget computed',
+      async () => {
+        const names = running(await podsOn('worker-1')).sort();
+        const pdb = await policy.readNamespacedPodDisruptionBudget({ namespace: 'apps', name: 'api' });
+        const want = ['agent', 'api', 'api', 'db', 'debug-shell', 'web', 'web'];
+        return JSON.stringify(names) === JSON.stringify(want) && pdb.status?.currentHealthy === 2;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
+    await core.patchNode({ name: 'worker-2', body: { spec: { unschedulable: null } } }, MERGE);
+    kc = await plane.userKubeConfig(HECATE, ['system:masters']);
+  });
+  afterAll(async () => {
+    await sims?.stop();
+    await plane?.stop();
+  });
+
+  it('a dry-run drain sends every request with dryRun=All and persists nothing', async () => {
+    const store = new MemoryStore();
+    const { error, reports } = await runStep(
+      drainer(true),
+      planStep('drain/worker-1', 'drain-node', { node: 'worker-1' }, 60),
+      store,
+    );
+    expect(error).toBeUndefined();
+    const events = await plane.waitForAudit((e) => mutations(e, { user: HECATE, includeDryRun: true }).length >= 8);
+    const sent = mutations(events, { user: HECATE, includeDryRun: true });
+    expect(
+      sent.every((e) => e.dryRun && e.requestURI.includes('dryRun=All')),
+      sent.map(describeEvent).join('\n'),
+    ).toBe(true);
+    expect(mutations(events, { user: HECATE })).toEqual([]);
+    expect(
+      sent.filter(isEviction).map((e) => `${podOf(e).replace(/-[a-z0-9]+-[a-z0-9]+$/, '')} ${e.responseStatus?.code}`),
+    ).toEqual(expect.arrayContaining(['api 429', 'web 201', 'db 201', 'debug-shell 201']));
+    expect((await core.readNode({ name: 'worker-1' })).spec?.unschedulable).toBeFalsy();
+    expect(running(await podsOn('worker-1'))).toHaveLength(7);
+    expect(store.latest?.outage.cordonedByHecate).toEqual([]);
+    expect(reports.at(-1)).toBe('worker-1: would be drained (server dry run)');
+  });
+
+  it('drains worker-1: 429s until disable-eviction, the unmanaged pod only at force, the DaemonSet pod left', async () => {
+    const started = Date.now();
+    const { error, reports, store } = await runStep(
+      drainer(),
+      planStep('drain/worker-1', 'drain-node', { node: 'worker-1' }, 60),
+    );
+    const took = Date.now() - started;
+    console.info(`Drained worker-1 in ${took} ms; reports:\n  ${reports.join('\n  ')}`);
+    expect(error).toBeUndefined();
+    const events = mutations(await plane.readAudit(), { user: HECATE });
+    const log = events.map(describeEvent).join('\n');
+    expect(describeEvent(events[0] as AuditEvent), log).toBe('patch nodes worker-1 200');
+    const evictions = events.filter(isEviction);
+    const t0 = at(evictions[0] as AuditEvent);
+    const api = evictions.filter((e) => podOf(e).startsWith('api-'));
+    expect(api.length, log).toBeGreaterThanOrEqual(4);
+    expect(
+      api.every((e) => e.responseStatus?.code === 429),
+      log,
+    ).toBe(true);
+    const debug = evictions.filter((e) => podOf(e) === 'debug-shell');
+    expect(
+      debug.map((e) => e.responseStatus?.code),
+      log,
+    ).toEqual([201]);
+    expect(at(debug[0] as AuditEvent) - t0, log).toBeGreaterThanOrEqual(LEVEL_MS - SLACK_MS);
+    const deletes = events.filter(isPodDelete);
+    expect(
+      deletes.map((e) => podOf(e).replace(/-[a-z0-9]+-[a-z0-9]+$/, '')),
+      log,
+    ).toEqual(['api', 'api']);
+    for (const d of deletes) expect(at(d) - t0, log).toBeGreaterThanOrEqual(2 * LEVEL_MS - SLACK_MS);
+    expect(
+      deletes.every((e) => e.responseStatus?.code === 200),
+      log,
+    ).toBe(true);
+    expect(
+      events.some((e) => podOf(e).startsWith('agent-')),
+      log,
+    ).toBe(false);
+
+    expect(running(await podsOn('worker-1'))).toEqual(['agent']);
+    const node = await core.readNode({ name: 'worker-1' });
+    expect(node.spec?.unschedulable).toBe(true);
+    expect(node.metadata?.annotations?.['power.hecate.dev/cordoned-by']).toBe('hecate');
+    expect(store.latest?.outage.cordonedByHecate).toEqual(['worker-1']);
+    await eventually(
+      'the replacements Running on worker-2',
+      async () => {
+        const names = running(await podsOn('worker-2')).sort();
+        return JSON.stringify(names) === JSON.stringify(['agent', 'api', 'api', 'db', 'web', 'web']) && names;
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(reports).toContain('worker-1 drained');
+  });
+
+  it('storage quiesce fails in time naming the volume still attached on the worker that was not drained', async () => {
+    const storage = new KubeStorage(kc);
+    await eventually(
+      'the volume attached on worker-2, where db now runs',
+      async () => (await storage.volumes('longhorn-system')).some((v) => v.node === 'worker-2'),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const { error } = await runStep(
+      quiesceStorage(storage, { nodes: new KubeNodes(kc), intervalMs: 500 }),
+      planStep('storage/quiesce', 'quiesce-storage', { namespace: 'longhorn-system' }, 3),
+    );
+    expect(error?.name).toBe('DeadlineExceededError');
+    expect(error?.message).toMatch(
+      /1 Longhorn volume\(s\) still attached: pvc-[0-9a-f-]+ \(attached on worker-2, healthy, node not drained\)/,
+    );
+    expect(await storage.volumes('no-such-namespace')).toEqual([]);
+  });
+
+  it('once every worker is drained, every Longhorn volume detaches and storage quiesce completes', async () => {
+    const drained = await runStep(drainer(), planStep('drain/worker-2', 'drain-node', { node: 'worker-2' }, 60));
+    expect(drained.error).toBeUndefined();
+    const { error, reports } = await runStep(
+      quiesceStorage(new KubeStorage(kc), { nodes: new KubeNodes(kc), intervalMs: 500 }),
+      planStep('storage/quiesce', 'quiesce-storage', { namespace: 'longhorn-system' }, 30),
+    );
+    expect(error).toBeUndefined();
+    // the volume may have detached before the step's check ran
+    expect(['Every Longhorn volume in longhorn-system is detached', 'already done']).toContain(reports.at(-1));
+    expect((await new KubeStorage(kc).volumes('longhorn-system')).map((v) => v.state)).toEqual(['detached']);
+  });
+});
