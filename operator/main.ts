@@ -1,0 +1,224 @@
+#!/usr/bin/env node
+/**
+ * The operator's composition root: the only place that builds adapters, wires executors and calls process.exit.
+ *
+ * Lifecycle: serve /healthz, /readyz and /metrics at once; wait for the leader Lease; as leader, start the caches
+ * and the work queue. SIGTERM stops the queue (a running plan stops at its next step and stays Running, to be
+ * resumed), writes the last status, then releases the Lease so a follower takes over at once. Losing the Lease
+ * exits with code 1 (as controller-runtime does): a process that is no longer leader must not write.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeApi } from '../adapters/kube/api.js';
+import { loadKubeConfig } from '../adapters/kube/config.js';
+import { KubeFlux } from '../adapters/kube/flux.js';
+import { KubeNodes } from '../adapters/kube/nodes.js';
+import { observeCluster } from '../adapters/kube/observe.js';
+import { kubeStatusApply, PowerEventStatusStore } from '../adapters/kube/powerevent-store.js';
+import { systemClock } from '../adapters/system.js';
+import { StepKind } from '../core/plan/index.js';
+import type { Logger } from '../core/ports.js';
+import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from '../core/steps/flux.js';
+import { coreExecutors } from '../core/steps/index.js';
+import { uncordonNodes, waitApi, waitNodes } from '../core/steps/nodes.js';
+import { ConfigError, type OperatorConfig, parseConfig, USAGE } from './config.js';
+import { KubeEventRecorder } from './events.js';
+import { HecateOperator } from './hecate.js';
+import { createWinston, toLogger } from './logger.js';
+import { OperatorMetrics } from './metrics.js';
+import type { ExecutorFactory } from './reconcile/powerevent.js';
+import { HealthServer } from './runtime/http.js';
+import { KubeLease } from './runtime/kube-lease.js';
+import { LeaderElector } from './runtime/leader.js';
+
+/** This process may no longer write: it does not hold the leader Lease. */
+export class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
+}
+
+/**
+ * Every executor this build has, on real adapters. Step kinds without one make an executing PowerEvent stall before
+ * anything is touched; executors under construction are added here as they land.
+ */
+export function clusterExecutors(kc: KubeConfig): ExecutorFactory {
+  const flux = new KubeFlux(kc);
+  const nodes = new KubeNodes(kc);
+  const api = new KubeApi(kc);
+  return ({ spec }) => {
+    const sourceNotReady = fluxSourceNotReadyGuard(flux, spec);
+    return {
+      executors: {
+        ...coreExecutors(),
+        [StepKind.SuspendFlux]: suspendFlux(flux, spec),
+        [StepKind.ResumeFlux]: resumeFlux(flux, spec),
+        [StepKind.WaitFlux]: waitFlux(flux, spec),
+        [StepKind.CheckFluxSource]: checkFluxSource(flux, spec),
+        [StepKind.WaitApi]: waitApi(api),
+        [StepKind.WaitNodes]: waitNodes(nodes),
+        [StepKind.Uncordon]: uncordonNodes(nodes),
+      },
+      guard: async (guard) => (guard === 'flux-source-not-ready' ? sourceNotReady() : true),
+    };
+  };
+}
+
+export interface RunHooks {
+  /** Resolves to stop the operator (SIGTERM/SIGINT at the entry point). */
+  stopRequested: Promise<void>;
+}
+
+/** Runs the operator until `stopRequested` resolves or leadership is lost; returns the exit code. */
+export async function runOperator(
+  config: OperatorConfig,
+  executorsFor: (kc: KubeConfig) => ExecutorFactory,
+  hooks: RunHooks,
+): Promise<number> {
+  const logger = toLogger(createWinston(config.logLevel), { identity: config.identity });
+  const kc = loadKubeConfig({ kubeconfig: config.kubeconfig, context: config.context });
+  const metrics = new OperatorMetrics();
+  const runs = new AbortController();
+  const elector = config.leaderElect
+    ? new LeaderElector({
+        identity: config.identity,
+        lease: new KubeLease(kc, config.leaseNamespace, config.leaseName),
+        clock: systemClock,
+        logger,
+        leaseDurationMs: config.leaseDurationMs,
+        renewDeadlineMs: config.renewDeadlineMs,
+        retryPeriodMs: config.retryPeriodMs,
+      })
+    : undefined;
+  const fence = () => {
+    if (elector && !elector.isLeader) throw new NotLeaderError(`${config.identity} does not hold the leader lease`);
+  };
+  const operator = buildOperator(config, kc, logger, metrics, executorsFor(kc), runs.signal, fence);
+  const health = new HealthServer({
+    healthy: () => true,
+    ready: () => (elector && !elector.isLeader ? true : operator.synced),
+    metrics: async () => {
+      metrics.queueDepth.set({ controller: 'powerevent' }, operator.queue.depth);
+      metrics.leader.set(elector ? (elector.isLeader ? 1 : 0) : 1);
+      return { contentType: metrics.contentType, body: await metrics.text() };
+    },
+  });
+  const address = await health.start(config.bindHost, config.bindPort);
+  logger.info('Serving health and metrics', { address: address.address, port: address.port });
+  let code = 0;
+  let started: Promise<void> | undefined;
+  const startOperator = () => {
+    started = operator.start().catch((error: unknown) => {
+      logger.error('Could not start the operator', { error });
+      code = 1;
+    });
+    return started;
+  };
+  const stopOperator = async () => {
+    runs.abort(new Error('the operator is stopping'));
+    await started;
+    await withTimeout(operator.stop(), config.shutdownGraceMs, () =>
+      logger.warn('Reconciles still running after the grace period; stopping anyway', {
+        graceMs: config.shutdownGraceMs,
+      }),
+    );
+  };
+  if (!elector) {
+    await startOperator();
+    if (code === 0) await hooks.stopRequested;
+    await stopOperator();
+  } else {
+    const lease = new AbortController();
+    let lost = false;
+    const election = elector.run(lease.signal, {
+      onStartedLeading: () => void startOperator(),
+      onStoppedLeading: () => {
+        lost = true;
+      },
+    });
+    await Promise.race([hooks.stopRequested, election]);
+    await stopOperator();
+    lease.abort();
+    await election;
+    if (lost) code = 1;
+  }
+  await health.stop();
+  logger.info('Stopped', { exitCode: code });
+  return code;
+}
+
+function buildOperator(
+  config: OperatorConfig,
+  kc: KubeConfig,
+  logger: Logger,
+  metrics: OperatorMetrics,
+  executors: ExecutorFactory,
+  signal: AbortSignal,
+  fence: () => void,
+): HecateOperator {
+  const apply = kubeStatusApply(kc);
+  return new HecateOperator({
+    kubeConfig: kc,
+    logger,
+    namespace: config.watchNamespace,
+    concurrency: config.concurrency,
+    resyncMs: config.resyncMs,
+    onOutcome: (key, outcome, ms) => {
+      metrics.reconciled('powerevent', outcome, ms);
+      logger.debug('Reconciled', { powerEvent: key, outcome: outcome.kind, durationMs: ms });
+    },
+    reconciler: {
+      observe: (spec) => observeCluster(kc, spec),
+      executors,
+      openStatus: (ref, current) => new PowerEventStatusStore(ref, current, apply, fence),
+      recorder: new KubeEventRecorder(kc, config.identity, logger),
+      clock: systemClock,
+      logger,
+      signal,
+      metrics,
+      waitRequeueMs: config.waitRequeueMs,
+    },
+  });
+}
+
+async function withTimeout(work: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      resolve();
+    }, ms);
+  });
+  await Promise.race([work, timeout]);
+  clearTimeout(timer);
+}
+
+/** SIGTERM and SIGINT, once. */
+export function stopSignals(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  return script !== undefined && import.meta.url === pathToFileURL(realpathSync(script)).href;
+}
+
+if (isEntryPoint()) {
+  let config: OperatorConfig;
+  try {
+    config = parseConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    const usage = error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`hecate-operator: ${(error as Error).message}\n${usage ? `${USAGE}\n` : ''}`);
+    process.exit(2);
+  }
+  const code = await runOperator(config, clusterExecutors, { stopRequested: stopSignals() }).catch((error: unknown) => {
+    process.stderr.write(
+      `hecate-operator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return 1;
+  });
+  process.exit(code);
+}

@@ -1,0 +1,229 @@
+/**
+ * The operator as a real process against the real control plane, under its own ServiceAccount token with the RBAC
+ * from manifests/: dry-run rendering, stalling, one event at a time, and what it may and may not write.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Condition, GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
+import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
+import {
+  type AuditEvent,
+  allCrdPaths,
+  type ControlPlane,
+  describeEvent,
+  mutationsBy,
+  REPO_ROOT,
+  requestsBy,
+  requireBed,
+  startControlPlane,
+} from '../bed/index.js';
+import { OperatorProcess, sleep } from '../fixtures/operator/process.js';
+
+const bed = requireBed();
+const run = promisify(execFile);
+const NS = 'hecate-system';
+const SA_USER = `system:serviceaccount:${NS}:hecate-operator`;
+const FAST = ['--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--wait-requeue', '1s'];
+
+/** Every status the test saw, to check the kstatus invariants on each (STYLE.md point 27). */
+const seen: Array<{ name: string; generation?: number | undefined; status: PowerEvent['status'] }> = [];
+
+describe.skipIf(!bed.ok)('operator against the control plane', () => {
+  let plane: ControlPlane;
+  let api: CustomObjectsApi;
+  let saKubeconfig: string;
+  const operators: OperatorProcess[] = [];
+
+  const kubectl = (...args: string[]) =>
+    run(plane.binaries.kubectl, ['--kubeconfig', plane.kubeconfigPath, ...args], { cwd: REPO_ROOT });
+
+  const startOperator = (identity: string, extra: string[] = [], entry?: string) => {
+    const op = new OperatorProcess({
+      kubeconfig: saKubeconfig,
+      identity,
+      args: ['--namespace', NS, '--lease-namespace', NS, ...FAST, ...extra],
+      ...(entry ? { entry } : {}),
+    });
+    operators.push(op);
+    return op;
+  };
+
+  const createEvent = async (name: string, spec: Record<string, unknown>) =>
+    api.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'powerevents',
+      namespace: NS,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'PowerEvent', metadata: { name, namespace: NS }, spec },
+    });
+
+  const getEvent = async (name: string) =>
+    (await api.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'powerevents',
+      namespace: NS,
+      name,
+    })) as PowerEvent;
+
+  /** Polls the PowerEvent until `predicate` holds, recording every status seen for the invariant check. */
+  const waitForEvent = async (name: string, predicate: (e: PowerEvent) => boolean, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const event = await getEvent(name);
+      if (event.status) seen.push({ name, generation: event.metadata.generation, status: event.status });
+      if (predicate(event)) return event;
+      if (Date.now() > deadline) {
+        throw new Error(`PowerEvent ${name} did not reach the state: ${JSON.stringify(event.status, null, 2)}`);
+      }
+      await sleep(50);
+    }
+  };
+
+  const condition = (e: PowerEvent, type: string): Condition | undefined => getCondition(e.status?.conditions, type);
+
+  beforeAll(async () => {
+    plane = await startControlPlane({ crds: allCrdPaths() });
+    api = plane.kubeConfig.makeApiClient(CustomObjectsApi);
+    await kubectl('apply', '-f', 'manifests/namespace.yaml', '-f', 'manifests/rbac.yaml');
+    await kubectl('apply', '-f', 'manifests/atlas-powerplan.yaml');
+    saKubeconfig = await plane.writeKubeConfig(
+      await plane.serviceAccountKubeConfig(NS, 'hecate-operator'),
+      'hecate-operator.kubeconfig',
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all(operators.map((op) => op.stop('SIGKILL')));
+    await plane?.stop();
+  });
+
+  it('renders a dry-run PowerEvent into status.plan, Ready=True, writing only its own status and events', async () => {
+    const op = startOperator('replica-a');
+    await op.waitForLog((l) => l.message === 'Caches synced, reconciling');
+    const applied = Date.now();
+    await createEvent('dry-shutdown', { action: 'shutdown', planRef: { name: 'atlas' } });
+    const done = await waitForEvent('dry-shutdown', (e) => condition(e, 'Ready')?.status === 'True');
+    const latencyMs = Date.now() - applied;
+    console.info(`Reconcile latency apply → status.plan: ${latencyMs} ms`);
+
+    expect(done.status?.plan?.mode).toBe('shutdown');
+    expect(done.status?.plan?.execute).toBe(false);
+    expect(done.status?.plan?.steps.length).toBeGreaterThan(5);
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(done.status?.observedGeneration).toBe(done.metadata.generation);
+    expect(condition(done, 'Ready')?.reason).toBe('DryRun');
+    expect(checkKstatusInvariants(done.status, done.metadata.generation)).toEqual([]);
+
+    const events = await plane.waitForAudit((all) =>
+      mutationsBy(all, SA_USER).some((e) => e.objectRef?.resource === 'events'),
+    );
+    const writes = mutationsBy(events, SA_USER).filter((e) => !isLease(e));
+    expect(writes.map(describeEvent).filter((d) => !/^patch powerevents\/status |^create events /.test(d))).toEqual([]);
+    expect(writes.some((e) => e.objectRef?.name === 'dry-shutdown' && e.objectRef.subresource === 'status')).toBe(true);
+  });
+
+  it('does not render a handled generation again (no write on resync or restart)', async () => {
+    const before = (await plane.readAudit()).filter(
+      (e) => e.objectRef?.name === 'dry-shutdown' && e.objectRef.subresource === 'status',
+    ).length;
+    await operators[0]?.stop();
+    const op = startOperator('replica-a2');
+    await op.waitForLog((l) => l.message === 'Caches synced, reconciling');
+    await sleep(1_000);
+    const after = (await plane.readAudit()).filter(
+      (e) => e.objectRef?.name === 'dry-shutdown' && e.objectRef.subresource === 'status',
+    ).length;
+    expect(after).toBe(before);
+  });
+
+  it('stalls a PowerEvent whose PowerPlan does not exist, with a clear message, and recovers when it appears', async () => {
+    await createEvent('no-plan', { action: 'startup', planRef: { name: 'missing-plan' } });
+    const stalled = await waitForEvent('no-plan', (e) => condition(e, 'Stalled')?.status === 'True');
+    expect(condition(stalled, 'Stalled')?.reason).toBe('PlanNotFound');
+    expect(condition(stalled, 'Stalled')?.message).toContain('PowerPlan "missing-plan" not found');
+    expect(condition(stalled, 'Ready')?.status).toBe('False');
+    expect(condition(stalled, 'Reconciling')).toBeUndefined();
+    expect(checkKstatusInvariants(stalled.status, stalled.metadata.generation)).toEqual([]);
+
+    const { stdout } = await kubectl('get', 'powerplan', 'atlas', '-o', 'json');
+    const plan = JSON.parse(stdout) as { spec: unknown };
+    await api.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'powerplans',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'PowerPlan',
+        metadata: { name: 'missing-plan' },
+        spec: plan.spec,
+      },
+    });
+    const ready = await waitForEvent('no-plan', (e) => condition(e, 'Ready')?.status === 'True');
+    expect(condition(ready, 'Stalled')).toBeUndefined();
+    expect(ready.status?.plan?.mode).toBe('startup');
+  });
+
+  it('stalls an executing PowerEvent whose plan has step kinds without an executor, naming them, touching nothing', async () => {
+    await createEvent('exec-shutdown', { action: 'shutdown', planRef: { name: 'atlas' }, execute: true });
+    const stalled = await waitForEvent('exec-shutdown', (e) => condition(e, 'Stalled')?.status === 'True');
+    const message = condition(stalled, 'Stalled')?.message ?? '';
+    expect(condition(stalled, 'Stalled')?.reason).toBe('ExecutorMissing');
+    expect(message).toContain('drain-node');
+    expect(message).toContain('power-off-node');
+    expect(message).toContain('nothing was changed');
+    expect(stalled.status?.progress).toBeUndefined();
+    expect(stalled.status?.plan?.execute).toBe(true);
+    expect(checkKstatusInvariants(stalled.status, stalled.metadata.generation)).toEqual([]);
+  });
+
+  it('makes a second executing PowerEvent wait with a condition naming the active one', async () => {
+    await operators[1]?.stop();
+    const op = startOperator('replica-hold', [], 'test/fixtures/operator/hold-main.ts');
+    await op.waitForLog((l) => l.message === 'Caches synced, reconciling');
+    await createEvent('first', { action: 'startup', planRef: { name: 'atlas' }, execute: true });
+    await waitForEvent('first', (e) => e.status?.phase === 'Running');
+    await createEvent('second', { action: 'prepare', planRef: { name: 'atlas' }, execute: true });
+    const waiting = await waitForEvent('second', (e) => e.status?.phase === 'Waiting');
+    expect(condition(waiting, 'Reconciling')?.reason).toBe('WaitingForActiveEvent');
+    expect(condition(waiting, 'Reconciling')?.message).toContain(`${NS}/first`);
+    expect(condition(waiting, 'Ready')?.status).toBe('False');
+    expect(checkKstatusInvariants(waiting.status, waiting.metadata.generation)).toEqual([]);
+
+    const first = await waitForEvent('first', (e) => e.status?.phase === 'Succeeded', 60_000);
+    expect(first.status?.progress?.steps.every((s) => s.state === 'done' || s.state === 'skipped')).toBe(true);
+    const second = await waitForEvent('second', (e) => e.status?.phase === 'Succeeded', 60_000);
+    expect(Date.parse(second.status?.startedAt ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(first.status?.finishedAt ?? ''),
+    );
+    await op.stop();
+  });
+
+  it('keeps the kstatus invariants in every status the tests observed', () => {
+    const broken = seen.flatMap((s) => checkKstatusInvariants(s.status, s.generation).map((p) => `${s.name}: ${p}`));
+    expect(broken).toEqual([]);
+    expect(seen.length).toBeGreaterThan(5);
+  });
+
+  it('RBAC: every request the operator made was allowed, and its writes are only status, events and its Lease', async () => {
+    const events = await plane.readAudit();
+    const mine = requestsBy(events, SA_USER);
+    expect(mine.length).toBeGreaterThan(10);
+    expect(mine.filter((e) => e.responseStatus?.code === 403).map(describeEvent)).toEqual([]);
+    const writes = mutationsBy(events, SA_USER).map(describeEvent);
+    const unexpected = writes.filter(
+      (d) =>
+        !/^patch powerevents\/status |^create events |^(create|update) leases hecate-system\/hecate-operator /.test(d),
+    );
+    expect(unexpected).toEqual([]);
+  });
+});
+
+function isLease(event: AuditEvent): boolean {
+  return event.objectRef?.resource === 'leases';
+}
+
+export const FIXTURES = join(REPO_ROOT, 'test/fixtures/operator');
