@@ -4,11 +4,19 @@
  * with no controller touched only at force, the DaemonSet pod left alone, replacements scheduled on the other
  * worker, a server-side dry run that persists nothing, and Longhorn volumes detaching once every worker is drained.
  */
-import { CoreV1Api, type KubeConfig, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeNodes } from '../../adapters/kube/nodes.js';
 import { KubePods } from '../../adapters/kube/pods.js';
-import { KubeStorage } from '../../adapters/kube/storage.js';
+import { KubeStorage, LONGHORN_VOLUMES } from '../../adapters/kube/storage.js';
 import { systemClock } from '../../adapters/system.js';
 import type { PlanStep } from '../../core/api/plan.js';
 import type { DrainOptions } from '../../core/drain/options.js';
@@ -23,6 +31,7 @@ import {
   describeEvent,
   fixtureCrdPaths,
   mutations,
+  requestsBy,
   requireBed,
   startControlPlane,
 } from '../bed/index.js';
@@ -37,6 +46,7 @@ const LEVEL_MS = 3_000;
 /** Audit timestamps and our clock differ by request latency; escalation never comes earlier than this allows. */
 const SLACK_MS = 250;
 const HECATE = 'hecate-drainer';
+const WATCHER = 'hecate-watcher';
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 const OPTIONS: DrainOptions = {
@@ -233,5 +243,59 @@ describe.skipIf(!bed.ok)('drain and storage quiesce on the real control plane', 
     // the volume may have detached before the step's check ran
     expect(['Every Longhorn volume in longhorn-system is detached', 'already done']).toContain(reports.at(-1));
     expect((await new KubeStorage(kc).volumes('longhorn-system')).map((v) => v.state)).toEqual(['detached']);
+  });
+
+  it('KubePods.nextChange resolves at its timeout when nothing changes, soon after a change, on abort, and closes its watch', async () => {
+    const pods = new KubePods(await plane.userKubeConfig(WATCHER, ['system:masters']));
+    const [agent] = await pods.listOnNode('worker-1');
+    const name = agent?.metadata?.name ?? '';
+    let t = Date.now();
+    await pods.nextChange('worker-1', 1_000);
+    const quiet = Date.now() - t;
+    t = Date.now();
+    const change = pods.nextChange('worker-1', 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await core.patchNamespacedPod({ namespace: 'apps', name, body: { metadata: { labels: { poked: 'yes' } } } }, MERGE);
+    await change;
+    const woke = Date.now() - t;
+    await pods.listOnNode('worker-1');
+    const abort = new AbortController();
+    t = Date.now();
+    setTimeout(() => abort.abort(), 300);
+    await pods.nextChange('worker-1', 20_000, abort.signal);
+    const aborted = Date.now() - t;
+    console.info(
+      `nextChange: quiet ${quiet} ms (timeout 1000), woke ${woke} ms after a change at ~300 ms, aborted ${aborted} ms`,
+    );
+    expect(quiet).toBeGreaterThanOrEqual(950);
+    expect(quiet).toBeLessThan(5_000);
+    expect(woke).toBeLessThan(5_000);
+    expect(aborted).toBeLessThan(5_000);
+    const watches = (all: AuditEvent[]) => requestsBy(all, WATCHER).filter((e) => e.verb === 'watch');
+    const events = await plane.waitForAudit(
+      (all) => watches(all).length === 3 && watches(all).every((e) => e.stage === 'ResponseComplete'),
+      10_000,
+    );
+    expect(watches(events).map((e) => e.requestURI)).toEqual(
+      Array(3).fill(expect.stringMatching(/fieldSelector=spec.nodeName%3Dworker-1.*resourceVersion=\d+/)),
+    );
+  });
+
+  it('KubeStorage answers no volumes when Longhorn is not installed (its CRD is absent: 404)', async () => {
+    await sims.longhorn?.stop();
+    await plane.kubeConfig
+      .makeApiClient(ApiextensionsV1Api)
+      .deleteCustomResourceDefinition({ name: `${LONGHORN_VOLUMES.plural}.${LONGHORN_VOLUMES.group}` });
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await eventually(
+      'the Volume API gone',
+      () =>
+        custom.listNamespacedCustomObject({ ...LONGHORN_VOLUMES, namespace: 'longhorn-system' }).then(
+          () => false,
+          (error: { code?: number }) => error.code === 404,
+        ),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    expect(await new KubeStorage(kc).volumes('longhorn-system')).toEqual([]);
   });
 });
