@@ -1,6 +1,9 @@
 /**
- * Cleanup that does not depend on stop() being called. Components die with their parent through pdeathsig
- * (see processes.ts); this file removes what they leave on disk:
+ * Cleanup that does not depend on stop() being called. Components die with the process that started them
+ * through pdeathsig (see processes.ts). This file covers the rest:
+ * - the runner dying while this process lives on: vitest's fork workers survive a SIGKILLed `vitest` (they
+ *   are reparented, and would keep the bed running until their test ends), so when this process's parent
+ *   changes, every live bed is killed at once;
  * - on a normal process exit, live beds are killed and their folders removed synchronously;
  * - after a SIGKILL nothing runs, so each start first removes folders whose owner process is gone.
  */
@@ -10,6 +13,7 @@ import { join } from 'node:path';
 import type { Component } from './processes.js';
 
 const OWNER_FILE = 'owner';
+const PARENT_POLL_MS = 500;
 const live = new Map<string, readonly Component[]>();
 let exitHookInstalled = false;
 
@@ -19,12 +23,34 @@ export function registerBed(dir: string, components: readonly Component[]): void
   live.set(dir, components);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const [bedDir, running] of live) {
-      for (const c of running) if (!c.hasExited()) killQuietly(c.pid);
-      if (process.env.HECATE_BED_KEEP !== '1') rmSync(bedDir, { recursive: true, force: true });
-    }
-  });
+  process.on('exit', killAllBeds);
+  watchParent();
+}
+
+function killAllBeds(): void {
+  for (const [bedDir, running] of live) {
+    for (const c of running) if (!c.hasExited()) killQuietly(c.pid);
+    if (process.env.HECATE_BED_KEEP !== '1') rmSync(bedDir, { recursive: true, force: true });
+  }
+  live.clear();
+}
+
+/**
+ * NOTE: a changed ppid means the parent died and this process was reparented (to init or a subreaper). An IPC
+ * `disconnect` (vitest's fork pool) is the same news, sooner. Neither keeps the event loop alive.
+ */
+function watchParent(): void {
+  const parent = process.ppid;
+  const onParentGone = (why: string) => {
+    if (live.size === 0) return;
+    console.error(`Bed reaper: ${why}; killing ${live.size} control plane(s)`);
+    killAllBeds();
+  };
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) onParentGone(`parent process ${parent} exited`);
+  }, PARENT_POLL_MS);
+  timer.unref();
+  if (process.connected) process.once('disconnect', () => onParentGone('IPC channel to the parent closed'));
 }
 
 export function forgetBed(dir: string): void {
@@ -53,11 +79,15 @@ function ownerAlive(dir: string): boolean {
   return current !== undefined && (startTime === undefined || startTime === '' || current === startTime);
 }
 
-/** Field 22 of /proc/<pid>/stat: tells a process apart from a later one that reuses its pid. */
+/**
+ * Field 22 of /proc/<pid>/stat, which tells a process apart from a later one that reuses its pid; undefined when
+ * the process is gone or a zombie (dead, not yet reaped).
+ */
 function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? undefined : fields[19];
   } catch {
     return undefined;
   }

@@ -5,7 +5,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   ApiException,
@@ -143,9 +142,10 @@ describe.skipIf(!bed.ok)('control plane bed', () => {
   });
 });
 
-describe.skipIf(!bed.ok)('killing the process that started a bed', () => {
-  it('leaves no etcd or kube-apiserver process and lets the next start sweep its folder', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/integration/controlplane.child.ts'], {
+describe.skipIf(!bed.ok)('killing the test runner', () => {
+  /** Starts controlplane.child.ts and waits for its bed. */
+  async function startChild(mode: 'self' | 'runner') {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/integration/controlplane.child.ts', mode], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -153,18 +153,36 @@ describe.skipIf(!bed.ok)('killing the process that started a bed', () => {
       createInterface({ input: child.stdout }).once('line', resolve);
       child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
     });
-    const { dir, pids } = JSON.parse(line) as { dir: string; pids: number[] };
-    expect(await pidsWithCommandLine(dir)).toHaveLength(4);
-    expect(pids).toHaveLength(4);
+    const bed = JSON.parse(line) as { dir: string; pids: number[]; worker: number };
+    expect(await pidsWithCommandLine(bed.dir)).toHaveLength(4);
+    return { child, ...bed };
+  }
 
-    child.kill('SIGKILL');
+  async function expectNoComponentLeft(dir: string, pids: number[]): Promise<void> {
     await expect.poll(() => pidsWithCommandLine(dir), { timeout: 5000, interval: 100 }).toEqual([]);
     const running = await Promise.all(pids.map(isRunning));
     expect(pids.filter((_, i) => running[i])).toEqual([]);
+  }
 
-    expect(existsSync(dir)).toBe(true); // nothing ran in the child to remove it...
-    expect(await sweepStaleBeds(tmpdir(), BED_DIR_PREFIX)).toContain(dir); // ...so the next start does
-    expect(existsSync(join(dir, 'owner'))).toBe(false);
+  it('that started the bed leaves no etcd or kube-apiserver, and the next start sweeps its folder', async () => {
+    const { child, dir, pids } = await startChild('self');
+    child.kill('SIGKILL');
+    await expectNoComponentLeft(dir, pids);
+
+    // Nothing ran in the child to remove its folder; the next start does (ours, or a parallel test file's).
+    await sweepStaleBeds(tmpdir(), BED_DIR_PREFIX);
+    expect(existsSync(dir)).toBe(false);
+  }, 90_000);
+
+  it('whose fork worker started the bed leaves no etcd or kube-apiserver, though the worker lives on', async () => {
+    const { child, dir, pids, worker } = await startChild('runner');
+    try {
+      child.kill('SIGKILL');
+      await expectNoComponentLeft(dir, pids);
+      expect(existsSync(dir)).toBe(false); // the worker was alive to remove it
+    } finally {
+      if (await isRunning(worker)) process.kill(worker, 'SIGKILL');
+    }
   }, 90_000);
 });
 
