@@ -3,12 +3,14 @@
  * from manifests/: dry-run rendering, stalling, one event at a time, and what it may and may not write.
  */
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Condition, GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
+import { fromYamlAll } from '../../core/yaml.js';
 import {
   type AuditEvent,
   allCrdPaths,
@@ -26,6 +28,7 @@ const bed = requireBed();
 const run = promisify(execFile);
 const NS = 'hecate-system';
 const SA_USER = `system:serviceaccount:${NS}:hecate-operator`;
+const FIXTURES = join(REPO_ROOT, 'test/fixtures/operator');
 const FAST = ['--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--wait-requeue', '1s'];
 
 /** Every status the test saw, to check the kstatus invariants on each (STYLE.md point 27). */
@@ -208,6 +211,21 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     expect(seen.length).toBeGreaterThan(5);
   });
 
+  it('RBAC: kubectl auth can-i --list for the ServiceAccount matches the checked-in list; no wildcards in its roles', async () => {
+    const rules = await rulesIn(join(REPO_ROOT, 'manifests/rbac.yaml'));
+    expect(rules.length).toBeGreaterThan(5);
+    const wildcards = rules.filter(({ rule }) =>
+      Object.values(rule).some((values) => values?.some((v) => v.includes('*'))),
+    );
+    expect(wildcards).toEqual([]);
+
+    const { stdout } = await kubectl('auth', 'can-i', '--list', `--as=${SA_USER}`, '-n', NS);
+    const actual = normaliseCanI(stdout);
+    const fixture = join(FIXTURES, 'can-i.txt');
+    if (process.env.HECATE_UPDATE_FIXTURES === '1') await writeFile(fixture, actual);
+    expect(actual).toBe(await readFile(fixture, 'utf8'));
+  });
+
   it('RBAC: every request the operator made was allowed, and its writes are only status, events and its Lease', async () => {
     const events = await plane.readAudit();
     const mine = requestsBy(events, SA_USER);
@@ -226,4 +244,23 @@ function isLease(event: AuditEvent): boolean {
   return event.objectRef?.resource === 'leases';
 }
 
-export const FIXTURES = join(REPO_ROOT, 'test/fixtures/operator');
+/** `kubectl auth can-i --list` output with runs of spaces collapsed, so column widths do not matter. */
+function normaliseCanI(text: string): string {
+  return `${text
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().replace(/\s{2,}/g, ' | '))
+    .join('\n')}\n`;
+}
+
+/** Every rule of every Role and ClusterRole in a manifest file. */
+async function rulesIn(path: string): Promise<Array<{ role: string; rule: Record<string, string[] | undefined> }>> {
+  const docs = fromYamlAll(await readFile(path, 'utf8')) as Array<{
+    kind?: string;
+    metadata?: { name?: string };
+    rules?: Array<Record<string, string[] | undefined>>;
+  }>;
+  return docs
+    .filter((d) => d?.kind === 'ClusterRole' || d?.kind === 'Role')
+    .flatMap((d) => (d.rules ?? []).map((rule) => ({ role: `${d.kind}/${d.metadata?.name}`, rule })));
+}
