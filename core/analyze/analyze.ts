@@ -15,6 +15,8 @@ export interface Analysis {
   repo: string;
   counts: { files: number; documents: number; kustomizations: number; sources: number; helmReleases: number };
   parseErrors: ParseProblem[];
+  /** Paths the reader left out on purpose (Helm charts, symlinks, oversized files). */
+  skipped: RepoInput['skipped'];
   /** The source the repo is the snapshot of: `Kind namespace/name`. */
   repoSource?: string;
   graph: {
@@ -130,6 +132,7 @@ export function analyzeRepo(input: RepoInput): AnalysisContext {
       helmReleases: model.helmReleases.length,
     },
     parseErrors: [...input.parseErrors],
+    skipped: [...input.skipped],
     ...(source ? { repoSource: `${source.kind} ${source.namespace}/${source.name}` } : {}),
     graph: {
       layers: graph.layers,
