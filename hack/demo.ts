@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { KubeFlux } from '../adapters/kube/flux.js';
 import { runCli } from '../cli/main.js';
 import { fromYaml, toYaml } from '../core/yaml.js';
 import { allCrdPaths, type ControlPlane, REPO_ROOT, startControlPlane } from '../test/bed/index.js';
@@ -89,9 +90,14 @@ async function main(): Promise<void> {
   say('Applying the Atlas scenario: 7 nodes, Flux, the bootstrap chain, Harbor, apps with PodDisruptionBudgets');
   const atlas = await loadScenario(ATLAS_SCENARIO);
   sims = await startScenario(bed.kubeConfig, atlas, { kubelet: { speed: 10 } });
-  await eventually('the Flux source to be Ready (Gitea serving)', () => sims?.flux?.reconcileNow().then(() => true), {
-    timeoutMs: 60_000,
-  }).catch(() => undefined);
+  const flux = new KubeFlux(bed.kubeConfig);
+  await eventually(
+    'the Flux source to be Ready (Gitea serving)',
+    async () => (await flux.source('GitRepository', 'flux-system', 'flux-system'))?.ready,
+    {
+      timeoutMs: 90_000,
+    },
+  );
 
   work = await mkdtemp(join(tmpdir(), 'hecate-demo-'));
   const snapshot = join(work, 'hecate-repo');
