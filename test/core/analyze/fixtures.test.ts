@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are Flux ${VAR} substitutions, not templates
 import { describe, expect, it } from 'vitest';
 import { draftPlanYaml } from '../../../core/analyze/draft.js';
 import { powerPlan } from '../../../core/api/powerplan.js';

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are Flux ${VAR} substitutions, not templates
 import { describe, expect, it } from 'vitest';
 import { analyzeRepo } from '../../../core/analyze/analyze.js';
 import { hostOfUrl, hostsInTraefikRule, registryOfImage } from '../../../core/analyze/hosts.js';
