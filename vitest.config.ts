@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default'],
+    // Each integration file starts its own control plane; on 2 cores two at a time is the sweet spot.
+    maxWorkers: 2,
     projects: [
       {
         extends: true,
