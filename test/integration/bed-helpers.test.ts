@@ -1,0 +1,109 @@
+/** The bed's pure helpers: where binaries are looked up, when tests skip or fail, and audit-log filtering. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type AuditEvent,
+  BedUnavailableError,
+  bedAvailability,
+  describeEvent,
+  mutations,
+  mutationsBy,
+  parseAuditLog,
+  requestsBy,
+  requireBed,
+} from '../bed/index.js';
+
+describe('bed availability', () => {
+  const empty = mkdtempSync(join(tmpdir(), 'hecate-no-binaries-'));
+  const missing = { KUBEBUILDER_ASSETS: empty, HECATE_CACHE_DIR: empty, PATH: process.env.PATH };
+  const made = [empty];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('explains what is missing and the command that fixes it', () => {
+    const availability = bedAvailability(missing);
+    expect(availability.ok).toBe(false);
+    if (availability.ok) return;
+    expect(availability.reason).toContain(`${empty} (missing: etcd, kube-apiserver`);
+    expect(availability.fix).toContain('hack/setup-test-binaries.sh');
+  });
+
+  it('skips on a laptop and fails under CI=true', () => {
+    expect(requireBed({ ...missing, CI: undefined }).ok).toBe(false);
+    expect(() => requireBed({ ...missing, CI: 'true' })).toThrow(BedUnavailableError);
+  });
+
+  it('uses KUBEBUILDER_ASSETS when it holds every binary', () => {
+    const assets = mkdtempSync(join(tmpdir(), 'hecate-assets-'));
+    made.push(assets);
+    for (const name of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl']) {
+      writeFileSync(join(assets, name), '#!/bin/sh\n', { mode: 0o755 });
+    }
+    const availability = bedAvailability({ ...missing, KUBEBUILDER_ASSETS: assets });
+    expect(availability.ok && availability.binaries['kube-apiserver']).toBe(join(assets, 'kube-apiserver'));
+  });
+});
+
+describe('audit log', () => {
+  const line = (e: Partial<AuditEvent> & { username: string; uri: string; stage?: string; code?: number }) =>
+    JSON.stringify({
+      auditID: e.auditID ?? Math.random().toString(36),
+      stage: e.stage ?? 'ResponseComplete',
+      verb: e.verb,
+      requestURI: e.uri,
+      user: { username: e.username, groups: ['system:authenticated'] },
+      objectRef: e.objectRef,
+      responseStatus: { code: e.code ?? 200 },
+      stageTimestamp: '2026-01-01T00:00:00Z',
+    });
+  const log = [
+    line({
+      username: 'op',
+      verb: 'patch',
+      uri: '/api/v1/namespaces/a',
+      objectRef: { resource: 'namespaces', name: 'a' },
+    }),
+    line({
+      username: 'op',
+      verb: 'create',
+      uri: '/api/v1/namespaces/a/pods/p/eviction?dryRun=All',
+      objectRef: { resource: 'pods', namespace: 'a', name: 'p', subresource: 'eviction' },
+    }),
+    line({
+      username: 'op',
+      verb: 'create',
+      uri: '/api/v1/namespaces/a/pods/p/eviction',
+      code: 429,
+      objectRef: { resource: 'pods', namespace: 'a', name: 'p', subresource: 'eviction' },
+    }),
+    line({ auditID: 'w', username: 'ro', verb: 'watch', uri: '/api/v1/pods?watch=true', stage: 'ResponseStarted' }),
+    line({ auditID: 'w', username: 'ro', verb: 'watch', uri: '/api/v1/pods?watch=true' }),
+    line({ username: 'ro', verb: 'list', uri: '/api/v1/pods' }),
+    '{"truncated',
+  ].join('\n');
+  const events = parseAuditLog(log);
+
+  it('parses every complete line and skips a partial one', () => {
+    expect(events).toHaveLength(6);
+  });
+
+  it.each([
+    { filter: { user: 'op' }, expected: ['patch namespaces a 200', 'create pods/eviction a/p 429'] },
+    {
+      filter: { user: 'op', includeDryRun: true },
+      expected: ['patch namespaces a 200', 'create pods/eviction a/p 200', 'create pods/eviction a/p 429'],
+    },
+    { filter: { user: 'op', includeFailed: false }, expected: ['patch namespaces a 200'] },
+    { filter: { user: 'ro' }, expected: [] },
+  ])('mutations($filter)', ({ filter, expected }) => {
+    expect(mutations(events, filter).map(describeEvent)).toEqual(expected);
+  });
+
+  it('counts one event per request of a user, reads included', () => {
+    expect(requestsBy(events, 'ro').map((e) => e.verb)).toEqual(['watch', 'list']);
+    expect(mutationsBy(events, 'ro')).toEqual([]);
+  });
+});
