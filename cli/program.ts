@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { PlanMode } from '../core/api/index.js';
+import { ANALYZE_HELP, type AnalyzeOptions, parseAnalyzeOutput, runAnalyze } from './commands/analyze.js';
 import { runMode } from './commands/mode.js';
 import { runStatus } from './commands/status.js';
 import type { CliDeps } from './deps.js';
@@ -73,5 +74,16 @@ export function buildProgram(deps: CliDeps): Command {
       .command('status')
       .description('one screen: plan, outage state file, nodes, Flux (exit 0 healthy, 1 degraded, 4 unreachable)'),
   ).action((options: CommonOptions) => runStatus(options, deps));
+  program
+    .command('analyze')
+    .description('find the bootstrap deadlocks in a Flux repo, derive the bootstrap chain, draft or check a PowerPlan')
+    .option('--repo <dir>', "the Flux repo (default: --plan's repoSnapshot, else ~/hecate-repo)")
+    .addOption(
+      new Option('-o, --output <format>', 'output format: text or json').default('text').argParser(parseAnalyzeOutput),
+    )
+    .option('--emit-plan <file>', 'write a draft PowerPlan (chain and registry seed stage) to this file')
+    .option('--plan <file>', "compare this PowerPlan's bootstrap chain and seed stage with the repo")
+    .addHelpText('after', ANALYZE_HELP)
+    .action((options: AnalyzeOptions) => runAnalyze(options, deps));
   return program;
 }
