@@ -87,7 +87,13 @@ export class NutLine {
       });
       socket.once('close', () => reject(this.failure));
     });
-    this.ready = connected.then(() => options.login?.(this));
+    // NOTE: a refused login closes the connection, so the next request connects and logs in afresh.
+    this.ready = connected
+      .then(() => options.login?.(this))
+      .catch((error: Error) => {
+        this.fail(error);
+        throw error;
+      });
     this.ready.catch(() => undefined);
   }
 

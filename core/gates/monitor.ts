@@ -45,7 +45,7 @@ export class UpsMonitor {
     return verdict;
   }
 
-  /** Polls until `signal` aborts, then resolves. Rejects only when `onChange` throws. */
+  /** Polls until `signal` aborts, then resolves. Rejects when `onChange` (or a port breaking its contract) throws. */
   async run(signal: AbortSignal): Promise<void> {
     const { clock, intervalMs, alertIntervalMs = intervalMs } = this.options;
     while (!signal.aborted) {
