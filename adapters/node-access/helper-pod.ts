@@ -210,6 +210,9 @@ export class HelperPodAccess implements NodeAccessPort {
       privileged: true,
       activeDeadlineSeconds: 600,
     });
+    if (!(await this.nodeReady(node.name))) {
+      throw new HelperPodError(`${node.name} is not Ready: a helper pod cannot run there (power it off another way)`);
+    }
     const pod = await this.start(spec, options);
     if (!pod) return;
     const started = this.clock.now().getTime();
@@ -285,7 +288,7 @@ export class HelperPodAccess implements NodeAccessPort {
   /** Removes the node's stale helpers of this purpose, then creates the pod; its name, or undefined in a dry run. */
   private async start(spec: V1Pod, options: MutationOptions): Promise<string | undefined> {
     const labels = spec.metadata?.labels ?? {};
-    await this.ensureNamespace(options);
+    if (!(await this.ensureNamespace(options))) return undefined; // dry run, namespace to be created: nothing to try
     if (!options.dryRun) await this.removeHelpers(labels[HELPER_LABELS.purpose], labels[HELPER_LABELS.node]);
     const created = await this.core.createNamespacedPod({
       namespace: this.namespace,
@@ -295,8 +298,9 @@ export class HelperPodAccess implements NodeAccessPort {
     return options.dryRun ? undefined : created.metadata?.name;
   }
 
-  private async ensureNamespace(options: MutationOptions): Promise<void> {
-    if (this.namespaceReady) return;
+  /** Creates the namespace when missing; false in a dry run where it is missing (nothing can be created in it). */
+  private async ensureNamespace(options: MutationOptions): Promise<boolean> {
+    if (this.namespaceReady) return true;
     try {
       await this.core.readNamespace({ name: this.namespace });
     } catch (error) {
@@ -305,10 +309,11 @@ export class HelperPodAccess implements NodeAccessPort {
       await this.core
         .createNamespace({ body, ...(options.dryRun ? { dryRun: 'All' } : {}) })
         .catch((e: unknown) => (isConflict(e) ? undefined : Promise.reject(e)));
-      if (options.dryRun) return;
+      if (options.dryRun) return false;
     }
     await this.waitForDefaultServiceAccount(options.signal);
     this.namespaceReady = true;
+    return true;
   }
 
   /** Pod admission needs the namespace's `default` ServiceAccount, which a controller creates just after it. */

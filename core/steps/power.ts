@@ -59,7 +59,8 @@ async function isDown(nodes: NodePort, name: string): Promise<boolean | undefine
  * going down. The request is sent again: powering off is idempotent (a second `systemctl poweroff` on a host that
  * is already stopping changes nothing). If that second send fails (the host no longer accepts SSH, or its kubelet
  * is gone and the helper cannot start), the failure is reported and the executor waits for the node to go down
- * instead; only past the deadline does it fail, with the send error as the cause.
+ * instead; only past the deadline does it fail, with the send error as the cause. The same holds for a node that
+ * was already NotReady before its first request (a dead kubelet cannot run a helper pod; SSH may still work).
  */
 export function powerOffNode(
   access: NodeAccessPort,
@@ -83,6 +84,8 @@ export function powerOffNode(
       if (powerOffSteps(ctx)[0]?.id !== step.id) {
         await ctx.clock.sleep(parseDuration(spec.powerOff.delayBetweenNodes), ctx.signal);
       }
+      // A node already down (or an API that cannot tell) may not take the request: try, and tolerate a failure.
+      const tolerant = resent || (await isDown(nodes, node.name)) !== false;
       if (!dryRun && !resent) await ctx.record((outage) => outage.poweredOff.push(node.name));
       if (method === 'none') {
         ctx.report(`Power off ${node.name} by hand now (method none): waiting for it to stop reporting`);
@@ -95,10 +98,11 @@ export function powerOffNode(
         });
         ctx.report(`${dryRun ? 'would power off' : 'power-off sent to'} ${node.name} (${method})`);
       } catch (error) {
-        if (!resent) throw error;
+        if (!tolerant || dryRun) throw error;
         sendErrors.set(step.id, error);
+        const why = resent ? 'an earlier run may have delivered it' : 'the node was already down';
         ctx.report(
-          `sending again to ${node.name} failed (${(error as Error).message}); an earlier run may have delivered it: waiting for the node to stop`,
+          `sending to ${node.name} failed (${(error as Error).message}); ${why}: waiting for the node to stop`,
         );
       }
     },
