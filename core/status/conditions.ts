@@ -112,7 +112,7 @@ export function checkKstatusInvariants(status: KstatusLike | undefined, generati
   if (root !== undefined && generation !== undefined && root > generation) {
     problems.push(`status.observedGeneration ${root} > generation ${generation}`);
   }
-  if (root !== undefined && root === generation && reconciling) {
+  if (root !== undefined && root === generation && reconciling?.status === 'True') {
     problems.push('status.observedGeneration equals generation while Reconciling is True');
   }
   return problems;

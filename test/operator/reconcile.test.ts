@@ -1,0 +1,249 @@
+/**
+ * The PowerEvent reconciler's outcomes with in-memory caches and a status store that behaves like the API's
+ * /status subresource (whole-status apply, 404 once the object is gone). The kstatus invariants are checked after
+ * every status write.
+ */
+import { describe, expect, it } from 'vitest';
+import { PowerEventGoneError, PowerEventStatusStore } from '../../adapters/kube/powerevent-store.js';
+import { API_VERSION, type PowerEventStatus } from '../../core/api/index.js';
+import { StepKind } from '../../core/plan/index.js';
+import type { Executors, StepExecutor } from '../../core/run/executor.js';
+import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
+import type { EventRecorder } from '../../operator/events.js';
+import { type ExecutorFactory, PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
+import { atlasSpec } from '../helpers/atlas.js';
+import { FakeClock, silentLogger } from '../helpers/fakes.js';
+
+interface Scenario {
+  events: Record<string, Record<string, unknown>>;
+  plans: Record<string, unknown>;
+  executors?: ExecutorFactory;
+}
+
+/** The API server as the reconciler sees it: objects by key, status written whole, every write recorded. */
+function world(scenario: Scenario) {
+  const writes: Array<{ key: string; status: PowerEventStatus }> = [];
+  const recorded: string[] = [];
+  const violations: string[] = [];
+  const objects = scenario.events;
+  const recorder: EventRecorder = {
+    record: (obj, type, reason) => recorded.push(`${obj.name} ${type} ${reason}`),
+    flush: async () => {},
+  };
+  const reconciler = new PowerEventReconciler({
+    events: {
+      get: (ns, name) => objects[`${ns}/${name}`],
+      list: () => Object.values(objects),
+    },
+    plans: { get: (name) => scenario.plans[name] },
+    observe: async () => ({ api: 'reachable', nodes: [] }),
+    executors: scenario.executors ?? (() => ({ executors: {} })),
+    openStatus: (ref, current) =>
+      new PowerEventStatusStore(ref, current, async (r, status) => {
+        const key = `${r.namespace}/${r.name}`;
+        const obj = objects[key] as { metadata: { generation: number }; status?: unknown } | undefined;
+        if (!obj) throw new PowerEventGoneError(key);
+        violations.push(...checkKstatusInvariants(status, obj.metadata.generation).map((p) => `${key}: ${p}`));
+        obj.status = structuredClone(status);
+        writes.push({ key, status: structuredClone(status) });
+      }),
+    recorder,
+    clock: new FakeClock(),
+    logger: silentLogger,
+    signal: new AbortController().signal,
+    waitRequeueMs: 1_000,
+  });
+  const status = (key: string) => (objects[key] as { status?: PowerEventStatus }).status;
+  return { reconciler, writes, recorded, violations, status };
+}
+
+function event(name: string, spec: Record<string, unknown>, status?: unknown) {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'PowerEvent',
+    metadata: {
+      name,
+      namespace: 'hecate-system',
+      uid: `uid-${name}`,
+      generation: 1,
+      creationTimestamp: '2026-11-25T01:00:00Z',
+    },
+    spec: { planRef: { name: 'atlas' }, execute: false, ...spec },
+    ...(status ? { status } : {}),
+  };
+}
+
+const atlas = { apiVersion: API_VERSION, kind: 'PowerPlan', metadata: { name: 'atlas' }, spec: atlasSpec() };
+
+/** Executors for every step kind that record what they ran; `failOn` makes one step fail. */
+function recordingExecutors(ran: string[], failOn?: string): ExecutorFactory {
+  const executor: StepExecutor = {
+    check: async () => false,
+    apply: async (step) => {
+      ran.push(step.id);
+      if (step.id === failOn) throw new Error('the node did not answer');
+    },
+  };
+  const executors: Executors = Object.fromEntries(Object.values(StepKind).map((kind) => [kind, executor]));
+  return () => ({ executors });
+}
+
+const KEY = 'hecate-system/ev';
+
+describe('PowerEventReconciler', () => {
+  it.each([
+    { action: 'shutdown', mode: 'shutdown' },
+    { action: 'startup', mode: 'startup' },
+    { action: 'prepare', mode: 'prepare' },
+    { action: 'harbor-seed', mode: 'harbor-seed' },
+  ])('dry-run $action: renders the plan, Ready=True, done, one status write', async ({ action, mode }) => {
+    const w = world({ events: { [KEY]: event('ev', { action }) }, plans: { atlas } });
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    const status = w.status(KEY);
+    expect(status?.plan?.mode).toBe(mode);
+    expect(getCondition(status?.conditions, 'Ready')).toMatchObject({ status: 'True', reason: 'DryRun' });
+    expect(status?.observedGeneration).toBe(1);
+    expect(w.writes).toHaveLength(1);
+    expect(w.recorded).toEqual(['ev Normal DryRun']);
+    expect(w.violations).toEqual([]);
+  });
+
+  it('does not look at a handled generation again', async () => {
+    const w = world({ events: { [KEY]: event('ev', { action: 'shutdown' }) }, plans: { atlas } });
+    await w.reconciler.reconcile(KEY);
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(w.writes).toHaveLength(1);
+  });
+
+  it.each([
+    { given: 'a missing PowerPlan', plans: {}, reason: 'PlanNotFound', says: 'PowerPlan "atlas" not found' },
+    {
+      given: 'an invalid PowerPlan',
+      plans: { atlas: { ...atlas, spec: { ...atlas.spec, nodes: 'titan-01' } } },
+      reason: 'InvalidPlan',
+      says: 'nodes',
+    },
+  ])('stalls on $given with a clear message', async ({ plans, reason, says }) => {
+    const w = world({ events: { [KEY]: event('ev', { action: 'startup' }) }, plans });
+    const outcome = await w.reconciler.reconcile(KEY);
+    expect(outcome.kind).toBe('stalled');
+    const stalled = getCondition(w.status(KEY)?.conditions, 'Stalled');
+    expect(stalled).toMatchObject({ status: 'True', reason });
+    expect(stalled?.message).toContain(says);
+    expect(getCondition(w.status(KEY)?.conditions, 'Ready')).toMatchObject({ status: 'False', reason });
+    expect(w.recorded).toEqual([`ev Warning ${reason}`]);
+    expect(w.violations).toEqual([]);
+    await w.reconciler.reconcile(KEY);
+    expect(w.recorded).toHaveLength(1); // the same stall is not announced twice
+  });
+
+  it('stalls an executing event whose plan has step kinds without an executor, naming them, running nothing', async () => {
+    const ran: string[] = [];
+    const partial: ExecutorFactory = () => ({
+      executors: { [StepKind.RecordOutage]: { check: async () => false, apply: async (s) => void ran.push(s.id) } },
+    });
+    const w = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: partial,
+    });
+    const outcome = await w.reconciler.reconcile(KEY);
+    expect(outcome.kind).toBe('stalled');
+    const message = getCondition(w.status(KEY)?.conditions, 'Stalled')?.message ?? '';
+    expect(message).toMatch(/suspend-flux.*drain-node.*power-off-node/);
+    expect(message).not.toContain('record-outage');
+    expect(ran).toEqual([]);
+    expect(w.status(KEY)?.progress).toBeUndefined();
+    expect(w.status(KEY)?.phase).toBe('Pending');
+  });
+
+  it('runs an executing event through every step, stage conditions True, Ready=True, Events per step', async () => {
+    const ran: string[] = [];
+    const w = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: recordingExecutors(ran),
+    });
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    const status = w.status(KEY);
+    expect(status?.phase).toBe('Succeeded');
+    expect(ran).toEqual(status?.plan?.steps.map((s) => s.id));
+    for (const type of ['NodesDrained', 'NodesPoweredOff', 'FluxSuspended']) {
+      expect(getCondition(status?.conditions, type)).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    }
+    expect(getCondition(status?.conditions, 'Reconciling')).toBeUndefined();
+    expect(w.recorded.filter((r) => r.includes('StepStarted'))).toHaveLength(ran.length);
+    expect(w.violations).toEqual([]);
+    // progress was written between steps, and Running before the first one
+    expect(w.writes[0]?.status.phase).toBe('Running');
+    expect(w.writes.length).toBeGreaterThan(ran.length);
+  });
+
+  it('fails on a step error: Stalled, phase Failed, and the failed plan is not run again', async () => {
+    const ran: string[] = [];
+    const w = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: recordingExecutors(ran, 'outage/record'),
+    });
+    const outcome = await w.reconciler.reconcile(KEY);
+    expect(outcome.kind).toBe('stalled');
+    expect(w.status(KEY)?.phase).toBe('Failed');
+    expect(getCondition(w.status(KEY)?.conditions, 'Stalled')?.reason).toBe('StepFailed');
+    expect(getCondition(w.status(KEY)?.conditions, 'Stalled')?.message).toContain('the node did not answer');
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(ran).toEqual(['outage/record']);
+    expect(w.violations).toEqual([]);
+  });
+
+  it('makes an executing event wait while another is Running, naming it, then run once it finished', async () => {
+    const running = event('active', { action: 'startup', execute: true }, { conditions: [], phase: 'Running' });
+    const ran: string[] = [];
+    const w = world({
+      events: { 'hecate-system/active': running, [KEY]: event('ev', { action: 'prepare', execute: true }) },
+      plans: { atlas },
+      executors: recordingExecutors(ran),
+    });
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'requeueAfter', ms: 1_000 });
+    const reconciling = getCondition(w.status(KEY)?.conditions, 'Reconciling');
+    expect(reconciling).toMatchObject({ reason: 'WaitingForActiveEvent' });
+    expect(reconciling?.message).toContain('hecate-system/active');
+    expect(w.status(KEY)?.phase).toBe('Waiting');
+    expect(w.status(KEY)?.observedGeneration).toBeUndefined();
+    expect(ran).toEqual([]);
+
+    (running.status as { phase: string }).phase = 'Succeeded';
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(w.status(KEY)?.phase).toBe('Succeeded');
+    expect(w.violations).toEqual([]);
+  });
+
+  it('resumes a Running event from its recorded progress without repeating done steps', async () => {
+    const ran: string[] = [];
+    const w1 = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: recordingExecutors(ran, 'drain/titan-05'),
+    });
+    await w1.reconciler.reconcile(KEY);
+    const failedAt = ran.length;
+    // a restarted operator finds the event Running with the progress of the first one
+    const status = { ...w1.status(KEY), phase: 'Running' } as PowerEventStatus;
+    const again: string[] = [];
+    const w2 = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }, status) },
+      plans: { atlas },
+      executors: recordingExecutors(again),
+    });
+    expect(await w2.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    const done = new Set(ran.slice(0, failedAt).filter((id) => id !== 'drain/titan-05'));
+    expect(again.filter((id) => done.has(id))).toEqual([]);
+    expect(again).toContain('drain/titan-05');
+  });
+
+  it('forgets an event that is gone from the cache', async () => {
+    const w = world({ events: {}, plans: { atlas } });
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(w.writes).toEqual([]);
+  });
+});
