@@ -15,23 +15,25 @@ import {
   ApiextensionsV1Api,
   AppsV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   type KubeConfig,
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApplier } from '../../adapters/kube/apply.js';
+import { KubeFlux } from '../../adapters/kube/flux.js';
 import { KubeKustomizations, KubeReadiness } from '../../adapters/kube/readiness.js';
 import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from '../../adapters/kustomize.js';
 import { systemClock } from '../../adapters/system.js';
-import { type PowerPlanSpec, parseOrThrow, powerPlan, type RenderedPlan } from '../../core/api/index.js';
+import { outageRecord, type PowerPlanSpec, parseOrThrow, powerPlan, type RenderedPlan } from '../../core/api/index.js';
 import { compileStartup } from '../../core/plan/startup.js';
 import { StepFailedError } from '../../core/run/errors.js';
 import { runPlan } from '../../core/run/runner.js';
 import { applyChainStage, StageNotReadyError } from '../../core/steps/chain.js';
 import { UNSEAL_HINT } from '../../core/steps/readiness.js';
 import { fromYaml } from '../../core/yaml.js';
-import { type AuditEvent, type ControlPlane, requireBed, startControlPlane } from '../bed/index.js';
+import { type AuditEvent, type ControlPlane, fixtureCrdPaths, requireBed, startControlPlane } from '../bed/index.js';
 import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
 
@@ -93,7 +95,11 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
   let sims: Simulators;
   let kc: KubeConfig;
   let core: CoreV1Api;
-  const store = new MemoryStore();
+  /** After the shutdown: Hecate suspended the forge's HelmRelease (the chain must resume it, or it never installs). */
+  const RUNNER = 'HelmRelease/lab-git/forge-runner';
+  const store = new MemoryStore({
+    outage: outageRecord.parse({ inOutage: true, suspendedByHecate: { kustomizations: [], helmReleases: [RUNNER] } }),
+  });
   const spec = labSpec();
   const reports: string[] = [];
   let unsealedAt = 0;
@@ -104,7 +110,11 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
       new KubeReadiness(kc),
       spec,
       { repoSnapshot: REPO },
-      { kustomizations: new SnapshotKustomizations(REPO, new KubeKustomizations(kc)), intervalMs: 250 },
+      {
+        kustomizations: new SnapshotKustomizations(REPO, new KubeKustomizations(kc)),
+        flux: new KubeFlux(kc),
+        intervalMs: 250,
+      },
     );
     return runPlan({
       plan: chainPlan(spec),
@@ -135,7 +145,7 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
   };
 
   beforeAll(async () => {
-    plane = await startControlPlane();
+    plane = await startControlPlane({ crds: fixtureCrdPaths() });
     sims = await startSimulators(
       plane.kubeConfig,
       spec.nodes.map((n) => ({
@@ -146,7 +156,7 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
           ? { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' as const }] }
           : {}),
       })),
-      { kubelet: { speed: 10 }, flux: false, longhorn: false },
+      { kubelet: { speed: 10 }, longhorn: false },
     );
     kc = await plane.userKubeConfig(USER, ['system:masters']);
     core = plane.kubeConfig.makeApiClient(CoreV1Api);
@@ -154,6 +164,24 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
     await core.createNamespacedConfigMap({
       namespace: 'flux-system',
       body: { metadata: { name: 'lab-vars' }, data: { VAULT_SEALED: 'true' } },
+    });
+    // the forge's HelmRelease as the shutdown left it: installed once, then suspended by Hecate
+    await plane.createNamespace('lab-git');
+    await plane.kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: 'helm.toolkit.fluxcd.io',
+      version: 'v2',
+      namespace: 'lab-git',
+      plural: 'helmreleases',
+      body: {
+        apiVersion: 'helm.toolkit.fluxcd.io/v2',
+        kind: 'HelmRelease',
+        metadata: { name: 'forge-runner', namespace: 'lab-git' },
+        spec: {
+          interval: '30m',
+          suspend: true,
+          chart: { spec: { chart: 'forge-runner', sourceRef: { kind: 'HelmRepository', name: 'forge-charts' } } },
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -193,6 +221,7 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
     expect(postgres.spec?.template.spec?.containers[0]?.image).toBe('postgres:17.6');
     const vault = await apps.readNamespacedStatefulSet({ name: 'vault', namespace: 'lab-secrets' });
     expect(vault.spec?.template.metadata?.annotations?.['bed.hecate.dev/vault-sealed']).toBe('true');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Flux's $${VAR} escape leaves this literal
     expect(vault.spec?.template.spec?.containers[0]?.env?.[0]?.value).toBe('http://${POD_IP}:8200');
     const crd = await plane.kubeConfig
       .makeApiClient(ApiextensionsV1Api)
@@ -222,6 +251,18 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
     const rerun = applies(events).slice(before);
     expect([...new Set(rerun.map(stageOf))]).toEqual(['git-server']);
     expect(reports).toContain('git-server: Ready');
+    expect(reports).toContain(
+      `git-server: resumed ${RUNNER} (suspended by Hecate at shutdown) so that Flux installs it now`,
+    );
+    const release = (await plane.kubeConfig.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+      group: 'helm.toolkit.fluxcd.io',
+      version: 'v2',
+      namespace: 'lab-git',
+      plural: 'helmreleases',
+      name: 'forge-runner',
+    })) as { spec?: { suspend?: boolean }; status?: { conditions?: { type: string; status: string }[] } };
+    expect(release.spec?.suspend).toBeUndefined();
+    expect(release.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
   });
 
   it('the audit log shows the stages applied in order, each only after the previous stage was Ready', async () => {
