@@ -256,8 +256,11 @@ describe.skipIf(!bed.ok)('the Atlas scenario on the bed', () => {
     const harborPods = (await core.listNamespacedPod({ namespace: 'harbor' })).items;
     expect(harborPods.length).toBeGreaterThan(0);
     for (const pod of harborPods) expect(pod.spec?.nodeName).toBe('titan-05');
-    const apps = await readFlux('Kustomization', ns, 'apps');
-    expect(isReady(apps)).toBe(true);
+    // apps depends on harbor and the chain, so it turns Ready one reconcile after them.
+    await eventually('the apps Kustomization Ready', async () => isReady(await readFlux('Kustomization', ns, 'apps')), {
+      timeoutMs: 30_000,
+      intervalMs: 500,
+    });
   }, 180_000);
 
   it('keeps Longhorn volumes attached where their pods run, and detaches them when the pods are gone', async () => {
