@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyOrder } from '../../../adapters/kube/apply.js';
+import { KustomizeBuilder, SnapshotKustomizations } from '../../../adapters/kustomize.js';
 import { type PowerPlanSpec, powerPlanSpec, type RenderedPlan } from '../../../core/api/index.js';
 import type { FluxObject } from '../../../core/flux/objects.js';
 import { compileStartup } from '../../../core/plan/startup.js';
@@ -30,6 +31,7 @@ import {
   substituteText,
 } from '../../../core/steps/chain-substitute.js';
 import { UNSEAL_HINT } from '../../../core/steps/readiness.js';
+import { findTestBinaries, onPath } from '../../bed/binaries.js';
 import { FakeFlux } from '../../helpers/fake-flux.js';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
 
@@ -510,5 +512,64 @@ describe('apply order and paths', () => {
     ['/snap/', './apps/db/', '/snap/apps/db'],
   ])('joins %s and %s', (root, path, expected) => {
     expect(stageDir(root, path)).toBe(expected);
+  });
+});
+
+describe('Flux substitution gotchas, as Flux has them', () => {
+  it('turns a bare "true" into a boolean, and keeps it a string with the ${quote} idiom', () => {
+    const annotated = (value: string) =>
+      obj('v1', 'ServiceAccount', 'app', 'ns', { metadata: { name: 'app', annotations: { enabled: value } } });
+    const vars = { enabled: 'true', quote: '"' };
+    const [bare] = substituteObjects([annotated('${enabled}')], { vars });
+    const [quoted] = substituteObjects([annotated('${quote}${enabled}${quote}')], { vars });
+    expect(bare?.metadata.annotations?.enabled).toBe(true);
+    expect(quoted?.metadata.annotations?.enabled).toBe('true');
+  });
+});
+
+/** kubectl from PATH, else the test bed's (built by hack/setup-test-binaries.sh); skipped with neither. */
+function kubectlPath(): string | undefined {
+  const lookup = findTestBinaries();
+  return onPath('kubectl') ?? (lookup.ok ? lookup.binaries.kubectl : undefined);
+}
+const KUBECTL = kubectlPath();
+if (!KUBECTL && process.env.CI === 'true') throw new Error('kubectl is needed for the kustomize adapter tests');
+
+describe.skipIf(!KUBECTL)('the kustomize adapter on the lab snapshot', () => {
+  const REPO = new URL('../../fixtures/repos/lab', import.meta.url).pathname;
+
+  it('builds a stage with kubectl kustomize and substitutes its variables', async () => {
+    const builder = new KustomizeBuilder({ kustomize: false, ...(KUBECTL ? { kubectl: KUBECTL } : {}) });
+    const objects = await builder.build(`${REPO}/apps/database`, { vars: { PG_VERSION: '17.6' } });
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'Namespace/lab-db',
+      'Service/postgres',
+      'StatefulSet/postgres',
+    ]);
+    const sts = objects[2] as unknown as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    expect(sts.spec.template.spec.containers[0]?.image).toBe('postgres:17.6');
+  });
+
+  it('reads the Flux Kustomizations from the snapshot, with postBuild, healthChecks and wait', async () => {
+    const snapshot = new SnapshotKustomizations(REPO);
+    expect(await snapshot.kustomization('flux-system', 'database')).toMatchObject({
+      postBuild: {
+        substitute: { PG_VERSION: '17.6' },
+        substituteFrom: [{ kind: 'ConfigMap', name: 'lab-vars', optional: true }],
+      },
+      healthChecks: [{ apiVersion: 'v1', kind: 'Service', name: 'postgres', namespace: 'lab-db' }],
+      from: 'clusters/lab/stages.yaml',
+    });
+    expect((await snapshot.kustomization('flux-system', 'git-server'))?.wait).toBe(true);
+    expect(await snapshot.kustomization('flux-system', 'nothing')).toBeUndefined();
+    expect(await snapshot.substitutionData('flux-system', { kind: 'ConfigMap', name: 'lab-vars' })).toBeUndefined();
+  });
+
+  it('fails with the command and its error for a broken path', async () => {
+    const builder = new KustomizeBuilder({ kustomize: false, ...(KUBECTL ? { kubectl: KUBECTL } : {}) });
+    await expect(builder.build(`${REPO}/nowhere`)).rejects.toThrow(/does not exist/);
+    await expect(builder.build(`${REPO}/clusters`)).resolves.toEqual(
+      expect.arrayContaining([expect.objectContaining({ kind: 'PowerPlan' })]),
+    );
   });
 });
