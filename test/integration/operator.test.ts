@@ -226,6 +226,14 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     expect(actual).toBe(await readFile(fixture, 'utf8'));
   });
 
+  it('the Deployment is accepted and meets the "restricted" Pod Security level the namespace warns at', async () => {
+    const { stdout, stderr } = await kubectl('apply', '--dry-run=server', '-f', 'manifests/deployment.yaml');
+    expect(stdout).toContain('deployment.apps/hecate-operator created (server dry run)');
+    expect(stderr).not.toMatch(/PodSecurity/);
+    const { stdout: kustomized } = await kubectl('kustomize', 'manifests');
+    expect(kustomized).toContain('kind: Deployment');
+  });
+
   it('RBAC: every request the operator made was allowed, and its writes are only status, events and its Lease', async () => {
     const events = await plane.readAudit();
     const mine = requestsBy(events, SA_USER);
