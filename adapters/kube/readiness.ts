@@ -155,7 +155,7 @@ export class KubeKustomizations implements FluxKustomizationPort {
 
   async kustomization(namespace: string, name: string): Promise<FluxKustomizationView | undefined> {
     const path = `/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/${namespace}/kustomizations/${name}`;
-    const doc = await this.client.get(path).catch(() => undefined); // no Flux CRDs yet: not in the cluster
+    const doc = await this.client.get(path); // undefined after a 404, also when the Flux CRDs are not installed
     return doc ? toKustomizationView(doc, 'the cluster', namespace) : undefined;
   }
 

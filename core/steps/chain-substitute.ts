@@ -62,13 +62,21 @@ function disabled(object: KubeObject): boolean {
 export function substituteObjects(objects: readonly KubeObject[], substitutions: Substitutions): KubeObject[] {
   return objects.map((object) => {
     if (disabled(object)) return object;
+    const what = `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata.name}`;
+    let text: string;
     try {
-      return fromYaml(substituteText(toYaml(object), substitutions)) as KubeObject;
+      text = substituteText(toYaml(object), substitutions);
     } catch (error) {
-      const ns = object.metadata.namespace ? `${object.metadata.namespace}/` : '';
-      throw new SubstitutionError(`${object.kind} ${ns}${object.metadata.name}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new SubstitutionError(`${what}: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      return fromYaml(text) as KubeObject;
+    } catch (error) {
+      // NOTE: the parser's message quotes the offending line, which may hold a Secret's value: name the line only
+      const line = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+      throw new SubstitutionError(
+        `${what}: the YAML after substitution does not parse${line ? ` (line ${line})` : ''}; a value may need quoting (Flux's \${quote} idiom)`,
+      );
     }
   });
 }

@@ -573,3 +573,13 @@ describe.skipIf(!KUBECTL)('the kustomize adapter on the lab snapshot', () => {
     );
   });
 });
+
+describe('substitution errors never show values', () => {
+  it('names the object and the line when the substituted YAML does not parse', () => {
+    const secret = obj('v1', 'Secret', 'creds', 'ns', { stringData: { token: '${TOKEN}' } });
+    const attempt = () => substituteObjects([secret], { vars: { TOKEN: 'hunter2: [oops' } });
+    expect(attempt).toThrow(SubstitutionError);
+    expect(attempt).toThrow(/^Secret ns\/creds: the YAML after substitution does not parse \(line \d+\)/);
+    expect(attempt).not.toThrow(/hunter2/);
+  });
+});
