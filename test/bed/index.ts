@@ -14,14 +14,7 @@ export {
 export { type BedAvailability, BedUnavailableError, bedAvailability, requireBed } from './availability.js';
 export { findTestBinaries, REPO_ROOT, SETUP_COMMAND, type TestBinaries } from './binaries.js';
 export type { NodeLifecycleTimings } from './components.js';
-export {
-  ADMIN_USER,
-  BED_DIR_PREFIX,
-  type ComponentMemory,
-  type ControlPlane,
-  type ControlPlaneOptions,
-  startControlPlane,
-} from './controlplane.js';
+export { ADMIN_USER, BED_DIR_PREFIX, type ControlPlaneOptions, startControlPlane } from './controlplane.js';
 export {
   allCrdPaths,
   FIXTURE_CRDS_DIR,
@@ -30,4 +23,5 @@ export {
   hecateCrdPaths,
   installCrds,
 } from './crds.js';
-export { isRunning, pidsWithCommandLine } from './processes.js';
+export type { ComponentMemory, ControlPlane } from './plane.js';
+export { type Component, isRunning, pidsWithCommandLine } from './processes.js';
