@@ -18,7 +18,7 @@ export interface Pki {
   serving: CertPair;
   /** ServiceAccount token signing key (private, PEM) and its public half. */
   serviceAccountKey: { privatePath: string; publicPath: string };
-  /** A client certificate signed by the CA; `groups` become O= entries (e.g. system:masters). */
+  /** A new client certificate signed by the CA; `groups` become O= entries (e.g. system:masters). */
   clientCert(user: string, groups?: readonly string[]): Promise<CertPair>;
 }
 
@@ -46,8 +46,8 @@ export async function createPki(dir: string, openssl: string): Promise<Pki> {
   ]);
   let serial = 0;
   const leaf = async (file: string, subject: string, extensions: string): Promise<CertPair> => {
-    const pair = { certPath: join(dir, `${file}.crt`), keyPath: join(dir, `${file}.key`) };
     serial += 1;
+    const pair = { certPath: join(dir, `${file}-${serial}.crt`), keyPath: join(dir, `${file}-${serial}.key`) };
     await run(openssl, [
       'req',
       '-x509',
