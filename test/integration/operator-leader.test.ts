@@ -113,6 +113,10 @@ describe.skipIf(!bed.ok)('operator leader election', () => {
     expect(metricsA).toMatch(/hecate_reconcile_total\{controller="powerevent",outcome="done"\} [1-9]/);
     expect(metricsA).toMatch(/^hecate_leader 1$/m);
     expect((await b.get('/metrics')).body).toMatch(/^hecate_leader 0$/m);
+    const rss = (body: string) => Number(/^process_resident_memory_bytes (\S+)$/m.exec(body)?.[1] ?? 0) / 2 ** 20;
+    console.info(
+      `Operator RSS: leader ${rss(metricsA).toFixed(0)} MiB, follower ${rss((await b.get('/metrics')).body).toFixed(0)} MiB`,
+    );
   });
 
   it('hands over within the lease time when the leader is killed', async () => {

@@ -29,6 +29,8 @@ const run = promisify(execFile);
 const NS = 'hecate-system';
 const SA_USER = `system:serviceaccount:${NS}:hecate-operator`;
 const FIXTURES = join(REPO_ROOT, 'test/fixtures/operator');
+/** The operator with executors that only wait: the execution path without touching the cluster. */
+const HOLD_MAIN = 'test/fixtures/operator/hold-main.ts';
 const FAST = ['--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--wait-requeue', '1s'];
 
 /** Every status the test saw, to check the kstatus invariants on each (STYLE.md point 27). */
@@ -185,7 +187,7 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
 
   it('makes a second executing PowerEvent wait with a condition naming the active one', async () => {
     await operators[1]?.stop();
-    const op = startOperator('replica-hold', [], 'test/fixtures/operator/hold-main.ts');
+    const op = startOperator('replica-hold', [], HOLD_MAIN);
     await op.waitForLog((l) => l.message === 'Caches synced, reconciling');
     await createEvent('first', { action: 'startup', planRef: { name: 'atlas' }, execute: true });
     await waitForEvent('first', (e) => e.status?.phase === 'Running');
@@ -203,6 +205,31 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
       Date.parse(first.status?.finishedAt ?? ''),
     );
     await op.stop();
+  });
+
+  it('resumes an executing PowerEvent after the operator is killed mid-run, without repeating done steps', async () => {
+    const isDone = (s: { state: string }) => s.state === 'done' || s.state === 'skipped';
+    const first = startOperator('replica-r1', [], HOLD_MAIN);
+    await first.waitForLog((l) => l.message === 'Caches synced, reconciling');
+    await createEvent('resume', { action: 'shutdown', planRef: { name: 'atlas' }, execute: true });
+    await waitForEvent('resume', (e) => (e.status?.progress?.steps.filter(isDone).length ?? 0) >= 3, 60_000);
+    await first.stop('SIGKILL');
+    const killed = await getEvent('resume');
+    expect(killed.status?.phase).toBe('Running');
+    const doneBefore = (killed.status?.progress?.steps ?? []).filter(isDone).map((s) => s.id);
+
+    const second = startOperator('replica-r2', [], HOLD_MAIN);
+    const finished = await waitForEvent('resume', (e) => e.status?.phase === 'Succeeded', 90_000);
+    const startedAgain = second.logs
+      .filter((l) => l.message === 'Step started' && l.powerEvent === `${NS}/resume`)
+      .map((l) => l.step as string);
+    expect(startedAgain.length).toBeGreaterThan(0);
+    expect(startedAgain.filter((id) => doneBefore.includes(id))).toEqual([]);
+    expect(finished.status?.progress?.steps.every(isDone)).toBe(true);
+    expect(finished.status?.progress?.steps.map((s) => s.id).sort()).toEqual(
+      finished.status?.plan?.steps.map((s) => s.id).sort(),
+    );
+    await second.stop();
   });
 
   it('keeps the kstatus invariants in every status the tests observed', () => {
