@@ -13,6 +13,8 @@ export interface CommonOptions {
   offline: boolean;
   ignoreUps?: boolean;
   reason?: string;
+  /** shutdown: the fast path (short drain levels, no PDB wait, storage time-boxed to seconds). */
+  emergency?: boolean;
 }
 
 export function parseOutput(value: string): OutputFormat {

@@ -62,7 +62,10 @@ export function buildProgram(deps: CliDeps): Command {
   for (const { mode, summary, example } of MODES) {
     const command = addCommonOptions(program.command(mode).description(summary));
     if (mode === 'startup') command.option('--ignore-ups', 'start even when the UPS gate refuses (recorded)', false);
-    if (mode === 'shutdown') command.option('--reason <text>', 'why, recorded in the outage record');
+    if (mode === 'shutdown') {
+      command.option('--reason <text>', 'why, recorded in the outage record');
+      command.option('--emergency', 'the fast path for a second outage: short drain levels, no PDB wait', false);
+    }
     command.addHelpText(
       'after',
       `\nExample:\n  $ ${example}\n  $ ${example.replace(' --execute', '')} -o yaml\n${EXIT_CODES_HELP}`,

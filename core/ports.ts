@@ -137,3 +137,14 @@ export interface NodeAccessPort {
     options?: MutationOptions,
   ): Promise<{ present: boolean; message?: string }>;
 }
+
+// Ports defined beside the code that first needed them; re-exported so that every port is reachable from here.
+export type { UpsPort } from './gates/ports.js';
+export type {
+  BundleFilesPort,
+  PdbView,
+  PreflightPort,
+  PreflightSnapshot,
+  SnapshotPort,
+  StatefulSetView,
+} from './steps/prepare-ports.js';

@@ -2,6 +2,7 @@ import { adapterLogger, systemClock } from '../../adapters/system.js';
 import type { Progress, RenderedPlan } from '../../core/api/index.js';
 import { MissingExecutorError, StepFailedError } from '../../core/run/errors.js';
 import { missingExecutors, type RunEvent, runPlan } from '../../core/run/runner.js';
+import { EmergencyShutdownRequired, GateRefusedError } from '../../core/steps/ups.js';
 import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
@@ -39,20 +40,21 @@ function printRecords(progress: Progress, options: CommonOptions, deps: CliDeps)
   if (options.output === 'yaml') deps.stdout(`---\n${toYaml(progress)}`);
 }
 
-/**
- * Runs a compiled plan against the cluster, recording progress in the state file after every step.
- * NOTE: refuses before touching anything when this build has no executor for a step of the plan.
- */
-export async function executePlan(
-  plan: RenderedPlan,
-  ctx: CommandContext,
-  options: CommonOptions,
-  deps: CliDeps,
-): Promise<void> {
+/** Runs one plan with progress; refuses before touching anything when an executor is missing. */
+async function runWithProgress(plan: RenderedPlan, ctx: CommandContext, deps: CliDeps): Promise<Progress> {
   if (!ctx.kubeConfig) throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig');
-  const { executors, guard } = clusterExecutors(ctx.kubeConfig, ctx.plan.spec);
-  const missing = missingExecutors(plan, executors);
+  const logger = adapterLogger(deps);
+  const wiring = clusterExecutors({
+    kc: ctx.kubeConfig,
+    mode: plan.mode,
+    spec: ctx.plan.spec,
+    paths: ctx.paths,
+    env: deps.env,
+    logger,
+  });
+  const missing = missingExecutors(plan, wiring.executors);
   if (missing.length > 0) {
+    await wiring.close();
     throw new ExitError(
       ExitCode.Failed,
       `--execute is not available for ${plan.mode} in this build: no executor yet for ${missing.join(', ')}. Nothing was changed; the plan above is what it would do.`,
@@ -64,17 +66,50 @@ export async function executePlan(
     const result = await runPlan({
       plan,
       action: ACTION_OF[plan.mode],
-      executors,
-      guard,
+      executors: wiring.executors,
+      guard: wiring.guard,
       store: ctx.stateFile,
       clock: systemClock,
-      logger: adapterLogger(deps),
+      logger,
       onEvent: progress.onEvent,
     });
     await progress.finish();
-    printRecords(result, options, deps);
+    return result;
   } catch (error) {
     await progress.finish(error as Error);
+    throw error;
+  } finally {
+    await wiring.close();
+  }
+}
+
+/**
+ * Runs a compiled plan against the cluster, recording progress in the state file after every step. A UPS gate that
+ * refuses exits 3; inside an outage window on battery and low, startup runs the emergency shutdown instead.
+ */
+export async function executePlan(
+  plan: RenderedPlan,
+  ctx: CommandContext,
+  options: CommonOptions,
+  deps: CliDeps,
+  compileEmergency: (ctx: CommandContext) => RenderedPlan,
+): Promise<void> {
+  try {
+    printRecords(await runWithProgress(plan, ctx, deps), options, deps);
+  } catch (error) {
+    const cause = error instanceof StepFailedError ? error.cause : undefined;
+    if (cause instanceof GateRefusedError) {
+      throw new ExitError(ExitCode.RefusedByGate, cause.message, { cause });
+    }
+    if (cause instanceof EmergencyShutdownRequired) {
+      deps.stderr(`\n${cause.message}\nRunning the emergency shutdown instead of the startup.\n\n`);
+      const saved = await ctx.stateFile.load();
+      const emergency = compileEmergency({ ...ctx, ...(saved ? { saved } : {}) });
+      printRecords(await runWithProgress(emergency, ctx, deps), options, deps);
+      throw new ExitError(ExitCode.RefusedByGate, 'startup refused: the emergency shutdown ran instead (see above)', {
+        cause,
+      });
+    }
     if (error instanceof StepFailedError) {
       throw new ExitError(
         ExitCode.Failed,

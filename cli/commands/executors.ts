@@ -1,42 +1,85 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { localBundleFiles } from '../../adapters/bundle-files.js';
+import { GitSnapshot } from '../../adapters/git.js';
 import { KubeApi } from '../../adapters/kube/api.js';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { KubeNodes } from '../../adapters/kube/nodes.js';
 import { KubePods } from '../../adapters/kube/pods.js';
+import { KubePreflight } from '../../adapters/kube/preflight.js';
 import { KubeStorage } from '../../adapters/kube/storage.js';
-import type { PowerPlanSpec } from '../../core/api/index.js';
+import { nodeAccessFor } from '../../adapters/node-access/index.js';
+import { systemClock } from '../../adapters/system.js';
+import { upsSource } from '../../adapters/ups/sources.js';
+import type { PlanMode, PowerPlanSpec } from '../../core/api/index.js';
 import { toDrainOptions } from '../../core/drain/options.js';
-import { StepKind } from '../../core/plan/index.js';
+import { upsGate, upsPolicy } from '../../core/gates/ups.js';
+import { emergencySpec } from '../../core/plan/emergency.js';
+import { type ResolvedPaths, StepKind } from '../../core/plan/index.js';
+import type { Logger } from '../../core/ports.js';
 import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
 import { drainNode } from '../../core/steps/drain.js';
 import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from '../../core/steps/flux.js';
 import { coreExecutors } from '../../core/steps/index.js';
 import { uncordonNodes, waitApi, waitNodes } from '../../core/steps/nodes.js';
+import { powerOffNode } from '../../core/steps/power.js';
+import {
+  preflight,
+  prepullImage,
+  recordFluxRevision,
+  refreshSnapshot,
+  verifyBundle,
+} from '../../core/steps/prepare.js';
 import { quiesceStorage } from '../../core/steps/storage.js';
+import { upsGateExecutor } from '../../core/steps/ups.js';
 
 export interface ClusterWiring {
   executors: Executors;
   guard: GuardEvaluator;
+  /** Releases connections (the UPS client). */
+  close(): Promise<void>;
+}
+
+export interface WiringInput {
+  kc: KubeConfig;
+  mode: PlanMode;
+  spec: PowerPlanSpec;
+  paths: ResolvedPaths;
+  env: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
 }
 
 /** Builds every executor this build has, on real adapters. The one place the CLI turns ports into adapters. */
-export function clusterExecutors(kc: KubeConfig, spec: PowerPlanSpec): ClusterWiring {
+export function clusterExecutors({ kc, mode, spec: planSpec, paths, env, logger }: WiringInput): ClusterWiring {
+  // NOTE: the emergency path runs the same executors with the emergency budgets (short drain levels, no PDB wait).
+  const spec = mode === 'emergency-shutdown' ? emergencySpec(planSpec) : planSpec;
   const flux = new KubeFlux(kc);
   const nodes = new KubeNodes(kc);
+  const access = nodeAccessFor(spec, kc);
   const sourceNotReady = fluxSourceNotReadyGuard(flux, spec);
+  const ups = upsSource(spec.ups, { clock: systemClock, logger });
   return {
     executors: {
       ...coreExecutors(),
+      [StepKind.PrepullImage]: prepullImage(access, spec),
+      [StepKind.RefreshSnapshot]: refreshSnapshot(new GitSnapshot({ env }), paths.repoSnapshot),
+      [StepKind.RecordFluxRevision]: recordFluxRevision(flux, spec),
+      [StepKind.VerifyBundle]: verifyBundle(localBundleFiles(env)),
+      [StepKind.Preflight]: preflight(new KubePreflight(kc), spec),
       [StepKind.SuspendFlux]: suspendFlux(flux, spec),
-      [StepKind.ResumeFlux]: resumeFlux(flux, spec),
-      [StepKind.WaitFlux]: waitFlux(flux, spec),
-      [StepKind.CheckFluxSource]: checkFluxSource(flux, spec),
+      [StepKind.DrainNode]: drainNode(nodes, new KubePods(kc), toDrainOptions(spec.drain)),
+      [StepKind.QuiesceStorage]: quiesceStorage(new KubeStorage(kc), { nodes }),
+      [StepKind.PowerOffNode]: powerOffNode(access, nodes, spec),
+      ...(ups ? { [StepKind.UpsGate]: upsGateExecutor(upsGate(ups, upsPolicy(spec.ups), systemClock)) } : {}),
       [StepKind.WaitApi]: waitApi(new KubeApi(kc)),
       [StepKind.WaitNodes]: waitNodes(nodes),
       [StepKind.Uncordon]: uncordonNodes(nodes),
-      [StepKind.DrainNode]: drainNode(nodes, new KubePods(kc), toDrainOptions(spec.drain)),
-      [StepKind.QuiesceStorage]: quiesceStorage(new KubeStorage(kc), { nodes }),
+      [StepKind.CheckFluxSource]: checkFluxSource(flux, spec),
+      [StepKind.ResumeFlux]: resumeFlux(flux, spec),
+      [StepKind.WaitFlux]: waitFlux(flux, spec),
     },
     guard: async (guard) => (guard === 'flux-source-not-ready' ? sourceNotReady() : true),
+    close: async () => {
+      await ups?.close();
+    },
   };
 }

@@ -17,6 +17,7 @@ export function compileFor(mode: PlanMode, ctx: CommandContext, options: CommonO
     observed: ctx.observed,
     ...(ctx.saved ? { outage: ctx.saved.outage } : {}),
     ...(options.ignoreUps ? { ignoreUps: true } : {}),
+    ...(options.reason ? { reason: options.reason } : {}),
   });
 }
 
@@ -30,7 +31,8 @@ export function printPlan(plan: RenderedPlan, source: string, options: CommonOpt
  * prepare | shutdown | startup | harbor-seed. Dry-run (the default) prints the plan and changes nothing: not the
  * cluster, not a node, not the state file. `--execute` runs it.
  */
-export async function runMode(mode: PlanMode, options: CommonOptions, deps: CliDeps): Promise<void> {
+export async function runMode(requested: PlanMode, options: CommonOptions, deps: CliDeps): Promise<void> {
+  const mode = requested === 'shutdown' && options.emergency ? 'emergency-shutdown' : requested;
   const ctx = await loadContext(options, deps);
   const plan = compileFor(mode, ctx, options);
   printPlan(plan, ctx.plan.source, options, deps);
@@ -38,5 +40,5 @@ export async function runMode(mode: PlanMode, options: CommonOptions, deps: CliD
   if (!ctx.kubeConfig) {
     throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig (and not --offline)');
   }
-  await executePlan(plan, ctx, options, deps);
+  await executePlan(plan, ctx, options, deps, (latest) => compileFor('emergency-shutdown', latest, options));
 }

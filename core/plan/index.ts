@@ -1,8 +1,9 @@
 import type { PlanMode, RenderedPlan } from '../api/plan.js';
+import { compileEmergencyShutdownTuned } from './emergency.js';
 import { compileHarborSeed } from './harbor.js';
 import type { CompileInput } from './input.js';
 import { compilePrepare } from './prepare.js';
-import { compileEmergencyShutdown, compileShutdown } from './shutdown.js';
+import { compileShutdown } from './shutdown.js';
 import { compileStartup } from './startup.js';
 
 export type { CompileInput, Observed, ResolvedPaths } from './input.js';
@@ -11,7 +12,7 @@ export { STAGE_CONDITION, Stage, StepKind } from './stages.js';
 const COMPILERS = {
   prepare: compilePrepare,
   shutdown: compileShutdown,
-  'emergency-shutdown': compileEmergencyShutdown,
+  'emergency-shutdown': compileEmergencyShutdownTuned,
   startup: compileStartup,
   'harbor-seed': compileHarborSeed,
 } satisfies Record<PlanMode, (input: CompileInput) => unknown>;

@@ -31,4 +31,6 @@ export interface CompileInput {
   /** The outage record from the progress store, when one exists. */
   outage?: OutageRecord;
   ignoreUps?: boolean;
+  /** Why, from the operator (`--reason`, `spec.reason`); recorded in the outage record. */
+  reason?: string;
 }

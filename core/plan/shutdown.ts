@@ -126,12 +126,3 @@ export function compileShutdown(input: CompileInput): PlanStep[] {
     ...powerOffSteps(input, false),
   ];
 }
-
-/** The fast path for a second outage: no drain, no storage wait; suspend Flux and power off in order. */
-export function compileEmergencyShutdown(input: CompileInput): PlanStep[] {
-  return [
-    recordOutageStep(input, 'emergency shutdown'),
-    ...fluxSuspendSteps(input, true),
-    ...powerOffSteps(input, true),
-  ];
-}

@@ -187,11 +187,15 @@ describe('the Atlas shutdown plan', () => {
 });
 
 describe('the emergency shutdown plan', () => {
-  it('skips drains and storage waits but keeps the power-off order', () => {
-    const steps = ids('emergency-shutdown');
-    expect(steps.some((id) => id.startsWith('drain/') || id.startsWith('storage/'))).toBe(false);
-    expect(steps.filter((id) => id.startsWith('power-off/')).at(-1)).toBe('power-off/titan-01');
+  it('drains every worker at once with a short escalation, then powers off in the same order', () => {
+    const plan = compilePlan('emergency-shutdown', atlasInput());
+    const steps = plan.steps.map((s) => s.id);
     expect(steps[0]).toBe('outage/record');
+    const drains = plan.steps.filter((s) => s.stage === 'drain');
+    expect(drains.map((s) => s.params.parallelism)).toEqual(['4', '4', '4', '4']);
+    expect(drains[0]?.blockers.join(' ')).toContain('evict → disable-eviction after 15s');
+    expect(steps.filter((id) => id.startsWith('power-off/')).at(-1)).toBe('power-off/titan-01');
+    expect(plan.steps.find((s) => s.id === 'storage/quiesce')?.timeoutSeconds).toBe(20);
   });
 });
 
