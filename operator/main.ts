@@ -106,17 +106,25 @@ export async function runOperator(
   logger.info('Serving health and metrics', { address: address.address, port: address.port });
   let code = 0;
   let started: Promise<void> | undefined;
+  let failed: () => void = () => undefined;
+  const startFailed = new Promise<void>((resolve) => {
+    failed = resolve;
+  });
   const startOperator = () => {
     started = operator.start().catch((error: unknown) => {
       logger.error('Could not start the operator', { error });
       code = 1;
+      failed();
     });
     return started;
   };
   const stopOperator = async () => {
     runs.abort(new Error('the operator is stopping'));
-    await started;
-    await withTimeout(operator.stop(), config.shutdownGraceMs, () =>
+    const stopping = (async () => {
+      await started;
+      await operator.stop();
+    })();
+    await withTimeout(stopping, config.shutdownGraceMs, () =>
       logger.warn('Reconciles still running after the grace period; stopping anyway', {
         graceMs: config.shutdownGraceMs,
       }),
@@ -135,7 +143,7 @@ export async function runOperator(
         lost = true;
       },
     });
-    await Promise.race([hooks.stopRequested, election]);
+    await Promise.race([hooks.stopRequested, election, startFailed]);
     await stopOperator();
     lease.abort();
     await election;
