@@ -2,11 +2,14 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { localBundleFiles } from '../../adapters/bundle-files.js';
 import { GitSnapshot } from '../../adapters/git.js';
 import { KubeApi } from '../../adapters/kube/api.js';
+import { KubeApplier } from '../../adapters/kube/apply.js';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { KubeNodes } from '../../adapters/kube/nodes.js';
 import { KubePods } from '../../adapters/kube/pods.js';
 import { KubePreflight } from '../../adapters/kube/preflight.js';
+import { KubeKustomizations, KubeReadiness } from '../../adapters/kube/readiness.js';
 import { KubeStorage } from '../../adapters/kube/storage.js';
+import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from '../../adapters/kustomize.js';
 import { nodeAccessFor } from '../../adapters/node-access/index.js';
 import { systemClock } from '../../adapters/system.js';
 import { upsSource } from '../../adapters/ups/sources.js';
@@ -17,6 +20,7 @@ import { emergencySpec } from '../../core/plan/emergency.js';
 import { type ResolvedPaths, StepKind } from '../../core/plan/index.js';
 import type { Logger } from '../../core/ports.js';
 import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
+import { applyChainStage } from '../../core/steps/chain.js';
 import { drainNode } from '../../core/steps/drain.js';
 import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from '../../core/steps/flux.js';
 import { coreExecutors } from '../../core/steps/index.js';
@@ -74,6 +78,23 @@ export function clusterExecutors({ kc, mode, spec: planSpec, paths, env, logger 
       [StepKind.WaitNodes]: waitNodes(nodes),
       [StepKind.Uncordon]: uncordonNodes(nodes),
       [StepKind.CheckFluxSource]: checkFluxSource(flux, spec),
+      [StepKind.ApplyChainStage]: applyChainStage(
+        manifestPort(
+          new KustomizeBuilder(env.HECATE_KUBECTL ? { kubectl: env.HECATE_KUBECTL } : {}),
+          new KubeApplier(kc),
+        ),
+        new KubeReadiness(kc),
+        spec,
+        { repoSnapshot: paths.repoSnapshot },
+        {
+          kustomizations: new SnapshotKustomizations(
+            paths.repoSnapshot,
+            new KubeKustomizations(kc),
+            spec.flux.namespace,
+          ),
+          flux,
+        },
+      ),
       [StepKind.ResumeFlux]: resumeFlux(flux, spec),
       [StepKind.WaitFlux]: waitFlux(flux, spec),
     },
