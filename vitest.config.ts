@@ -14,7 +14,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['test/core/**/*.test.ts', 'test/adapters/**/*.test.ts', 'test/cli/**/*.test.ts'],
+          include: [
+            'test/core/**/*.test.ts',
+            'test/adapters/**/*.test.ts',
+            'test/cli/**/*.test.ts',
+            'test/operator/**/*.test.ts',
+          ],
           testTimeout: 60_000,
         },
       },
