@@ -1,4 +1,5 @@
 import { adapterLogger, systemClock } from '../../adapters/system.js';
+import { clusterExecutors } from '../../adapters/wiring.js';
 import type { Progress, RenderedPlan } from '../../core/api/index.js';
 import { MissingExecutorError, StepFailedError } from '../../core/run/errors.js';
 import { missingExecutors, type RunEvent, runPlan } from '../../core/run/runner.js';
@@ -10,7 +11,6 @@ import type { CommonOptions } from '../options.js';
 import { LineProgress } from '../render/progress-lines.js';
 import { ListrProgress } from '../render/progress-listr.js';
 import type { CommandContext } from './context.js';
-import { clusterExecutors } from './executors.js';
 
 const ACTION_OF = {
   prepare: 'prepare',

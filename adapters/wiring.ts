@@ -1,40 +1,34 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { localBundleFiles } from '../../adapters/bundle-files.js';
-import { GitSnapshot } from '../../adapters/git.js';
-import { KubeApi } from '../../adapters/kube/api.js';
-import { KubeApplier } from '../../adapters/kube/apply.js';
-import { KubeFlux } from '../../adapters/kube/flux.js';
-import { KubeNodes } from '../../adapters/kube/nodes.js';
-import { KubePods } from '../../adapters/kube/pods.js';
-import { KubePreflight } from '../../adapters/kube/preflight.js';
-import { KubeKustomizations, KubeReadiness } from '../../adapters/kube/readiness.js';
-import { KubeStorage } from '../../adapters/kube/storage.js';
-import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from '../../adapters/kustomize.js';
-import { nodeAccessFor } from '../../adapters/node-access/index.js';
-import { systemClock } from '../../adapters/system.js';
-import { upsSource } from '../../adapters/ups/sources.js';
-import type { PlanMode, PowerPlanSpec } from '../../core/api/index.js';
-import { toDrainOptions } from '../../core/drain/options.js';
-import { upsGate, upsPolicy } from '../../core/gates/ups.js';
-import { emergencySpec } from '../../core/plan/emergency.js';
-import { type ResolvedPaths, StepKind } from '../../core/plan/index.js';
-import type { Logger } from '../../core/ports.js';
-import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
-import { applyChainStage } from '../../core/steps/chain.js';
-import { drainNode } from '../../core/steps/drain.js';
-import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from '../../core/steps/flux.js';
-import { coreExecutors } from '../../core/steps/index.js';
-import { uncordonNodes, waitApi, waitNodes } from '../../core/steps/nodes.js';
-import { powerOffNode } from '../../core/steps/power.js';
-import {
-  preflight,
-  prepullImage,
-  recordFluxRevision,
-  refreshSnapshot,
-  verifyBundle,
-} from '../../core/steps/prepare.js';
-import { quiesceStorage } from '../../core/steps/storage.js';
-import { upsGateExecutor } from '../../core/steps/ups.js';
+import type { PlanMode, PowerPlanSpec } from '../core/api/index.js';
+import { toDrainOptions } from '../core/drain/options.js';
+import { upsGate, upsPolicy } from '../core/gates/ups.js';
+import { emergencySpec } from '../core/plan/emergency.js';
+import { type ResolvedPaths, StepKind } from '../core/plan/index.js';
+import type { Logger } from '../core/ports.js';
+import type { Executors, GuardEvaluator } from '../core/run/executor.js';
+import { applyChainStage } from '../core/steps/chain.js';
+import { drainNode } from '../core/steps/drain.js';
+import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from '../core/steps/flux.js';
+import { coreExecutors } from '../core/steps/index.js';
+import { uncordonNodes, waitApi, waitNodes } from '../core/steps/nodes.js';
+import { powerOffNode } from '../core/steps/power.js';
+import { preflight, prepullImage, recordFluxRevision, refreshSnapshot, verifyBundle } from '../core/steps/prepare.js';
+import { quiesceStorage } from '../core/steps/storage.js';
+import { upsGateExecutor } from '../core/steps/ups.js';
+import { localBundleFiles } from './bundle-files.js';
+import { GitSnapshot } from './git.js';
+import { KubeApi } from './kube/api.js';
+import { KubeApplier } from './kube/apply.js';
+import { KubeFlux } from './kube/flux.js';
+import { KubeNodes } from './kube/nodes.js';
+import { KubePods } from './kube/pods.js';
+import { KubePreflight } from './kube/preflight.js';
+import { KubeKustomizations, KubeReadiness } from './kube/readiness.js';
+import { KubeStorage } from './kube/storage.js';
+import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from './kustomize.js';
+import { nodeAccessFor } from './node-access/index.js';
+import { systemClock } from './system.js';
+import { upsSource } from './ups/sources.js';
 
 export interface ClusterWiring {
   executors: Executors;
@@ -52,7 +46,10 @@ export interface WiringInput {
   logger: Logger;
 }
 
-/** Builds every executor this build has, on real adapters. The one place the CLI turns ports into adapters. */
+/**
+ * Every executor this build has, on real adapters: the one place where ports become adapters, shared by both
+ * composition roots (cli/ and operator/). Step kinds without an executor make a run refuse before anything changes.
+ */
 export function clusterExecutors({ kc, mode, spec: planSpec, paths, env, logger }: WiringInput): ClusterWiring {
   // NOTE: the emergency path runs the same executors with the emergency budgets (short drain levels, no PDB wait).
   const spec = mode === 'emergency-shutdown' ? emergencySpec(planSpec) : planSpec;
