@@ -7,8 +7,8 @@ export interface Probe {
   status: string;
 }
 
-function formatElapsed(ms: number): string {
-  const s = Math.floor(ms / 1000);
+function formatElapsed(ms: number, round: (x: number) => number = Math.floor): string {
+  const s = round(ms / 1000);
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
@@ -24,7 +24,7 @@ export async function waitUntil(ctx: StepContext, probe: () => Promise<Probe>, i
     if (result.done) return;
     const now = ctx.clock.now().getTime();
     if (result.status !== last) {
-      const budget = ctx.deadline ? ` of ${formatElapsed(ctx.deadline - started)}` : '';
+      const budget = ctx.deadline ? ` of ${formatElapsed(ctx.deadline - started, Math.ceil)}` : '';
       ctx.report(`${result.status} (waiting ${formatElapsed(now - started)}${budget})`);
       last = result.status;
     }
