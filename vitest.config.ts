@@ -19,6 +19,7 @@ export default defineConfig({
             'test/adapters/**/*.test.ts',
             'test/cli/**/*.test.ts',
             'test/operator/**/*.test.ts',
+            'test/*.test.ts',
           ],
           testTimeout: 60_000,
         },
