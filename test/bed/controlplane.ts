@@ -105,6 +105,7 @@ async function startOnce(run: Run): Promise<ControlPlane> {
     await startControllers(run, bed, layout, admin.kubeConfig);
     const plane = new BedControlPlane({
       ...admin,
+      apiServer: apiServerSwitch(run, bed, layout, pki),
       dir: bed.dir,
       pki,
       auditLogPath: layout.auditLogPath,
@@ -123,6 +124,25 @@ async function startOnce(run: Run): Promise<ControlPlane> {
   } catch (error) {
     throw await failed(bed, error);
   }
+}
+
+/**
+ * Stops and starts kube-apiserver alone (etcd, the controllers and the stand-ins keep running), as a control-plane
+ * node's reboot does: clients see connection refused, then the same server (same port, certificates, audit log).
+ */
+function apiServerSwitch(run: Run, bed: Bed, layout: Layout, pki: Pki) {
+  const current = () => bed.components.find((c) => c.name === 'kube-apiserver' && !c.hasExited());
+  return {
+    stop: async () => {
+      await current()?.stop();
+      const gone = bed.components.findIndex((c) => c.name === 'kube-apiserver' && c.hasExited());
+      if (gone >= 0) bed.components.splice(gone, 1); // else waitUntil() fails on the exited component
+    },
+    start: async (timeoutMs = 60_000) => {
+      if (current()) return;
+      await startApiServer({ ...run, deadline: Date.now() + timeoutMs }, bed, layout, pki);
+    },
+  };
 }
 
 async function newBed(run: Run): Promise<Bed> {

@@ -47,6 +47,10 @@ export interface ControlPlane {
   installCrds(paths: readonly string[]): Promise<string[]>;
   /** Resident memory of each component, from /proc. */
   memory(): Promise<ComponentMemory[]>;
+  /** Stops kube-apiserver only (etcd, controllers and stand-ins keep running): clients get connection refused. */
+  stopApiServer(): Promise<void>;
+  /** Starts kube-apiserver again on the same port with the same flags; resolves when /readyz answers 200. */
+  startApiServer(timeoutMs?: number): Promise<void>;
   /** Stops every component and removes the folder; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -60,6 +64,7 @@ export interface PlaneParts {
   auditLogPath: string;
   binaries: TestBinaries;
   components: readonly Component[];
+  apiServer: { stop(): Promise<void>; start(timeoutMs?: number): Promise<void> };
   stop: () => Promise<void>;
 }
 
@@ -141,6 +146,14 @@ export class BedControlPlane implements ControlPlane {
     await waitUntil(`ServiceAccount ${name}/default`, Date.now() + 30_000, this.components, () =>
       exists(() => core.readNamespacedServiceAccount({ name: 'default', namespace: name })),
     );
+  }
+
+  stopApiServer(): Promise<void> {
+    return this.parts.apiServer.stop();
+  }
+
+  startApiServer(timeoutMs?: number): Promise<void> {
+    return this.parts.apiServer.start(timeoutMs);
   }
 
   installCrds(paths: readonly string[]): Promise<string[]> {
