@@ -23,6 +23,7 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { POWER_OFF_MARKER } from '../../../adapters/node-access/power-off-script.js';
 import { KeyQueue, Watched } from '../informer.js';
 import {
   hostIP,
@@ -55,6 +56,12 @@ export interface KubeletOptions {
   heartbeatMs?: number;
   /** Whether `image` can be pulled onto `node` now (default: always). Absent images that cannot wait in ImagePullBackOff. */
   canPull?: (image: string, node: string) => boolean;
+  /**
+   * A helper whose command holds Hecate's power-off marker (the real script stops k3s, then powers the host off)
+   * pulls the plug on its node this long after it starts running, in ms before the speed factor; its container
+   * never reports an exit, as on a real host. Default: off (such a helper runs like any other).
+   */
+  powerOffHelperMs?: number;
   /** Overrides a helper pod's annotations (tests script Hecate's own helper pods with this). */
   helperScript?: (pod: V1Pod) => HelperOutcome | undefined;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -349,11 +356,18 @@ export class KubeletStandIn {
         pod,
         runningStatus({ pod, now: startedAt, hostIP: hostIP(node.index), podIP: this.podIP(pod, node), ...runtime }),
       );
+      if (this.options.powerOffHelperMs !== undefined && runsPowerOff(pod)) {
+        runtime.exitAt = Number.POSITIVE_INFINITY; // the host goes down under it
+        const name = node.spec.name;
+        setTimeout(() => void this.powerOff(name), this.options.powerOffHelperMs / this.speed);
+        return;
+      }
       return this.queue.addAfter(podKey(pod), (runtime.exitAt ?? 0) - Date.now());
     }
     if (runtime.exitAt === 0) {
       return this.patchStatus(pod, terminatedStatus(pod, new Date(), 255, 'Unknown'));
     }
+    if (runtime.exitAt === Number.POSITIVE_INFINITY) return; // a power-off helper: never exits
     const left = (runtime.exitAt ?? 0) - Date.now();
     if (left > 0) return this.queue.addAfter(podKey(pod), left);
     if (pod.status?.phase !== 'Running') return this.queue.addAfter(podKey(pod), 100); // our Running not seen yet
@@ -422,6 +436,13 @@ export function startKubelet(
   options?: KubeletOptions,
 ): Promise<KubeletStandIn> {
   return KubeletStandIn.start(kubeConfig, nodes, options);
+}
+
+/** Whether the helper runs Hecate's power-off script (its text holds the marker it prints before the command). */
+function runsPowerOff(pod: V1Pod): boolean {
+  return (pod.spec?.containers ?? []).some((c) =>
+    [...(c.command ?? []), ...(c.args ?? [])].some((word) => word.includes(POWER_OFF_MARKER)),
+  );
 }
 
 function podKey(pod: V1Pod): string {
