@@ -94,3 +94,19 @@ export class GitSnapshot implements SnapshotPort {
     return result.stdout.trim();
   }
 }
+
+/**
+ * The revision checked out in a local clone, in Flux's format (`<branch>@sha1:<commit>`, `HEAD@sha1:` when
+ * detached); `present: false` when the folder is missing or not a git clone. Read-only; never throws.
+ */
+export async function snapshotRevision(dir: string, git = 'git'): Promise<{ present: boolean; revision?: string }> {
+  if (!existsSync(join(dir, '.git'))) return { present: false };
+  const run = (args: string[]) =>
+    execa(git, ['-C', dir, ...args], { reject: false, stdin: 'ignore', timeout: 10_000, env: { LC_ALL: 'C' } });
+  const [sha, branch] = await Promise.all([run(['rev-parse', 'HEAD']), run(['rev-parse', '--abbrev-ref', 'HEAD'])]);
+  if (sha.exitCode !== 0) return { present: true };
+  return {
+    present: true,
+    revision: `${branch.exitCode === 0 ? branch.stdout.trim() : 'HEAD'}@sha1:${sha.stdout.trim()}`,
+  };
+}

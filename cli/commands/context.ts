@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { snapshotRevision } from '../../adapters/git.js';
 import { loadKubeConfig } from '../../adapters/kube/config.js';
 import { observeCluster } from '../../adapters/kube/observe.js';
 import { defaultBundlePath, defaultStateFile, expandHome } from '../../adapters/paths.js';
@@ -75,6 +76,10 @@ export async function loadContext(options: CommonOptions, deps: CliDeps): Promis
   const paths = resolvePaths(plan, options, deps);
   const stateFile = new StateFile(paths.stateFile);
   const saved = await stateFile.load();
-  const observed: Observed = kubeConfig ? await observeCluster(kubeConfig, plan.spec) : { api: 'unknown' };
+  const [cluster, snapshot] = await Promise.all([
+    kubeConfig ? observeCluster(kubeConfig, plan.spec) : ({ api: 'unknown' } as const),
+    snapshotRevision(paths.repoSnapshot),
+  ]);
+  const observed: Observed = { ...cluster, snapshot };
   return { plan, paths, stateFile, observed, ...(saved ? { saved } : {}), ...(kubeConfig ? { kubeConfig } : {}) };
 }

@@ -29,10 +29,37 @@ function notes(mode: PlanMode, input: CompileInput): string[] {
   if (mode === 'startup' && !input.outage?.fluxRevision) {
     out.push('prepare has not recorded the Flux revision: a fallback applies the snapshot as it is');
   }
+  if (mode === 'startup') out.push(...snapshotWarnings(input));
   if ((mode === 'harbor-seed' || mode === 'prepare') && !input.spec.harbor) {
     out.push('The plan has no harbor section: no bundle to check or seed');
   }
   return out;
+}
+
+/** The commit of a Flux revision: `main@sha1:abc` → `abc`; a bare commit stays as it is. */
+function commitOf(revision: string): string {
+  return revision.slice(revision.lastIndexOf(':') + 1);
+}
+
+/**
+ * A fallback applies the snapshot as it is on disk: warn when that is not what Flux last applied (the revision
+ * prepare recorded), or when there is no snapshot at all. `--execute` proceeds anyway.
+ */
+function snapshotWarnings(input: CompileInput): string[] {
+  const snapshot = input.observed.snapshot;
+  const recorded = input.outage?.fluxRevision;
+  const dir = input.paths.repoSnapshot;
+  if (!snapshot) return [];
+  if (!snapshot.present && input.outage?.inOutage) {
+    return [
+      `WARNING: no repo snapshot at ${dir}: a fallback through the bootstrap chain cannot run (run hecate prepare)`,
+    ];
+  }
+  if (!recorded || !snapshot.present || !snapshot.revision || commitOf(snapshot.revision) === commitOf(recorded))
+    return [];
+  return [
+    `WARNING: the repo snapshot ${dir} is at ${snapshot.revision}, but prepare recorded ${recorded} as what Flux last applied: a fallback would apply the snapshot's revision. To apply what Flux had, run \`git -C ${dir} checkout ${commitOf(recorded)}\`; to proceed with the snapshot as it is, run with --execute anyway`,
+  ];
 }
 
 /** Compiles a mode into a plan: pure, plain data, the same for the dry-run, the runner and PowerEvent status. */

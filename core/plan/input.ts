@@ -18,6 +18,11 @@ export interface Observed {
     /** Kustomizations and HelmReleases, when listed. */
     objects?: FluxObject[];
   };
+  /**
+   * The local repo snapshot as found on disk: `revision` in Flux's format (`<branch>@sha1:<commit>`); `present`
+   * false when the folder is missing or not a git clone. Undefined when nobody looked.
+   */
+  snapshot?: { present: boolean; revision?: string };
   /** Nodes as the API reports them; names missing from the plan are reported, not touched. */
   nodes?: { name: string; ready: boolean; unschedulable: boolean }[];
 }
