@@ -140,7 +140,7 @@ function apiServerSwitch(run: Run, bed: Bed, layout: Layout, pki: Pki) {
     },
     start: async (timeoutMs = 60_000) => {
       if (current()) return;
-      await startApiServer({ ...run, deadline: Date.now() + timeoutMs }, bed, layout, pki);
+      await startApiServer({ ...run, deadline: Date.now() + timeoutMs }, bed, layout, pki, false);
     },
   };
 }
@@ -192,9 +192,9 @@ async function failed(bed: Bed, error: unknown): Promise<Error> {
   return new Error(`${(error as Error).message}\n${detail}`, { cause: error });
 }
 
-async function startApiServer(run: Run, bed: Bed, layout: Layout, pki: Pki) {
-  run.log(`Starting etcd and kube-apiserver in ${bed.dir}`);
-  bed.spawn('etcd', etcdArgs(layout));
+async function startApiServer(run: Run, bed: Bed, layout: Layout, pki: Pki, withEtcd = true) {
+  run.log(`Starting ${withEtcd ? 'etcd and ' : ''}kube-apiserver in ${bed.dir}`);
+  if (withEtcd) bed.spawn('etcd', etcdArgs(layout));
   bed.spawn('kube-apiserver', apiserverArgs(layout));
   const server = `https://127.0.0.1:${layout.ports.apiserver}`;
   const cert = await pki.clientCert(ADMIN_USER, ['system:masters']);

@@ -13,12 +13,15 @@ type Manifest = { kind?: string; metadata?: { name?: string; labels?: Record<str
 
 const OWNER = 'kustomize.toolkit.fluxcd.io/name';
 
-/** The objects each Kustomization deploys, keyed by its path. Namespaces go with the first stage that uses them. */
+/**
+ * The objects each Kustomization deploys, keyed by its path: the Namespaces it owns (Atlas's core stage), and each
+ * folder also declares the namespaces of its own objects, so that any stage applies on its own.
+ */
 export function snapshotFiles(scenario: Scenario): Map<string, Manifest[]> {
   const objects = renderScenario(scenario) as Manifest[];
   const files = new Map<string, Manifest[]>();
   for (const k of scenario.flux?.kustomizations ?? []) {
-    const owned = objects.filter((o) => o.metadata?.labels?.[OWNER] === k.name && o.kind !== 'Namespace');
+    const owned = objects.filter((o) => o.metadata?.labels?.[OWNER] === k.name);
     files.set(k.path, owned);
   }
   return files;
