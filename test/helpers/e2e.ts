@@ -1,0 +1,322 @@
+/**
+ * The end-to-end setup shared by the shutdown, startup and crash-resume tests: a real control plane with every
+ * stand-in, the Atlas scenario applied and converged, the Atlas PowerPlan adapted to the bed (helper-pod power-off,
+ * a static UPS reading, short drain levels, the state file and repo snapshot in a temp folder), and a kubeconfig
+ * for a user of its own so that the audit log tells Hecate's requests from the stand-ins'.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api, CustomObjectsApi, type V1Node } from '@kubernetes/client-node';
+import { KubeFlux } from '../../adapters/kube/flux.js';
+import { runCli } from '../../cli/main.js';
+import type { OutageRecord, Progress } from '../../core/api/index.js';
+import { fromYaml, toYaml } from '../../core/yaml.js';
+import { FLUX_KINDS, type FluxObject } from '../bed/flux.js';
+import {
+  type AuditEvent,
+  allCrdPaths,
+  type ControlPlane,
+  describeEvent,
+  mutationsBy,
+  REPO_ROOT,
+  startControlPlane,
+} from '../bed/index.js';
+import { ATLAS_SCENARIO, loadScenario, type Scenario } from '../bed/scenario.js';
+import { eventually, type Simulators, startScenario } from '../bed/simulators.js';
+import { writeSnapshot } from '../bed/snapshot.js';
+import type { CliResult } from './cli.js';
+
+/** The user Hecate's CLI runs as (system:masters): its requests are the only ones by this name. */
+export const HECATE_USER = 'hecate-cli';
+
+export interface PlanTweaks {
+  /** Keep the harbor section (default false: startup then needs the seed-harbor executor). */
+  harbor?: boolean;
+  /** Time at each drain escalation level (default 4s). */
+  drainTimeout?: string;
+  parallelism?: number;
+  delayBetweenNodes?: string;
+}
+
+export interface E2eOptions extends PlanTweaks {
+  /** Changes to the Atlas scenario before it is applied. */
+  scenario?: (atlas: Scenario) => Scenario;
+  /** Kubelet time compression (default 10). */
+  speed?: number;
+  log?: (message: string) => void;
+}
+
+export interface E2e {
+  plane: ControlPlane;
+  sims: Simulators;
+  scenario: Scenario;
+  dir: string;
+  home: string;
+  planPath: string;
+  statePath: string;
+  snapshot: string;
+  /** The snapshot's git revision, `main@sha1:<hex>`. */
+  revision: string;
+  /** Hecate's own kubeconfig file. */
+  kubeconfig: string;
+  env: Record<string, string>;
+  /** Runs `hecate <argv>` in this process. */
+  hecate(argv: string[]): Promise<CliResult & { ms: number }>;
+  /** `--plan P --kubeconfig K` */
+  args(...extra: string[]): string[];
+  state(): Promise<{ outage: OutageRecord; progress?: Progress } | undefined>;
+  /** Hecate's completed mutating requests, in log order. */
+  mutations(): Promise<AuditEvent[]>;
+  /** Writes the plan again with other tweaks (same paths). */
+  writePlan(tweaks: PlanTweaks): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The Atlas PowerPlan with the bed's facts. */
+export async function bedPlan(dir: string, snapshot: string, statePath: string, tweaks: PlanTweaks): Promise<string> {
+  const plan = fromYaml(await readFile(join(REPO_ROOT, 'manifests/atlas-powerplan.yaml'), 'utf8')) as {
+    spec: Record<string, Record<string, unknown> | unknown>;
+  };
+  const spec = plan.spec as Record<string, Record<string, unknown>>;
+  plan.spec.repoSnapshot = snapshot;
+  plan.spec.stateFile = statePath;
+  plan.spec.powerOff = {
+    method: 'helper-pod',
+    command: ['systemctl', 'poweroff'],
+    delayBetweenNodes: tweaks.delayBetweenNodes ?? '0s',
+  };
+  plan.spec.ups = { source: 'static', staticCharge: 100, minStartupCharge: 50, emergencyCharge: 30 };
+  plan.spec.drain = {
+    ...spec.drain,
+    timeout: tweaks.drainTimeout ?? '4s',
+    evictionRetryInterval: '1s',
+    parallelism: tweaks.parallelism ?? 4,
+  };
+  plan.spec.storage = { ...spec.storage, detachTimeout: '30s' };
+  plan.spec.startup = { apiTimeout: '2m', nodeReadyQuorum: 0.6, nodesReadyTimeout: '1m' };
+  plan.spec.flux = { ...spec.flux, convergeTimeout: '1m' };
+  if (!tweaks.harbor) delete plan.spec.harbor;
+  const file = join(dir, 'atlas-powerplan.yaml');
+  await writeFile(file, toYaml(plan));
+  return file;
+}
+
+/** Starts the bed, applies the (adapted) Atlas scenario, waits until Flux is Ready, writes the snapshot and plan. */
+export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
+  const log = options.log ?? (() => {});
+  const plane = await startControlPlane({ crds: allCrdPaths(), nodeLifecycle: { nodeMonitorGracePeriod: '6s' } });
+  let sims: Simulators | undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'hecate-e2e-'));
+  try {
+    const atlas = await loadScenario(ATLAS_SCENARIO);
+    const scenario = options.scenario ? options.scenario(atlas) : atlas;
+    sims = await startScenario(plane.kubeConfig, scenario, {
+      kubelet: { speed: options.speed ?? 10, powerOffHelperMs: 500 },
+    });
+    const kc = await plane.userKubeConfig(HECATE_USER, ['system:masters']);
+    const kubeconfig = await plane.writeKubeConfig(kc, 'hecate.kubeconfig');
+    const snapshot = join(dir, 'hecate-repo');
+    const revision = await writeSnapshot(scenario, snapshot);
+    const statePath = join(dir, 'state', 'cluster_power_recovery.state');
+    const planPath = await bedPlan(dir, snapshot, statePath, options);
+    await waitConverged(plane, scenario);
+    log(`e2e bed up: ${plane.server}`);
+    const env = { HOME: dir, HECATE_KUBECTL: plane.binaries.kubectl, PATH: process.env.PATH ?? '' };
+    const started = sims;
+    return {
+      plane,
+      sims: started,
+      scenario,
+      dir,
+      home: dir,
+      planPath,
+      statePath,
+      snapshot,
+      revision,
+      kubeconfig,
+      env,
+      hecate: (argv) => runInProcess(argv, env),
+      args: (...extra) => ['--plan', planPath, '--kubeconfig', kubeconfig, ...extra],
+      state: async () => {
+        try {
+          return JSON.parse(await readFile(statePath, 'utf8'));
+        } catch {
+          return undefined;
+        }
+      },
+      mutations: async () => mutationsBy(await plane.readAudit(), HECATE_USER),
+      writePlan: async (tweaks) => {
+        await bedPlan(dir, snapshot, statePath, tweaks);
+      },
+      stop: async () => {
+        await started.stop();
+        await plane.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await sims?.stop();
+    await plane.stop();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function runInProcess(argv: string[], env: Record<string, string>): Promise<CliResult & { ms: number }> {
+  let stdout = '';
+  let stderr = '';
+  const started = Date.now();
+  const code = await runCli(argv, {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    env,
+    cwd: REPO_ROOT,
+    now: () => new Date(),
+  });
+  return { code, stdout, stderr, ms: Date.now() - started };
+}
+
+/** Every Flux object Ready and every workload's pods running: the cluster before the power event. */
+async function waitConverged(plane: ControlPlane, scenario: Scenario): Promise<void> {
+  const flux = new KubeFlux(plane.kubeConfig);
+  const fluxNs = scenario.flux?.namespace ?? 'flux-system';
+  await eventually(
+    'the Flux source to be Ready (Gitea serving)',
+    async () => (await flux.source('GitRepository', fluxNs, 'flux-system'))?.ready,
+    { timeoutMs: 90_000 },
+  );
+  await eventually(
+    'every Kustomization and HelmRelease to be Ready',
+    async () => {
+      const objects = await listFlux(plane, 'Kustomization').then(async (k) => [
+        ...k,
+        ...(await listFlux(plane, 'HelmRelease')),
+      ]);
+      return objects.every((o) => o.spec?.suspend || o.status?.conditions?.some(readyTrue));
+    },
+    { timeoutMs: 90_000 },
+  );
+}
+
+const readyTrue = (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True';
+
+export async function listFlux(plane: ControlPlane, kind: keyof typeof FLUX_KINDS): Promise<FluxObject[]> {
+  const { group, version, plural } = FLUX_KINDS[kind];
+  const list = (await plane.kubeConfig
+    .makeApiClient(CustomObjectsApi)
+    .listClusterCustomObject({ group, version, plural })) as { items: FluxObject[] };
+  return list.items;
+}
+
+/** `Kind/namespace/name` of every suspended Kustomization and HelmRelease. */
+export async function suspendedFlux(plane: ControlPlane): Promise<string[]> {
+  const all = [
+    ...(await listFlux(plane, 'Kustomization')).map((o) => ({ kind: 'Kustomization', o })),
+    ...(await listFlux(plane, 'HelmRelease')).map((o) => ({ kind: 'HelmRelease', o })),
+  ];
+  return all
+    .filter(({ o }) => o.spec?.suspend === true)
+    .map(({ kind, o }) => `${kind}/${o.metadata?.namespace}/${o.metadata?.name}`)
+    .sort();
+}
+
+export async function nodes(plane: ControlPlane): Promise<V1Node[]> {
+  return (await plane.kubeConfig.makeApiClient(CoreV1Api).listNode()).items;
+}
+
+/** A stage name per step id prefix: `flux-suspend/root` → `flux-suspend`. */
+export function stageOfStep(id: string): string {
+  return id.split('/')[0] ?? id;
+}
+
+/** Someone paused the apps Kustomization before the power event: Hecate must leave it to them. */
+export function withPausedApps(atlas: Scenario): Scenario {
+  const flux = atlas.flux;
+  if (!flux) return atlas;
+  const kustomizations = flux.kustomizations.map((k) => (k.name === 'apps' ? { ...k, suspended: true } : k));
+  return { ...atlas, flux: { ...flux, kustomizations } };
+}
+
+/** The stage of the printed plan that a mutating request belongs to. */
+export function stageOfMutation(event: AuditEvent): string {
+  const ref = event.objectRef ?? {};
+  if (ref.resource === 'kustomizations' || ref.resource === 'helmreleases') return 'flux-suspend';
+  if (ref.namespace === 'hecate-system' || (ref.resource === 'namespaces' && ref.name === 'hecate-system')) {
+    return 'power-off';
+  }
+  if (ref.resource === 'nodes' || ref.resource === 'pods') return 'drain';
+  return `? ${describeEvent(event)}`;
+}
+
+/** Consecutive duplicates removed. */
+export function runs<T>(items: readonly T[]): T[] {
+  return items.filter((item, i) => i === 0 || items[i - 1] !== item);
+}
+
+/** Records the order in which the kubelet stand-in's nodes lose power while `work` runs. */
+export async function powerOffOrder<T>(e2e: E2e, work: () => Promise<T>): Promise<{ result: T; order: string[] }> {
+  const order: string[] = [];
+  const timer = setInterval(() => {
+    for (const node of e2e.sims.kubelet.nodeNames) {
+      if (!e2e.sims.kubelet.isOn(node) && !order.includes(node)) order.push(node);
+    }
+  }, 50);
+  try {
+    const result = await work();
+    await new Promise((resolve) => setTimeout(resolve, 700)); // the last node goes down just after its helper runs
+    return {
+      result,
+      order: [...order, ...e2e.sims.kubelet.nodeNames.filter((n) => !e2e.sims.kubelet.isOn(n) && !order.includes(n))],
+    };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Wall time of each stage of a finished run, from the state file's step records. */
+export function stageTimes(progress: Progress | undefined): Record<string, number> {
+  const out: Record<string, { from: number; to: number }> = {};
+  for (const step of progress?.steps ?? []) {
+    const stage = stageOfStep(step.id);
+    const from = Date.parse(step.startedAt ?? '');
+    const to = Date.parse(step.finishedAt ?? step.startedAt ?? '');
+    const seen = out[stage];
+    out[stage] = seen ? { from: Math.min(seen.from, from), to: Math.max(seen.to, to) } : { from, to };
+  }
+  return Object.fromEntries(Object.entries(out).map(([stage, t]) => [stage, t.to - t.from]));
+}
+
+export interface ChildRun {
+  pid: number;
+  output(): string;
+  /** Resolves with the exit code, or the signal name. */
+  exited: Promise<number | string>;
+  kill(): void;
+}
+
+/** `hecate <argv>` as a child process (`node --import tsx cli/main.ts`), for SIGKILL tests. */
+export function spawnCli(argv: string[], env: Record<string, string>): ChildRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cli/main.ts'), ...argv], {
+    cwd: REPO_ROOT,
+    env: { ...env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)),
+  );
+  if (child.pid === undefined) throw new Error('could not start the CLI');
+  return { pid: child.pid, output: () => output, exited, kill: () => child.kill('SIGKILL') };
+}
