@@ -12,6 +12,12 @@ export interface PowerOffOptions {
   /** How long to wait for a node to stop being Ready when the step has no timeout (default 5 min; method none 30). */
   defaultWaitMs?: number;
   intervalMs?: number;
+  /**
+   * A node recorded by an earlier run (that crashed) but still Ready: how long to wait for it to go down before the
+   * request is sent again (default 60 s, beyond the node-monitor grace period that hides a host already going down).
+   * Not in an emergency: there the request is sent again at once.
+   */
+  resendAfterMs?: number;
 }
 
 /** The plan's node: its address for SSH and its role. */
@@ -45,6 +51,16 @@ async function isDown(nodes: NodePort, name: string): Promise<boolean | undefine
   }
 }
 
+/** Polls until the node is down (true), or `ms` (bounded by the step's deadline) has passed (false). */
+async function goesDown(nodes: NodePort, name: string, ctx: StepContext, ms: number, intervalMs: number) {
+  const until = Math.min(ctx.clock.now().getTime() + ms, ctx.deadline ?? Number.POSITIVE_INFINITY);
+  for (;;) {
+    if ((await isDown(nodes, name)) === true) return true;
+    if (ctx.clock.now().getTime() >= until) return false;
+    await ctx.clock.sleep(intervalMs, ctx.signal);
+  }
+}
+
 /**
  * Powers off one node (kind power-off-node): the node is recorded in `outage.poweredOff` BEFORE the request is
  * sent, then the executor waits until the node stops being Ready (its heartbeats stop and the node-lifecycle
@@ -56,7 +72,9 @@ async function isDown(nodes: NodePort, name: string): Promise<boolean | undefine
  * - method `none`: records, asks a person (report) and waits for the node to go down.
  *
  * NOTE: recorded but still Ready means a crash came between the record and the delivery, or the host is still
- * going down. The request is sent again: powering off is idempotent (a second `systemctl poweroff` on a host that
+ * going down (the API notices only after the node-monitor grace period). The executor first waits up to
+ * `resendAfterMs` for the node to go down, so a delivered power-off is not repeated; then it sends the request
+ * again: powering off is idempotent (a second `systemctl poweroff` on a host that
  * is already stopping changes nothing). If that second send fails (the host no longer accepts SSH, or its kubelet
  * is gone and the helper cannot start), the failure is reported and the executor waits for the node to go down
  * instead; only past the deadline does it fail, with the send error as the cause. The same holds for a node that
@@ -83,6 +101,16 @@ export function powerOffNode(
       const resent = ctx.outage().poweredOff.includes(node.name);
       if (powerOffSteps(ctx)[0]?.id !== step.id) {
         await ctx.clock.sleep(parseDuration(spec.powerOff.delayBetweenNodes), ctx.signal);
+      }
+      if (resent && ctx.plan.mode !== 'emergency-shutdown' && !dryRun) {
+        const grace = options.resendAfterMs ?? 60_000;
+        ctx.report(
+          `${node.name} was sent the power-off by an earlier run: waiting up to ${grace / 1000}s for it to go down`,
+        );
+        if (await goesDown(nodes, node.name, ctx, grace, options.intervalMs ?? 2_000)) {
+          ctx.report(`${node.name} went down: the earlier request was delivered, not sending it again`);
+          return;
+        }
       }
       // A node already down (or an API that cannot tell) may not take the request: try, and tolerate a failure.
       const tolerant = resent || (await isDown(nodes, node.name)) !== false;
