@@ -2,7 +2,8 @@
  * Kubelet stand-in, in the spirit of kwok: one process plays every node's kubelet against the real API server.
  *
  * - Registers each Node (k3s labels, taints, capacity) and keeps its Lease and Ready heartbeat fresh.
- * - Runs pods bound to its nodes: Pending → Running with ready containers, pod IPs from 10.42.<node>.0/24; records
+ * - Runs pods bound to its nodes: Pending → Running with ready containers (after `bed.hecate.dev/start-seconds`
+ *   when annotated), pod IPs from 10.42.<node>.0/24; records
  *   pulled images per node (status.images); a pod whose image cannot be pulled (`canPull`) waits in
  *   ImagePullBackOff.
  * - Graceful deletion: a pod with a deletionTimestamp is killed after its grace period (divided by `speed`),
@@ -99,6 +100,8 @@ export class KubeletStandIn {
   private readonly coordination: CoordinationV1Api;
   private readonly nodes = new Map<string, NodeRuntime>();
   private readonly pods = new Map<string, PodRuntime>();
+  /** When a pod with a start delay was first seen on a running node, by uid. */
+  private readonly starting = new Map<string, number>();
   private readonly queue: KeyQueue;
   private readonly informer: Watched<V1Pod>;
   private readonly speed: number;
@@ -131,6 +134,7 @@ export class KubeletStandIn {
       onChange: (pod, deleted) => {
         const key = podKey(pod);
         if (deleted) this.pods.delete(pod.metadata?.uid ?? '');
+        if (deleted) this.starting.delete(pod.metadata?.uid ?? '');
         else if (this.nodes.has(pod.spec?.nodeName ?? '')) this.queue.add(key);
       },
       log: options.log,
@@ -278,6 +282,7 @@ export class KubeletStandIn {
       this.pods.set(uid, { restartCount: 0, startedAt: new Date(), bootID: node.bootID, posted: true });
       return;
     }
+    if (!runtime && this.startDelayLeft(pod) > 0) return this.queue.addAfter(key, this.startDelayLeft(pod));
     if (!(await this.pull(pod, node))) return;
     runtime ??= { restartCount: 0, startedAt: new Date(), bootID: node.bootID };
     this.pods.set(uid, runtime);
@@ -374,6 +379,16 @@ export class KubeletStandIn {
     if (outcome.exitCode === 0) for (const image of outcome.importImages ?? []) node.images.add(normalizeImage(image));
     await this.patchStatus(pod, terminatedStatus(pod, new Date(), outcome.exitCode));
     if (outcome.exitCode === 0 && (outcome.importImages ?? []).length > 0) await this.beat(node);
+  }
+
+  /** Ms until a pod annotated with a start delay may run (0: now); the delay counts from when it was first seen. */
+  private startDelayLeft(pod: V1Pod): number {
+    const seconds = Number.parseFloat(pod.metadata?.annotations?.[KUBELET_ANNOTATIONS.startSeconds] ?? '0');
+    if (!(seconds > 0)) return 0;
+    const uid = pod.metadata?.uid ?? '';
+    const since = this.starting.get(uid) ?? Date.now();
+    this.starting.set(uid, since);
+    return Math.max(0, since + (seconds * 1000) / this.speed - Date.now());
   }
 
   /** Pulls what is missing; false (and a back-off status) when an image cannot be pulled now. */

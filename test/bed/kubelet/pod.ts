@@ -12,6 +12,8 @@ export const KUBELET_ANNOTATIONS = {
   runSeconds: 'bed.hecate.dev/run-seconds',
   /** How long the app takes to exit on SIGTERM, in seconds before the speed factor (default: the grace period). */
   stopSeconds: 'bed.hecate.dev/stop-seconds',
+  /** How long the containers take to start and turn ready, in seconds before the speed factor (default 0). */
+  startSeconds: 'bed.hecate.dev/start-seconds',
   /** Comma-separated images this helper imports into the node's containerd when it succeeds. */
   importImages: 'bed.hecate.dev/import-images',
 } as const;
