@@ -1,0 +1,236 @@
+/**
+ * Benchmark, not a test: startup overhead of the local bootstrap chain on the Atlas bed. Each chain stage's pods
+ * take a simulated time to become ready (the kubelet stand-in's `bed.hecate.dev/start-seconds`); the chain's
+ * workloads are deleted first, as after a cold boot where they are gone. Measured from "API reachable" (the chain
+ * starts) to "all chain stages Ready", minus the critical path of the simulated readiness times (the stages run
+ * one after another, so it is their sum). Hecate's chain executor (server-side apply, readiness waits) against the
+ * script-style baseline: `kubectl apply --server-side -k` per stage, then a readiness check every 5 s.
+ *
+ *   npx tsx hack/bench-startup.ts [speed=10]
+ *
+ * What remains after the subtraction is the bed's own latency (controllers, scheduler, kubelet stand-in) plus the
+ * waiting granularity of each side; the bed's part is the same for both.
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { execa } from 'execa';
+import { KubeFlux } from '../adapters/kube/flux.js';
+import { systemClock } from '../adapters/system.js';
+import { clusterExecutors } from '../adapters/wiring.js';
+import { type ChainStage, parseOrThrow, powerPlan } from '../core/api/index.js';
+import { compilePlan } from '../core/plan/index.js';
+import { runPlan } from '../core/run/runner.js';
+import { fromYaml, toYaml } from '../core/yaml.js';
+import { allCrdPaths, startControlPlane } from '../test/bed/index.js';
+import { KUBELET_ANNOTATIONS } from '../test/bed/kubelet/index.js';
+import { ATLAS_SCENARIO, loadScenario } from '../test/bed/scenario.js';
+import { eventually, startScenario } from '../test/bed/simulators.js';
+import { snapshotFiles, writeSnapshot } from '../test/bed/snapshot.js';
+import { bedPlan } from '../test/helpers/e2e.js';
+import { MemoryStore, silentLogger } from '../test/helpers/fakes.js';
+
+const speed = Number(process.argv[2] ?? 10);
+/** Simulated seconds for each stage's pods to become ready (real seconds, after the speed factor). */
+const DELAY_S: Record<string, number> = {
+  metallb: 1,
+  traefik: 2,
+  'vault-csi': 1,
+  'vault-injector': 1,
+  vault: 2,
+  postgres: 3,
+  gitea: 2,
+};
+const WORKLOADS = ['Deployment', 'StatefulSet', 'DaemonSet'];
+const strip = (path: string) => path.replace(/^\.\//, '');
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+const atlas = await loadScenario(ATLAS_SCENARIO);
+const plane = await startControlPlane({ crds: allCrdPaths() });
+const sims = await startScenario(plane.kubeConfig, atlas, { kubelet: { speed } });
+const work = join(plane.dir, 'bench');
+try {
+  const flux = new KubeFlux(plane.kubeConfig);
+  const sourceReady = async () => (await flux.source('GitRepository', 'flux-system', 'flux-system'))?.ready;
+  await eventually('the Flux source to be Ready', sourceReady, { timeoutMs: 90_000 });
+
+  const snapshot = join(work, 'hecate-repo');
+  await writeSnapshot(atlas, snapshot);
+  const planPath = await bedPlan(work, snapshot, join(work, 'state'), {});
+  const spec = parseOrThrow(powerPlan, fromYaml(await readFile(planPath, 'utf8')), planPath).spec;
+  const stageOfPath = new Map(spec.bootstrapChain.map((s) => [strip(s.path), s.name]));
+  const workloads: { kind: string; namespace: string; name: string }[] = [];
+  for (const [path, objects] of snapshotFiles(atlas)) {
+    const stage = stageOfPath.get(strip(path)) ?? '';
+    const delay = DELAY_S[stage];
+    if (delay === undefined) continue;
+    await annotate(join(snapshot, path, 'resources.yaml'), String(delay * speed));
+    for (const o of objects) {
+      const meta = o.metadata as { namespace: string; name: string };
+      if (WORKLOADS.includes(o.kind ?? '')) workloads.push({ kind: o.kind ?? '', ...meta });
+    }
+  }
+  const criticalPath = Object.values(DELAY_S).reduce((a, b) => a + b, 0) * 1000;
+
+  const coldBoot = async () => {
+    await deleteWorkloads(plane.kubeConfig, workloads);
+    await eventually('Gitea to be gone and the Flux source down', async () => (await sourceReady()) === false, {
+      timeoutMs: 60_000,
+    });
+  };
+
+  // Hecate: the chain steps of a startup plan, on the real adapters
+  await coldBoot();
+  const hecateKc = await plane.userKubeConfig('hecate-bench', ['system:masters']);
+  const paths = { repoSnapshot: snapshot, stateFile: join(work, 'state') };
+  const full = compilePlan('startup', {
+    planName: 'atlas',
+    spec,
+    execute: true,
+    paths,
+    observed: { api: 'reachable', flux: { sourceReady: false } },
+  });
+  const plan = { ...full, steps: full.steps.filter((s) => s.kind === 'apply-chain-stage') };
+  const env = { HECATE_KUBECTL: plane.binaries.kubectl };
+  const wiring = clusterExecutors({ kc: hecateKc, mode: 'startup', spec, paths, env, logger: silentLogger });
+  const store = new MemoryStore();
+  const t0 = Date.now();
+  await runPlan({
+    plan,
+    action: 'startup',
+    executors: wiring.executors,
+    store,
+    clock: systemClock,
+    logger: silentLogger,
+  });
+  const hecateMs = Date.now() - t0;
+  await wiring.close();
+  const hecateStages = new Map(
+    (store.latest?.progress?.steps ?? []).map((s) => [
+      s.id.replace(/^chain\//, ''),
+      Date.parse(s.finishedAt ?? '') - Date.parse(s.startedAt ?? ''),
+    ]),
+  );
+
+  // Baseline: kubectl apply --server-side -k per stage, then check readiness every 5 s
+  await coldBoot();
+  const kubectlKc = await plane.writeKubeConfig(
+    await plane.userKubeConfig('script-bench', ['system:masters']),
+    'script.kubeconfig',
+  );
+  const scriptStages = new Map<string, number>();
+  const t1 = Date.now();
+  for (const stage of spec.bootstrapChain) {
+    const s0 = Date.now();
+    await execa(plane.binaries.kubectl, [
+      '--kubeconfig',
+      kubectlKc,
+      'apply',
+      '--server-side',
+      '--field-manager=script',
+      '--force-conflicts',
+      '-k',
+      join(snapshot, stage.path),
+    ]);
+    while (!(await stageReady(plane.kubeConfig, stage))) await new Promise((resolve) => setTimeout(resolve, 5_000));
+    scriptStages.set(stage.name, Date.now() - s0);
+  }
+  const scriptMs = Date.now() - t1;
+
+  console.log(
+    `Atlas chain, ${spec.bootstrapChain.length} stages; simulated readiness (critical path) ${seconds(criticalPath)}`,
+  );
+  console.log('stage            simulated  hecate (overhead)   5 s polling (overhead)');
+  for (const stage of spec.bootstrapChain) {
+    const sim = (DELAY_S[stage.name] ?? 0) * 1000;
+    const h = hecateStages.get(stage.name) ?? 0;
+    const p = scriptStages.get(stage.name) ?? 0;
+    console.log(
+      `${stage.name.padEnd(16)} ${seconds(sim).padStart(8)}  ${seconds(h).padStart(7)} (${seconds(h - sim).padStart(7)})   ${seconds(p).padStart(7)} (${seconds(p - sim).padStart(7)})`,
+    );
+  }
+  console.log(
+    `total            ${seconds(criticalPath).padStart(8)}  ${seconds(hecateMs).padStart(7)} (${seconds(hecateMs - criticalPath).padStart(7)})   ${seconds(scriptMs).padStart(7)} (${seconds(scriptMs - criticalPath).padStart(7)})`,
+  );
+  console.log(`reproduce: npx tsx hack/bench-startup.ts ${speed}`);
+} finally {
+  await sims.stop();
+  await plane.stop();
+  await rm(work, { recursive: true, force: true });
+}
+
+/** Adds the start delay to every pod template in a snapshot file. */
+async function annotate(file: string, startSeconds: string): Promise<void> {
+  type Template = { metadata?: { annotations?: Record<string, string> } };
+  type Doc = { kind?: string; spec?: { template?: Template } };
+  const docs = (await readFile(file, 'utf8')).split(/^---$/m).map((d) => fromYaml(d) as Doc);
+  for (const doc of docs) {
+    const template = doc.spec?.template;
+    if (!WORKLOADS.includes(doc.kind ?? '') || !template) continue;
+    const annotations = { ...template.metadata?.annotations, [KUBELET_ANNOTATIONS.startSeconds]: startSeconds };
+    template.metadata = { ...template.metadata, annotations };
+  }
+  await writeFile(file, docs.map((d) => toYaml(d)).join('---\n'));
+}
+
+async function deleteWorkloads(kc: KubeConfig, list: { kind: string; namespace: string; name: string }[]) {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const gone = async (read: () => Promise<unknown>) =>
+    read().then(
+      () => false,
+      () => true,
+    );
+  for (const w of list) {
+    const ref = { name: w.name, namespace: w.namespace, propagationPolicy: 'Foreground' };
+    const del =
+      w.kind === 'Deployment'
+        ? apps.deleteNamespacedDeployment(ref)
+        : w.kind === 'StatefulSet'
+          ? apps.deleteNamespacedStatefulSet(ref)
+          : apps.deleteNamespacedDaemonSet(ref);
+    await del.catch(() => {});
+  }
+  for (const w of list) {
+    const ref = { name: w.name, namespace: w.namespace };
+    const read =
+      w.kind === 'Deployment'
+        ? () => apps.readNamespacedDeployment(ref)
+        : w.kind === 'StatefulSet'
+          ? () => apps.readNamespacedStatefulSet(ref)
+          : () => apps.readNamespacedDaemonSet(ref);
+    await eventually(`${w.kind} ${w.namespace}/${w.name} to be gone`, () => gone(read), { timeoutMs: 60_000 });
+  }
+}
+
+/** The stage's waitFor objects all Ready (a stage without any is Ready once applied). */
+async function stageReady(kc: KubeConfig, stage: ChainStage): Promise<boolean> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  for (const w of stage.waitFor) {
+    const ref = { name: w.name, namespace: w.namespace ?? '' };
+    const ready = await (async () => {
+      if (w.kind === 'Deployment') {
+        const d = await apps.readNamespacedDeployment(ref);
+        return (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? 1);
+      }
+      if (w.kind === 'StatefulSet') {
+        const s = await apps.readNamespacedStatefulSet(ref);
+        return (s.status?.readyReplicas ?? 0) >= (s.spec?.replicas ?? 1);
+      }
+      if (w.kind === 'DaemonSet') {
+        const d = await apps.readNamespacedDaemonSet(ref);
+        const want = d.status?.desiredNumberScheduled ?? 0;
+        return want > 0 && (d.status?.numberAvailable ?? 0) >= want;
+      }
+      const h = (await custom.getNamespacedCustomObject({
+        group: 'helm.toolkit.fluxcd.io',
+        version: 'v2',
+        plural: 'helmreleases',
+        ...ref,
+      })) as { status?: { conditions?: { type: string; status: string }[] } };
+      return h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    })().catch(() => false);
+    if (!ready) return false;
+  }
+  return true;
+}
