@@ -1,85 +1,81 @@
-import type { Observed } from '../../core/plan/index.js';
 import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import type { CommonOptions } from '../options.js';
-import { type CommandContext, loadContext } from './context.js';
+import { renderStatusText } from '../render/status-text.js';
+import { openStatus, type StatusReport, startChangeFeed } from '../status/index.js';
 
-/** The status model printed by `hecate status` (text, json or yaml). */
-export interface StatusReport {
-  plan: { name: string; source: string; nodes: number; chain: string[] };
-  stateFile: {
-    path: string;
-    inOutage: boolean;
-    lastStep?: string;
-    lastState?: string;
-    mode?: string;
-    finished: boolean;
-  };
-  cluster: Observed;
-  healthy: boolean;
+export type { StatusReport } from '../status/index.js';
+
+export interface StatusOptions extends CommonOptions {
+  /** Redraw on every change the watches report, until interrupted. */
+  watch?: boolean;
 }
 
-function buildReport(ctx: CommandContext): StatusReport {
-  const progress = ctx.saved?.progress;
-  const last = progress?.steps[progress.steps.length - 1];
-  const nodes = ctx.observed.nodes ?? [];
-  const healthy =
-    ctx.observed.api === 'reachable' &&
-    nodes.every((n) => n.ready && !n.unschedulable) &&
-    ctx.observed.flux?.sourceReady !== false &&
-    !ctx.saved?.outage.inOutage;
-  return {
-    plan: {
-      name: ctx.plan.name,
-      source: ctx.plan.source,
-      nodes: ctx.plan.spec.nodes.length,
-      chain: ctx.plan.spec.bootstrapChain.map((s) => s.name),
-    },
-    stateFile: {
-      path: ctx.paths.stateFile,
-      inOutage: ctx.saved?.outage.inOutage ?? false,
-      ...(last ? { lastStep: last.id, lastState: last.state } : {}),
-      ...(progress ? { mode: progress.mode } : {}),
-      finished: progress?.finishedAt !== undefined,
-    },
-    cluster: ctx.observed,
-    healthy,
-  };
-}
-
-function renderText(report: StatusReport): string {
-  const { plan, stateFile, cluster } = report;
-  const lines = [
-    `Plan:       ${plan.name} (${plan.source}), ${plan.nodes} nodes, chain ${plan.chain.join(' → ')}`,
-    `State file: ${stateFile.path}: ${stateFile.inOutage ? 'IN AN OUTAGE' : 'no outage recorded'}${
-      stateFile.lastStep ? `; last step ${stateFile.lastStep} (${stateFile.lastState}) of ${stateFile.mode}` : ''
-    }`,
-    `Cluster:    ${cluster.api === 'reachable' ? 'reachable' : cluster.api === 'unknown' ? 'not consulted (--offline)' : 'UNREACHABLE: what is shown comes from the plan and the state file'}`,
-  ];
-  for (const node of cluster.nodes ?? []) {
-    lines.push(
-      `  node ${node.name.padEnd(20)} ${node.ready ? 'Ready' : 'NotReady'}${node.unschedulable ? ', cordoned' : ''}`,
-    );
+/** One document in the chosen format; in watch mode JSON is one line per update (NDJSON) and YAML `---`-separated. */
+function format(report: StatusReport, options: StatusOptions): string {
+  if (options.output === 'json') {
+    return options.watch ? `${JSON.stringify(report)}\n` : `${JSON.stringify(report, null, 2)}\n`;
   }
-  if (cluster.flux) {
-    const suspended = (cluster.flux.objects ?? []).filter((o) => o.suspended).length;
-    lines.push(
-      `  flux source ${cluster.flux.sourceReady ? 'Ready' : 'NOT Ready'}${cluster.flux.sourceRevision ? ` at ${cluster.flux.sourceRevision}` : ''}; ${suspended} suspended object(s)`,
-    );
-  }
-  lines.push(`Verdict:    ${report.healthy ? 'healthy' : 'degraded or unknown'}`);
-  return `${lines.join('\n')}\n`;
+  if (options.output === 'yaml') return `${options.watch ? '---\n' : ''}${toYaml(report)}`;
+  return renderStatusText(report);
 }
 
-/** One screen: the plan, the state file and, when reachable, the cluster. Exit 0 healthy, 1 degraded, 4 unreachable. */
-export async function runStatus(options: CommonOptions, deps: CliDeps): Promise<void> {
-  const ctx = await loadContext(options, deps);
-  const report = buildReport(ctx);
-  if (options.output === 'json') deps.stdout(`${JSON.stringify(report, null, 2)}\n`);
-  else if (options.output === 'yaml') deps.stdout(toYaml(report));
-  else deps.stdout(renderText(report));
-  if (ctx.observed.api === 'unreachable') throw new ExitError(ExitCode.Unreachable, 'the cluster is unreachable');
-  if (ctx.observed.api === 'reachable' && !report.healthy)
-    throw new ExitError(ExitCode.Failed, 'the cluster is degraded');
+/** Exit 0 healthy, 1 degraded, 4 unreachable (also when the cluster was not consulted). */
+export function exitFor(report: StatusReport): void {
+  if (report.health === 'unreachable') {
+    const why = report.controlPlane.api === 'unknown' ? 'the cluster was not consulted' : 'the cluster is unreachable';
+    throw new ExitError(ExitCode.Unreachable, why);
+  }
+  if (report.health === 'degraded') throw new ExitError(ExitCode.Failed, 'the cluster is degraded');
+}
+
+/**
+ * Redraws on each change until `signal` aborts; resolves with the last report. On a terminal the text view
+ * replaces the screen; elsewhere each update is appended.
+ */
+export async function watchStatus(options: StatusOptions, deps: CliDeps, signal: AbortSignal): Promise<StatusReport> {
+  const collector = await openStatus(options, deps);
+  const clear = deps.isTTY && options.output === 'text' ? '\x1b[H\x1b[2J' : '';
+  let last = await collector.collect();
+  deps.stdout(`${clear}${format(last, options)}`);
+  let queue = Promise.resolve();
+  const feed = startChangeFeed({
+    ...(collector.ctx.kubeConfig ? { kubeConfig: collector.ctx.kubeConfig } : {}),
+    spec: collector.ctx.plan.spec,
+    stateFile: collector.ctx.paths.stateFile,
+    onChange: (parts) => {
+      queue = queue.then(async () => {
+        last = await collector.collect(parts);
+        if (!signal.aborted) deps.stdout(`${clear}${format(last, options)}`);
+      });
+    },
+  });
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  feed.stop();
+  await queue.catch(() => undefined);
+  return last;
+}
+
+/** One screen: nodes, Flux, the chain, Harbor, the UPS, the outage state and the active PowerEvent. */
+export async function runStatus(options: StatusOptions, deps: CliDeps): Promise<void> {
+  if (options.watch) {
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      exitFor(await watchStatus(options, deps, stop.signal));
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    return;
+  }
+  const report = await (await openStatus(options, deps)).collect();
+  deps.stdout(format(report, options));
+  exitFor(report);
 }

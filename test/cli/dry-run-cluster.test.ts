@@ -124,8 +124,9 @@ current-context: bed
       await writeFile(kubeconfig, kubeconfigText);
       const result = await hecate(['status', '--plan', PLAN, '--kubeconfig', kubeconfig], home);
       expect(result.code).toBe(1);
-      expect(result.stdout).toMatch(/node titan-04\s+NotReady, cordoned/);
-      expect(result.stdout).toContain('flux source NOT Ready at main@sha1:abc; 1 suspended object(s)');
+      expect(result.stdout).toMatch(/titan-04\s+worker\s+amd64\s+NotReady\s+cordoned/);
+      expect(result.stdout).toContain('GitRepository flux-system/flux-system NOT Ready at main@sha1:abc');
+      expect(result.stdout).toContain('5 objects, 1 suspended (0 by Hecate)');
     });
   });
 });
