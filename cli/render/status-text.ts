@@ -148,12 +148,10 @@ function outageLines(r: StatusReport): string[] {
       : run.running
         ? `running ${run.running.id}`
         : 'stopped';
-  lines.push(
-    row('  run:', `${run.mode}, ${state}${run.stage ? `, stage ${run.stage} (${run.condition ?? '-'})` : ''}`),
-  );
-  lines.push(row('  last done:', run.lastDone ? `${run.lastDone.id} (${run.lastDone.state})` : 'none'));
-  if (!run.finished) lines.push(row('  next:', run.next ? `${run.next.id}: ${run.next.title}` : 'unknown'));
-  if (run.failed?.message) lines.push(row('  error:', run.failed.message));
+  lines.push(row('Run:', `${run.mode}, ${state}${run.stage ? `, stage ${run.stage} (${run.condition ?? '-'})` : ''}`));
+  lines.push(row('', `last step done: ${run.lastDone ? run.lastDone.id : 'none'}`));
+  if (!run.finished) lines.push(row('', `next step: ${run.next ? `${run.next.id}: ${run.next.title}` : 'unknown'}`));
+  if (run.failed?.message) lines.push(row('', `error: ${run.failed.message}`));
   return lines;
 }
 
@@ -174,8 +172,8 @@ function powerEventLines(r: StatusReport): string[] {
 /** Breaks a line longer than `width` at spaces; continuation lines are indented under the value. */
 export function fold(line: string, width: number): string[] {
   if (line.length <= width) return [line];
-  const lead = /^ *(- )?/.exec(line)?.[0].length ?? 0;
-  const indent = lead > 0 ? lead : LABEL;
+  const bullet = /^ *- /.exec(line)?.[0].length;
+  const indent = bullet ?? LABEL;
   const out: string[] = [];
   let rest = line;
   while (rest.length > width) {

@@ -111,7 +111,7 @@ function chainSection(spec: PowerPlanSpec, facts: ClusterFacts): ChainStageStatu
         : waitFor.every((w) => w.ready === true)
           ? true
           : undefined;
-    } else if (owner?.ready !== undefined) ready = owner.ready;
+    } else if (owner?.ready !== undefined && !owner.suspended) ready = owner.ready; // NOTE: a suspended one's Ready is stale
     return { name: stage.name, path: stage.path, ...(ready === undefined ? {} : { ready }), waitFor: waitFor ?? [] };
   });
 }
@@ -215,7 +215,7 @@ function powerEventSection(facts: ClusterFacts): StatusReport['powerEvent'] {
   const byTime = (e: PowerEvent) => e.status?.startedAt ?? String(e.metadata.creationTimestamp ?? '');
   const sorted = [...facts.powerEvents].sort((a, b) => byTime(b).localeCompare(byTime(a)));
   const current = sorted.find(isActive) ?? sorted[0];
-  if (!current) return { seen: true, message: 'no PowerEvent' };
+  if (!current) return { seen: true, message: 'none' };
   const status = current.status;
   const ref: PowerEventRef = {
     namespace: current.metadata.namespace ?? '',
@@ -242,7 +242,9 @@ export function problemsOf(report: Omit<StatusReport, 'health' | 'problems'>): s
   }
   const { flux } = report;
   if (flux.seen && flux.source.ready === false) out.push(`Flux source ${flux.source.name} is not Ready`);
-  for (const s of flux.suspended) out.push(`${s.ref} is suspended${s.byHecate ? ' by Hecate' : ''}`);
+  const byHecate = flux.suspended.filter((s) => s.byHecate).length;
+  if (byHecate > 0) out.push(`${byHecate} Flux object(s) suspended by Hecate`);
+  for (const s of flux.suspended.filter((s) => !s.byHecate)) out.push(`${s.ref} is suspended (not by Hecate)`);
   for (const ref of flux.notReady) out.push(`${ref} is not Ready`);
   for (const stage of report.chain) if (stage.ready === false) out.push(`chain stage ${stage.name} is not Ready`);
   const h = report.harbor;
