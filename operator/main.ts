@@ -10,20 +10,15 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeApi } from '../adapters/kube/api.js';
 import { loadKubeConfig } from '../adapters/kube/config.js';
-import { KubeFlux } from '../adapters/kube/flux.js';
-import { KubeNodes } from '../adapters/kube/nodes.js';
 import { observeCluster } from '../adapters/kube/observe.js';
 import { kubeStatusApply, PowerEventStatusStore } from '../adapters/kube/powerevent-store.js';
 import { systemClock } from '../adapters/system.js';
-import { StepKind } from '../core/plan/index.js';
+import { upsSource } from '../adapters/ups/sources.js';
 import type { Logger } from '../core/ports.js';
-import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from '../core/steps/flux.js';
-import { coreExecutors } from '../core/steps/index.js';
-import { uncordonNodes, waitApi, waitNodes } from '../core/steps/nodes.js';
 import { ConfigError, type OperatorConfig, parseConfig, USAGE } from './config.js';
 import { KubeEventRecorder } from './events.js';
+import { operatorExecutors } from './executors.js';
 import { HecateOperator } from './hecate.js';
 import { createWinston, toLogger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
@@ -31,36 +26,11 @@ import type { ExecutorFactory } from './reconcile/powerevent.js';
 import { HealthServer } from './runtime/http.js';
 import { KubeLease } from './runtime/kube-lease.js';
 import { LeaderElector } from './runtime/leader.js';
+import { kubeUpsEvents, UpsWatcher } from './ups-watch.js';
 
 /** This process may no longer write: it does not hold the leader Lease. */
 export class NotLeaderError extends Error {
   override readonly name = 'NotLeaderError';
-}
-
-/**
- * Every executor this build has, on real adapters. Step kinds without one make an executing PowerEvent stall before
- * anything is touched; executors under construction are added here as they land.
- */
-export function clusterExecutors(kc: KubeConfig): ExecutorFactory {
-  const flux = new KubeFlux(kc);
-  const nodes = new KubeNodes(kc);
-  const api = new KubeApi(kc);
-  return ({ spec }) => {
-    const sourceNotReady = fluxSourceNotReadyGuard(flux, spec);
-    return {
-      executors: {
-        ...coreExecutors(),
-        [StepKind.SuspendFlux]: suspendFlux(flux, spec),
-        [StepKind.ResumeFlux]: resumeFlux(flux, spec),
-        [StepKind.WaitFlux]: waitFlux(flux, spec),
-        [StepKind.CheckFluxSource]: checkFluxSource(flux, spec),
-        [StepKind.WaitApi]: waitApi(api),
-        [StepKind.WaitNodes]: waitNodes(nodes),
-        [StepKind.Uncordon]: uncordonNodes(nodes),
-      },
-      guard: async (guard) => (guard === 'flux-source-not-ready' ? sourceNotReady() : true),
-    };
-  };
 }
 
 export interface RunHooks {
@@ -71,7 +41,7 @@ export interface RunHooks {
 /** Runs the operator until `stopRequested` resolves or leadership is lost; returns the exit code. */
 export async function runOperator(
   config: OperatorConfig,
-  executorsFor: (kc: KubeConfig) => ExecutorFactory,
+  executorsFor: (kc: KubeConfig, logger: Logger) => ExecutorFactory,
   hooks: RunHooks,
 ): Promise<number> {
   const logger = toLogger(createWinston(config.logLevel), { identity: config.identity });
@@ -92,7 +62,7 @@ export async function runOperator(
   const fence = () => {
     if (elector && !elector.isLeader) throw new NotLeaderError(`${config.identity} does not hold the leader lease`);
   };
-  const operator = buildOperator(config, kc, logger, metrics, executorsFor(kc), runs.signal, fence);
+  const operator = buildOperator(config, kc, logger, metrics, executorsFor(kc, logger), runs.signal, fence);
   const health = new HealthServer({
     healthy: () => true,
     ready: () => (elector && !elector.isLeader ? true : operator.synced),
@@ -110,18 +80,25 @@ export async function runOperator(
   const startFailed = new Promise<void>((resolve) => {
     failed = resolve;
   });
+  let watching: Promise<void> | undefined;
   const startOperator = () => {
-    started = operator.start().catch((error: unknown) => {
-      logger.error('Could not start the operator', { error });
-      code = 1;
-      failed();
-    });
+    started = operator
+      .start()
+      .then(() => {
+        if (config.upsWatch) watching = upsWatcher(config, kc, operator, logger).run(runs.signal);
+      })
+      .catch((error: unknown) => {
+        logger.error('Could not start the operator', { error });
+        code = 1;
+        failed();
+      });
     return started;
   };
   const stopOperator = async () => {
     runs.abort(new Error('the operator is stopping'));
     const stopping = (async () => {
       await started;
+      await watching;
       await operator.stop();
     })();
     await withTimeout(stopping, config.shutdownGraceMs, () =>
@@ -188,6 +165,19 @@ function buildOperator(
   });
 }
 
+/** The UPS watcher on the operator's caches; it creates PowerEvents where the operator keeps its Lease. */
+function upsWatcher(config: OperatorConfig, kc: KubeConfig, operator: HecateOperator, logger: Logger): UpsWatcher {
+  const namespace = config.watchNamespace ?? config.leaseNamespace;
+  return new UpsWatcher({
+    namespace,
+    plans: () => operator.cachedPlans(),
+    events: kubeUpsEvents(kc, namespace, () => operator.cachedEvents()),
+    source: (ups) => upsSource(ups, { clock: systemClock, logger }),
+    clock: systemClock,
+    logger,
+  });
+}
+
 async function withTimeout(work: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => {
@@ -222,7 +212,9 @@ if (isEntryPoint()) {
     process.stderr.write(`hecate-operator: ${(error as Error).message}\n${usage ? `${USAGE}\n` : ''}`);
     process.exit(2);
   }
-  const code = await runOperator(config, clusterExecutors, { stopRequested: stopSignals() }).catch((error: unknown) => {
+  const code = await runOperator(config, (kc, logger) => operatorExecutors(kc, process.env, logger), {
+    stopRequested: stopSignals(),
+  }).catch((error: unknown) => {
     process.stderr.write(
       `hecate-operator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );

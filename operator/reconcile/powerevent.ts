@@ -38,10 +38,12 @@ import * as next from '../status.js';
 export interface ExecutorWiring {
   executors: Executors;
   guard?: GuardEvaluator;
+  /** Releases what the executors hold (the UPS connection); called once the run ends. */
+  close?(): Promise<void>;
 }
 
 /** The one way the operator gets executors: passed in at the composition root (operator/main.ts). */
-export type ExecutorFactory = (plan: { name: string; spec: PowerPlanSpec }) => ExecutorWiring;
+export type ExecutorFactory = (plan: { name: string; spec: PowerPlanSpec; mode: PlanMode }) => ExecutorWiring;
 
 /** One PowerEvent's status: the runner's progress store, and the reconciler's single place to write status. */
 export interface StatusStore extends ProgressStore {
@@ -110,7 +112,8 @@ export class PowerEventReconciler {
     if (event.metadata.deletionTimestamp) return this.forget(key);
     const uid = event.metadata.uid ?? '';
     const mine = this.written.get(key);
-    const status = mine?.uid === uid ? mine.status : (event.status ?? { conditions: [] });
+    const cached = event.status ?? { conditions: [] };
+    const status = mine?.uid === uid && !handedOffSince(cached, mine.status) ? mine.status : cached;
     if (this.handled({ ...event, status })) return Outcome.done();
     const store = this.deps.openStatus({ namespace, name }, status);
     try {
@@ -164,20 +167,24 @@ export class PowerEventReconciler {
       }
       return Outcome.requeueAfter(this.deps.waitRequeueMs ?? 30_000);
     }
-    const wiring = this.deps.executors(plan);
     const rendered = await this.planFor(event, store, plan);
-    const missing = missingExecutors(rendered, wiring.executors);
-    if (missing.length > 0) {
-      const message = `No executor in this build for step kind(s) ${missing.join(', ')}: nothing was changed; the plan in status.plan is what it would do`;
-      return this.stall(event, store, OperatorReason.ExecutorMissing, message, rendered);
-    }
-    if (this.activeOther(key)) return Outcome.requeueAfter(0); // claimed by another key during the awaits above
-    this.claims.add(key);
+    const wiring = this.deps.executors({ ...plan, mode: rendered.mode });
     try {
-      return await this.run(key, event, store, rendered, wiring);
+      const missing = missingExecutors(rendered, wiring.executors);
+      if (missing.length > 0) {
+        const message = `No executor in this build for step kind(s) ${missing.join(', ')}: nothing was changed; the plan in status.plan is what it would do`;
+        return await this.stall(event, store, OperatorReason.ExecutorMissing, message, rendered);
+      }
+      if (this.activeOther(key)) return Outcome.requeueAfter(0); // claimed by another key during the awaits above
+      this.claims.add(key);
+      try {
+        return await this.run(key, event, store, rendered, wiring);
+      } finally {
+        this.claims.delete(key);
+        this.deps.onActiveReleased?.();
+      }
     } finally {
-      this.claims.delete(key);
-      this.deps.onActiveReleased?.();
+      await wiring.close?.().catch(() => undefined);
     }
   }
 
@@ -339,6 +346,17 @@ export class PowerEventReconciler {
   private emit(event: PowerEvent, type: EventType, reason: string, message: string): void {
     this.deps.recorder.record(involved(event), type, reason, message);
   }
+}
+
+/**
+ * The status in the cache carries progress written after this process's last write: the CLI handed a cold boot
+ * back (cli/commands/handoff.ts) to an event this process had finished. NOTE: this process's own writes are never
+ * newer in the cache than in memory, so only another writer makes this true.
+ */
+function handedOffSince(cached: PowerEventStatus, mine: PowerEventStatus): boolean {
+  const theirs = cached.progress?.updatedAt;
+  const ours = mine.progress?.updatedAt;
+  return theirs !== undefined && (ours === undefined || Date.parse(theirs) > Date.parse(ours));
 }
 
 /** The first step failure in what runPlan threw (parallel batches throw an AggregateError). */

@@ -172,13 +172,15 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     expect(ready.status?.plan?.mode).toBe('startup');
   });
 
+  // NOTE: harbor-seed's kinds are the ones adapters/wiring.ts has no executor for yet; when they land, this test
+  // needs a plan with a kind that truly has none.
   it('stalls an executing PowerEvent whose plan has step kinds without an executor, naming them, touching nothing', async () => {
-    await createEvent('exec-shutdown', { action: 'shutdown', planRef: { name: 'atlas' }, execute: true });
-    const stalled = await waitForEvent('exec-shutdown', (e) => condition(e, 'Stalled')?.status === 'True');
+    await createEvent('exec-seed', { action: 'harbor-seed', planRef: { name: 'atlas' }, execute: true });
+    const stalled = await waitForEvent('exec-seed', (e) => condition(e, 'Stalled')?.status === 'True');
     const message = condition(stalled, 'Stalled')?.message ?? '';
     expect(condition(stalled, 'Stalled')?.reason).toBe('ExecutorMissing');
-    expect(message).toContain('drain-node');
-    expect(message).toContain('power-off-node');
+    expect(message).toContain('seed-harbor');
+    expect(message).not.toContain('verify-bundle');
     expect(message).toContain('nothing was changed');
     expect(stalled.status?.progress).toBeUndefined();
     expect(stalled.status?.plan?.execute).toBe(true);
