@@ -28,6 +28,8 @@ export interface OperatorConfig {
   waitRequeueMs: number;
   /** How long SIGTERM waits for running reconciles before giving up on them. */
   shutdownGraceMs: number;
+  /** Watch the UPS of every PowerPlan with a UPS source while leading, and ask for a shutdown on an outage. */
+  upsWatch: boolean;
 }
 
 export const USAGE = `Usage: hecate-operator [flags]
@@ -44,7 +46,8 @@ export const USAGE = `Usage: hecate-operator [flags]
   --concurrency N          PowerEvents reconciled at once (default 2)
   --resync D               re-enqueue every PowerEvent this often (default 10m; 0s disables)
   --wait-requeue D         how often a waiting PowerEvent looks again (default 30s)
-  --shutdown-grace D       SIGTERM waits this long for running reconciles (default 20s)`;
+  --shutdown-grace D       SIGTERM waits this long for running reconciles (default 20s)
+  --ups-watch BOOL         poll each PowerPlan's UPS and create a dry-run shutdown PowerEvent on an outage (default true)`;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -75,6 +78,7 @@ export function parseConfig(
       resync: STRING,
       'wait-requeue': STRING,
       'shutdown-grace': STRING,
+      'ups-watch': STRING,
     },
     strict: true,
     allowPositionals: false,
@@ -98,6 +102,7 @@ export function parseConfig(
     resyncMs: ms('--resync', values.resync ?? '10m'),
     waitRequeueMs: ms('--wait-requeue', values['wait-requeue'] ?? '30s'),
     shutdownGraceMs: ms('--shutdown-grace', values['shutdown-grace'] ?? '20s'),
+    upsWatch: bool('--ups-watch', values['ups-watch'] ?? 'true'),
   };
   if (config.leaderElect && config.renewDeadlineMs >= config.leaseDurationMs) {
     throw new ConfigError('--renew-deadline must be shorter than --lease-duration');

@@ -80,6 +80,16 @@ export class HecateOperator extends Operator {
     await super.stop();
   }
 
+  /** PowerPlans in the cache (the UPS watcher reads them). */
+  cachedPlans(): readonly KubernetesObject[] {
+    return this.plans?.list() ?? [];
+  }
+
+  /** PowerEvents in the cache. */
+  cachedEvents(): readonly KubernetesObject[] {
+    return this.events?.list() ?? [];
+  }
+
   private async reconcileLogged(key: string): Promise<Outcome> {
     try {
       return await this.reconciler.reconcile(key);
