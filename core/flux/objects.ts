@@ -29,16 +29,26 @@ export function parseFluxKey(key: string): FluxObjectRef | undefined {
 
 /**
  * Reads a Flux object as the API returns it (plain JSON, kustomize.toolkit.fluxcd.io/v1 or
- * helm.toolkit.fluxcd.io/v2). NOTE: a dependsOn entry without a namespace means the object's own namespace.
+ * helm.toolkit.fluxcd.io/v2). NOTE: a dependsOn entry without a namespace means the object's own namespace. `ready`
+ * is true only when Ready is True for the current generation.
  */
 export function toFluxObject(kind: FluxKind, raw: unknown): FluxObject {
   const obj = (raw ?? {}) as {
-    metadata?: { name?: string; namespace?: string };
+    metadata?: { name?: string; namespace?: string; generation?: number };
     spec?: { suspend?: boolean; dependsOn?: { name?: string; namespace?: string }[] };
-    status?: { conditions?: { type?: string; status?: string }[] };
+    status?: {
+      observedGeneration?: number;
+      conditions?: { type?: string; status?: string; observedGeneration?: number }[];
+    };
   };
   const namespace = obj.metadata?.namespace ?? 'default';
-  const ready = obj.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+  const condition = obj.status?.conditions?.find((c) => c.type === 'Ready');
+  // NOTE: a Ready condition from before the latest spec change (e.g. the resume that just cleared spec.suspend) is
+  // stale: it counts only once the controller has observed the object's current generation (kstatus).
+  const generation = obj.metadata?.generation;
+  const observed = [obj.status?.observedGeneration, condition?.observedGeneration].filter((g) => g !== undefined);
+  const stale = generation !== undefined && observed.some((g) => g !== generation);
+  const ready = condition?.status === 'True' && stale ? 'Unknown' : condition?.status;
   return {
     kind,
     namespace,

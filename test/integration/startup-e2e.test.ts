@@ -20,7 +20,7 @@ import { fromYaml } from '../../core/yaml.js';
 import { type AuditEvent, describeEvent, requireBed } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
 import { snapshotFiles } from '../bed/snapshot.js';
-import { type E2e, HECATE_USER, startE2e, suspendedFlux, withPausedApps } from '../helpers/e2e.js';
+import { type E2e, HECATE_USER, listFlux, startE2e, suspendedFlux, withPausedApps } from '../helpers/e2e.js';
 
 const bed = requireBed();
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -150,6 +150,14 @@ describe.skipIf(!bed.ok)('hecate startup on the Atlas scenario after a shutdown'
     await restart;
     console.info(`startup with the fallback chain: ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code, result.stderr.slice(-4000)).toBe(0);
+    // wait-flux let go only once Flux had reconciled what was resumed: Ready at the current generation
+    const stale = [...(await listFlux(e2e.plane, 'Kustomization')), ...(await listFlux(e2e.plane, 'HelmRelease'))]
+      .filter((o) => !o.spec?.suspend)
+      .filter((o) => {
+        const ready = o.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
+        return ready?.status !== 'True' || o.status?.observedGeneration !== o.metadata?.generation;
+      });
+    expect(stale.map((o) => `${o.kind}/${o.metadata?.namespace}/${o.metadata?.name}`)).toEqual([]);
     expect(restartedAt).toBeGreaterThan(0);
 
     // the chain, in the plan's order, each stage after the previous one was Ready
