@@ -45,6 +45,11 @@ export function confirmPrompt(action: Action, planName: string, typed: string): 
   return `Type "${planName}" + Enter to run ${action} --execute (Esc cancels): ${typed}`;
 }
 
+/** Control characters never become part of the typed name. */
+function printable(text: string): string {
+  return [...text].filter((c) => c >= ' ' && c !== '\x7f').join('');
+}
+
 function idle(state: SessionState, notice: string): SessionState {
   return { ...state, phase: { name: 'idle' }, notice };
 }
@@ -56,6 +61,12 @@ function onConfirmKey(
   key: KeyInfo,
 ): { state: SessionState; effect?: Effect } {
   if (key.escape) return { state: idle(state, `Cancelled: ${phase.action} was not run`) };
+  // NOTE: typed text and Enter can arrive in one read (a paste, a fast terminal): "atlas\r"
+  const line = /^([^\r\n]*)[\r\n]/.exec(input);
+  if (line && !key.return) {
+    const typed = `${phase.typed}${printable(line[1] ?? '')}`;
+    return onConfirmKey(state, { ...phase, typed }, '', { return: true });
+  }
   if (key.return) {
     if (phase.typed === state.planName) {
       const next: SessionState = {
@@ -74,7 +85,11 @@ function onConfirmKey(
     };
   }
   const typed =
-    key.backspace || key.delete ? phase.typed.slice(0, -1) : key.ctrl ? phase.typed : `${phase.typed}${input}`;
+    key.backspace || key.delete
+      ? phase.typed.slice(0, -1)
+      : key.ctrl
+        ? phase.typed
+        : `${phase.typed}${printable(input)}`;
   return {
     state: { ...state, phase: { ...phase, typed }, notice: confirmPrompt(phase.action, state.planName, typed) },
   };
