@@ -1,0 +1,121 @@
+/**
+ * An executed shutdown PowerEvent on the Atlas bed, run by the operator as a real process under its ServiceAccount
+ * token with the RBAC from manifests/: conditions progress in plan order, the kstatus invariants hold in every status
+ * version the watch delivered, and the end state is the shutdown issue's — Flux suspended, workers drained, every
+ * node powered off (stand-in nodes NotReady) — with no request refused (no 403 in the audit log).
+ */
+import { CoreV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConditionType } from '../../core/api/index.js';
+import { STAGE_CONDITION, type Stage } from '../../core/plan/index.js';
+import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
+import { describeEvent, requireBed } from '../bed/index.js';
+import { eventually } from '../bed/simulators.js';
+import { type OperatorBed, runsOf, startOperatorBed } from '../fixtures/operator/bed.js';
+import { listFlux, nodes, suspendedFlux } from '../helpers/e2e.js';
+
+const bed = requireBed();
+const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];
+const ORDER = [...WORKERS, 'titan-03', 'titan-02', 'titan-01'];
+
+describe.skipIf(!bed.ok)('operator: executed shutdown on the Atlas bed', () => {
+  let b: OperatorBed;
+
+  beforeAll(async () => {
+    b = await startOperatorBed({ drainTimeout: '8s' });
+  });
+  afterAll(async () => {
+    await b?.stop();
+  });
+
+  it('runs the plan in order, keeps the kstatus invariants, and leaves Flux suspended and every node off', async () => {
+    const op = b.startOperator('shutdown-a');
+    await op.waitForLog((l) => l.message === 'Caches synced, reconciling');
+    const started = Date.now();
+    await b.createEvent('shutdown', { action: 'shutdown', planRef: { name: 'atlas' }, execute: true });
+    const done = await b.waitForEvent(
+      'shutdown',
+      (e) => ['Succeeded', 'Failed'].includes(e.status?.phase ?? ''),
+      110_000,
+    );
+    console.info(`operator shutdown of the Atlas bed: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    expect(done.status?.phase, JSON.stringify(getCondition(done.status?.conditions, 'Ready'))).toBe('Succeeded');
+    const plan = done.status?.plan;
+    expect(plan?.execute).toBe(true);
+
+    // every step done, recorded in status.progress
+    expect(done.status?.progress?.steps.map((s) => s.id).sort()).toEqual(plan?.steps.map((s) => s.id).sort());
+    expect(done.status?.progress?.steps.every((s) => s.state === 'done')).toBe(true);
+
+    // conditions progress in plan order: the stage moves through the plan's stages in order, and each stage's
+    // condition turns True in that order
+    const versions = b.seen.filter((s) => s.name === 'shutdown' && s.status); // every status write
+    const stages = runsOf(versions.flatMap((v) => (v.status?.stage ? [v.status.stage] : [])));
+    // (a step found already done, such as storage with nothing attached, does not start: its stage may not show)
+    const planStages = runsOf(plan?.steps.map((s) => s.stage) ?? []);
+    expect(stages).toEqual(planStages.filter((s) => stages.includes(s)));
+    expect(stages).toEqual(expect.arrayContaining(['flux-suspend', 'drain', 'power-off']));
+    const trueOrder: string[] = [];
+    for (const v of versions) {
+      for (const c of v.status?.conditions ?? []) {
+        if (c.status === 'True' && !trueOrder.includes(c.type) && !['Ready', 'Reconciling'].includes(c.type)) {
+          trueOrder.push(c.type);
+        }
+      }
+    }
+    const planConditions = runsOf(plan?.steps.map((s) => STAGE_CONDITION[s.stage as Stage]) ?? []);
+    expect(trueOrder).toEqual(planConditions.filter((c, i) => planConditions.indexOf(c) === i));
+    expect(getCondition(done.status?.conditions, ConditionType.Ready)?.status).toBe('True');
+
+    // kstatus invariants after every status write
+    expect(versions.length).toBeGreaterThan(10);
+    const broken = versions.flatMap((v) =>
+      checkKstatusInvariants(v.status, v.generation).map((p) => `rv ${v.resourceVersion}: ${p}`),
+    );
+    expect(broken).toEqual([]);
+
+    // end state: Flux suspended, the outage record names what Hecate changed
+    const allFlux = [
+      ...(await listFlux(b.e2e.plane, 'Kustomization')).map(
+        (o) => `Kustomization/${o.metadata?.namespace}/${o.metadata?.name}`,
+      ),
+      ...(await listFlux(b.e2e.plane, 'HelmRelease')).map(
+        (o) => `HelmRelease/${o.metadata?.namespace}/${o.metadata?.name}`,
+      ),
+    ].sort();
+    expect(await suspendedFlux(b.e2e.plane)).toEqual(allFlux);
+    const outage = done.status?.outage;
+    expect(outage?.inOutage).toBe(true);
+    expect([...(outage?.cordonedByHecate ?? [])].sort()).toEqual(WORKERS);
+    expect(outage?.poweredOff).toEqual(ORDER);
+
+    // workers drained: DaemonSet pods only
+    const core = b.e2e.plane.kubeConfig.makeApiClient(CoreV1Api);
+    for (const worker of WORKERS) {
+      const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${worker}` });
+      const left = pods.items.filter(
+        (p) => p.metadata?.ownerReferences?.[0]?.kind !== 'DaemonSet' && !p.metadata?.labels?.['hecate.dev/helper'],
+      );
+      expect(
+        left.map((p) => p.metadata?.name),
+        worker,
+      ).toEqual([]);
+    }
+    // every node powered off; the API reports the workers NotReady after the node-monitor grace period
+    for (const node of ORDER) expect(b.e2e.sims.kubelet.isOn(node), node).toBe(false);
+    await eventually(
+      'the workers to be NotReady',
+      async () =>
+        (await nodes(b.e2e.plane))
+          .filter((n) => WORKERS.includes(n.metadata?.name ?? ''))
+          .every((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True'),
+      { timeoutMs: 30_000 },
+    );
+
+    // RBAC: nothing the operator asked for was refused
+    const requests = await b.requests();
+    expect(requests.length).toBeGreaterThan(50);
+    expect(requests.filter((e) => e.responseStatus?.code === 403).map(describeEvent)).toEqual([]);
+    expect(requests.some((e) => e.objectRef?.subresource === 'eviction')).toBe(true);
+  });
+});
