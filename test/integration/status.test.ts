@@ -13,13 +13,14 @@ import { z } from 'zod';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { KubeNodes } from '../../adapters/kube/nodes.js';
 import { StateFile } from '../../adapters/state-file.js';
+import { watchStatus } from '../../cli/commands/status.js';
 import type { StatusReport } from '../../cli/status/model.js';
 import { GROUP, type OutageRecord, type Progress, type StepRecord, VERSION } from '../../core/api/index.js';
 import { fluxKey } from '../../core/flux/objects.js';
 import { fromYaml, toYaml } from '../../core/yaml.js';
 import { REPO_ROOT, requireBed } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
-import { type E2e, startE2e } from '../helpers/e2e.js';
+import { type E2e, HECATE_USER, startE2e } from '../helpers/e2e.js';
 import { NutServer, requireNut } from '../helpers/nut.js';
 
 const bed = requireBed();
@@ -185,6 +186,47 @@ describe.skipIf(!bed.ok)('hecate status on the Atlas bed', () => {
       }
     },
   );
+
+  it('--watch: a cordon shows up from the node watch within seconds, with no polling in between', async () => {
+    let out = '';
+    const stop = new AbortController();
+    const deps = {
+      stdout: (t: string) => void (out += t),
+      stderr: () => undefined,
+      env: e2e.env,
+      cwd: REPO_ROOT,
+      now: () => new Date(),
+    };
+    const options = {
+      execute: false,
+      offline: false,
+      output: 'json' as const,
+      plan: e2e.planPath,
+      kubeconfig: e2e.kubeconfig,
+      watch: true,
+    };
+    const watching = watchStatus(options, deps, stop.signal);
+    await eventually('the first report', () => out.includes('\n'));
+    const reads = async () =>
+      (await e2e.plane.readAudit()).filter((e) => e.user === HECATE_USER && e.verb === 'list').length;
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const idleLists = await reads();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await reads(), 'no list requests while nothing changes').toBe(idleLists);
+    const started = Date.now();
+    await new KubeNodes(e2e.plane.kubeConfig).cordon('titan-07', 'someone');
+    await eventually('the cordon in a watch update', () =>
+      out
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as StatusReport)
+        .some((r) => r.nodes.some((n) => n.name === 'titan-07' && n.cordonedBy === 'someone')),
+    );
+    console.info(`status --watch saw the cordon after ${Date.now() - started} ms`);
+    stop.abort();
+    await watching;
+    await new KubeNodes(e2e.plane.kubeConfig).uncordon('titan-07');
+  });
 
   it('mid-shutdown: Flux suspended by Hecate, titan-04 cordoned by hecate, the run at drain/titan-04', async () => {
     const flux = new KubeFlux(e2e.plane.kubeConfig);
