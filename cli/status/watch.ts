@@ -89,6 +89,36 @@ export function startChangeFeed(options: ChangeFeedOptions): ChangeFeed {
   };
 }
 
+/**
+ * What the status can show of an object: everything but bookkeeping. NOTE: kubelets rewrite node conditions with a
+ * new lastHeartbeatTime every few seconds; without this, every heartbeat would re-read the whole status.
+ */
+export function fingerprint(object: unknown): string {
+  return JSON.stringify(object, (key, value) =>
+    key === 'resourceVersion' || key === 'managedFields' || key === 'lastHeartbeatTime' || key === 'renewTime'
+      ? undefined
+      : value,
+  );
+}
+
+/** Schedules a refresh only when an object changed in a way the status can show. */
+function changeFilter(schedule: () => void): (phase: string, object: unknown) => void {
+  const seen = new Map<string, string>();
+  return (phase, object) => {
+    const meta = (object as { metadata?: { uid?: string; namespace?: string; name?: string } })?.metadata;
+    const key = meta?.uid ?? `${meta?.namespace}/${meta?.name}`;
+    if (phase === 'DELETED') {
+      seen.delete(key);
+      schedule();
+      return;
+    }
+    const print = fingerprint(object);
+    if (seen.get(key) === print) return;
+    seen.set(key, print);
+    schedule();
+  };
+}
+
 function watchPath(
   kc: KubeConfig,
   path: string,
@@ -100,15 +130,16 @@ function watchPath(
   let retry: NodeJS.Timeout | undefined;
   let stopped = false;
   let backoff = 1_000;
+  const changed = changeFilter(() => schedule('cluster'));
   const start = () => {
     if (stopped) return;
     watcher
       .watch(
         path,
         { allowWatchBookmarks: false },
-        () => {
+        (phase, object) => {
           backoff = 1_000;
-          schedule('cluster');
+          changed(phase, object);
         },
         () => restart(),
       )
