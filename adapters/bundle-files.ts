@@ -1,7 +1,7 @@
 /** BundleFilesPort on the local file system: the Harbor bundle and its manifest on the control host. */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import type { BundleFilesPort } from '../core/steps/prepare-ports.js';
 import { expandHome, type PathEnv } from './paths.js';
@@ -30,6 +30,15 @@ export function localBundleFiles(env: PathEnv = process.env): BundleFilesPort {
         throw error;
       }
       return hash.digest('hex');
+    },
+    size: async (path) => {
+      try {
+        const info = await stat(expandHome(path, env));
+        return info.isFile() ? info.size : undefined;
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw error;
+      }
     },
   };
 }

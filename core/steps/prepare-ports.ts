@@ -23,6 +23,8 @@ export interface BundleFilesPort {
   readText(path: string): Promise<string | undefined>;
   /** Hex sha256 of the file's bytes, or undefined when it does not exist. */
   sha256(path: string): Promise<string | undefined>;
+  /** Bytes of the file, or undefined when it does not exist. Optional: without it, a missing file is found by hashing. */
+  size?(path: string): Promise<number | undefined>;
 }
 
 export interface PdbView {

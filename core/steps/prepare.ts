@@ -1,4 +1,6 @@
 import type { PowerPlanSpec } from '../api/index.js';
+import { type BundleManifest, manifestPathOf, parseBundleManifest } from '../bundle/manifest.js';
+import { type BundleExpectation, buildCommand, judgeBundle } from '../bundle/verify.js';
 import { isFinished, toDrainPod } from '../drain/pod.js';
 import type { FluxPort, NodeAccessPort } from '../ports.js';
 import type { StepExecutor } from '../run/executor.js';
@@ -100,45 +102,81 @@ export function recordFluxRevision(flux: FluxPort, spec: PowerPlanSpec): StepExe
   };
 }
 
-/** The manifest beside a bundle: `<bundle>.manifest.json`, holding at least `{"sha256": "<hex>"}`. */
-export function manifestPathOf(bundle: string): string {
-  return `${bundle}.manifest.json`;
+export { manifestPathOf };
+
+/** A bundle that passed {@link readBundle}: safe to stream. `manifest` is absent for a legacy checksum-only one. */
+export interface VerifiedBundle {
+  path: string;
+  sha256: string;
+  size?: number;
+  manifest?: BundleManifest;
+  notes: string[];
 }
 
-/** verify-bundle: the bundle at `params.path` exists and its sha256 matches its manifest's. */
-export function verifyBundle(files: BundleFilesPort): StepExecutor {
+/**
+ * Reads and checks the bundle at `path` against its manifest and, when given, the PowerPlan's Harbor version and
+ * arch. Throws a {@link PrepareError} that names the path and the command that (re)builds the bundle; nothing is
+ * sent anywhere. Hashes the whole file (streamed by the port).
+ */
+export async function readBundle(
+  files: BundleFilesPort,
+  path: string,
+  expected?: BundleExpectation,
+): Promise<VerifiedBundle> {
+  // NOTE: without the plan's expectation (the old one-argument verifyBundle) messages stay as they were.
+  const hint = expected ? `; build it with: ${buildCommand(path, expected)}` : '';
+  const size = files.size ? await files.size(path) : undefined;
+  if (files.size && size === undefined) throw new PrepareError(`Harbor bundle not found: ${path}${hint}`);
+  const manifestPath = manifestPathOf(path);
+  const text = await files.readText(manifestPath);
+  if (text === undefined) {
+    throw new PrepareError(`bundle manifest not found: ${manifestPath} (hecate bundle build writes it)${hint}`);
+  }
+  const parsed = parseBundleManifest(text);
+  if (parsed.kind === 'invalid') {
+    const issues = parsed.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
+    throw new PrepareError(
+      `${manifestPath} ${issues.length === 1 && !parsed.issues[0]?.path ? issues[0] : `is invalid: ${issues.join('; ')}`}`,
+    );
+  }
+  const actual = await files.sha256(path);
+  if (actual === undefined) throw new PrepareError(`Harbor bundle not found: ${path}${hint}`);
+  const verdict = judgeBundle(parsed, actual, expected, path);
+  if (!verdict.ok) {
+    const refused = verdict.stale ? 'stale bundle' : 'bundle refused';
+    throw new PrepareError(
+      `${verdict.problems.join('; ')} (${refused}; rebuild it with: ${buildCommand(path, expected)})`,
+    );
+  }
+  return {
+    path,
+    sha256: verdict.sha256,
+    notes: verdict.notes,
+    ...(size !== undefined ? { size } : {}),
+    ...(verdict.manifest ? { manifest: verdict.manifest } : {}),
+  };
+}
+
+/** The plan's Harbor version and arch, which the bundle must match. */
+export function bundleExpectation(spec?: PowerPlanSpec): BundleExpectation | undefined {
+  return spec?.harbor ? { version: spec.harbor.version, arch: spec.harbor.arch } : undefined;
+}
+
+/**
+ * verify-bundle: the bundle at `params.path` exists and matches its manifest's sha256; with `spec`, also that it
+ * is of the Harbor node's platform and the PowerPlan's Harbor version (a stale bundle is reported as such).
+ */
+export function verifyBundle(files: BundleFilesPort, spec?: PowerPlanSpec): StepExecutor {
   return {
     check: async () => false,
     apply: async (step, ctx) => {
       const path = step.params.path ?? step.targets[0] ?? '';
-      const manifestPath = manifestPathOf(path);
-      const text = await files.readText(manifestPath);
-      if (text === undefined) {
-        throw new PrepareError(`bundle manifest not found: ${manifestPath} (expected JSON {"sha256": "<hex>"})`);
-      }
-      const expected = parseManifest(text, manifestPath);
-      const actual = await files.sha256(path);
-      if (actual === undefined) throw new PrepareError(`Harbor bundle not found: ${path}`);
-      if (actual.toLowerCase() !== expected) {
-        throw new PrepareError(`checksum mismatch: ${path} has sha256 ${actual}, ${manifestPath} expects ${expected}`);
-      }
-      ctx.report(`${path} matches its manifest (sha256 ${actual.slice(0, 12)}…)`);
+      const bundle = await readBundle(files, path, bundleExpectation(spec));
+      const images = bundle.manifest ? `, ${bundle.manifest.images.length} images ${bundle.manifest.platform}` : '';
+      ctx.report(`${path} matches its manifest (sha256 ${bundle.sha256.slice(0, 12)}…${images})`);
+      if (spec) for (const note of bundle.notes) ctx.report(note);
     },
   };
-}
-
-function parseManifest(text: string, path: string): string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (cause) {
-    throw new PrepareError(`${path} is not valid JSON`, { cause });
-  }
-  const sha = (value as { sha256?: unknown } | null)?.sha256;
-  if (typeof sha !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha)) {
-    throw new PrepareError(`${path} has no "sha256" of 64 hex digits`);
-  }
-  return sha.toLowerCase();
 }
 
 /**
