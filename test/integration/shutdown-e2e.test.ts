@@ -3,8 +3,8 @@
  * stand-in (kubelet, Flux, Longhorn). The audit log is the witness: which requests Hecate's user made, in which
  * order, and when. The kubelet stand-in powers a node off when Hecate's power-off helper pod "runs" on it.
  *
- * Sizes are the Atlas scenario's (7 nodes, ~30 pods); the drain levels are 4 s (the plan's 5m, scaled down) and the
- * kubelet runs grace periods 10× faster. One Kustomization (apps) is suspended by someone else before the shutdown.
+ * Sizes are the Atlas scenario's (7 nodes, ~30 pods); the drain levels are 5 s (the plan's 5m, scaled down) and the
+ * kubelet runs grace periods 20× faster. One Kustomization (apps) is suspended by someone else before the shutdown.
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,12 @@ import {
 } from '../helpers/e2e.js';
 
 const bed = requireBed();
-const DRAIN_LEVEL_MS = 4_000;
+const DRAIN_LEVEL_MS = 5_000;
+/**
+ * NOTE: the last level (disable-eviction) also lasts one level time, and the pods it deletes need their grace
+ * period: at speed 20 the longest here (postgres, 60 s) takes 3 s, leaving room on a loaded machine.
+ */
+const SPEED = 20;
 const PRE_SUSPENDED = 'Kustomization/flux-system/apps';
 const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];
 const CONTROL_PLANE_ORDER = ['titan-03', 'titan-02', 'titan-01'];
@@ -36,7 +41,7 @@ describe.skipIf(!bed.ok)('hecate shutdown on the Atlas scenario', () => {
   let plan: RenderedPlan;
 
   beforeAll(async () => {
-    e2e = await startE2e({ scenario: withPausedApps, drainTimeout: `${DRAIN_LEVEL_MS / 1000}s` });
+    e2e = await startE2e({ scenario: withPausedApps, drainTimeout: `${DRAIN_LEVEL_MS / 1000}s`, speed: SPEED });
   });
   afterAll(async () => {
     await e2e?.stop();
@@ -100,19 +105,21 @@ describe.skipIf(!bed.ok)('hecate shutdown on the Atlas scenario', () => {
     expect([...(outage?.cordonedByHecate ?? [])].sort()).toEqual(WORKERS);
 
     // The PDB-blocked app (api: minAvailable = replicas) is deleted only at disable-eviction: two levels after its
-    // first refused eviction. Evictions answered 429 until then.
+    // node's drain began (the cordon). Evictions answered 429 until then.
     const mutations = await e2e.mutations();
     for (const deleted of mutations.filter((e) => e.verb === 'delete' && /^api-/.test(e.objectRef?.name ?? ''))) {
-      const name = deleted.objectRef?.name;
+      const name = deleted.objectRef?.name ?? '';
       const evictions = mutations.filter((e) => e.objectRef?.subresource === 'eviction' && e.objectRef.name === name);
       expect(evictions.length, name).toBeGreaterThan(0);
       expect(
         evictions.every((e) => e.responseStatus?.code === 429),
         name,
       ).toBe(true);
-      const waited = Date.parse(deleted.timestamp) - Date.parse(evictions[0]?.timestamp ?? '');
-      expect(waited, `${name} deleted ${waited} ms after its first eviction`).toBeGreaterThanOrEqual(
-        2 * DRAIN_LEVEL_MS - 250,
+      const node = nodeOf.get(name);
+      const cordon = mutations.find((e) => e.objectRef?.resource === 'nodes' && e.objectRef.name === node);
+      const waited = Date.parse(deleted.timestamp) - Date.parse(cordon?.timestamp ?? '');
+      expect(waited, `${name} deleted ${waited} ms after ${node} was cordoned`).toBeGreaterThanOrEqual(
+        2 * DRAIN_LEVEL_MS,
       );
     }
     expect(mutations.filter((e) => e.verb === 'delete' && /^api-/.test(e.objectRef?.name ?? ''))).toHaveLength(2);
@@ -130,7 +137,9 @@ describe.skipIf(!bed.ok)('hecate shutdown on the Atlas scenario', () => {
 
     // The state file is complete: every step done, the run finished
     expect(state?.progress?.finishedAt).toBeDefined();
-    expect(state?.progress?.steps.map((s) => [s.id, s.state])).toEqual(plan.steps.map((s) => [s.id, 'done']));
+    // (parallel drains finish in any order)
+    const records = state?.progress?.steps.map((s) => `${s.id} ${s.state}`).sort();
+    expect(records).toEqual(plan.steps.map((s) => `${s.id} done`).sort());
   });
 });
 
@@ -138,7 +147,7 @@ describe.skipIf(!bed.ok)('hecate shutdown --emergency on the Atlas scenario', ()
   let e2e: E2e;
 
   beforeAll(async () => {
-    e2e = await startE2e({ scenario: withPausedApps, drainTimeout: `${DRAIN_LEVEL_MS / 1000}s` });
+    e2e = await startE2e({ scenario: withPausedApps, drainTimeout: `${DRAIN_LEVEL_MS / 1000}s`, speed: SPEED });
   });
   afterAll(async () => {
     await e2e?.stop();
@@ -165,8 +174,11 @@ describe.skipIf(!bed.ok)('hecate shutdown --emergency on the Atlas scenario', ()
     expect(await suspendedFlux(e2e.plane)).toHaveLength(
       (e2e.scenario.flux?.kustomizations.length ?? 0) + (e2e.scenario.flux?.helmReleases.length ?? 0),
     );
-    // NOTE: the drain levels here are the bed's (graceful 4 s vs emergency 15 s); on Atlas they are 5m vs 15 s. What
-    // the bed can compare is the power-off stage: the emergency does not wait for each node to report down.
-    if (graceful) expect(stages['power-off']).toBeLessThan(graceful.stages['power-off'] ?? 0);
+    // NOTE: the drain levels here are the bed's (graceful 5 s vs emergency 15 s); on Atlas they are 5m vs 15 s. And
+    // the bed's nodes report down after 6 s where k3s takes 40 s or more, about the helper pod's 5 s settle time. So
+    // the bed shows the emergency's mechanism, not its saving: no node is waited for until it reports down.
+    for (const node of [...WORKERS, ...CONTROL_PLANE_ORDER]) {
+      expect(result.stderr).toContain(`not waiting for ${node}: emergency`);
+    }
   });
 });
