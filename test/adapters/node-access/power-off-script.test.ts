@@ -51,8 +51,15 @@ describe.skipIf(hasK3s || process.platform !== 'linux')('powerOffScript on this 
   });
 
   it('stops other containers (SIGTERM first), spares its own container, then runs the command', async () => {
-    const other = execa(shim, [`trap 'echo term > ${dir}/other; exit 0' TERM; sleep 60 & wait`], { reject: false });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const other = execa(
+      shim,
+      [`trap 'echo term > ${dir}/other; exit 0' TERM; echo up > ${dir}/ready; sleep 60 & wait`],
+      {
+        reject: false,
+      },
+    );
+    // NOTE: wait until the other container's trap is installed; a fixed sleep raced on a loaded machine.
+    for (let i = 0; i < 200 && !existsSync(join(dir, 'ready')); i++) await new Promise((r) => setTimeout(r, 50));
     const argv = powerOffArgv(['sh', '-c', `echo "$@" > ${dir}/command`, 'cmd', 'poweroff', '--now'], {
       containerGraceSeconds: 3,
     });
