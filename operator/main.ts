@@ -18,7 +18,7 @@ import { upsSource } from '../adapters/ups/sources.js';
 import type { Logger } from '../core/ports.js';
 import { ConfigError, type OperatorConfig, parseConfig, USAGE } from './config.js';
 import { KubeEventRecorder } from './events.js';
-import { operatorExecutors } from './executors.js';
+import { operatorExecutors, operatorPaths } from './executors.js';
 import { HecateOperator } from './hecate.js';
 import { createWinston, toLogger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
@@ -161,6 +161,7 @@ function buildOperator(
       signal,
       metrics,
       waitRequeueMs: config.waitRequeueMs,
+      paths: (spec) => operatorPaths(spec, process.env),
     },
   });
 }

@@ -23,7 +23,7 @@ import {
   type RenderedPlan,
   toIssues,
 } from '../../core/api/index.js';
-import { type CompileInput, compilePlan, type Observed } from '../../core/plan/index.js';
+import { type CompileInput, compilePlan, type Observed, type ResolvedPaths } from '../../core/plan/index.js';
 import type { Clock, Logger, ProgressStore } from '../../core/ports.js';
 import { StepFailedError } from '../../core/run/errors.js';
 import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
@@ -74,6 +74,8 @@ export interface PowerEventReconcilerDeps {
   metrics?: ReconcileMetrics;
   /** How often a waiting event looks again even without a change (default 30 s). */
   waitRequeueMs?: number;
+  /** The plan's paths as the executors resolve them (default: as written in the PowerPlan). */
+  paths?(spec: PowerPlanSpec): ResolvedPaths;
 }
 
 const MODE_OF: Record<Action, PlanMode> = {
@@ -285,8 +287,7 @@ export class PowerEventReconciler {
       planName,
       spec,
       execute: event.spec.execute,
-      // NOTE: paths are the control host's, shown as written in the PowerPlan; the operator reads none of them.
-      paths: {
+      paths: this.deps.paths?.(spec) ?? {
         repoSnapshot: spec.repoSnapshot,
         stateFile: spec.stateFile ?? DEFAULT_STATE_FILE,
         ...(bundle ? { harborBundle: bundle } : {}),
