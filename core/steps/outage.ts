@@ -14,7 +14,10 @@ export const recordOutage: StepExecutor = {
   },
 };
 
-/** Closes the outage record; what Hecate changed has been undone by the steps before it. */
+/**
+ * Closes the outage record; what Hecate changed has been undone by the steps before it. The per-outage lists are
+ * cleared (the nodes are back, nothing is left suspended by Hecate); the Flux revision stays for the next prepare.
+ */
 export const closeOutage: StepExecutor = {
   check: async (_step, ctx) => !ctx.outage().inOutage,
   apply: async (_step, ctx) => {
@@ -22,6 +25,8 @@ export const closeOutage: StepExecutor = {
     await ctx.record((outage) => {
       outage.inOutage = false;
       outage.endedAt = now;
+      outage.poweredOff = [];
+      outage.alreadySuspended = [];
     });
   },
 };

@@ -135,3 +135,31 @@ describe('runPlan', () => {
     expect(store.latest?.outage.inOutage).toBe(true);
   });
 });
+
+describe('closing the outage', () => {
+  it('clears the per-outage lists once startup closes it, keeping the Flux revision', async () => {
+    const { coreExecutors } = await import('../../../core/steps/index.js');
+    const outage = outageRecord.parse({
+      inOutage: true,
+      poweredOff: ['titan-04'],
+      alreadySuspended: ['Kustomization/flux-system/apps'],
+      fluxRevision: 'main@sha1:abc',
+    });
+    const store = new MemoryStore({ outage });
+    const close = s('outage/close', { kind: 'close-outage' });
+    await runPlan({
+      plan: plan([close]),
+      action: 'startup',
+      executors: coreExecutors(),
+      store,
+      clock: new FakeClock(),
+      logger: silentLogger,
+    });
+    expect(store.latest?.outage).toMatchObject({
+      inOutage: false,
+      poweredOff: [],
+      alreadySuspended: [],
+      fluxRevision: 'main@sha1:abc',
+    });
+  });
+});
