@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import type { PlanMode } from '../core/api/index.js';
 import { ANALYZE_HELP, type AnalyzeOptions, parseAnalyzeOutput, runAnalyze } from './commands/analyze.js';
+import { runConsole } from './commands/console.js';
 import { runMode } from './commands/mode.js';
-import { runStatus } from './commands/status.js';
+import { runStatus, type StatusOptions } from './commands/status.js';
 import type { CliDeps } from './deps.js';
 import { EXIT_CODES_HELP } from './exit.js';
 import { type CommonOptions, parseOutput } from './options.js';
@@ -75,8 +76,27 @@ export function buildProgram(deps: CliDeps): Command {
   addCommonOptions(
     program
       .command('status')
-      .description('one screen: plan, outage state file, nodes, Flux (exit 0 healthy, 1 degraded, 4 unreachable)'),
-  ).action((options: CommonOptions) => runStatus(options, deps));
+      .description(
+        'one screen: nodes, Flux, the chain, Harbor, the UPS, the outage state, the active PowerEvent (exit 0 healthy, 1 degraded, 4 unreachable)',
+      )
+      .option(
+        '--watch',
+        'redraw on every change the watches report until interrupted (-o json: one line per update)',
+        false,
+      ),
+  ).action((options: StatusOptions) => runStatus(options, deps));
+  program
+    .command('console')
+    .description(
+      'interactive console: live status; prepare, shutdown, harbor-seed, startup as a dry-run first, --execute after typing the plan name',
+    )
+    .option('--plan <file>', 'PowerPlan YAML (default: the one in ~/hecate-repo, else the one in the cluster)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('--state-file <file>', 'outage state file')
+    .action((options: CommonOptions) =>
+      runConsole({ ...options, execute: false, output: 'text', offline: false }, deps),
+    );
   program
     .command('analyze')
     .description('find the bootstrap deadlocks in a Flux repo, derive the bootstrap chain, draft or check a PowerPlan')
