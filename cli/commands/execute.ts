@@ -11,6 +11,7 @@ import type { CommonOptions } from '../options.js';
 import { LineProgress } from '../render/progress-lines.js';
 import { ListrProgress } from '../render/progress-listr.js';
 import type { CommandContext } from './context.js';
+import { handBack } from './handoff.js';
 
 const ACTION_OF = {
   prepare: 'prepare',
@@ -95,7 +96,12 @@ export async function executePlan(
   compileEmergency: (ctx: CommandContext) => RenderedPlan,
 ): Promise<void> {
   try {
-    printRecords(await runWithProgress(plan, ctx, deps), options, deps);
+    const progress = await runWithProgress(plan, ctx, deps);
+    printRecords(progress, options, deps);
+    // Hand the cold boot back to the operator, which finishes and keeps the history in the cluster.
+    if (plan.mode === 'startup' && ctx.kubeConfig) {
+      await handBack(ctx.kubeConfig, plan, progress, ctx.stateFile, deps.stderr);
+    }
   } catch (error) {
     const cause = error instanceof StepFailedError ? error.cause : undefined;
     if (cause instanceof GateRefusedError) {

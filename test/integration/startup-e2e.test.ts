@@ -39,7 +39,7 @@ function applies(events: readonly AuditEvent[]): AuditEvent[] {
       e.user === HECATE_USER &&
       e.verb === 'patch' &&
       e.stage === 'ResponseComplete' &&
-      /fieldManager=hecate/.test(e.requestURI) &&
+      /fieldManager=hecate(&|$)/.test(e.requestURI) &&
       !NOT_CHAIN.includes(e.objectRef?.resource ?? ''),
   );
 }
