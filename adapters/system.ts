@@ -19,7 +19,10 @@ export const systemClock: Clock = {
     }),
 };
 
-/** A human-readable logger for the CLI: warnings and errors to stderr, debug only with HECATE_DEBUG. */
+/**
+ * A human-readable logger for the CLI: warnings and errors to stderr; per-request detail (info) only with
+ * HECATE_VERBOSE=1, debug only with HECATE_DEBUG=1. The progress lines carry what a person needs.
+ */
 export function adapterLogger(deps: {
   stderr(text: string): void;
   env: Readonly<Record<string, string | undefined>>;
@@ -27,7 +30,7 @@ export function adapterLogger(deps: {
   const line = (level: string, message: string, fields?: Record<string, unknown>) =>
     deps.stderr(`${level}${message}${fields && Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}\n`);
   return {
-    info: (m, f) => line('', m, f),
+    info: (m, f) => (deps.env.HECATE_VERBOSE || deps.env.HECATE_DEBUG ? line('', m, f) : undefined),
     warn: (m, f) => line('warning: ', m, f),
     error: (m, f) => line('error: ', m, f),
     debug: (m, f) => (deps.env.HECATE_DEBUG ? line('debug: ', m, f) : undefined),
