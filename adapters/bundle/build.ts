@@ -91,39 +91,56 @@ export async function buildBundle(input: BuildInput): Promise<BuildResult> {
   try {
     const layout = join(work, 'layout');
     await copyImages(layout, input);
-    const entries = await readLayout(layout);
-    const named = new Set(entries.map((e) => e.reference));
-    const lost = input.images.filter((r) => !named.has(r));
-    if (lost.length > 0) throw new BundleBuildError(`the layout lacks ${lost.join(', ')} after the copy`);
-    const wrong = wrongPlatforms(entries, input.platform);
-    if (wrong.length > 0) {
-      const list = wrong.map((w) => `${w.reference} is ${w.platform}`).join(', ');
-      throw new BundleBuildError(`refusing to write a ${input.platform} bundle: ${list}`);
-    }
-    input.onProgress?.(`packing ${entries.length} images into ${input.output}`);
-    const { sha256, size } = await packLayout(layout, input.output, {
-      ...(input.level !== undefined ? { level: input.level } : {}),
-      ...(input.tar ? { tar: input.tar } : {}),
-      ...(input.zstd ? { zstd: input.zstd } : {}),
-    });
-    const images: BundleImage[] = entries.map((e) => ({
-      reference: e.reference,
-      digest: e.digest,
-      platform: formatPlatform(e.platform),
-    }));
-    const manifest: BundleManifest = {
-      schemaVersion: BUNDLE_MANIFEST_VERSION,
-      sha256,
-      size,
-      platform: input.platform,
-      harbor: input.harbor,
-      format: 'oci-archive+zstd',
-      createdAt: input.now().toISOString(),
-      images,
-    };
-    const manifestPath = await writeManifest(input.output, manifest);
-    return { path: input.output, manifestPath, manifest };
+    return await writeBundle(layout, input);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+export type WriteBundleInput = Pick<
+  BuildInput,
+  'platform' | 'harbor' | 'output' | 'level' | 'tar' | 'zstd' | 'now' | 'onProgress'
+> & {
+  /** References the layout must name (all of them); default: whatever it names. */
+  images?: readonly string[];
+};
+
+/**
+ * Packs an OCI layout that already holds the images into the bundle and its manifest, after checking that every
+ * image is of `platform`. Nothing is written when the check fails.
+ */
+export async function writeBundle(layout: string, input: WriteBundleInput): Promise<BuildResult> {
+  const entries = await readLayout(layout);
+  const named = new Set(entries.map((e) => e.reference));
+  const lost = (input.images ?? []).filter((r) => !named.has(r));
+  if (lost.length > 0) throw new BundleBuildError(`the layout lacks ${lost.join(', ')} after the copy`);
+  if (entries.length === 0) throw new BundleBuildError('the layout names no image');
+  const wrong = wrongPlatforms(entries, input.platform);
+  if (wrong.length > 0) {
+    const list = wrong.map((w) => `${w.reference} is ${w.platform}`).join(', ');
+    throw new BundleBuildError(`refusing to write a ${input.platform} bundle: ${list}`);
+  }
+  input.onProgress?.(`packing ${entries.length} images into ${input.output}`);
+  const { sha256, size } = await packLayout(layout, input.output, {
+    ...(input.level !== undefined ? { level: input.level } : {}),
+    ...(input.tar ? { tar: input.tar } : {}),
+    ...(input.zstd ? { zstd: input.zstd } : {}),
+  });
+  const images: BundleImage[] = entries.map((e) => ({
+    reference: e.reference,
+    digest: e.digest,
+    platform: formatPlatform(e.platform),
+  }));
+  const manifest: BundleManifest = {
+    schemaVersion: BUNDLE_MANIFEST_VERSION,
+    sha256,
+    size,
+    platform: input.platform,
+    harbor: input.harbor,
+    format: 'oci-archive+zstd',
+    createdAt: input.now().toISOString(),
+    images,
+  };
+  const manifestPath = await writeManifest(input.output, manifest);
+  return { path: input.output, manifestPath, manifest };
 }

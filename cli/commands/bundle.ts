@@ -131,7 +131,6 @@ export async function runBundleBuild(
 /** Commander's parser for --level. */
 export function parseLevel(value: string): number {
   const level = Number(value);
-  if (!Number.isInteger(level) || level < 1 || level > 19)
-    throw new ExitError(ExitCode.Usage, '--level: expected 1 to 19');
+  if (!Number.isInteger(level) || level < 1 || level > 19) throw new InvalidArgumentError('expected 1 to 19');
   return level;
 }

@@ -3,7 +3,7 @@
  * reads the manifest and hashes the file (core/steps/prepare.ts `readBundle`).
  */
 import type { BundleManifest, ParsedManifest } from './manifest.js';
-import { platformOf } from './platform.js';
+import { platformOf, platformStringMatches } from './platform.js';
 
 export interface BundleExpectation {
   /** The Harbor version the PowerPlan names. */
@@ -45,7 +45,7 @@ export function judgeBundle(
       : { ok: true, sha256: sha, notes: ['legacy manifest (checksum only): images cannot be verified by digest'] };
   }
   const m = parsed.manifest;
-  const wrong = m.images.filter((i) => i.platform !== m.platform);
+  const wrong = m.images.filter((i) => !platformStringMatches(i.platform, m.platform));
   for (const image of wrong) problems.push(`${image.reference} is ${image.platform}, the bundle claims ${m.platform}`);
   let stale = false;
   if (expected) {
@@ -65,6 +65,6 @@ export function judgeBundle(
 
 /** The command that (re)builds the bundle at `path`, for messages. */
 export function buildCommand(path: string, expected?: BundleExpectation): string {
-  const what = expected ? ` --version ${expected.version} --arch ${expected.arch}` : '';
-  return `hecate bundle build${what} --output ${path} --execute`;
+  const what = expected ? ` --harbor-version ${expected.version} --arch ${expected.arch}` : '';
+  return `hecate bundle build${what} --bundle ${path} --execute`;
 }

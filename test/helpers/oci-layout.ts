@@ -7,8 +7,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { writeBundle } from '../../adapters/bundle/build.js';
+import type { BundleManifest } from '../../core/bundle/manifest.js';
 
 export interface LayoutImage {
   /** Full reference, also the `org.opencontainers.image.ref.name` annotation (what ctr and skopeo name it by). */
@@ -150,4 +152,30 @@ export async function writeOciLayout(dir: string, images: readonly LayoutImage[]
 /** Total bytes of a file, for assertions on sizes. */
 export async function fileSize(path: string): Promise<number> {
   return (await stat(path)).size;
+}
+
+/**
+ * A bundle as `hecate bundle build` writes it, from images built here (no registry): the layout in a temporary
+ * folder beside `output`, packed with zstd -1, the manifest beside it.
+ */
+export async function makeBundle(
+  output: string,
+  images: readonly LayoutImage[],
+  options: { platform: string; version?: string },
+): Promise<{ manifest: BundleManifest; images: BuiltImage[] }> {
+  const layout = await mkdtemp(join(dirname(output), '.layout-'));
+  try {
+    const built = await writeOciLayout(layout, images);
+    const arch = options.platform.split('/')[1] ?? 'arm64';
+    const result = await writeBundle(layout, {
+      platform: options.platform,
+      harbor: { version: options.version ?? 'v2.14.1', arch },
+      output,
+      level: 1,
+      now: () => new Date(),
+    });
+    return { manifest: result.manifest, images: built };
+  } finally {
+    await rm(layout, { recursive: true, force: true });
+  }
 }
