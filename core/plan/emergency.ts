@@ -1,3 +1,4 @@
+import { parseDuration } from '../api/meta.js';
 import type { PlanStep } from '../api/plan.js';
 import type { PowerPlanSpec } from '../api/powerplan.js';
 import { fluxSuspendSteps } from './flux-steps.js';
@@ -11,7 +12,8 @@ import { nodesInOrder } from './step.js';
  *   `disable-eviction` (plain deletes, the only level that bypasses a PDB). `force` is skipped: it only adds the
  *   deletion of unmanaged pods, which `disable-eviction` does as well.
  * - Storage: volumes get `storageDetachSeconds` to detach, then the shutdown goes on (time-boxed, reported).
- * - Power-off: not waited for (see core/steps/power.ts); each node's step is bounded by `powerOffSeconds`.
+ * - Power-off: every worker at once, then the control plane in order; not waited for (see core/steps/power.ts);
+ *   each node's step is bounded by `powerOffSeconds`. Drain levels never exceed the plan's own.
  */
 export const EMERGENCY = {
   drainLevelSeconds: 15,
@@ -28,7 +30,8 @@ export function emergencySpec(spec: PowerPlanSpec): PowerPlanSpec {
     ...spec,
     drain: {
       ...spec.drain,
-      timeout: `${EMERGENCY.drainLevelSeconds}s`,
+      // The emergency never waits longer than the plan itself would at one level.
+      timeout: `${Math.min(EMERGENCY.drainLevelSeconds, Math.ceil(parseDuration(spec.drain.timeout) / 1000))}s`,
       // NOTE: a plan that forbids bypassing PDBs keeps its levels (only shorter): the emergency does not override it.
       escalation: bypass ? ['evict', 'disable-eviction'] : spec.drain.escalation,
       parallelism: Math.max(1, Math.min(workers, EMERGENCY.maxParallelDrains)),
@@ -43,11 +46,20 @@ export function emergencySpec(spec: PowerPlanSpec): PowerPlanSpec {
  */
 export function compileEmergencyShutdownTuned(input: CompileInput): PlanStep[] {
   const tuned = { ...input, spec: emergencySpec(input.spec) };
+  const workers = Math.max(1, nodesInOrder(input.spec.nodes, 'worker').length);
   return [
     recordOutageStep(tuned, 'emergency shutdown'),
     ...fluxSuspendSteps(tuned, true),
     ...drainSteps(tuned),
     ...storageStep(tuned),
-    ...powerOffSteps(tuned, true).map((s) => ({ ...s, timeoutSeconds: EMERGENCY.powerOffSeconds })),
+    ...powerOffSteps(tuned, true).map((s) => ({
+      ...s,
+      timeoutSeconds: EMERGENCY.powerOffSeconds,
+      // Workers lose power together; the control plane still goes one node at a time, last.
+      params:
+        s.params.role === 'worker'
+          ? { ...s.params, group: 'power-off-workers', parallelism: String(workers) }
+          : s.params,
+    })),
   ];
 }

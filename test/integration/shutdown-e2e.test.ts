@@ -165,18 +165,19 @@ describe.skipIf(!bed.ok)('hecate shutdown --emergency on the Atlas scenario', ()
     const show = (s: Record<string, number>) =>
       ['flux-suspend', 'drain', 'storage', 'power-off'].map((k) => `${k} ${seconds(s[k] ?? 0)}`).join(', ');
     console.info(
-      `emergency shutdown of Atlas: ${seconds(emergencyMs)} (${show(stages)}; drain levels 15 s)\n` +
+      `emergency shutdown of Atlas: ${seconds(emergencyMs)} (${show(stages)}; drain levels min(15 s, the plan's), workers powered off together)\n` +
         `graceful shutdown of Atlas:  ${seconds(graceful?.ms ?? 0)} (${graceful ? show(graceful.stages) : 'not run'}; drain levels ${DRAIN_LEVEL_MS / 1000} s)`,
     );
     const outage = state?.outage;
-    expect(outage?.poweredOff).toEqual([...WORKERS, ...CONTROL_PLANE_ORDER]);
+    // Workers lose power together (any order among them), then the control plane in its order.
+    expect(outage?.poweredOff.slice(0, WORKERS.length).sort()).toEqual([...WORKERS].sort());
+    expect(outage?.poweredOff.slice(WORKERS.length)).toEqual(CONTROL_PLANE_ORDER);
     expect(order.slice(0, WORKERS.length).sort()).toEqual(WORKERS);
     expect(await suspendedFlux(e2e.plane)).toHaveLength(
       (e2e.scenario.flux?.kustomizations.length ?? 0) + (e2e.scenario.flux?.helmReleases.length ?? 0),
     );
-    // NOTE: the drain levels here are the bed's (graceful 5 s vs emergency 15 s); on Atlas they are 5m vs 15 s. And
-    // the bed's nodes report down after 6 s where k3s takes 40 s or more, about the helper pod's 5 s settle time. So
-    // the bed shows the emergency's mechanism, not its saving: no node is waited for until it reports down.
+    // NOTE: the bed's drain levels are already short (5 s; Atlas: 5m), so the saving shows mostly in the power-off:
+    // every worker at once, and no node waited for until it reports down.
     for (const node of [...WORKERS, ...CONTROL_PLANE_ORDER]) {
       expect(result.stderr).toContain(`not waiting for ${node}: emergency`);
     }

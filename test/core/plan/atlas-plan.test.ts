@@ -196,6 +196,21 @@ describe('the emergency shutdown plan', () => {
     expect(drains[0]?.blockers.join(' ')).toContain('evict → disable-eviction after 15s');
     expect(steps.filter((id) => id.startsWith('power-off/')).at(-1)).toBe('power-off/titan-01');
     expect(plan.steps.find((s) => s.id === 'storage/quiesce')?.timeoutSeconds).toBe(20);
+    const powerOffs = plan.steps.filter((s) => s.stage === 'power-off');
+    expect(powerOffs.filter((s) => s.params.group === 'power-off-workers').map((s) => s.params.node)).toEqual([
+      'titan-04',
+      'titan-05',
+      'titan-06',
+      'titan-07',
+    ]);
+    expect(powerOffs.filter((s) => s.params.role === 'control-plane').every((s) => !s.params.group)).toBe(true);
+  });
+
+  it('never waits longer at a drain level than the plan itself would', () => {
+    const input = atlasInput();
+    const short = { ...input, spec: { ...input.spec, drain: { ...input.spec.drain, timeout: '5s' } } };
+    const drain = compilePlan('emergency-shutdown', short).steps.find((s) => s.stage === 'drain');
+    expect(drain?.blockers.join(' ')).toContain('evict → disable-eviction after 5s');
   });
 });
 
