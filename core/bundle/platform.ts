@@ -34,3 +34,9 @@ export function wrongPlatforms(
     .filter((i) => !platformMatches(i.platform, wanted))
     .map((i) => ({ reference: i.reference, platform: formatPlatform(i.platform) }));
 }
+
+/** {@link platformMatches} on strings: `linux/arm64/v8` satisfies `linux/arm64`. */
+export function platformStringMatches(actual: string, wanted: string): boolean {
+  const [os = '', architecture = '', variant] = actual.split('/');
+  return platformMatches({ os, architecture, ...(variant ? { variant } : {}) }, wanted);
+}
