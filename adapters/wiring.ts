@@ -9,12 +9,14 @@ import type { Executors, GuardEvaluator } from '../core/run/executor.js';
 import { applyChainStage } from '../core/steps/chain.js';
 import { drainNode } from '../core/steps/drain.js';
 import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from '../core/steps/flux.js';
+import { reconcileHarbor, seedHarbor } from '../core/steps/harbor.js';
 import { coreExecutors } from '../core/steps/index.js';
 import { uncordonNodes, waitApi, waitNodes } from '../core/steps/nodes.js';
 import { powerOffNode } from '../core/steps/power.js';
 import { preflight, prepullImage, recordFluxRevision, refreshSnapshot, verifyBundle } from '../core/steps/prepare.js';
 import { quiesceStorage } from '../core/steps/storage.js';
 import { upsGateExecutor } from '../core/steps/ups.js';
+import { imageSeedFor, KubeImagePresence } from './bundle/index.js';
 import { localBundleFiles } from './bundle-files.js';
 import { GitSnapshot } from './git.js';
 import { KubeApi } from './kube/api.js';
@@ -44,13 +46,23 @@ export interface WiringInput {
   paths: ResolvedPaths;
   env: Readonly<Record<string, string | undefined>>;
   logger: Logger;
+  /** For transports that run kubectl (the helper-pod seed): the same cluster as `kc`. */
+  kubectl?: { kubeconfig?: string; context?: string };
 }
 
 /**
  * Every executor this build has, on real adapters: the one place where ports become adapters, shared by both
  * composition roots (cli/ and operator/). Step kinds without an executor make a run refuse before anything changes.
  */
-export function clusterExecutors({ kc, mode, spec: planSpec, paths, env, logger }: WiringInput): ClusterWiring {
+export function clusterExecutors({
+  kc,
+  mode,
+  spec: planSpec,
+  paths,
+  env,
+  logger,
+  kubectl,
+}: WiringInput): ClusterWiring {
   // NOTE: the emergency path runs the same executors with the emergency budgets (short drain levels, no PDB wait).
   const spec = mode === 'emergency-shutdown' ? emergencySpec(planSpec) : planSpec;
   const flux = new KubeFlux(kc);
@@ -58,13 +70,17 @@ export function clusterExecutors({ kc, mode, spec: planSpec, paths, env, logger 
   const access = nodeAccessFor(spec, kc);
   const sourceNotReady = fluxSourceNotReadyGuard(flux, spec);
   const ups = upsSource(spec.ups, { clock: systemClock, logger });
+  const bundleFiles = localBundleFiles(env);
+  const seed = imageSeedFor(spec, kc, {
+    helperPod: { ...kubectl, ...(env.HECATE_KUBECTL ? { kubectl: env.HECATE_KUBECTL } : {}) },
+  });
   return {
     executors: {
       ...coreExecutors(),
       [StepKind.PrepullImage]: prepullImage(access, spec),
       [StepKind.RefreshSnapshot]: refreshSnapshot(new GitSnapshot({ env }), paths.repoSnapshot),
       [StepKind.RecordFluxRevision]: recordFluxRevision(flux, spec),
-      [StepKind.VerifyBundle]: verifyBundle(localBundleFiles(env)),
+      [StepKind.VerifyBundle]: verifyBundle(bundleFiles, spec),
       [StepKind.Preflight]: preflight(new KubePreflight(kc), spec),
       [StepKind.SuspendFlux]: suspendFlux(flux, spec),
       [StepKind.DrainNode]: drainNode(nodes, new KubePods(kc), toDrainOptions(spec.drain)),
@@ -92,6 +108,8 @@ export function clusterExecutors({ kc, mode, spec: planSpec, paths, env, logger 
           flux,
         },
       ),
+      [StepKind.SeedHarbor]: seedHarbor(seed, new KubeImagePresence(kc), bundleFiles, spec),
+      [StepKind.ReconcileHarbor]: reconcileHarbor(flux, spec),
       [StepKind.ResumeFlux]: resumeFlux(flux, spec),
       [StepKind.WaitFlux]: waitFlux(flux, spec),
     },

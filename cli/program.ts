@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { PlanMode } from '../core/api/index.js';
 import { ANALYZE_HELP, type AnalyzeOptions, parseAnalyzeOutput, runAnalyze } from './commands/analyze.js';
+import { BUNDLE_BUILD_HELP, type BundleBuildOptions, parseLevel, runBundleBuild } from './commands/bundle.js';
 import { runConsole } from './commands/console.js';
 import { runMode } from './commands/mode.js';
 import { runStatus, type StatusOptions } from './commands/status.js';
@@ -108,5 +109,38 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--plan <file>', "compare this PowerPlan's bootstrap chain and seed stage with the repo")
     .addHelpText('after', ANALYZE_HELP)
     .action((options: AnalyzeOptions) => runAnalyze(options, deps));
+  const bundle = program.command('bundle').description('the Harbor bootstrap bundle on the control host');
+  bundle
+    .command('build')
+    .description(
+      "copy the linux/<arch> variant of Harbor's images into one zstd OCI archive, with its manifest beside it",
+    )
+    .option(
+      '--execute',
+      'build it (default: dry-run, which prints the images and the target and writes nothing)',
+      false,
+    )
+    .option('--plan <file>', 'PowerPlan YAML: Harbor version, arch and bundle path (default: the one in ~/hecate-repo)')
+    .option('--harbor-version <version>', "Harbor version, such as v2.14.1 (default: the plan's)")
+    .addOption(
+      new Option('--arch <arch>', "image architecture (default: the plan's, else arm64)").choices(['arm64', 'amd64']),
+    )
+    .option(
+      '--bundle <file>',
+      "where to write it (default: the plan's bundlePath, else ~/.local/share/hecate/bundles/harbor-bootstrap-<version>-<arch>.tar.zst)",
+    )
+    .option('--image <ref...>', "images to bundle instead of the Harbor chart's list")
+    .option(
+      '--repository <prefix>',
+      'registry and namespace of the Harbor images (default docker.io/goharbor), e.g. a mirror',
+    )
+    .option('--insecure', 'plain HTTP or unverified TLS to the source registry', false)
+    .option('--authfile <file>', 'registry auth file (default: containers/auth.json, ~/.docker/config.json)')
+    .option('--level <n>', 'zstd level, 1 to 19 (default 3; 19 is ~5 MB/s on 2 cores)', parseLevel)
+    .addOption(
+      new Option('-o, --output <format>', 'output format: text or json').default('text').choices(['text', 'json']),
+    )
+    .addHelpText('after', `${BUNDLE_BUILD_HELP}\n${EXIT_CODES_HELP}`)
+    .action((options: BundleBuildOptions) => runBundleBuild(options, deps));
   return program;
 }

@@ -42,7 +42,12 @@ function printRecords(progress: Progress, options: CommonOptions, deps: CliDeps)
 }
 
 /** Runs one plan with progress; refuses before touching anything when an executor is missing. */
-async function runWithProgress(plan: RenderedPlan, ctx: CommandContext, deps: CliDeps): Promise<Progress> {
+async function runWithProgress(
+  plan: RenderedPlan,
+  ctx: CommandContext,
+  options: CommonOptions,
+  deps: CliDeps,
+): Promise<Progress> {
   if (!ctx.kubeConfig) throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig');
   const logger = adapterLogger(deps);
   const wiring = clusterExecutors({
@@ -52,6 +57,10 @@ async function runWithProgress(plan: RenderedPlan, ctx: CommandContext, deps: Cl
     paths: ctx.paths,
     env: deps.env,
     logger,
+    kubectl: {
+      ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+      ...(options.context ? { context: options.context } : {}),
+    },
   });
   const missing = missingExecutors(plan, wiring.executors);
   if (missing.length > 0) {
@@ -96,7 +105,7 @@ export async function executePlan(
   compileEmergency: (ctx: CommandContext) => RenderedPlan,
 ): Promise<void> {
   try {
-    const progress = await runWithProgress(plan, ctx, deps);
+    const progress = await runWithProgress(plan, ctx, options, deps);
     printRecords(progress, options, deps);
     // Hand the cold boot back to the operator, which finishes and keeps the history in the cluster.
     if (plan.mode === 'startup' && ctx.kubeConfig) {
@@ -111,7 +120,7 @@ export async function executePlan(
       deps.stderr(`\n${cause.message}\nRunning the emergency shutdown instead of the startup.\n\n`);
       const saved = await ctx.stateFile.load();
       const emergency = compileEmergency({ ...ctx, ...(saved ? { saved } : {}) });
-      printRecords(await runWithProgress(emergency, ctx, deps), options, deps);
+      printRecords(await runWithProgress(emergency, ctx, options, deps), options, deps);
       throw new ExitError(ExitCode.RefusedByGate, 'startup refused: the emergency shutdown ran instead (see above)', {
         cause,
       });

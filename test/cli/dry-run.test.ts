@@ -154,7 +154,7 @@ describe('hecate input errors', () => {
 });
 
 describe('hecate --execute', () => {
-  it('given a mode whose executors are not built yet, it refuses before changing anything', async () => {
+  it('given harbor-seed and no bundle, it stops at the check, naming the path and the build command', async () => {
     await withHome(async (home) => {
       const stateFile = join(home, 'outage.state');
       const kubeconfig = join(home, 'kubeconfig');
@@ -167,11 +167,11 @@ describe('hecate --execute', () => {
         home,
       );
       expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(
-        /--execute is not available for harbor-seed in this build: no executor yet for .*seed-harbor/,
-      );
-      expect(result.stderr).toContain('Nothing was changed');
-      expect(existsSync(stateFile)).toBe(false);
+      expect(result.stderr).toContain('~/.local/share/hecate/bundles/harbor-bootstrap-v2.14.1-arm64.tar.zst');
+      expect(result.stderr).toContain('hecate bundle build');
+      expect(result.stderr).toMatch(/step bundle\/verify .* failed/);
+      expect(result.stderr).toMatch(/harbor\/seed\s+not run/);
+      expect(result.stderr).toContain('rerun the same command: it resumes at this step');
     });
   });
 });

@@ -172,21 +172,6 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     expect(ready.status?.plan?.mode).toBe('startup');
   });
 
-  // NOTE: harbor-seed's kinds are the ones adapters/wiring.ts has no executor for yet; when they land, this test
-  // needs a plan with a kind that truly has none.
-  it('stalls an executing PowerEvent whose plan has step kinds without an executor, naming them, touching nothing', async () => {
-    await createEvent('exec-seed', { action: 'harbor-seed', planRef: { name: 'atlas' }, execute: true });
-    const stalled = await waitForEvent('exec-seed', (e) => condition(e, 'Stalled')?.status === 'True');
-    const message = condition(stalled, 'Stalled')?.message ?? '';
-    expect(condition(stalled, 'Stalled')?.reason).toBe('ExecutorMissing');
-    expect(message).toContain('seed-harbor');
-    expect(message).not.toContain('verify-bundle');
-    expect(message).toContain('nothing was changed');
-    expect(stalled.status?.progress).toBeUndefined();
-    expect(stalled.status?.plan?.execute).toBe(true);
-    expect(checkKstatusInvariants(stalled.status, stalled.metadata.generation)).toEqual([]);
-  });
-
   it('makes a second executing PowerEvent wait with a condition naming the active one', async () => {
     await operators[1]?.stop();
     const op = startOperator('replica-hold', [], HOLD_MAIN);
