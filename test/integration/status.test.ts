@@ -191,7 +191,9 @@ describe.skipIf(!bed.ok)('hecate status on the Atlas bed', () => {
     let out = '';
     const stop = new AbortController();
     const deps = {
-      stdout: (t: string) => void (out += t),
+      stdout: (t: string) => {
+        out += t;
+      },
       stderr: () => undefined,
       env: e2e.env,
       cwd: REPO_ROOT,
