@@ -4,6 +4,20 @@ import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/inde
 import type { CompileInput } from '../../core/plan/index.js';
 import { fromYaml } from '../../core/yaml.js';
 
+/** The Atlas bootstrap chain, in the order manifests/atlas-powerplan.yaml declares it. */
+export const ATLAS_CHAIN = [
+  'core',
+  'helm',
+  'longhorn',
+  'metallb',
+  'traefik',
+  'vault-csi',
+  'vault-injector',
+  'vault',
+  'postgres',
+  'gitea',
+];
+
 export const ATLAS_PLAN_PATH = fileURLToPath(new URL('../../manifests/atlas-powerplan.yaml', import.meta.url));
 
 export function atlasSpec(): PowerPlanSpec {

@@ -4,20 +4,8 @@ import { draftPlanYaml } from '../../../core/analyze/draft.js';
 import { powerPlan } from '../../../core/api/powerplan.js';
 import { parseOrThrow } from '../../../core/api/validate.js';
 import { fromYamlAll } from '../../../core/yaml.js';
+import { ATLAS_CHAIN } from '../../helpers/atlas.js';
 import { analyzeFixture, chainNames } from './helpers.js';
-
-const ATLAS_CHAIN = [
-  'core',
-  'helm',
-  'longhorn',
-  'metallb',
-  'traefik',
-  'vault-csi',
-  'vault-injector',
-  'vault',
-  'postgres',
-  'gitea',
-];
 
 describe('analyze: the Atlas-like repo', () => {
   it('given Gitea over SSH served from the repo, when analyzed, then the derived chain equals the Atlas chain', async () => {

@@ -10,6 +10,7 @@ import {
   type ValidationIssue,
 } from '../../../core/api/index.js';
 import { fromYaml } from '../../../core/yaml.js';
+import { ATLAS_CHAIN } from '../../helpers/atlas.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 // biome-ignore lint/suspicious/noExplicitAny: test documents are broken on purpose, field by field
@@ -62,18 +63,7 @@ describe('valid input', () => {
     const plan = parseOrThrow(powerPlan, readYaml('manifests/atlas-powerplan.yaml'), 'atlas-powerplan.yaml');
 
     expect(plan.spec.nodes).toHaveLength(7);
-    expect(plan.spec.bootstrapChain.map((stage) => stage.name)).toEqual([
-      'core',
-      'helm',
-      'longhorn',
-      'metallb',
-      'traefik',
-      'vault-csi',
-      'vault-injector',
-      'vault',
-      'postgres',
-      'gitea',
-    ]);
+    expect(plan.spec.bootstrapChain.map((stage) => stage.name)).toEqual(ATLAS_CHAIN);
     expect(plan.spec.harbor?.node).toBe('titan-05');
     expect(plan.spec.ups.nut?.ups).toBe('atlas-ups');
   });

@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { FluxObject } from '../../../core/flux/objects.js';
 import { compilePlan } from '../../../core/plan/index.js';
-import { atlasInput } from '../../helpers/atlas.js';
+import { atlasInput, ATLAS_CHAIN as CHAIN } from '../../helpers/atlas.js';
 
-const CHAIN = [
-  'core',
-  'helm',
-  'longhorn',
-  'metallb',
-  'traefik',
-  'vault-csi',
-  'vault-injector',
-  'vault',
-  'postgres',
-  'gitea',
-];
 const ids = (mode: Parameters<typeof compilePlan>[0], input = atlasInput()) =>
   compilePlan(mode, input).steps.map((s) => s.id);
 const at = (list: string[], id: string) => {
