@@ -13,7 +13,7 @@
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { KubeFlux } from '../adapters/kube/flux.js';
 import { systemClock } from '../adapters/system.js';
@@ -27,7 +27,7 @@ import { KUBELET_ANNOTATIONS } from '../test/bed/kubelet/index.js';
 import { ATLAS_SCENARIO, loadScenario } from '../test/bed/scenario.js';
 import { eventually, startScenario } from '../test/bed/simulators.js';
 import { snapshotFiles, writeSnapshot } from '../test/bed/snapshot.js';
-import { bedPlan } from '../test/helpers/e2e.js';
+import { bedPlan, waitForReady } from '../test/helpers/e2e.js';
 import { MemoryStore, silentLogger } from '../test/helpers/fakes.js';
 
 const speed = Number(process.argv[2] ?? 10);
@@ -204,33 +204,8 @@ async function deleteWorkloads(kc: KubeConfig, list: { kind: string; namespace: 
 
 /** The stage's waitFor objects all Ready (a stage without any is Ready once applied). */
 async function stageReady(kc: KubeConfig, stage: ChainStage): Promise<boolean> {
-  const apps = kc.makeApiClient(AppsV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
   for (const w of stage.waitFor) {
-    const ref = { name: w.name, namespace: w.namespace ?? '' };
-    const ready = await (async () => {
-      if (w.kind === 'Deployment') {
-        const d = await apps.readNamespacedDeployment(ref);
-        return (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? 1);
-      }
-      if (w.kind === 'StatefulSet') {
-        const s = await apps.readNamespacedStatefulSet(ref);
-        return (s.status?.readyReplicas ?? 0) >= (s.spec?.replicas ?? 1);
-      }
-      if (w.kind === 'DaemonSet') {
-        const d = await apps.readNamespacedDaemonSet(ref);
-        const want = d.status?.desiredNumberScheduled ?? 0;
-        return want > 0 && (d.status?.numberAvailable ?? 0) >= want;
-      }
-      const h = (await custom.getNamespacedCustomObject({
-        group: 'helm.toolkit.fluxcd.io',
-        version: 'v2',
-        plural: 'helmreleases',
-        ...ref,
-      })) as { status?: { conditions?: { type: string; status: string }[] } };
-      return h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-    })().catch(() => false);
-    if (!ready) return false;
+    if (!(await waitForReady(kc, w).catch(() => false))) return false;
   }
   return true;
 }

@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, type V1Node } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { runCli } from '../../cli/main.js';
-import type { OutageRecord, Progress } from '../../core/api/index.js';
+import type { ObjectRef, OutageRecord, Progress } from '../../core/api/index.js';
 import { fromYaml, toYaml } from '../../core/yaml.js';
 import { FLUX_KINDS, type FluxObject } from '../bed/flux.js';
 import {
@@ -319,4 +319,33 @@ export function spawnCli(argv: string[], env: Record<string, string>): ChildRun 
   );
   if (child.pid === undefined) throw new Error('could not start the CLI');
   return { pid: child.pid, output: () => output, exited, kill: () => child.kill('SIGKILL') };
+}
+
+/**
+ * Whether a chain stage's waitFor object is Ready, read the way an observer outside Hecate would (available
+ * replicas, ready replicas, the HelmRelease Ready condition). Rejects on API errors; callers decide what a 404 means.
+ */
+export async function waitForReady(kc: KubeConfig, w: ObjectRef): Promise<boolean> {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const ref = { name: w.name, namespace: w.namespace ?? '' };
+  if (w.kind === 'Deployment') {
+    const d = await apps.readNamespacedDeployment(ref);
+    return (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? 1);
+  }
+  if (w.kind === 'StatefulSet') {
+    const s = await apps.readNamespacedStatefulSet(ref);
+    return (s.status?.readyReplicas ?? 0) >= (s.spec?.replicas ?? 1);
+  }
+  if (w.kind === 'DaemonSet') {
+    const d = await apps.readNamespacedDaemonSet(ref);
+    const want = d.status?.desiredNumberScheduled ?? 0;
+    return want > 0 && (d.status?.numberAvailable ?? 0) >= want;
+  }
+  const h = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
+    group: 'helm.toolkit.fluxcd.io',
+    version: 'v2',
+    plural: 'helmreleases',
+    ...ref,
+  })) as { status?: { conditions?: { type: string; status: string }[] } };
+  return h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }

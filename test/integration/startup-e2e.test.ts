@@ -9,7 +9,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeFlux } from '../../adapters/kube/flux.js';
@@ -20,7 +20,15 @@ import { fromYaml } from '../../core/yaml.js';
 import { type AuditEvent, describeEvent, requireBed } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
 import { snapshotFiles } from '../bed/snapshot.js';
-import { type E2e, HECATE_USER, listFlux, startE2e, suspendedFlux, withPausedApps } from '../helpers/e2e.js';
+import {
+  type E2e,
+  HECATE_USER,
+  listFlux,
+  startE2e,
+  suspendedFlux,
+  waitForReady,
+  withPausedApps,
+} from '../helpers/e2e.js';
 
 const bed = requireBed();
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -271,35 +279,11 @@ describe.skipIf(!bed.ok)('hecate startup on the Atlas scenario after a shutdown'
 
 /** Polls every stage's waitFor objects every 100 ms; `readySince` holds when each one's current Ready streak began. */
 function pollReadiness(e2e: E2e, spec: PowerPlanSpec, readySince: Map<string, number>): () => void {
-  const apps = e2e.plane.kubeConfig.makeApiClient(AppsV1Api);
-  const custom = e2e.plane.kubeConfig.makeApiClient(CustomObjectsApi);
   const targets = spec.bootstrapChain.flatMap((s) => s.waitFor);
-  const isReady = async (w: (typeof targets)[number]): Promise<boolean> => {
-    const ref = { name: w.name, namespace: w.namespace ?? '' };
-    const read = async () => {
-      if (w.kind === 'Deployment') {
-        const d = await apps.readNamespacedDeployment(ref);
-        return (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? 1);
-      }
-      if (w.kind === 'StatefulSet') {
-        const s = await apps.readNamespacedStatefulSet(ref);
-        return (s.status?.readyReplicas ?? 0) >= (s.spec?.replicas ?? 1);
-      }
-      if (w.kind === 'DaemonSet') {
-        const d = await apps.readNamespacedDaemonSet(ref);
-        const want = d.status?.desiredNumberScheduled ?? 0;
-        return want > 0 && (d.status?.numberAvailable ?? 0) >= want;
-      }
-      const h = (await custom.getNamespacedCustomObject({
-        group: 'helm.toolkit.fluxcd.io',
-        version: 'v2',
-        plural: 'helmreleases',
-        ...ref,
-      })) as { status?: { conditions?: { type: string; status: string }[] } };
-      return h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-    };
-    return read().catch((error: { code?: number }) => (error.code === 404 ? false : Promise.reject(error)));
-  };
+  const isReady = (w: (typeof targets)[number]): Promise<boolean> =>
+    waitForReady(e2e.plane.kubeConfig, w).catch((error: { code?: number }) =>
+      error.code === 404 ? false : Promise.reject(error),
+    );
   const timer = setInterval(() => {
     for (const w of targets) {
       const key = `${w.kind}/${w.namespace}/${w.name}`;
