@@ -31,7 +31,8 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           pool: 'forks',
           testTimeout: 120_000,
-          hookTimeout: 180_000,
+          // A bed plus a converged scenario can take minutes while two other beds run beside it.
+          hookTimeout: 300_000,
         },
       },
     ],

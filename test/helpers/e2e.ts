@@ -189,7 +189,7 @@ async function waitConverged(plane: ControlPlane, scenario: Scenario): Promise<v
   await eventually(
     'the Flux source to be Ready (Gitea serving)',
     async () => (await flux.source('GitRepository', fluxNs, 'flux-system'))?.ready,
-    { timeoutMs: 90_000 },
+    { timeoutMs: 150_000 },
   );
   await eventually(
     'every Kustomization and HelmRelease to be Ready',
