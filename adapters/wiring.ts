@@ -1,7 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { PlanMode, PowerPlanSpec } from '../core/api/index.js';
 import { toDrainOptions } from '../core/drain/options.js';
-import { upsGate, upsPolicy } from '../core/gates/ups.js';
+import type { Gate } from '../core/gates/index.js';
+import { type UpsVerdict, upsGate, upsPolicy } from '../core/gates/ups.js';
 import { emergencySpec } from '../core/plan/emergency.js';
 import { type ResolvedPaths, StepKind } from '../core/plan/index.js';
 import type { Logger } from '../core/ports.js';
@@ -35,6 +36,8 @@ import { upsSource } from './ups/sources.js';
 export interface ClusterWiring {
   executors: Executors;
   guard: GuardEvaluator;
+  /** The plan's UPS gate, for watching the UPS while a run goes on; undefined when the plan has no UPS. */
+  upsGate?: Gate<UpsVerdict>;
   /** Releases connections (the UPS client). */
   close(): Promise<void>;
 }
@@ -70,6 +73,7 @@ export function clusterExecutors({
   const access = nodeAccessFor(spec, kc);
   const sourceNotReady = fluxSourceNotReadyGuard(flux, spec);
   const ups = upsSource(spec.ups, { clock: systemClock, logger });
+  const gate = ups ? upsGate(ups, upsPolicy(spec.ups), systemClock) : undefined;
   const bundleFiles = localBundleFiles(env);
   const seed = imageSeedFor(spec, kc, {
     helperPod: { ...kubectl, ...(env.HECATE_KUBECTL ? { kubectl: env.HECATE_KUBECTL } : {}) },
@@ -86,7 +90,7 @@ export function clusterExecutors({
       [StepKind.DrainNode]: drainNode(nodes, new KubePods(kc), toDrainOptions(spec.drain)),
       [StepKind.QuiesceStorage]: quiesceStorage(new KubeStorage(kc), { nodes }),
       [StepKind.PowerOffNode]: powerOffNode(access, nodes, spec),
-      ...(ups ? { [StepKind.UpsGate]: upsGateExecutor(upsGate(ups, upsPolicy(spec.ups), systemClock)) } : {}),
+      ...(gate ? { [StepKind.UpsGate]: upsGateExecutor(gate) } : {}),
       [StepKind.WaitApi]: waitApi(new KubeApi(kc)),
       [StepKind.WaitNodes]: waitNodes(nodes),
       [StepKind.Uncordon]: uncordonNodes(nodes),
@@ -113,6 +117,7 @@ export function clusterExecutors({
       [StepKind.ResumeFlux]: resumeFlux(flux, spec),
       [StepKind.WaitFlux]: waitFlux(flux, spec),
     },
+    ...(gate ? { upsGate: gate } : {}),
     guard: async (guard) => (guard === 'flux-source-not-ready' ? sourceNotReady() : true),
     close: async () => {
       await ups?.close();

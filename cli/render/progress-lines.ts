@@ -7,6 +7,7 @@ const OUTCOME = {
   'previously-done': 'done in an earlier run',
   skipped: 'skipped',
   failed: 'FAILED',
+  stopped: 'not started (stopped here)',
 } as const;
 
 /** One line per event, for logs, CI and pipes: stage headers, step outcomes, progress reports and a summary. */
@@ -52,6 +53,8 @@ export class LineProgress {
         return ['-', `${title} (skipped: its condition does not hold)`];
       case 'failed':
         return ['✗', `${title}: ${event.error.message}`];
+      case 'stopped':
+        return ['■', `stopped before ${title}: ${event.reason}`];
     }
   }
 

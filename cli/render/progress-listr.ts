@@ -69,6 +69,7 @@ export class ListrProgress {
     else if (event.type === 'previously-done') pending.resolve({ kind: 'skip', note: 'done in an earlier run' });
     else if (event.type === 'skipped') pending.resolve({ kind: 'skip', note: 'condition does not hold' });
     else if (event.type === 'failed') pending.reject(event.error);
+    else if (event.type === 'stopped') pending.resolve({ kind: 'skip', note: `stopped here: ${event.reason}` });
   }
 
   /** Settles every step still waiting, so the display ends even when the run stopped early. */

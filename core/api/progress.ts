@@ -47,6 +47,14 @@ export const progress = z.object({
   updatedAt: timestamp,
   finishedAt: timestamp.optional(),
   steps: z.array(stepRecord).default([]),
+  stopped: z
+    .object({
+      beforeStep: z.string().min(1).describe('The first step not started; a rerun resumes here'),
+      at: timestamp,
+      reason: z.string().min(1),
+    })
+    .optional()
+    .describe('The run was stopped at a safe point (between steps), not failed'),
 });
 export type Progress = z.infer<typeof progress>;
 

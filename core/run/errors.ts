@@ -25,3 +25,17 @@ export class MissingExecutorError extends Error {
     super(`no executor for step kind(s): ${kinds.join(', ')}`);
   }
 }
+
+/**
+ * The run was asked to stop (`RunOptions.stop`) and did so at a safe point: steps in flight finished, no new step
+ * started. Progress records where (`progress.stopped`) before this is thrown; a rerun resumes at `beforeStep`.
+ */
+export class RunStoppedError extends Error {
+  override readonly name = 'RunStoppedError';
+  constructor(
+    readonly beforeStep: PlanStep,
+    readonly reason: string,
+  ) {
+    super(`stopped before step ${beforeStep.id} (${beforeStep.title}): ${reason}`);
+  }
+}

@@ -7,14 +7,15 @@ import {
   type StepRecord,
 } from '../api/index.js';
 import type { Clock, Logger, ProgressStore } from '../ports.js';
-import { MissingExecutorError, StepFailedError } from './errors.js';
+import { MissingExecutorError, RunStoppedError, StepFailedError } from './errors.js';
 import type { Executors, GuardEvaluator, StepContext } from './executor.js';
 
 export type RunEvent =
   | { type: 'resume'; done: number }
   | { type: 'start' | 'done' | 'already-done' | 'skipped' | 'previously-done'; step: PlanStep }
   | { type: 'failed'; step: PlanStep; error: Error }
-  | { type: 'report'; step: PlanStep; message: string };
+  | { type: 'report'; step: PlanStep; message: string }
+  | { type: 'stopped'; step: PlanStep; reason: string };
 
 export interface RunOptions {
   plan: RenderedPlan;
@@ -24,7 +25,13 @@ export interface RunOptions {
   clock: Clock;
   logger: Logger;
   guard?: GuardEvaluator;
+  /** Interrupts the step in flight (process shutdown). Executors see it as `ctx.signal`. */
   signal?: AbortSignal;
+  /**
+   * Stops the run at the next safe point: steps in flight finish, no new step starts, `progress.stopped` records
+   * where, and runPlan throws {@link RunStoppedError}. The abort reason (a string or an Error) says why.
+   */
+  stop?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
 }
 
@@ -56,6 +63,7 @@ export async function runPlan(options: RunOptions): Promise<Progress> {
   for (const batch of batches(options.plan.steps)) {
     const limit = Number(batch[0]?.params.parallelism ?? '1') || 1;
     await inParallel(batch, limit, (step) => run.runStep(step));
+    await run.stopIfAsked();
   }
   return run.finish();
 }
@@ -76,6 +84,8 @@ async function inParallel<T>(items: readonly T[], limit: number, work: (item: T)
 /** One run's mutable state. NOTE: every save goes through `chain`, so parallel steps never interleave writes. */
 class Run {
   private chain: Promise<void> = Promise.resolve();
+  /** The first step (in plan order) not started because a stop was asked. */
+  private stoppedBefore: PlanStep | undefined;
 
   private constructor(
     private readonly options: RunOptions,
@@ -90,7 +100,7 @@ class Run {
     const previous = saved?.progress;
     const resumable = previous && !previous.finishedAt && previous.mode === options.plan.mode;
     const progress: Progress = resumable
-      ? { ...previous, updatedAt: now }
+      ? { ...withoutStop(previous), updatedAt: now }
       : {
           action: options.action,
           mode: options.plan.mode,
@@ -109,6 +119,10 @@ class Run {
     const { onEvent } = this.options;
     const record = this.progress.steps.find((s) => s.id === step.id);
     if (record && isFinished(record)) return onEvent?.({ type: 'previously-done', step });
+    if (this.options.stop?.aborted) {
+      if (!this.stoppedBefore || this.indexOf(step) < this.indexOf(this.stoppedBefore)) this.stoppedBefore = step;
+      return;
+    }
     const ctx = this.context(step);
     if (step.when !== 'always' && !(await this.options.guard?.(step.when, ctx))) {
       await this.mark(step, 'skipped', `guard ${step.when} does not hold`);
@@ -133,6 +147,22 @@ class Run {
       onEvent?.({ type: 'failed', step, error });
       throw error;
     }
+  }
+
+  /** After a batch: when a stop was asked and a step was held back, record where and throw RunStoppedError. */
+  async stopIfAsked(): Promise<void> {
+    const step = this.stoppedBefore;
+    if (!step) return;
+    const reason = stopReason(this.options.stop);
+    const at = this.options.clock.now().toISOString();
+    this.progress = { ...this.progress, stopped: { beforeStep: step.id, at, reason }, updatedAt: at };
+    await this.save();
+    this.options.onEvent?.({ type: 'stopped', step, reason });
+    throw new RunStoppedError(step, reason);
+  }
+
+  private indexOf(step: PlanStep): number {
+    return this.options.plan.steps.findIndex((s) => s.id === step.id);
   }
 
   async finish(): Promise<Progress> {
@@ -181,6 +211,18 @@ class Run {
     this.chain = this.chain.then(() => this.options.store.save(snapshot));
     return this.chain;
   }
+}
+
+function withoutStop(progress: Progress): Progress {
+  const { stopped: _, ...rest } = progress;
+  return rest;
+}
+
+function stopReason(stop: AbortSignal | undefined): string {
+  const reason: unknown = stop?.reason;
+  if (typeof reason === 'string' && reason) return reason;
+  if (reason instanceof Error && reason.name !== 'AbortError') return reason.message;
+  return 'a stop was requested';
 }
 
 function isFinished(record: StepRecord): boolean {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { outageRecord, type PlanStep, type RenderedPlan } from '../../../core/api/index.js';
 import { step } from '../../../core/plan/step.js';
-import { MissingExecutorError, StepFailedError } from '../../../core/run/errors.js';
+import { MissingExecutorError, RunStoppedError, StepFailedError } from '../../../core/run/errors.js';
 import type { Executors, StepExecutor } from '../../../core/run/executor.js';
 import { runPlan } from '../../../core/run/runner.js';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
@@ -133,6 +133,92 @@ describe('runPlan', () => {
     await run([s('a')], { act: recording([]) }, store);
     expect(store.latest?.outage.poweredOff).toEqual(['x', 'a']);
     expect(store.latest?.outage.inOutage).toBe(true);
+  });
+});
+
+describe('stopping at a safe point', () => {
+  it('given a stop asked during step b, then b finishes, c never starts, and progress records where and why', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    const stop = new AbortController();
+    const inner = recording(log);
+    const executors: Executors = {
+      act: {
+        ...inner,
+        apply: async (st, ctx) => {
+          if (st.id === 'b') stop.abort('the UPS is on battery at 20%');
+          await inner.apply(st, ctx);
+        },
+      },
+    };
+    const error = await runPlan({
+      plan: plan([s('a'), s('b'), s('c')]),
+      action: 'shutdown',
+      executors,
+      store,
+      clock: new FakeClock(),
+      logger: silentLogger,
+      stop: stop.signal,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RunStoppedError);
+    expect((error as RunStoppedError).message).toBe('stopped before step c (do c): the UPS is on battery at 20%');
+    expect(log).toEqual(['apply a', 'apply b']);
+    const saved = store.latest?.progress;
+    expect(saved?.steps.map((r) => `${r.id}:${r.state}`)).toEqual(['a:done', 'b:done']);
+    expect(saved?.stopped).toMatchObject({ beforeStep: 'c', reason: 'the UPS is on battery at 20%' });
+    expect(saved?.finishedAt).toBeUndefined();
+  });
+
+  it('given a run stopped before c, when rerun without a stop, then only c runs and the stop record is cleared', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    const stop = new AbortController();
+    stop.abort('operator deleted the PowerEvent');
+    await runPlan({
+      plan: plan([s('a'), s('b')]),
+      action: 'shutdown',
+      executors: { act: recording(log) },
+      store,
+      clock: new FakeClock(),
+      logger: silentLogger,
+      stop: stop.signal,
+    }).catch(() => undefined);
+    expect(log).toEqual([]);
+    expect(store.latest?.progress?.stopped?.beforeStep).toBe('a');
+    await run([s('a'), s('b')], { act: recording(log) }, store);
+    expect(log).toEqual(['apply a', 'apply b']);
+    expect(store.latest?.progress?.stopped).toBeUndefined();
+    expect(store.latest?.progress?.finishedAt).toBeDefined();
+  });
+
+  it('given a stop during a parallel group, then steps in flight finish and the first unstarted one is recorded', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    const stop = new AbortController();
+    const grouped = (id: string) => s(id, { params: { group: 'g', parallelism: '2' } });
+    const executors: Executors = {
+      act: {
+        check: async () => false,
+        apply: async (st) => {
+          log.push(`start ${st.id}`);
+          if (st.id === 'w1') stop.abort('stop');
+          await new Promise((r) => setTimeout(r, 5));
+          log.push(`end ${st.id}`);
+        },
+      },
+    };
+    const error = await runPlan({
+      plan: plan([grouped('w1'), grouped('w2'), grouped('w3'), grouped('w4'), s('after')]),
+      action: 'shutdown',
+      executors,
+      store,
+      clock: new FakeClock(),
+      logger: silentLogger,
+      stop: stop.signal,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RunStoppedError);
+    expect(log.sort()).toEqual(['end w1', 'end w2', 'start w1', 'start w2']);
+    expect(store.latest?.progress?.stopped?.beforeStep).toBe('w3');
   });
 });
 
