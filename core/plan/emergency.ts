@@ -3,7 +3,7 @@ import type { PlanStep } from '../api/plan.js';
 import type { PowerPlanSpec } from '../api/powerplan.js';
 import { fluxSuspendSteps } from './flux-steps.js';
 import type { CompileInput } from './input.js';
-import { drainSteps, powerOffSteps, recordOutageStep, storageStep } from './shutdown.js';
+import { drainSteps, powerOffSteps, recordOutageStep, selfNodeOf, storageStep } from './shutdown.js';
 import { nodesInOrder } from './step.js';
 
 /**
@@ -12,8 +12,9 @@ import { nodesInOrder } from './step.js';
  *   `disable-eviction` (plain deletes, the only level that bypasses a PDB). `force` is skipped: it only adds the
  *   deletion of unmanaged pods, which `disable-eviction` does as well.
  * - Storage: volumes get `storageDetachSeconds` to detach, then the shutdown goes on (time-boxed, reported).
- * - Power-off: every worker at once, then the control plane in order; not waited for (see core/steps/power.ts);
- *   each node's step is bounded by `powerOffSeconds`. Drain levels never exceed the plan's own.
+ * - Power-off: every worker at once, then the control plane in order, the node Hecate runs on last (alone, even
+ *   when it is a worker); not waited for (see core/steps/power.ts); each node's step is bounded by
+ *   `powerOffSeconds`. Drain levels never exceed the plan's own.
  */
 export const EMERGENCY = {
   drainLevelSeconds: 15,
@@ -46,7 +47,8 @@ export function emergencySpec(spec: PowerPlanSpec): PowerPlanSpec {
  */
 export function compileEmergencyShutdownTuned(input: CompileInput): PlanStep[] {
   const tuned = { ...input, spec: emergencySpec(input.spec) };
-  const workers = Math.max(1, nodesInOrder(input.spec.nodes, 'worker').length);
+  const self = selfNodeOf(input);
+  const workers = Math.max(1, nodesInOrder(input.spec.nodes, 'worker').filter((n) => n.name !== self).length);
   return [
     recordOutageStep(tuned, 'emergency shutdown'),
     ...fluxSuspendSteps(tuned, true),
@@ -55,9 +57,9 @@ export function compileEmergencyShutdownTuned(input: CompileInput): PlanStep[] {
     ...powerOffSteps(tuned, true).map((s) => ({
       ...s,
       timeoutSeconds: EMERGENCY.powerOffSeconds,
-      // Workers lose power together; the control plane still goes one node at a time, last.
+      // Workers lose power together; the control plane still goes one node at a time, then Hecate's own node.
       params:
-        s.params.role === 'worker'
+        s.params.role === 'worker' && s.params.node !== self
           ? { ...s.params, group: 'power-off-workers', parallelism: String(workers) }
           : s.params,
     })),

@@ -38,4 +38,9 @@ export interface CompileInput {
   ignoreUps?: boolean;
   /** Why, from the operator (`--reason`, `spec.reason`); recorded in the outage record. */
   reason?: string;
+  /**
+   * The plan's node that Hecate itself runs on (the operator's node from the downward API, or the host running the
+   * CLI): shutdown powers it off last, whatever its role. A name that is not one of the plan's nodes is ignored.
+   */
+  selfNode?: string;
 }

@@ -74,11 +74,18 @@ export function storageStep(input: CompileInput): PlanStep[] {
   ];
 }
 
-/** Workers first, then the control plane; within a role by `order`, then name. */
+/**
+ * Workers first, then the control plane; within a role by `order`, then name. The node Hecate itself runs on
+ * (`selfNode`, when it is one of the plan's nodes) goes last whatever its role: its power-off is the last thing
+ * Hecate does, after the final status is written.
+ */
 export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep[] {
   const { powerOff } = input.spec;
+  const self = selfNodeOf(input);
   const workers = nodesInOrder(input.spec.nodes, 'worker');
   const controlPlane = nodesInOrder(input.spec.nodes, 'control-plane');
+  const ordered = [...workers, ...controlPlane];
+  const nodes = self ? [...ordered.filter((n) => n.name !== self), ...ordered.filter((n) => n.name === self)] : ordered;
   const command = powerOff.command.join(' ');
   const how = (address: string) =>
     ({
@@ -94,8 +101,16 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
   const workerWhy = emergency
     ? "No time to drain: the kubelet's graceful node shutdown stops the pods"
     : 'Workers go first, while the control plane still serves the API';
+  const selfIsControlPlane = controlPlane.some((n) => n.name === self);
   const last = controlPlane[controlPlane.length - 1]?.name;
-  return [...workers, ...controlPlane].map((node) =>
+  const controlPlaneWhy = (name: string) => {
+    if (selfIsControlPlane)
+      return `Control-plane nodes go after the workers, in order; ${self}, where Hecate runs, stays up to the end`;
+    return name === last
+      ? 'The last control-plane node: the API goes away with it'
+      : `Control-plane nodes go last, in order; ${last} stays up to the end`;
+  };
+  return nodes.map((node) =>
     step({
       id: `power-off/${node.name}`,
       stage: Stage.PowerOff,
@@ -103,16 +118,22 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
       title: `Power off ${node.name} (${node.role}): ${how(node.address ?? node.name)}`,
       targets: [node.address ?? node.name],
       why:
-        node.role === 'worker'
-          ? workerWhy
-          : node.name === last
-            ? 'The last control-plane node: the API goes away with it'
-            : `Control-plane nodes go last, in order; ${last} stays up to the end`,
+        node.name === self
+          ? `Hecate runs on ${self}: it is powered off last, after every other node and after the final status is written`
+          : node.role === 'worker'
+            ? workerWhy
+            : controlPlaneWhy(node.name),
       blockers: [reach],
       destructive: true,
       params: { node: node.name, method: powerOff.method, role: node.role },
     }),
   );
+}
+
+/** `input.selfNode` when it names one of the plan's nodes. */
+export function selfNodeOf(input: CompileInput): string | undefined {
+  const self = input.selfNode;
+  return self !== undefined && input.spec.nodes.some((n) => n.name === self) ? self : undefined;
 }
 
 /** shutdown: record, suspend Flux, drain workers, quiesce storage, power off workers then control plane. */
