@@ -1,6 +1,7 @@
 /**
  * Ports the prepare executors need beyond core/ports.ts. Small and read-mostly; to be moved into core/ports.ts.
  */
+import type { RepoInput } from '../analyze/input.js';
 import type { PodLike } from '../drain/pod.js';
 import type { NodeView } from '../ports.js';
 
@@ -41,6 +42,42 @@ export interface StatefulSetView {
   replicas: number;
 }
 
+/** A Longhorn volume (`volumes.longhorn.io`) as the preflight reads it. */
+export interface LonghornVolumeView {
+  name: string;
+  /** `status.state`: attached, detached, attaching, detaching... */
+  state: string;
+  /** `status.kubernetesStatus`: the claim, when Longhorn knows it. */
+  pvc?: { namespace: string; name: string };
+  /** `status.kubernetesStatus.workloadsStatus`, as `Kind namespace/name` (Longhorn names the pod's owner). */
+  workloads: string[];
+}
+
+/** A Longhorn replica (`replicas.longhorn.io` v1beta2): where one copy of a volume's data lives. */
+export interface ReplicaView {
+  name: string;
+  /** `spec.volumeName`. */
+  volume: string;
+  /** `spec.nodeID`; empty while unscheduled. */
+  node: string;
+  /** `spec.healthyAt`: set once the replica has been rebuilt (or created) and holds the volume's data. */
+  healthyAt?: string;
+  /** `spec.failedAt`: set when the replica failed; it stays set until Longhorn reuses or removes the replica. */
+  failedAt?: string;
+  /** `status.currentState`: running, stopped, error, starting, stopping, unknown. */
+  state?: string;
+  /** `metadata.deletionTimestamp` is set. */
+  deleting?: boolean;
+}
+
+/**
+ * Longhorn's volumes and their replicas, or why they could not be read (no Longhorn, a Longhorn without the
+ * Replica CRD, no permission): the preflight then says the check was not made instead of failing.
+ */
+export type LonghornPlacement =
+  | { readable: true; volumes: LonghornVolumeView[]; replicas: ReplicaView[] }
+  | { readable: false; reason: string };
+
 /** What the preflight report reads; one snapshot, taken read-only. */
 export interface PreflightSnapshot {
   pdbs: PdbView[];
@@ -48,8 +85,14 @@ export interface PreflightSnapshot {
   /** Pods on every node (DaemonSet and mirror pods included; the report filters). */
   pods: PodLike[];
   nodes: NodeView[];
+  /** Present when asked for (`longhornNamespace`); absent means not read. */
+  longhorn?: LonghornPlacement;
 }
 
 export interface PreflightPort {
-  snapshot(): Promise<PreflightSnapshot>;
+  /** With `longhornNamespace`, also Longhorn's volumes and replicas in that namespace. */
+  snapshot(options?: { longhornNamespace?: string }): Promise<PreflightSnapshot>;
 }
+
+/** Reads the repo snapshot's YAML for the analysis (adapters/repo-reader.ts `readRepo`). */
+export type RepoReader = (dir: string) => Promise<RepoInput>;

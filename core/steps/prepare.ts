@@ -4,7 +4,15 @@ import { type BundleExpectation, buildCommand, judgeBundle } from '../bundle/ver
 import { isFinished, toDrainPod } from '../drain/pod.js';
 import type { FluxPort, NodeAccessPort } from '../ports.js';
 import type { StepExecutor } from '../run/executor.js';
-import type { BundleFilesPort, PreflightPort, PreflightSnapshot, SnapshotPort } from './prepare-ports.js';
+import type {
+  BundleFilesPort,
+  LonghornPlacement,
+  PreflightPort,
+  PreflightSnapshot,
+  ReplicaView,
+  SnapshotPort,
+} from './prepare-ports.js';
+import { ATTACHED_STATES } from './storage.js';
 
 export class PrepullFailedError extends Error {
   override readonly name = 'PrepullFailedError';
@@ -180,9 +188,42 @@ export function verifyBundle(files: BundleFilesPort, spec?: PowerPlanSpec): Step
 }
 
 /**
+ * Longhorn's own test of a healthy replica (longhorn-manager's datastore): not being deleted, `healthyAt` set (a
+ * rebuilding or never-started replica has none) and `failedAt` empty. NOTE: for an attached volume Hecate also
+ * asks for a running replica: a stopped or errored one is not serving the volume. A detached volume's replicas are
+ * all stopped, and Longhorn keeps protecting the healthy ones, so for it they count.
+ */
+export function isHealthyReplica(replica: ReplicaView, volumeAttached: boolean): boolean {
+  if (replica.deleting || replica.failedAt || !replica.healthyAt || !replica.node) return false;
+  return !volumeAttached || !replica.state || replica.state === 'running';
+}
+
+/**
+ * Longhorn volumes whose healthy replicas all sit on one worker of the plan: Longhorn's default node-drain policy
+ * (block-if-contains-last-replica) keeps that node's instance-manager from being drained while the volume is in
+ * use. A volume with a healthy replica on another node, or whose only one is on the control plane, is not named.
+ */
+export function lastReplicaFindings(placement: LonghornPlacement & { readable: true }, spec: PowerPlanSpec): string[] {
+  const workers = new Set(spec.nodes.filter((n) => n.role === 'worker').map((n) => n.name));
+  return [...placement.volumes]
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .flatMap((volume) => {
+      const attached = ATTACHED_STATES.includes(volume.state);
+      const healthy = placement.replicas.filter((r) => r.volume === volume.name && isHealthyReplica(r, attached));
+      const nodes = [...new Set(healthy.map((r) => r.node))];
+      const node = nodes[0];
+      if (nodes.length !== 1 || node === undefined || !workers.has(node)) return [];
+      const claim = volume.pvc ? ` (PVC ${volume.pvc.namespace}/${volume.pvc.name})` : '';
+      const users = volume.workloads.length > 0 ? volume.workloads.join(', ') : 'no workload Longhorn knows of';
+      return [
+        `Longhorn volume ${volume.name}${claim} has its only healthy replica on worker ${node}: Longhorn refuses to drain ${node} (node drain policy block-if-contains-last-replica) until the volume detaches, so the storage quiesce has to stop what uses it: ${users}`,
+      ];
+    });
+}
+
+/**
  * What would block or slow a shutdown, from one read-only snapshot. Pure. Pods count only on the plan's workers
  * (the nodes that are drained); DaemonSet pods, mirror pods and finished pods are not drained and not reported.
- * TODO: Longhorn volumes whose only healthy replica is on a worker (needs replica placement from the storage port).
  */
 export function preflightFindings(snapshot: PreflightSnapshot, spec: PowerPlanSpec): string[] {
   const workers = new Set(spec.nodes.filter((n) => n.role === 'worker').map((n) => n.name));
@@ -208,20 +249,39 @@ export function preflightFindings(snapshot: PreflightSnapshot, spec: PowerPlanSp
       findings.push(`Pod ${where} has no controller: deleted only from the "force" level on, and not recreated`);
     if (pod.hasEmptyDir) findings.push(`Pod ${where} has emptyDir data: lost when the node drains`);
   }
+  if (spec.storage.longhorn && snapshot.longhorn?.readable) {
+    findings.push(...lastReplicaFindings(snapshot.longhorn, spec));
+  }
   for (const node of snapshot.nodes.filter((n) => planned.has(n.name) && n.unschedulable && !n.cordonedBy)) {
     findings.push(`Node ${node.name} is already cordoned by someone else: startup leaves it cordoned`);
   }
   return findings;
 }
 
-/** preflight: reports {@link preflightFindings}; changes nothing. */
+/** What the preflight could not check, and why (e.g. a Longhorn without the Replica CRD). Pure. */
+export function preflightUnchecked(snapshot: PreflightSnapshot, spec: PowerPlanSpec): string[] {
+  if (!spec.storage.longhorn) return [];
+  const longhorn = snapshot.longhorn ?? { readable: false, reason: 'not read' };
+  if (longhorn.readable) return [];
+  return [`which Longhorn volumes have their only healthy replica on a worker: ${longhorn.reason}`];
+}
+
+/** preflight: reports {@link preflightFindings} and what could not be checked; changes nothing. */
 export function preflight(port: PreflightPort, spec: PowerPlanSpec): StepExecutor {
   return {
     check: async () => false,
     apply: async (_step, ctx) => {
-      const findings = preflightFindings(await port.snapshot(), spec);
+      const longhornNamespace = spec.storage.longhorn ? spec.storage.namespace : undefined;
+      const snapshot = await port.snapshot(longhornNamespace ? { longhornNamespace } : {});
+      const findings = preflightFindings(snapshot, spec);
+      const unchecked = preflightUnchecked(snapshot, spec);
       for (const finding of findings) ctx.report(finding);
-      ctx.report(findings.length === 0 ? 'nothing would block a shutdown' : `${findings.length} findings`);
+      for (const what of unchecked) ctx.report(`Could not check ${what}`);
+      const notAll =
+        unchecked.length > 0 ? ` (${unchecked.length} check${unchecked.length > 1 ? 's' : ''} not made)` : '';
+      ctx.report(
+        findings.length === 0 ? `nothing would block a shutdown${notAll}` : `${findings.length} findings${notAll}`,
+      );
     },
   };
 }
