@@ -5,6 +5,7 @@ import { BUNDLE_BUILD_HELP, type BundleBuildOptions, parseLevel, runBundleBuild 
 import { runConsole } from './commands/console.js';
 import { runMode } from './commands/mode.js';
 import { runStatus, type StatusOptions } from './commands/status.js';
+import { UPS_WATCH_HELP } from './commands/ups-watch.js';
 import type { CliDeps } from './deps.js';
 import { EXIT_CODES_HELP } from './exit.js';
 import { type CommonOptions, parseOutput } from './options.js';
@@ -63,7 +64,14 @@ export function buildProgram(deps: CliDeps): Command {
     .addHelpText('after', EXIT_CODES_HELP);
   for (const { mode, summary, example } of MODES) {
     const command = addCommonOptions(program.command(mode).description(summary));
-    if (mode === 'startup') command.option('--ignore-ups', 'start even when the UPS gate refuses (recorded)', false);
+    if (mode === 'startup') {
+      command.option(
+        '--ignore-ups',
+        'start even when the UPS gate refuses (recorded); the UPS watch during the startup stays armed',
+        false,
+      );
+      command.addHelpText('after', UPS_WATCH_HELP);
+    }
     if (mode === 'shutdown') {
       command.option('--reason <text>', 'why, recorded in the outage record');
       command.option('--emergency', 'the fast path for a second outage: short drain levels, no PDB wait', false);
