@@ -16,6 +16,19 @@ export const stepRecord = z.object({
 export type StepRecord = z.infer<typeof stepRecord>;
 
 /**
+ * Where one node's drain escalation stood: written before the drain first acts at a level, read by a rerun after a
+ * crash to resume at that level with the time already spent there counted; removed when the node is drained.
+ * NOTE: `level` is a plain string, not the level enum: a name this plan (or this version) does not know must not make
+ * the whole state unreadable; the drain maps it to a level of the current escalation and says so.
+ */
+export const drainLevelRecord = z.object({
+  level: z.string().min(1).describe('The escalation level (evict, force, disable-eviction)'),
+  index: z.number().int().min(0).describe("The level's position in the escalation it was reached in"),
+  startedAt: timestamp.describe('When the drain entered the level'),
+});
+export type DrainLevelRecord = z.infer<typeof drainLevelRecord>;
+
+/**
  * The outage record: what Hecate changed, so that startup undoes exactly that and nothing else.
  * NOTE: lists only grow during a shutdown; startup removes entries as it restores them.
  */
@@ -33,6 +46,10 @@ export const outageRecord = z.object({
   alreadySuspended: z.array(z.string()).default([]).describe('kind/namespace/name suspended before Hecate ran'),
   cordonedByHecate: z.array(z.string()).default([]),
   poweredOff: z.array(z.string()).default([]),
+  drainLevels: z
+    .record(z.string().min(1), drainLevelRecord)
+    .optional()
+    .describe('Per node being drained: the escalation level reached, so a rerun resumes there'),
   fluxRevision: z.string().optional().describe('The revision Flux last applied, recorded by prepare'),
   ignoredUps: z.boolean().default(false).describe('Startup ran with --ignore-ups'),
 });

@@ -13,6 +13,7 @@ import {
 import { selectPodsForDrain, summarize } from '../drain/filters.js';
 import type { DrainOptions } from '../drain/options.js';
 import { type DrainPod, podKey, toDrainPod } from '../drain/pod.js';
+import { levelRecord, resumeEscalation } from '../drain/resume.js';
 import type { PodPort } from '../ports.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import type { StepContext } from '../run/executor.js';
@@ -73,9 +74,15 @@ interface Tracked {
  * Observation is one list of the node's pods per round: `spec.nodeName` is immutable, so a target is present exactly
  * when a pod of its namespace/name is in that list, and {@link isGone} compares the uid (a replacement is gone).
  * Pods that arrive after the start are not drained, as with kubectl; `check` catches them on a rerun.
+ *
+ * The escalation survives a crash: the level and when it was entered are saved in the outage record's
+ * `drainLevels[node]` BEFORE the first action at that level, a rerun resumes there (see `resumeEscalation`), and the
+ * entry is removed once the node is drained.
  */
 export class NodeDrain {
   private state: EscalationState;
+  /** The state as saved in the outage record (undefined: nothing saved for this node yet). */
+  private saved: EscalationState | undefined;
   private readonly tracked = new Map<string, Tracked>();
   private lastReport = { text: '', atMs: -Infinity };
 
@@ -93,16 +100,49 @@ export class NodeDrain {
   async run(): Promise<void> {
     const targets = await this.firstLook();
     for (const target of targets) this.tracked.set(keyOf(target), { target });
-    this.state = startEscalation(this.now());
+    this.resume();
     for (;;) {
       this.ctx.signal.throwIfAborted();
       const observations = await this.observe();
       if (observations === undefined) continue;
       const decision = decide(this.state, observations, this.now(), this.options);
-      if (decision.kind === 'done') return this.ctx.report(`${this.node} drained`);
+      if (decision.kind === 'done') return this.finish();
       this.checkDeadline(observations);
       await this.follow(decision);
     }
+  }
+
+  /** Adopts the level a crashed run had reached (or the first level), and says where the drain resumes. */
+  private resume(): void {
+    const now = this.now();
+    const entry = this.ctx.outage().drainLevels?.[this.node];
+    const resumed = resumeEscalation(entry, this.options, now);
+    this.state = resumed.state;
+    this.saved = resumed.record ? undefined : resumed.state;
+    if (resumed.message) this.ctx.report(`${this.node}: ${resumed.message}${this.nextStep(now)}`);
+  }
+
+  /** Saves the current level in the outage record unless it is saved already: called before every action. */
+  private async persistLevel(): Promise<void> {
+    const { state } = this;
+    if (this.saved === state) return;
+    const entry = levelRecord(state, this.options);
+    await this.ctx.record((outage) => {
+      outage.drainLevels = { ...outage.drainLevels, [this.node]: entry };
+    });
+    this.saved = state;
+  }
+
+  /** Removes the node's escalation entry (the drain is over, a rerun must not resume it), then reports. */
+  private async finish(): Promise<void> {
+    if (this.ctx.outage().drainLevels?.[this.node] !== undefined) {
+      await this.ctx.record((outage) => {
+        const { [this.node]: _, ...others } = outage.drainLevels ?? {};
+        if (Object.keys(others).length > 0) outage.drainLevels = others;
+        else delete outage.drainLevels;
+      });
+    }
+    this.ctx.report(`${this.node} drained`);
   }
 
   private async follow(decision: Exclude<Decision, { kind: 'done' }>): Promise<void> {
@@ -161,6 +201,7 @@ export class NodeDrain {
   }
 
   private async act(actions: readonly PodAction[]): Promise<void> {
+    await this.persistLevel();
     const results = await Promise.all(actions.map((action) => this.perform(action)));
     actions.forEach((action, i) => {
       const tracked = this.tracked.get(keyOf(action));

@@ -38,7 +38,9 @@ export function nodeOf(step: PlanStep): string {
  * - wait: evicts, escalates and waits (watch-driven, bounded by `ctx.deadline`) until every pod is gone (404 or a new
  *   uid), or throws {@link DrainFailedError} / DeadlineExceededError naming every pod left and why.
  *
- * NOTE: after a crash the rerun starts the escalation again at the first level: its timers are not recorded.
+ * NOTE: the escalation survives a crash: each node's level and when it was entered are recorded in the outage record
+ * (`drainLevels`) before the drain acts at that level, and a rerun resumes there with the time already spent counted
+ * (core/drain/resume.ts), never at a gentler level.
  */
 export function drainNode(
   nodes: NodePort,

@@ -10,13 +10,16 @@ export const recordOutage: StepExecutor = {
       outage.startedAt = now;
       outage.reason = step.params.reason ?? ctx.plan.mode;
       delete outage.endedAt;
+      // A new outage's drains start afresh: no escalation level is inherited from an earlier one.
+      delete outage.drainLevels;
     });
   },
 };
 
 /**
  * Closes the outage record; what Hecate changed has been undone by the steps before it. The per-outage lists are
- * cleared (the nodes are back, nothing is left suspended by Hecate); the Flux revision stays for the next prepare.
+ * cleared (the nodes are back, nothing is left suspended by Hecate, no drain is to be resumed); the Flux revision
+ * stays for the next prepare.
  */
 export const closeOutage: StepExecutor = {
   check: async (_step, ctx) => !ctx.outage().inOutage,
@@ -27,6 +30,7 @@ export const closeOutage: StepExecutor = {
       outage.endedAt = now;
       outage.poweredOff = [];
       outage.alreadySuspended = [];
+      delete outage.drainLevels;
     });
   },
 };
