@@ -1,6 +1,6 @@
 /**
- * The operator's settings from flags and the environment (the Deployment sets POD_NAME and POD_NAMESPACE through
- * the downward API). Pure: argv and env are arguments.
+ * The operator's settings from flags and the environment (the Deployment sets POD_NAME, POD_NAMESPACE and NODE_NAME
+ * through the downward API). Pure: argv and env are arguments.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -30,6 +30,8 @@ export interface OperatorConfig {
   shutdownGraceMs: number;
   /** Watch the UPS of every PowerPlan with a UPS source while leading, and ask for a shutdown on an outage. */
   upsWatch: boolean;
+  /** The node this operator runs on: shutdown plans power it off last, after the last status is written. */
+  nodeName?: string | undefined;
 }
 
 export const USAGE = `Usage: hecate-operator [flags]
@@ -47,7 +49,8 @@ export const USAGE = `Usage: hecate-operator [flags]
   --resync D               re-enqueue every PowerEvent this often (default 10m; 0s disables)
   --wait-requeue D         how often a waiting PowerEvent looks again (default 30s)
   --shutdown-grace D       SIGTERM waits this long for running reconciles (default 20s)
-  --ups-watch BOOL         poll each PowerPlan's UPS and create a dry-run shutdown PowerEvent on an outage (default true)`;
+  --ups-watch BOOL         poll each PowerPlan's UPS and create a dry-run shutdown PowerEvent on an outage (default true)
+  --node-name NAME         the node this operator runs on, powered off last (default: $NODE_NAME, else none)`;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -79,6 +82,7 @@ export function parseConfig(
       'wait-requeue': STRING,
       'shutdown-grace': STRING,
       'ups-watch': STRING,
+      'node-name': STRING,
     },
     strict: true,
     allowPositionals: false,
@@ -103,11 +107,18 @@ export function parseConfig(
     waitRequeueMs: ms('--wait-requeue', values['wait-requeue'] ?? '30s'),
     shutdownGraceMs: ms('--shutdown-grace', values['shutdown-grace'] ?? '20s'),
     upsWatch: bool('--ups-watch', values['ups-watch'] ?? 'true'),
+    nodeName: nodeName(values['node-name'] ?? (env.NODE_NAME || undefined)),
   };
   if (config.leaderElect && config.renewDeadlineMs >= config.leaseDurationMs) {
     throw new ConfigError('--renew-deadline must be shorter than --lease-duration');
   }
   return config;
+}
+
+function nodeName(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value)) return value;
+  throw new ConfigError(`--node-name (or NODE_NAME): expected a node name such as titan-01, got "${value}"`);
 }
 
 function ms(flag: string, value: string): number {

@@ -4,9 +4,11 @@
  * missing plan recovers when the plan appears); a periodic resync re-enqueues everything.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { isNotFound } from '../adapters/kube/errors.js';
 import { GROUP, VERSION } from '../core/api/index.js';
 import type { Logger } from '../core/ports.js';
 import { keyOf, PowerEventReconciler, type PowerEventReconcilerDeps } from './reconcile/powerevent.js';
+import { STOP_FINALIZER, type StopFinalizer } from './reconcile/stop.js';
 import type { Informer } from './runtime/informer.js';
 import { Operator, type ResourceRef } from './runtime/operator.js';
 import type { Outcome } from './runtime/outcome.js';
@@ -25,7 +27,7 @@ export interface HecateOperatorOptions {
   /** Re-enqueue every PowerEvent this often (default 10 min; 0 disables). */
   resyncMs?: number;
   /** Everything the reconciler needs besides the caches. */
-  reconciler: Omit<PowerEventReconcilerDeps, 'events' | 'plans' | 'onActiveReleased'>;
+  reconciler: Omit<PowerEventReconcilerDeps, 'events' | 'plans' | 'onActiveReleased' | 'finalizer'>;
   onOutcome?: (key: string, outcome: Outcome, ms: number) => void;
 }
 
@@ -48,6 +50,7 @@ export class HecateOperator extends Operator {
       },
       plans: { get: (name) => this.plans?.get(name) },
       onActiveReleased: () => this.enqueueAll(),
+      finalizer: this.stopFinalizer(),
     });
     this.queue = new WorkQueue((key) => this.reconcileLogged(key), {
       concurrency: options.concurrency ?? 2,
@@ -58,9 +61,39 @@ export class HecateOperator extends Operator {
 
   protected async init(): Promise<void> {
     this.plans = this.watchResource<KubernetesObject>(POWERPLANS, (plan) => this.enqueueReferring(plan));
-    this.events = this.watchResource<Named>({ ...POWEREVENTS, namespace: this.options.namespace }, (event) =>
-      this.queue.add(keyOf({ metadata: event.metadata ?? {} })),
-    );
+    this.events = this.watchResource<Named>({ ...POWEREVENTS, namespace: this.options.namespace }, (event) => {
+      const key = keyOf({ metadata: event.metadata ?? {} });
+      this.queue.add(key);
+      this.reconciler.noticeDeletion(key);
+    });
+  }
+
+  /**
+   * {@link STOP_FINALIZER} through the runtime's finalizer handling, on the object as the API holds it now (the
+   * cache may not show a finalizer added a moment ago). A PowerEvent already gone needs nothing.
+   */
+  private stopFinalizer(): StopFinalizer {
+    const live = async (raw: unknown) => {
+      try {
+        return await this.getResource<KubernetesObject>(POWEREVENTS, raw as KubernetesObject);
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    };
+    return {
+      add: async (raw) => {
+        const obj = await live(raw);
+        if (!obj || obj.metadata?.deletionTimestamp) return; // being deleted: the run is stopped instead
+        await this.handleResourceFinalizer(POWEREVENTS, obj, STOP_FINALIZER, async () => undefined);
+      },
+      release: async (raw, onDelete) => {
+        const obj = await live(raw);
+        if (!obj) return;
+        if (!obj.metadata?.deletionTimestamp) return this.removeResourceFinalizer(POWEREVENTS, obj, STOP_FINALIZER);
+        await this.handleResourceFinalizer(POWEREVENTS, obj, STOP_FINALIZER, async () => onDelete?.());
+      },
+    };
   }
 
   protected override onSynced(): void {

@@ -26,6 +26,7 @@ import type { ExecutorFactory } from './reconcile/powerevent.js';
 import { HealthServer } from './runtime/http.js';
 import { KubeLease } from './runtime/kube-lease.js';
 import { LeaderElector } from './runtime/leader.js';
+import { ConfigMapStopRecords } from './stop-record.js';
 import { kubeUpsEvents, UpsWatcher } from './ups-watch.js';
 
 /** This process may no longer write: it does not hold the leader Lease. */
@@ -45,6 +46,8 @@ export async function runOperator(
   hooks: RunHooks,
 ): Promise<number> {
   const logger = toLogger(createWinston(config.logLevel), { identity: config.identity });
+  if (config.nodeName)
+    logger.info('Running on a node of the cluster: it is powered off last', { node: config.nodeName });
   const kc = loadKubeConfig({ kubeconfig: config.kubeconfig, context: config.context });
   const metrics = new OperatorMetrics();
   const runs = new AbortController();
@@ -162,6 +165,9 @@ function buildOperator(
       metrics,
       waitRequeueMs: config.waitRequeueMs,
       paths: (spec) => operatorPaths(spec, process.env),
+      selfNode: config.nodeName,
+      // NOTE: in the operator's own namespace, whatever namespace the deleted PowerEvent was in
+      stopRecords: new ConfigMapStopRecords(kc, config.leaseNamespace),
     },
   });
 }

@@ -1,10 +1,21 @@
 /**
- * Condition reasons the operator needs beyond core/api/conditions.ts.
- * NOTE: these belong in `ConditionReason` (STYLE.md point 10: one module); kept here until that module is changed.
+ * Every condition and Event reason the operator writes, in one list (STYLE.md point 10): the API's
+ * `ConditionReason` (core/api/conditions.ts, shared with the CLI's hand-off) and the ones only the operator uses.
+ * NOTE: `OperatorReason` belongs in `ConditionReason`; it is kept here until that module is changed. The operator
+ * imports `Reason` only, so moving it changes no caller.
  */
+import { ConditionReason } from '../api/conditions.js';
+
 export const OperatorReason = {
   ExecutorMissing: 'ExecutorMissing',
   InvalidSpec: 'InvalidSpec',
   Interrupted: 'Interrupted',
+  /** The run stopped at a safe point because the PowerEvent was deleted; nothing was undone. */
+  Stopped: 'Stopped',
+  /** Every other step is done; the operator's own node is being powered off: the last status it writes. */
+  PoweringOffOwnNode: 'PoweringOffOwnNode',
 } as const;
 export type OperatorReason = (typeof OperatorReason)[keyof typeof OperatorReason];
+
+export const Reason = { ...ConditionReason, ...OperatorReason } as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -8,11 +8,14 @@
  *   restart, the one whose status says Running; others wait with conditions naming it. Before anything is touched
  *   every step kind of the plan must have an executor, else the event stalls naming the missing kinds.
  * - A generation that is fully handled (rendered, finished, failed) is not looked at again.
+ * - Deleting the running event stops it at the next safe point (./stop.ts): a finalizer holds the object until the
+ *   stop is recorded; nothing is undone.
+ * - The operator's own node (`selfNode`) is powered off last, after the last status this process writes
+ *   (./own-node.ts); a restarted operator confirms that step and never sends it again.
  */
 import {
   type Action,
   API_VERSION,
-  ConditionReason,
   ConditionType,
   type PlanMode,
   type PowerEvent,
@@ -25,14 +28,16 @@ import {
 } from '../../core/api/index.js';
 import { type CompileInput, compilePlan, type Observed, type ResolvedPaths } from '../../core/plan/index.js';
 import type { Clock, Logger, ProgressStore } from '../../core/ports.js';
-import { StepFailedError } from '../../core/run/errors.js';
+import { RunStoppedError, StepFailedError } from '../../core/run/errors.js';
 import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
 import { missingExecutors, type RunEvent, runPlan } from '../../core/run/runner.js';
 import { getCondition } from '../../core/status/conditions.js';
-import { OperatorReason } from '../../core/status/reasons.js';
+import { Reason } from '../../core/status/reasons.js';
 import type { EventRecorder, EventType, InvolvedObject } from '../events.js';
 import { Outcome } from '../runtime/outcome.js';
 import * as next from '../status.js';
+import { ownNodeStep, SealableStore, withLastWords } from './own-node.js';
+import { DELETED_REASON, doneSteps, hasStopFinalizer, type StopFinalizer, type StopRecords, stopOf } from './stop.js';
 
 /** What the executors need to know about the plan; the composition root turns it into adapters. */
 export interface ExecutorWiring {
@@ -76,6 +81,12 @@ export interface PowerEventReconcilerDeps {
   waitRequeueMs?: number;
   /** The plan's paths as the executors resolve them (default: as written in the PowerPlan). */
   paths?(spec: PowerPlanSpec): ResolvedPaths;
+  /** The node this operator runs on (downward API): compiled into plans as `selfNode`, powered off last. */
+  selfNode?: string | undefined;
+  /** Holds an executing PowerEvent while it runs, so that its deletion can stop it and be recorded. */
+  finalizer?: StopFinalizer;
+  /** Keeps where a deleted event stopped (and its outage record) once the object is gone. */
+  stopRecords?: StopRecords;
 }
 
 const MODE_OF: Record<Action, PlanMode> = {
@@ -96,6 +107,10 @@ export class PowerEventReconciler {
    * an older status in the cache, and must not run a finished plan again.
    */
   private readonly written = new Map<string, { uid: string; status: PowerEventStatus }>();
+  /** Per running key: aborted when the event is seen deleted, so the run stops at its next safe point. */
+  private readonly stops = new Map<string, AbortController>();
+  /** Uids of events whose last status this process wrote before powering off its own node: it writes no more. */
+  private readonly silenced = new Set<string>();
 
   constructor(private readonly deps: PowerEventReconcilerDeps) {}
 
@@ -111,41 +126,115 @@ export class PowerEventReconciler {
       return Outcome.stalled(`invalid PowerEvent: ${issues.join('; ')}`);
     }
     const event = parsed.data;
-    if (event.metadata.deletionTimestamp) return this.forget(key);
     const uid = event.metadata.uid ?? '';
+    if (this.silenced.has(uid)) return Outcome.done();
     const mine = this.written.get(key);
     const cached = event.status ?? { conditions: [] };
     const status = mine?.uid === uid && !handedOffSince(cached, mine.status) ? mine.status : cached;
-    if (this.handled({ ...event, status })) return Outcome.done();
-    const store = this.deps.openStatus({ namespace, name }, status);
+    if (event.metadata.deletionTimestamp) return this.deleted(key, raw, event, status);
+    const store = new SealableStore(this.deps.openStatus({ namespace, name }, status));
     try {
+      if (next.ownNodePending(status)) return await this.confirmOwnNode(key, raw, event, store);
+      if (this.handled({ ...event, status })) return Outcome.done();
       return await this.reconcileEvent(key, event, store);
     } finally {
       this.written.set(key, { uid, status: store.current });
     }
   }
 
-  private async reconcileEvent(key: string, event: PowerEvent, store: StatusStore): Promise<Outcome> {
+  /**
+   * An informer saw `key` change. NOTE: the one check not made through the queue: a running event holds its key
+   * until the run ends, so its deletion is noticed here, from the cache, and stops the run at its next safe point.
+   */
+  noticeDeletion(key: string): void {
+    const stop = this.stops.get(key);
+    if (!stop || stop.signal.aborted) return;
+    const [namespace = '', name = ''] = key.split('/');
+    const raw = this.deps.events.get(namespace, name) as { metadata?: { deletionTimestamp?: unknown } } | undefined;
+    if (!raw || raw.metadata?.deletionTimestamp) stop.abort(DELETED_REASON);
+  }
+
+  /** Being deleted: a run this process holds stops; a stopped run is recorded; then the finalizer goes. */
+  private async deleted(key: string, raw: unknown, event: PowerEvent, status: PowerEventStatus): Promise<Outcome> {
+    const stop = this.stops.get(key);
+    if (stop) {
+      stop.abort(DELETED_REASON); // NOTE: the queue runs a key once at a time; kept for a direct caller
+      return Outcome.requeueAfter(1_000);
+    }
+    if (this.deps.finalizer && hasStopFinalizer(raw)) {
+      await this.deps.finalizer.release(raw, () => this.recordStop(key, event, status));
+    }
+    return this.forget(key);
+  }
+
+  /**
+   * Where a deleted event stopped, in three places: a Warning Event on it, a log line naming the step, and the stop
+   * record (with the outage record) that outlives it. Nothing is recorded for an event that never ran or finished.
+   */
+  private async recordStop(key: string, event: PowerEvent, status: PowerEventStatus): Promise<void> {
+    const stop = stopOf(status, this.deps.clock.now());
+    if (!stop) return;
+    const record = {
+      powerEvent: {
+        namespace: event.metadata.namespace ?? '',
+        name: event.metadata.name ?? '',
+        uid: event.metadata.uid ?? '',
+      },
+      action: event.spec.action,
+      planName: event.spec.planRef.name,
+      stopped: stop,
+      done: doneSteps(status),
+      ...(status.outage ? { outage: status.outage } : {}),
+      ...(status.progress ? { progress: status.progress } : {}),
+    };
+    const where = (await this.deps.stopRecords?.save(record)) ?? 'nowhere (no stop record store)';
+    const message = `${next.stopMessage(stop)}; the outage record is kept in ${where}`;
+    this.emit(event, 'Warning', Reason.Stopped, message);
+    await this.deps.recorder.flush();
+    this.deps.logger.warn('PowerEvent deleted: stopped at a safe point', {
+      powerEvent: key,
+      step: stop.beforeStep,
+      lastDone: record.done.at(-1),
+      reason: stop.reason,
+      record: where,
+    });
+  }
+
+  /** The last status said the own node was being powered off: that step is done, and is never sent again. */
+  private async confirmOwnNode(key: string, raw: unknown, event: PowerEvent, store: StatusStore): Promise<Outcome> {
+    await store.update((s) => next.ownNodeConfirmed(s, this.facts(event)));
+    if (this.deps.finalizer && hasStopFinalizer(raw)) await this.deps.finalizer.release(raw);
+    this.deps.metrics?.phase(key, 'Succeeded');
+    const ready = getCondition(store.current.conditions, ConditionType.Ready);
+    this.emit(event, 'Normal', Reason.Succeeded, ready?.message ?? 'finished');
+    this.deps.logger.info("Confirmed the power-off of the operator's own node; not sending it again", {
+      powerEvent: key,
+      poweredOff: store.current.outage?.poweredOff,
+    });
+    return Outcome.done();
+  }
+
+  private async reconcileEvent(key: string, event: PowerEvent, store: SealableStore): Promise<Outcome> {
     const facts = this.facts(event);
     const planName = event.spec.planRef.name;
     const rawPlan = this.deps.plans.get(planName);
     if (!rawPlan) {
       const message = `PowerPlan "${planName}" not found: create it, or point spec.planRef.name at an existing PowerPlan`;
-      return this.stall(event, store, ConditionReason.PlanNotFound, message);
+      return this.stall(event, store, Reason.PlanNotFound, message);
     }
     const plan = powerPlan.safeParse(rawPlan, { reportInput: true });
     if (!plan.success) {
       const issues = toIssues(plan.error).map((i) => `${i.path || '(root)'}: ${i.message}`);
       const message = `PowerPlan "${planName}" is invalid: ${issues.join('; ')}`;
-      return this.stall(event, store, ConditionReason.InvalidPlan, message);
+      return this.stall(event, store, Reason.InvalidPlan, message);
     }
     const spec = plan.data.spec;
     if (!event.spec.execute) {
       const rendered = compilePlan(MODE_OF[event.spec.action], await this.compileInput(event, planName, spec));
       const before = getCondition(store.current.conditions, ConditionType.Ready);
       await store.update((s) => next.rendered(s, rendered, facts));
-      if (before?.reason !== ConditionReason.DryRun) {
-        this.emit(event, 'Normal', ConditionReason.DryRun, `Plan rendered: ${rendered.steps.length} step(s)`);
+      if (before?.reason !== Reason.DryRun) {
+        this.emit(event, 'Normal', Reason.DryRun, `Plan rendered: ${rendered.steps.length} step(s)`);
       }
       this.deps.logger.info('Rendered the plan', { powerEvent: key, steps: rendered.steps.length, dryRun: true });
       return Outcome.done();
@@ -156,7 +245,7 @@ export class PowerEventReconciler {
   private async execute(
     key: string,
     event: PowerEvent,
-    store: StatusStore,
+    store: SealableStore,
     plan: { name: string; spec: PowerPlanSpec },
   ): Promise<Outcome> {
     const facts = this.facts(event);
@@ -165,7 +254,7 @@ export class PowerEventReconciler {
       const was = store.current.phase;
       await store.update((s) => next.waiting(s, active, facts));
       if (was !== 'Waiting') {
-        this.emit(event, 'Normal', ConditionReason.WaitingForActiveEvent, `Waiting for PowerEvent ${active}`);
+        this.emit(event, 'Normal', Reason.WaitingForActiveEvent, `Waiting for PowerEvent ${active}`);
       }
       return Outcome.requeueAfter(this.deps.waitRequeueMs ?? 30_000);
     }
@@ -175,7 +264,7 @@ export class PowerEventReconciler {
       const missing = missingExecutors(rendered, wiring.executors);
       if (missing.length > 0) {
         const message = `No executor in this build for step kind(s) ${missing.join(', ')}: nothing was changed; the plan in status.plan is what it would do`;
-        return await this.stall(event, store, OperatorReason.ExecutorMissing, message, rendered);
+        return await this.stall(event, store, Reason.ExecutorMissing, message, rendered);
       }
       if (this.activeOther(key)) return Outcome.requeueAfter(0); // claimed by another key during the awaits above
       this.claims.add(key);
@@ -193,44 +282,111 @@ export class PowerEventReconciler {
   private async run(
     key: string,
     event: PowerEvent,
-    store: StatusStore,
+    store: SealableStore,
     plan: RenderedPlan,
     wiring: ExecutorWiring,
   ): Promise<Outcome> {
     const facts = () => this.facts(event);
     const log = this.deps.logger;
-    await store.update((s) => next.running(s, plan, facts()));
-    this.deps.metrics?.phase(key, 'Running');
-    log.info('Running the plan', { powerEvent: key, mode: plan.mode, steps: plan.steps.length });
-    const started = new Map<string, number>();
+    const stop = new AbortController();
+    this.stops.set(key, stop);
     try {
+      // NOTE: before the first write of the run: a deletion from here on waits for the stop to be recorded
+      await this.deps.finalizer?.add(this.live(event));
+      this.noticeDeletion(key);
+      await store.update((s) => next.running(s, plan, facts()));
+      this.deps.metrics?.phase(key, 'Running');
+      log.info('Running the plan', { powerEvent: key, mode: plan.mode, steps: plan.steps.length });
+      const started = new Map<string, number>();
       await runPlan({
         plan,
         action: event.spec.action,
-        executors: wiring.executors,
+        executors: this.ownNodeLast(key, event, store, plan, wiring.executors),
         ...(wiring.guard ? { guard: wiring.guard } : {}),
         store,
         clock: this.deps.clock,
         logger: log,
         signal: this.deps.signal,
+        stop: stop.signal,
         onEvent: (e) => this.onRunEvent(key, event, store, e, started),
       });
       await store.update((s) => next.succeeded(s, facts()));
       this.deps.metrics?.phase(key, 'Succeeded');
-      this.emit(event, 'Normal', ConditionReason.Succeeded, `${plan.mode} finished`);
+      this.emit(event, 'Normal', Reason.Succeeded, `${plan.mode} finished`);
       log.info('Finished the plan', { powerEvent: key, mode: plan.mode });
+      await this.releaseFinalizer(event, store);
       return Outcome.done();
     } catch (error) {
       if (this.deps.signal.aborted) {
         await store.update((s) => next.interrupted(s, facts())).catch(() => undefined);
         return Outcome.done();
       }
+      if (error instanceof RunStoppedError) {
+        // the deletion is recorded and the finalizer removed by the next reconcile of the deleted object
+        const { beforeStep, reason } = error;
+        await store.update((s) =>
+          next.stopped(s, { beforeStep: beforeStep.id, title: beforeStep.title, reason }, facts()),
+        );
+        this.deps.metrics?.phase(key, 'Failed');
+        log.warn('Stopped at a safe point', { powerEvent: key, step: beforeStep.id, reason });
+        return Outcome.done();
+      }
       const failure = stepFailure(error);
       if (!failure) throw error; // not a step's fault (the API, the status write): retried with backoff
       await store.update((s) => next.failed(s, failure.step, failure, facts()));
       this.deps.metrics?.phase(key, 'Failed');
+      await this.releaseFinalizer(event, store);
       return Outcome.stalled(failure.message);
+    } finally {
+      this.stops.delete(key);
     }
+  }
+
+  /** The run ended (not stopped by a deletion): a finished event never blocks its deletion. */
+  private async releaseFinalizer(event: PowerEvent, store: SealableStore): Promise<void> {
+    if (store.isSealed) return; // released before the last status
+    const raw = this.live(event);
+    if (!this.deps.finalizer || !hasStopFinalizer(raw)) return;
+    if ((raw as { metadata?: { deletionTimestamp?: unknown } }).metadata?.deletionTimestamp) return; // recorded on delete
+    await this.deps.finalizer.release(raw);
+  }
+
+  /** The event as the cache holds it now (metadata for the finalizer), else as parsed. */
+  private live(event: PowerEvent): unknown {
+    return this.deps.events.get(event.metadata.namespace ?? '', event.metadata.name ?? '') ?? event;
+  }
+
+  /**
+   * When the plan ends with the power-off of this operator's own node: the finalizer goes, the last status is
+   * written and the store sealed between the record of that node and the delivery (./own-node.ts).
+   */
+  private ownNodeLast(
+    key: string,
+    event: PowerEvent,
+    store: SealableStore,
+    plan: RenderedPlan,
+    executors: Executors,
+  ): Executors {
+    const step = ownNodeStep(plan, this.deps.selfNode);
+    if (!step) return executors;
+    const uid = event.metadata.uid ?? '';
+    const lastWords = async () => {
+      const raw = this.live(event);
+      if (this.deps.finalizer && hasStopFinalizer(raw)) await this.deps.finalizer.release(raw);
+      await store.update((s) => next.lastWords(s, step, this.facts(event)));
+      store.seal();
+      this.silenced.add(uid);
+      this.deps.logger.info("Wrote the last status; powering off the operator's own node", {
+        powerEvent: key,
+        step: step.id,
+        node: this.deps.selfNode,
+      });
+    };
+    const retract = () => {
+      store.unseal();
+      this.silenced.delete(uid);
+    };
+    return withLastWords(executors, step, lastWords, retract);
   }
 
   private onRunEvent(
@@ -257,7 +413,7 @@ export class PowerEventReconciler {
       log.info('Step finished', { powerEvent: key, step: e.step.id, result: e.type });
     } else if (e.type === 'failed') {
       if (this.deps.signal.aborted) return;
-      this.emit(event, 'Warning', ConditionReason.StepFailed, e.error.message);
+      this.emit(event, 'Warning', Reason.StepFailed, e.error.message);
       log.error('Step failed', { powerEvent: key, step: e.step.id, error: e.error.message });
     } else if (e.type === 'report') {
       log.info(e.message, { powerEvent: key, step: e.step.id });
@@ -267,7 +423,7 @@ export class PowerEventReconciler {
   /** A plan to run: the one in status when this run resumes it, else freshly compiled. */
   private async planFor(
     event: PowerEvent,
-    store: StatusStore,
+    store: SealableStore,
     plan: { name: string; spec: PowerPlanSpec },
   ): Promise<RenderedPlan> {
     const status = store.current;
@@ -295,12 +451,13 @@ export class PowerEventReconciler {
       observed: await this.deps.observe(spec),
       ...(outage ? { outage } : {}),
       ...(event.spec.ignoreUps ? { ignoreUps: true } : {}),
+      ...(this.deps.selfNode ? { selfNode: this.deps.selfNode } : {}),
     };
   }
 
   private async stall(
     event: PowerEvent,
-    store: StatusStore,
+    store: SealableStore,
     reason: string,
     message: string,
     plan?: RenderedPlan,
@@ -317,7 +474,7 @@ export class PowerEventReconciler {
     const status = event.status;
     if (!status || status.observedGeneration !== event.metadata.generation) return false;
     const ready = getCondition(status.conditions, ConditionType.Ready);
-    if (!event.spec.execute) return ready?.status === 'True' && ready.reason === ConditionReason.DryRun;
+    if (!event.spec.execute) return ready?.status === 'True' && ready.reason === Reason.DryRun;
     return status.phase === 'Succeeded' || status.phase === 'Failed';
   }
 

@@ -136,6 +136,32 @@ export abstract class Operator {
     return true;
   }
 
+  /** Removes `finalizer` from a live object (a JSON patch with a `test` op, as above); nothing when it is absent. */
+  protected async removeResourceFinalizer(
+    resource: ResourceRef,
+    obj: KubernetesObject,
+    finalizer: string,
+  ): Promise<void> {
+    const index = (obj.metadata?.finalizers ?? []).indexOf(finalizer);
+    if (index < 0) return;
+    await this.patchObject(resource, obj, [
+      { op: 'test', path: `/metadata/finalizers/${index}`, value: finalizer },
+      { op: 'remove', path: `/metadata/finalizers/${index}` },
+    ]);
+  }
+
+  /** The object as the API holds it now (finalizers are edited on the live object, not on a cache entry). */
+  protected async getResource<T extends KubernetesObject>(resource: ResourceRef, obj: KubernetesObject): Promise<T> {
+    const { group, version, plural } = resource;
+    const name = obj.metadata?.name ?? '';
+    const namespace = obj.metadata?.namespace;
+    return (
+      namespace
+        ? await this.customObjects.getNamespacedCustomObject({ group, version, plural, namespace, name })
+        : await this.customObjects.getClusterCustomObject({ group, version, plural, name })
+    ) as T;
+  }
+
   private async patchObject(resource: ResourceRef, obj: KubernetesObject, body: object[]): Promise<void> {
     const { group, version, plural } = resource;
     const name = obj.metadata?.name ?? '';

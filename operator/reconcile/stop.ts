@@ -1,0 +1,75 @@
+/**
+ * Deleting an active PowerEvent stops it at the next safe point (issue 8, item 2): steps in flight finish, no new
+ * step starts, nothing is undone. A finalizer holds the object while it runs, so the stop can be recorded: an Event
+ * on the PowerEvent, a log line naming the step, and a stop record that outlives the object (it holds the outage
+ * record: what this shutdown suspended, cordoned and powered off, which startup needs).
+ */
+import type { OutageRecord, PowerEventStatus, Progress } from '../../core/api/index.js';
+
+/** On executing PowerEvents from the run's start until it ends (done, failed, or stopped and recorded). */
+export const STOP_FINALIZER = 'power.hecate.dev/stop-at-safe-point';
+export const DELETED_REASON = 'PowerEvent deleted';
+
+/** The runtime's finalizer handling (operator/runtime/operator.ts), for one resource and {@link STOP_FINALIZER}. */
+export interface StopFinalizer {
+  /** Adds the finalizer to the live object; nothing when it is there. */
+  add(raw: unknown): Promise<void>;
+  /**
+   * Removes the finalizer; when the object is being deleted, runs `onDelete` first (a failure keeps the finalizer,
+   * and the deletion waits for the retry). Nothing when the finalizer is not there.
+   */
+  release(raw: unknown, onDelete?: () => Promise<void>): Promise<void>;
+}
+
+/** Where a stopped, deleted PowerEvent is remembered once the object is gone. */
+export interface StopRecords {
+  /** Saves the record; resolves to where it is kept (for messages). Idempotent per PowerEvent uid. */
+  save(record: StopRecord): Promise<string>;
+}
+
+export interface StopRecord {
+  powerEvent: { namespace: string; name: string; uid: string };
+  action: string;
+  planName: string;
+  /** The first step not started, its title, when and why the run stopped. */
+  stopped: { beforeStep: string; title: string; at: string; reason: string };
+  /** Steps finished before the stop, in plan order. */
+  done: string[];
+  outage?: OutageRecord;
+  progress?: Progress;
+}
+
+export function hasStopFinalizer(raw: unknown): boolean {
+  const finalizers = (raw as { metadata?: { finalizers?: unknown } } | undefined)?.metadata?.finalizers;
+  return Array.isArray(finalizers) && finalizers.includes(STOP_FINALIZER);
+}
+
+/**
+ * Where a deleted event's run stopped: the runner's `progress.stopped` when it stopped this run, else (deleted while
+ * no run held it: an operator restart) the first step not finished. Undefined when it never ran or had finished.
+ */
+export function stopOf(
+  status: PowerEventStatus,
+  now: Date,
+): { beforeStep: string; title: string; at: string; reason: string } | undefined {
+  const plan = status.plan;
+  if (!plan?.execute || !status.progress) return undefined;
+  const titleOf = (id: string) => plan.steps.find((s) => s.id === id)?.title ?? id;
+  const recorded = status.progress.stopped;
+  if (recorded) return { ...recorded, title: titleOf(recorded.beforeStep) };
+  if (status.phase !== 'Running' || status.progress.finishedAt) return undefined;
+  const finished = new Set(
+    status.progress.steps.filter((r) => r.state === 'done' || r.state === 'skipped').map((r) => r.id),
+  );
+  const next = plan.steps.find((s) => !finished.has(s.id));
+  if (!next) return undefined;
+  return { beforeStep: next.id, title: next.title, at: now.toISOString(), reason: DELETED_REASON };
+}
+
+/** Steps finished, in plan order. */
+export function doneSteps(status: PowerEventStatus): string[] {
+  const finished = new Set(
+    (status.progress?.steps ?? []).filter((r) => r.state === 'done' || r.state === 'skipped').map((r) => r.id),
+  );
+  return (status.plan?.steps ?? []).filter((s) => finished.has(s.id)).map((s) => s.id);
+}
