@@ -22,6 +22,7 @@ import { localBundleFiles } from './bundle-files.js';
 import { GitSnapshot } from './git.js';
 import { KubeApi } from './kube/api.js';
 import { KubeApplier } from './kube/apply.js';
+import { DryRunLog, dryRunKubeConfig } from './kube/dry-run.js';
 import { KubeFlux } from './kube/flux.js';
 import { KubeNodes } from './kube/nodes.js';
 import { KubePods } from './kube/pods.js';
@@ -40,6 +41,29 @@ export interface ClusterWiring {
   upsGate?: Gate<UpsVerdict>;
   /** Releases connections (the UPS client). */
   close(): Promise<void>;
+  /** With `dryRun`: every mutating request the executors sent (all with dryRun=All) and the server's answer. */
+  dryRunLog?: DryRunLog;
+}
+
+/**
+ * The step kinds a server-side dry run runs (`WiringInput.dryRun`): those that send mutating API requests, each of
+ * which then goes out with dryRun=All. Every other kind only reads, waits, or works outside the API server (the
+ * state file, git, the bundle stream): a dry run has no executor for it.
+ */
+export const SERVER_DRY_RUN_KINDS: readonly string[] = [
+  StepKind.PrepullImage,
+  StepKind.SuspendFlux,
+  StepKind.DrainNode,
+  StepKind.PowerOffNode,
+  StepKind.Uncordon,
+  StepKind.ApplyChainStage,
+  StepKind.ReconcileHarbor,
+  StepKind.ResumeFlux,
+];
+
+function onlyServerDryRun(dryRun: boolean, executors: Executors): Executors {
+  if (!dryRun) return executors;
+  return Object.fromEntries(Object.entries(executors).filter(([kind]) => SERVER_DRY_RUN_KINDS.includes(kind)));
 }
 
 export interface WiringInput {
@@ -51,6 +75,12 @@ export interface WiringInput {
   logger: Logger;
   /** For transports that run kubectl (the helper-pod seed): the same cluster as `kc`. */
   kubectl?: { kubeconfig?: string; context?: string };
+  /**
+   * Server-side dry run: only the executors of {@link SERVER_DRY_RUN_KINDS}, in their dry-run mode (nothing recorded
+   * as done, nothing waited for), on a transport that sends EVERY mutating request with dryRun=All and logs it in
+   * `dryRunLog`. Run them without a persisting progress store.
+   */
+  dryRun?: boolean;
 }
 
 /**
@@ -58,16 +88,19 @@ export interface WiringInput {
  * composition roots (cli/ and operator/). Step kinds without an executor make a run refuse before anything changes.
  */
 export function clusterExecutors({
-  kc,
+  kc: clusterKc,
   mode,
   spec: planSpec,
   paths,
   env,
   logger,
   kubectl,
+  dryRun = false,
 }: WiringInput): ClusterWiring {
   // NOTE: the emergency path runs the same executors with the emergency budgets (short drain levels, no PDB wait).
   const spec = mode === 'emergency-shutdown' ? emergencySpec(planSpec) : planSpec;
+  const dryRunLog = dryRun ? new DryRunLog() : undefined;
+  const kc = dryRunLog ? dryRunKubeConfig(clusterKc, dryRunLog) : clusterKc;
   const flux = new KubeFlux(kc);
   const nodes = new KubeNodes(kc);
   const access = nodeAccessFor(spec, kc);
@@ -79,17 +112,17 @@ export function clusterExecutors({
     helperPod: { ...kubectl, ...(env.HECATE_KUBECTL ? { kubectl: env.HECATE_KUBECTL } : {}) },
   });
   return {
-    executors: {
+    executors: onlyServerDryRun(dryRun, {
       ...coreExecutors(),
-      [StepKind.PrepullImage]: prepullImage(access, spec),
+      [StepKind.PrepullImage]: prepullImage(access, spec, { dryRun }),
       [StepKind.RefreshSnapshot]: refreshSnapshot(new GitSnapshot({ env }), paths.repoSnapshot),
       [StepKind.RecordFluxRevision]: recordFluxRevision(flux, spec),
       [StepKind.VerifyBundle]: verifyBundle(bundleFiles, spec),
       [StepKind.Preflight]: preflight(new KubePreflight(kc), spec),
-      [StepKind.SuspendFlux]: suspendFlux(flux, spec),
-      [StepKind.DrainNode]: drainNode(nodes, new KubePods(kc), toDrainOptions(spec.drain)),
-      [StepKind.QuiesceStorage]: quiesceStorage(new KubeStorage(kc), { nodes }),
-      [StepKind.PowerOffNode]: powerOffNode(access, nodes, spec),
+      [StepKind.SuspendFlux]: suspendFlux(flux, spec, dryRun),
+      [StepKind.DrainNode]: drainNode(nodes, new KubePods(kc), toDrainOptions(spec.drain), { dryRun }),
+      [StepKind.QuiesceStorage]: quiesceStorage(new KubeStorage(kc), { nodes, dryRun }),
+      [StepKind.PowerOffNode]: powerOffNode(access, nodes, spec, { dryRun }),
       ...(gate ? { [StepKind.UpsGate]: upsGateExecutor(gate) } : {}),
       [StepKind.WaitApi]: waitApi(new KubeApi(kc)),
       [StepKind.WaitNodes]: waitNodes(nodes),
@@ -110,14 +143,16 @@ export function clusterExecutors({
             spec.flux.namespace,
           ),
           flux,
+          dryRun,
         },
       ),
-      [StepKind.SeedHarbor]: seedHarbor(seed, new KubeImagePresence(kc), bundleFiles, spec),
-      [StepKind.ReconcileHarbor]: reconcileHarbor(flux, spec),
+      [StepKind.SeedHarbor]: seedHarbor(seed, new KubeImagePresence(kc), bundleFiles, spec, { dryRun }),
+      [StepKind.ReconcileHarbor]: reconcileHarbor(flux, spec, { dryRun }),
       [StepKind.ResumeFlux]: resumeFlux(flux, spec),
       [StepKind.WaitFlux]: waitFlux(flux, spec),
-    },
+    }),
     ...(gate ? { upsGate: gate } : {}),
+    ...(dryRunLog ? { dryRunLog } : {}),
     guard: async (guard) => (guard === 'flux-source-not-ready' ? sourceNotReady() : true),
     close: async () => {
       await ups?.close();

@@ -8,7 +8,7 @@ import { runStatus, type StatusOptions } from './commands/status.js';
 import { UPS_WATCH_HELP } from './commands/ups-watch.js';
 import type { CliDeps } from './deps.js';
 import { EXIT_CODES_HELP } from './exit.js';
-import { type CommonOptions, parseOutput } from './options.js';
+import { type CommonOptions, parseDryRun, parseOutput } from './options.js';
 
 const MODES: { mode: PlanMode; summary: string; example: string }[] = [
   {
@@ -64,6 +64,16 @@ export function buildProgram(deps: CliDeps): Command {
     .addHelpText('after', EXIT_CODES_HELP);
   for (const { mode, summary, example } of MODES) {
     const command = addCommonOptions(program.command(mode).description(summary));
+    if (mode !== 'harbor-seed') {
+      command.addOption(
+        new Option(
+          '--dry-run <mode>',
+          'client (the default without --execute): print the plan, reading the cluster at most; server: then send ' +
+            "every change of the plan's actions with dryRun=All, so that RBAC and admission answer, and report each " +
+            'as allowed or refused (exit 1 when one is refused); nothing is stored, not even the state file',
+        ).argParser(parseDryRun),
+      );
+    }
     if (mode === 'startup') {
       command.option(
         '--ignore-ups',

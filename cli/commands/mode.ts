@@ -7,6 +7,7 @@ import type { CommonOptions } from '../options.js';
 import { renderPlanText } from '../render/plan-text.js';
 import { type CommandContext, loadContext } from './context.js';
 import { executePlan } from './execute.js';
+import { runServerDryRun } from './server-dry-run.js';
 
 export function compileFor(mode: PlanMode, ctx: CommandContext, options: CommonOptions): RenderedPlan {
   return compilePlan(mode, {
@@ -27,14 +28,33 @@ export function printPlan(plan: RenderedPlan, source: string, options: CommonOpt
   else deps.stdout(renderPlanText(plan, source));
 }
 
+/** `--dry-run` asks not to act, `--execute` to act: both at once is a usage error, before anything is read. */
+function checkDryRun(options: CommonOptions): void {
+  if (options.dryRun && options.execute) {
+    throw new ExitError(
+      ExitCode.Usage,
+      `--dry-run=${options.dryRun} and --execute exclude each other: --execute acts, --dry-run only shows what would happen; drop one`,
+    );
+  }
+  if (options.dryRun === 'server' && options.offline) {
+    throw new ExitError(
+      ExitCode.Usage,
+      '--dry-run=server asks the API server: drop --offline, or use --dry-run=client',
+    );
+  }
+}
+
 /**
- * prepare | shutdown | startup | harbor-seed. Dry-run (the default) prints the plan and changes nothing: not the
- * cluster, not a node, not the state file. `--execute` runs it.
+ * prepare | shutdown | startup | harbor-seed. Dry-run (the default, `--dry-run=client`) prints the plan and changes
+ * nothing: not the cluster, not a node, not the state file. `--dry-run=server` also sends the plan's changes with
+ * dryRun=All (./server-dry-run.ts). `--execute` runs it.
  */
 export async function runMode(requested: PlanMode, options: CommonOptions, deps: CliDeps): Promise<void> {
   const mode = requested === 'shutdown' && options.emergency ? 'emergency-shutdown' : requested;
+  checkDryRun(options);
   const ctx = await loadContext(options, deps);
   const plan = compileFor(mode, ctx, options);
+  if (options.dryRun === 'server') return runServerDryRun(plan, ctx, options, deps);
   printPlan(plan, ctx.plan.source, options, deps);
   if (!options.execute) return;
   if (!ctx.kubeConfig) {

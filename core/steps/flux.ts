@@ -59,7 +59,7 @@ export function suspendFlux(flux: FluxPort, spec: PowerPlanSpec, dryRun = false)
           });
         }
         await flux.setSuspended(object, true, { dryRun });
-        ctx.report(`suspended ${key}`);
+        ctx.report(`${dryRun ? 'would suspend' : 'suspended'} ${key}`);
       }
     },
   };
