@@ -8,7 +8,7 @@ import {
 } from '../api/index.js';
 import type { Clock, Logger, ProgressStore } from '../ports.js';
 import { MissingExecutorError, RunStoppedError, StepFailedError } from './errors.js';
-import type { Executors, GuardEvaluator, StepContext } from './executor.js';
+import type { Executors, GuardEvaluator, StepContext, StepExecutor } from './executor.js';
 
 export type RunEvent =
   | { type: 'resume'; done: number }
@@ -119,10 +119,7 @@ class Run {
     const { onEvent } = this.options;
     const record = this.progress.steps.find((s) => s.id === step.id);
     if (record && isFinished(record)) return onEvent?.({ type: 'previously-done', step });
-    if (this.options.stop?.aborted) {
-      if (!this.stoppedBefore || this.indexOf(step) < this.indexOf(this.stoppedBefore)) this.stoppedBefore = step;
-      return;
-    }
+    if (this.options.stop?.aborted) return this.holdBack(step);
     const ctx = this.context(step);
     if (step.when !== 'always' && !(await this.options.guard?.(step.when, ctx))) {
       await this.mark(step, 'skipped', `guard ${step.when} does not hold`);
@@ -135,10 +132,12 @@ class Run {
         await this.mark(step, 'done', 'already done');
         return onEvent?.({ type: 'already-done', step });
       }
+      // `check` only reads: a stop asked while it ran still holds the step back.
+      if (this.options.stop?.aborted) return this.holdBack(step);
       await this.mark(step, 'running');
       onEvent?.({ type: 'start', step });
       await executor.apply(step, ctx);
-      await executor.wait?.(step, ctx);
+      if (executor.wait && !(await this.waitUnlessStopped(executor, step, ctx))) return;
       await this.mark(step, 'done');
       onEvent?.({ type: 'done', step });
     } catch (cause) {
@@ -147,6 +146,31 @@ class Run {
       onEvent?.({ type: 'failed', step, error });
       throw error;
     }
+  }
+
+  /**
+   * Waiting only observes, so a stop cuts it short: the step stays recorded `running` (a rerun checks it and waits
+   * again) and the run stops before it. False when the wait was cut.
+   */
+  private async waitUnlessStopped(executor: StepExecutor, step: PlanStep, ctx: StepContext): Promise<boolean> {
+    const { stop } = this.options;
+    if (!stop) {
+      await executor.wait?.(step, ctx);
+      return true;
+    }
+    try {
+      await executor.wait?.(step, { ...ctx, signal: AbortSignal.any([ctx.signal, stop]) });
+      return true;
+    } catch (error) {
+      if (!stop.aborted || ctx.signal.aborted) throw error;
+      await this.mark(step, 'running', 'acted; its wait was cut short by a stop, a rerun checks it again');
+      this.holdBack(step);
+      return false;
+    }
+  }
+
+  private holdBack(step: PlanStep): void {
+    if (!this.stoppedBefore || this.indexOf(step) < this.indexOf(this.stoppedBefore)) this.stoppedBefore = step;
   }
 
   /** After a batch: when a stop was asked and a step was held back, record where and throw RunStoppedError. */

@@ -222,6 +222,113 @@ describe('stopping at a safe point', () => {
   });
 });
 
+describe('stopping inside a step', () => {
+  const stopped = (stop: AbortController, executors: Executors, store: MemoryStore, steps: PlanStep[]) =>
+    runPlan({
+      plan: plan(steps),
+      action: 'startup',
+      executors,
+      store,
+      clock: new FakeClock(),
+      logger: silentLogger,
+      stop: stop.signal,
+    }).catch((e: unknown) => e);
+
+  it('given a stop asked while a step is being checked, then the step does not act and the run stops before it', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    const stop = new AbortController();
+    const executors: Executors = {
+      act: {
+        check: async (st) => {
+          if (st.id === 'b') stop.abort('UPS on battery at 20%');
+          return false;
+        },
+        apply: async (st) => {
+          log.push(`apply ${st.id}`);
+        },
+      },
+    };
+    const error = await stopped(stop, executors, store, [s('a'), s('b'), s('c')]);
+    expect(error).toBeInstanceOf(RunStoppedError);
+    expect(log).toEqual(['apply a']);
+    expect(store.latest?.progress?.stopped?.beforeStep).toBe('b');
+    expect(store.latest?.progress?.steps.map((r) => r.id)).toEqual(['a']);
+  });
+
+  it('given a stop during a wait, then the wait is cut, the step stays running, and a rerun checks it again', async () => {
+    const log: string[] = [];
+    const store = new MemoryStore();
+    const stop = new AbortController();
+    let ready = false;
+    const executors: Executors = {
+      act: {
+        check: async () => ready,
+        apply: async (st) => {
+          log.push(`apply ${st.id}`);
+          if (st.id === 'a') setTimeout(() => stop.abort('UPS low'), 5);
+        },
+        wait: (st, ctx) =>
+          new Promise<void>((resolve, reject) => {
+            log.push(`wait ${st.id}`);
+            if (ctx.signal.aborted) return reject(ctx.signal.reason);
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+          }),
+      },
+    };
+    const error = await stopped(stop, executors, store, [s('a'), s('b')]);
+    expect(error).toBeInstanceOf(RunStoppedError);
+    expect(log).toEqual(['apply a', 'wait a']);
+    const record = store.latest?.progress?.steps.find((r) => r.id === 'a');
+    expect(record).toMatchObject({ state: 'running', message: expect.stringContaining('cut short by a stop') });
+    expect(store.latest?.progress?.stopped?.beforeStep).toBe('a');
+
+    ready = true;
+    const rerun = await runPlan({
+      plan: plan([s('a'), s('b')]),
+      action: 'startup',
+      executors,
+      store,
+      clock: new FakeClock(),
+      logger: silentLogger,
+    });
+    expect(rerun.steps.map((r) => `${r.id}:${r.state}:${r.message ?? ''}`)).toEqual([
+      'a:done:already done',
+      'b:done:already done',
+    ]);
+  });
+
+  it('given the process signal (not a stop) aborting a wait, then the step fails as before', async () => {
+    const store = new MemoryStore();
+    const stop = new AbortController();
+    const shutdown = new AbortController();
+    const executors: Executors = {
+      act: {
+        check: async () => false,
+        apply: async () => {
+          setTimeout(() => shutdown.abort(new Error('SIGTERM')), 5);
+        },
+        wait: (_st, ctx) =>
+          new Promise<void>((_resolve, reject) => {
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+          }),
+      },
+    };
+    const error = await runPlan({
+      plan: plan([s('a')]),
+      action: 'startup',
+      executors,
+      store,
+      clock: new FakeClock(),
+      logger: silentLogger,
+      stop: stop.signal,
+      signal: shutdown.signal,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StepFailedError);
+    expect(store.latest?.progress?.steps[0]?.state).toBe('failed');
+  });
+});
+
 describe('closing the outage', () => {
   it('clears the per-outage lists once startup closes it, keeping the Flux revision', async () => {
     const { coreExecutors } = await import('../../../core/steps/index.js');
