@@ -269,7 +269,7 @@ describe('stopping inside a step', () => {
           if (st.id === 'a') setTimeout(() => stop.abort('UPS low'), 5);
         },
         wait: (st, ctx) =>
-          new Promise<void>((resolve, reject) => {
+          new Promise<void>((_resolve, reject) => {
             log.push(`wait ${st.id}`);
             if (ctx.signal.aborted) return reject(ctx.signal.reason);
             ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
