@@ -77,5 +77,5 @@ function substitute(saved: DrainLevelRecord, options: DrainOptions, nowMs: numbe
 }
 
 function seconds(ms: number): string {
-  return `${Math.max(0, Math.round(ms / 1000))}s`;
+  return `${Math.max(0, Math.floor(ms / 1000))}s`;
 }
