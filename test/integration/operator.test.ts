@@ -248,7 +248,7 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     expect(kustomized).toContain('kind: Deployment');
   });
 
-  it('RBAC: every request the operator made was allowed, and its writes are only status, events and its Lease', async () => {
+  it('RBAC: every request the operator made was allowed, and its writes are only status, events, its Lease and the stop finalizer of executing events', async () => {
     const events = await plane.readAudit();
     const mine = requestsBy(events, SA_USER);
     expect(mine.length).toBeGreaterThan(10);
@@ -256,9 +256,13 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     const writes = mutationsBy(events, SA_USER).map(describeEvent);
     const unexpected = writes.filter(
       (d) =>
-        !/^patch powerevents\/status |^create events |^(create|update) leases hecate-system\/hecate-operator /.test(d),
+        !/^patch powerevents\/status |^create events |^(create|update) leases hecate-system\/hecate-operator /.test(
+          d,
+        ) && !/^patch powerevents hecate-system\/(first|second|resume) 200$/.test(d), // the stop finalizer, added and removed
     );
     expect(unexpected).toEqual([]);
+    // a dry-run event never carries the finalizer
+    expect(writes.filter((d) => /^patch powerevents hecate-system\/(dry-shutdown|no-plan) /.test(d))).toEqual([]);
   });
 });
 

@@ -1,0 +1,118 @@
+/**
+ * The operator's own node is powered off last, after the last status it writes (issue 8 item 3, issue 4). The
+ * operator runs as a real process under its ServiceAccount, told (--node-name, as NODE_NAME from the downward API
+ * would) that it runs on titan-03, a control-plane node of the Atlas bed that the plan would otherwise power off
+ * first among the control plane. From the audit log: every other node's power-off helper was created before
+ * titan-03's, and the status write that says it is the last one came before titan-03's helper, with no status write
+ * after it. Then power returns: a restarted operator marks the step done and creates no second helper for titan-03.
+ */
+import { CoreV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getCondition } from '../../core/status/conditions.js';
+import { type AuditEvent, describeEvent, requireBed } from '../bed/index.js';
+import { type OperatorBed, startOperatorBed } from '../fixtures/operator/bed.js';
+import { sleep } from '../fixtures/operator/process.js';
+
+const bed = requireBed();
+const SELF = 'titan-03';
+const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];
+const ORDER = [...WORKERS, 'titan-02', 'titan-01', SELF];
+const LAST_WORDS = "powering off titan-03, the operator's own node: this is the last status this operator writes";
+
+const isHelperCreate = (e: AuditEvent) =>
+  e.verb === 'create' && e.objectRef?.resource === 'pods' && !e.objectRef.subresource && e.responseStatus?.code === 201;
+const isStatusWrite = (e: AuditEvent) =>
+  e.objectRef?.resource === 'powerevents' &&
+  e.objectRef.subresource === 'status' &&
+  e.verb === 'patch' &&
+  e.responseStatus?.code === 200;
+
+/**
+ * The node of each power-off helper pod the operator created, in audit order. A create by generateName has no name
+ * in the audit record; the adapter's next read of its pod does (`hecate-power-off-<node>-<suffix>`).
+ */
+function helperNodes(requests: AuditEvent[]): { index: number; node: string }[] {
+  const out: { index: number; node: string }[] = [];
+  requests.forEach((e, index) => {
+    if (!isHelperCreate(e)) return;
+    const read = requests
+      .slice(index + 1)
+      .find((r) => r.objectRef?.resource === 'pods' && /^hecate-power-off-/.test(r.objectRef.name ?? ''));
+    const node = /^hecate-power-off-(.+)-[a-z0-9]{5}$/.exec(read?.objectRef?.name ?? '')?.[1] ?? '?';
+    out.push({ index, node });
+  });
+  return out;
+}
+
+describe.skipIf(!bed.ok)('operator: its own node is powered off last, after its last status', () => {
+  let b: OperatorBed;
+
+  beforeAll(async () => {
+    b = await startOperatorBed({ drainTimeout: '8s' });
+  });
+  afterAll(async () => {
+    await b?.stop();
+  });
+
+  it('writes the last status, then powers off titan-03 after every other node; a restart does not repeat it', async () => {
+    const op = b.startOperator('own-a', ['--node-name', SELF]);
+    await op.waitForLog((l) => l.message === 'Caches synced, reconciling');
+    await b.createEvent('shutdown', { action: 'shutdown', planRef: { name: 'atlas' }, execute: true });
+    const last = await b.waitForEvent(
+      'shutdown',
+      (e) =>
+        e.status?.phase === 'Failed' || getCondition(e.status?.conditions, 'Ready')?.reason === 'PoweringOffOwnNode',
+      150_000,
+    );
+    expect(getCondition(last.status?.conditions, 'Ready')?.message, op.tail()).toContain(LAST_WORDS);
+    expect(last.status?.plan?.steps.filter((s) => s.kind === 'power-off-node').map((s) => s.params.node)).toEqual(
+      ORDER,
+    );
+    expect(last.status?.plan?.steps.at(-1)?.why).toContain('Hecate runs on titan-03: it is powered off last');
+    // titan-03 loses power (the kubelet stand-in runs the helper), and the operator, still running here, writes nothing
+    for (let i = 0; i < 300 && b.e2e.sims.kubelet.isOn(SELF); i++) await sleep(100);
+    for (const node of ORDER) expect(b.e2e.sims.kubelet.isOn(node), node).toBe(false);
+    await op.waitForLog((l) => l.message === 'Finished the plan'); // the run went on past the sealed writes
+
+    const requests = await b.requests();
+    const helpers = helperNodes(requests);
+    expect(helpers.map((h) => h.node)).toEqual(ORDER);
+    const own = helpers.at(-1)?.index ?? -1;
+    const statusWrites = requests.flatMap((e, i) => (isStatusWrite(e) ? [i] : []));
+    const lastWrite = statusWrites.at(-1) ?? -1;
+    // the last status write is the one that says so (the object holds it now), and it precedes titan-03's helper
+    expect(lastWrite).toBeGreaterThan(helpers.at(-2)?.index ?? -1);
+    expect(lastWrite, describeEvent(requests[lastWrite] as AuditEvent)).toBeLessThan(own);
+    expect(statusWrites.filter((i) => i > own)).toEqual([]);
+    const now = await b.getEvent('shutdown');
+    expect(getCondition(now.status?.conditions, 'Ready')?.message).toContain(LAST_WORDS);
+    expect(now.status?.outage?.poweredOff).toEqual(ORDER);
+    expect(now.status?.progress?.steps.find((s) => s.id === `power-off/${SELF}`)?.state).toBe('running');
+    expect(now.metadata.finalizers ?? []).toEqual([]); // a finished event never blocks its deletion
+    expect(op.logs.some((l) => l.message === "Wrote the last status; powering off the operator's own node")).toBe(true);
+
+    // power returns; the operator's pod starts again on titan-03
+    await op.stop('SIGKILL');
+    await b.e2e.sims.kubelet.powerOn(SELF);
+    const again = b.startOperator('own-b', ['--node-name', SELF]);
+    const done = await b.waitForEvent(
+      'shutdown',
+      (e) => getCondition(e.status?.conditions, 'Ready')?.reason === 'Succeeded',
+      60_000,
+    );
+    const step = done.status?.progress?.steps.find((s) => s.id === `power-off/${SELF}`);
+    expect(step?.state, again.tail()).toBe('done');
+    expect(step?.message).toContain('not sent again');
+    expect(done.status?.progress?.steps.every((s) => s.state === 'done')).toBe(true);
+    expect(getCondition(done.status?.conditions, 'Ready')?.message).toContain('titan-03 (the operator');
+    await again.waitForLog((l) => l.message.startsWith("Confirmed the power-off of the operator's own node"));
+    await sleep(2_000); // NOTE: an absence: give a wrong second run time to show itself in the audit log
+    const after = await b.requests();
+    expect(helperNodes(after).map((h) => h.node)).toEqual(ORDER); // no second helper for titan-03
+    expect(b.e2e.sims.kubelet.isOn(SELF)).toBe(true);
+    const core = b.e2e.plane.kubeConfig.makeApiClient(CoreV1Api);
+    const pods = await core.listNamespacedPod({ namespace: 'hecate-system', labelSelector: `hecate.dev/node=${SELF}` });
+    expect(pods.items.length).toBeLessThanOrEqual(1);
+    expect(after.filter((e) => e.responseStatus?.code === 403).map(describeEvent)).toEqual([]);
+  });
+});
