@@ -21,6 +21,8 @@ export interface CommonOptions {
   reason?: string;
   /** shutdown: the fast path (short drain levels, no PDB wait, storage time-boxed to seconds). */
   emergency?: boolean;
+  /** The plan's node this CLI runs on, powered off last (default: $HECATE_SELF_NODE, else the host name if a node). */
+  selfNode?: string;
   /** Given only with `--dry-run`; absent means a client dry-run unless `--execute`. Never with `--execute`. */
   dryRun?: DryRunMode;
 }

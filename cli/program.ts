@@ -85,6 +85,10 @@ export function buildProgram(deps: CliDeps): Command {
     if (mode === 'shutdown') {
       command.option('--reason <text>', 'why, recorded in the outage record');
       command.option('--emergency', 'the fast path for a second outage: short drain levels, no PDB wait', false);
+      command.option(
+        '--self-node <node>',
+        'the node this hecate runs on, powered off last (default: $HECATE_SELF_NODE, else the host name if it is a node)',
+      );
     }
     command.addHelpText(
       'after',

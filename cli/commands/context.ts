@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { snapshotRevision } from '../../adapters/git.js';
 import { loadKubeConfig } from '../../adapters/kube/config.js';
@@ -19,6 +20,8 @@ export interface CommandContext {
   saved?: { outage: OutageRecord; progress?: Progress };
   kubeConfig?: KubeConfig;
   observed: Observed;
+  /** The plan's node this CLI runs on: shutdown powers it off last (core/plan `selfNode`). */
+  selfNode?: string;
 }
 
 const DEFAULT_SNAPSHOT = '~/hecate-repo';
@@ -69,6 +72,30 @@ function resolvePaths(plan: LoadedPlan, options: CommonOptions, deps: CliDeps): 
   };
 }
 
+/**
+ * The plan's node this CLI runs on: `--self-node`, else `HECATE_SELF_NODE`, else the host name when it is one of the
+ * plan's nodes (also its short name: `titan-00.lan` → `titan-00`). A flag naming no node of the plan is bad input
+ * (exit 2); a variable or host name that matches none means the CLI runs off this plan's cluster (undefined): the
+ * same control host may serve several plans.
+ */
+export function resolveSelfNode(
+  plan: LoadedPlan,
+  options: { selfNode?: string },
+  env: Readonly<Record<string, string | undefined>>,
+  host: string,
+): string | undefined {
+  const names = plan.spec.nodes.map((n) => n.name);
+  const flag = options.selfNode;
+  if (flag !== undefined && !names.includes(flag)) {
+    throw new ExitError(
+      ExitCode.Usage,
+      `--self-node: "${flag}" is not a node of PowerPlan ${plan.name}; expected one of ${names.join(', ')}`,
+    );
+  }
+  const candidates = [flag, env.HECATE_SELF_NODE, host, host.split('.')[0]];
+  return candidates.find((name): name is string => name !== undefined && names.includes(name));
+}
+
 /** Loads the plan, the state file (read-only) and, unless --offline, a short look at the cluster. */
 export async function loadContext(options: CommonOptions, deps: CliDeps): Promise<CommandContext> {
   const kubeConfig = tryKubeConfig(options);
@@ -81,5 +108,14 @@ export async function loadContext(options: CommonOptions, deps: CliDeps): Promis
     snapshotRevision(paths.repoSnapshot),
   ]);
   const observed: Observed = { ...cluster, snapshot };
-  return { plan, paths, stateFile, observed, ...(saved ? { saved } : {}), ...(kubeConfig ? { kubeConfig } : {}) };
+  const selfNode = resolveSelfNode(plan, options, deps.env, hostname());
+  return {
+    plan,
+    paths,
+    stateFile,
+    observed,
+    ...(saved ? { saved } : {}),
+    ...(kubeConfig ? { kubeConfig } : {}),
+    ...(selfNode ? { selfNode } : {}),
+  };
 }
