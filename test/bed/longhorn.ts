@@ -7,6 +7,9 @@
  * - A Volume is `attached` (status.currentNodeID = the node, robustness healthy) while a Running pod using its PVC
  *   is on a node, and `detached` (robustness unknown) once no such pod is left.
  * - When a PVC is gone its Volume and PersistentVolume are deleted (reclaim policy Delete).
+ * - When the `replicas.longhorn.io` CRD is served, each Volume gets the Replica objects its claim's placement
+ *   annotation asks for (numberOfReplicas is their count; see longhorn-replicas.ts). Without the CRD (an older
+ *   Longhorn), or without the annotation, there are none.
  */
 import {
   ApiException,
@@ -23,6 +26,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { Watched } from './informer.js';
+import { type LonghornReplica, LonghornReplicas, replicaPlacement } from './longhorn-replicas.js';
 
 export const LONGHORN = {
   driver: 'driver.longhorn.io',
@@ -53,6 +57,8 @@ export class LonghornStandIn {
   private readonly pvcs: Watched<V1PersistentVolumeClaim>;
   private readonly pods: Watched<V1Pod>;
   private readonly volumes: Watched<LonghornVolume>;
+  /** Undefined when the Replica CRD is not served. */
+  private replicas: LonghornReplicas | undefined;
   private timer: NodeJS.Timeout | undefined;
   private resync: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -98,7 +104,8 @@ export class LonghornStandIn {
 
   static async start(kubeConfig: KubeConfig, options: LonghornStandInOptions = {}): Promise<LonghornStandIn> {
     const standIn = new LonghornStandIn(kubeConfig, options);
-    await Promise.all([standIn.pvcs.start(), standIn.pods.start(), standIn.volumes.start()]);
+    standIn.replicas = await LonghornReplicas.watch(kubeConfig, standIn.custom, options.log);
+    await Promise.all([standIn.pvcs.start(), standIn.pods.start(), standIn.volumes.start(), standIn.replicas?.start()]);
     standIn.resync = setInterval(() => standIn.schedule(), options.resyncMs ?? 5_000);
     await standIn.reconcileNow();
     return standIn;
@@ -108,8 +115,13 @@ export class LonghornStandIn {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.resync);
-    await Promise.all([this.pvcs.stop(), this.pods.stop(), this.volumes.stop()]);
+    await Promise.all([this.pvcs.stop(), this.pods.stop(), this.volumes.stop(), this.replicas?.stop()]);
     await this.running;
+  }
+
+  /** The Replica objects of a volume, from the cache (empty without the Replica CRD). */
+  replicasOf(volume: string): LonghornReplica[] {
+    return this.replicas?.of(volume) ?? [];
   }
 
   /** The Volume backing a PVC, from the cache. */
@@ -164,7 +176,8 @@ export class LonghornStandIn {
       wanted.add(name);
       if (!claim.spec?.volumeName) await this.provision(claim, name);
       const volume = this.volumes.get(name, LONGHORN.namespace) ?? (await this.createVolume(claim, name));
-      if (volume) await this.updateStatus(volume, claim);
+      const state = volume ? await this.updateStatus(volume, claim) : undefined;
+      if (volume && state) await this.replicas?.sync(volume, claim, state);
     }
     for (const volume of this.volumes.list(LONGHORN.namespace)) {
       const name = volume.metadata?.name ?? '';
@@ -214,7 +227,7 @@ export class LonghornStandIn {
       metadata: { name, namespace: LONGHORN.namespace, labels: { 'bed.hecate.dev/provisioned': 'true' } },
       spec: {
         size: String(bytes(claim.spec?.resources?.requests?.storage ?? '1Gi')),
-        numberOfReplicas: 3,
+        numberOfReplicas: replicaPlacement(claim)?.length ?? 3,
         frontend: 'blockdev',
         accessMode: 'rwo',
         dataEngine: 'v1',
@@ -230,7 +243,8 @@ export class LonghornStandIn {
     }
   }
 
-  private async updateStatus(volume: LonghornVolume, claim: V1PersistentVolumeClaim): Promise<void> {
+  /** Returns the volume's state: attached or detached. */
+  private async updateStatus(volume: LonghornVolume, claim: V1PersistentVolumeClaim): Promise<string> {
     const namespace = claim.metadata?.namespace ?? '';
     const users = this.pods
       .list(namespace)
@@ -262,7 +276,7 @@ export class LonghornStandIn {
         })),
       },
     };
-    if (sameVolumeStatus(previous, status)) return;
+    if (sameVolumeStatus(previous, status)) return status.state;
     try {
       await this.custom.patchNamespacedCustomObjectStatus(
         { ...crd(), name: volume.metadata?.name ?? '', body: { status } },
@@ -277,6 +291,7 @@ export class LonghornStandIn {
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 404)) throw error;
     }
+    return status.state;
   }
 }
 

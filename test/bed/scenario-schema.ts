@@ -67,6 +67,16 @@ export const PdbSchema = z.union([
   z.strictObject({ maxUnavailable: intOrPercent }),
 ]);
 
+/**
+ * One Longhorn replica of a volume: `healthy` holds the data (healthyAt set), `failed` has failedAt set, `stopped`
+ * is healthy but not running while its volume is attached, `rebuilding` runs but has no healthyAt yet.
+ */
+export const ReplicaPlacementSchema = z.strictObject({
+  node: dnsName,
+  state: z.enum(['healthy', 'failed', 'stopped', 'rebuilding']).default('healthy'),
+});
+export type ReplicaPlacement = z.output<typeof ReplicaPlacementSchema>;
+
 export const WorkloadSchema = z.strictObject({
   kind: z.enum(['Deployment', 'StatefulSet', 'DaemonSet']),
   ...podShape,
@@ -76,6 +86,11 @@ export const WorkloadSchema = z.strictObject({
   /** Longhorn-backed claims: a PVC each for a Deployment, a volumeClaimTemplate each for a StatefulSet. */
   pvcs: z.array(dnsLabel).default([]),
   pvcSize: z.string().default('1Gi'),
+  /**
+   * Where the Longhorn stand-in puts the replicas of each of these claims' volumes (numberOfReplicas is their count).
+   * Default: one healthy replica on each of the first three workers (all nodes when there is no worker).
+   */
+  volumeReplicas: z.array(ReplicaPlacementSchema).min(1).optional(),
 });
 
 export const BarePodSchema = z.strictObject({
@@ -233,6 +248,12 @@ function crossReferenceIssues(s: Draft): Issue[] {
     pinned(w.nodeSelector, ['workloads', i, 'nodeSelector']);
     if (w.kind === 'DaemonSet' && w.pvcs.length > 0)
       issues.push({ path: ['workloads', i, 'pvcs'], message: 'a DaemonSet cannot use ReadWriteOnce PVCs' });
+    if (w.volumeReplicas && w.pvcs.length === 0)
+      issues.push({ path: ['workloads', i, 'volumeReplicas'], message: 'volumeReplicas needs pvcs to place' });
+    w.volumeReplicas?.forEach((r, j) => {
+      if (!nodes.has(r.node))
+        issues.push({ path: ['workloads', i, 'volumeReplicas', j, 'node'], message: `no node named "${r.node}"` });
+    });
   });
   s.pods.forEach((p, i) => {
     pinned(p.nodeSelector, ['pods', i, 'nodeSelector']);

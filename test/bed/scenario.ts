@@ -13,10 +13,12 @@ import {
 } from '@kubernetes/client-node';
 import { fromYaml } from '../../core/yaml.js';
 import { FLUX_ANNOTATIONS } from './flux.js';
+import { REPLICAS_ANNOTATION } from './longhorn-replicas.js';
 import {
   type BarePod,
   type FluxScenario,
   type ObjectRef,
+  type ReplicaPlacement,
   type Scenario,
   ScenarioSchema,
   type Workload,
@@ -78,7 +80,10 @@ export function renderScenario(scenario: Scenario): Manifest[] {
     metadata: { name, ...owners.meta('Namespace', undefined, name) },
   }));
   if (scenario.workloads.some((w) => w.pvcs.length > 0)) out.push(storageClass(scenario.storageClass));
-  for (const w of scenario.workloads) out.push(...renderWorkload(w, scenario.storageClass, owners));
+  const replicas = defaultReplicas(scenario);
+  for (const w of scenario.workloads) {
+    out.push(...renderWorkload(w, { storageClassName: scenario.storageClass, replicas }, owners));
+  }
   for (const p of scenario.pods) out.push(renderBarePod(p));
   if (flux) out.push(...renderFlux(flux, owners));
   return out;
@@ -182,6 +187,17 @@ function storageClass(name: string): Manifest {
   };
 }
 
+/** One healthy replica on each of the first three workers, as Longhorn's default numberOfReplicas would spread them. */
+function defaultReplicas(scenario: Scenario): ReplicaPlacement[] {
+  const workers = scenario.nodes.filter((n) => n.role === 'worker');
+  return (workers.length > 0 ? workers : scenario.nodes).slice(0, 3).map((n) => ({ node: n.name, state: 'healthy' }));
+}
+
+/** The claim's metadata: the Longhorn stand-in reads the replica placement of its volume from the annotation. */
+function claimMeta(replicas: ReplicaPlacement[]) {
+  return { annotations: { [REPLICAS_ANNOTATION]: JSON.stringify(replicas) } };
+}
+
 function claimSpec(storageClassName: string, size: string) {
   return { accessModes: ['ReadWriteOnce'], storageClassName, resources: { requests: { storage: size } } };
 }
@@ -211,7 +227,13 @@ function podSpec(p: Workload | BarePod, claims: string[]) {
   };
 }
 
-function renderWorkload(w: Workload, storageClassName: string, owners: Owners): Manifest[] {
+function renderWorkload(
+  w: Workload,
+  defaults: { storageClassName: string; replicas: ReplicaPlacement[] },
+  owners: Owners,
+): Manifest[] {
+  const { storageClassName } = defaults;
+  const claimAnnotations = claimMeta(w.volumeReplicas ?? defaults.replicas);
   const out: Manifest[] = [];
   const owner = owners.meta(w.kind, w.namespace, w.name);
   const podLabels = { ...w.labels, [WORKLOAD_LABEL]: w.name };
@@ -228,7 +250,7 @@ function renderWorkload(w: Workload, storageClassName: string, owners: Owners): 
       out.push({
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
-        metadata: { namespace: w.namespace, name: claim, labels: { ...owner.labels } },
+        metadata: { namespace: w.namespace, name: claim, labels: { ...owner.labels }, ...claimAnnotations },
         spec: claimSpec(storageClassName, w.pvcSize),
       });
     }
@@ -261,7 +283,7 @@ function renderWorkload(w: Workload, storageClassName: string, owners: Owners): 
         selector,
         template: template(w.pvcs),
         volumeClaimTemplates: w.pvcs.map((claim) => ({
-          metadata: { name: claim },
+          metadata: { name: claim, ...claimAnnotations },
           spec: claimSpec(storageClassName, w.pvcSize),
         })),
       },

@@ -6,7 +6,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  PolicyV1Api,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localBundleFiles } from '../../adapters/bundle-files.js';
@@ -17,9 +24,13 @@ import { systemClock } from '../../adapters/system.js';
 import type { PlanStep, PowerPlanSpec } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
 import { runPlan } from '../../core/run/runner.js';
-import { PrepareError, preflightFindings, prepullImage, verifyBundle } from '../../core/steps/prepare.js';
+import { PrepareError, preflight, preflightFindings, prepullImage, verifyBundle } from '../../core/steps/prepare.js';
 import { onPath } from '../bed/binaries.js';
-import { type ControlPlane, requireBed, startControlPlane } from '../bed/index.js';
+import { STAND_IN_CRDS_DIR } from '../bed/crds.js';
+import { type ControlPlane, FIXTURE_CRDS_DIR, requireBed, startControlPlane } from '../bed/index.js';
+import { LonghornStandIn } from '../bed/longhorn.js';
+import { REPLICAS_ANNOTATION } from '../bed/longhorn-replicas.js';
+import { ATLAS_SCENARIO, applyScenario, loadScenario, parseScenario, renderScenario } from '../bed/scenario.js';
 import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
 import { atlasInput } from '../helpers/atlas.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
@@ -142,6 +153,30 @@ describe('verify-bundle on real files', () => {
   });
 });
 
+describe('Longhorn replica placement in the Atlas scenario', () => {
+  it("places gitea's single replica on a worker, postgres's on two workers plus a failed one, the rest on three", async () => {
+    const objects = renderScenario(await loadScenario(ATLAS_SCENARIO));
+    type Annotated = { metadata?: { name?: string; annotations?: Record<string, string> } };
+    const claims: [string, Annotated][] = objects.flatMap((o): [string, Annotated][] => {
+      const spec = o.spec as { volumeClaimTemplates?: Annotated[] } | undefined;
+      if (o.kind === 'PersistentVolumeClaim') return [[o.metadata?.name ?? '', o]];
+      return (spec?.volumeClaimTemplates ?? []).map((t) => [`${o.metadata?.name}/template`, t]);
+    });
+    const placement = Object.fromEntries(
+      claims.map(([name, c]) => [name, JSON.parse(c.metadata?.annotations?.[REPLICAS_ANNOTATION] ?? 'null')]),
+    );
+    expect(placement).toEqual({
+      'gitea-data': [{ node: 'titan-06', state: 'healthy' }],
+      'postgres/template': [
+        { node: 'titan-04', state: 'healthy' },
+        { node: 'titan-07', state: 'healthy' },
+        { node: 'titan-05', state: 'failed' },
+      ],
+      'vault/template': ['titan-04', 'titan-05', 'titan-06'].map((node) => ({ node, state: 'healthy' })),
+    });
+  });
+});
+
 const bed = requireBed();
 const IMAGE = 'docker.io/library/busybox:1.37';
 
@@ -183,7 +218,9 @@ describe.skipIf(!bed.ok)('prepare on the real control plane', () => {
       })),
     };
   });
+  let longhorn: LonghornStandIn | undefined;
   afterAll(async () => {
+    await longhorn?.stop();
     await sims?.stop();
     await plane?.stop();
   });
@@ -306,4 +343,112 @@ describe.skipIf(!bed.ok)('prepare on the real control plane', () => {
     );
     expect(findings).toHaveLength(5);
   });
+
+  /** A CRD just Established may answer 429 "storage is (re)initializing" for a moment: wait until it lists. */
+  const listable = (plural: string) =>
+    eventually(`${plural}.longhorn.io listable`, async () => {
+      const api = plane.kubeConfig.makeApiClient(CustomObjectsApi);
+      await api.listNamespacedCustomObject({ group: 'longhorn.io', version: 'v1beta2', plural, namespace: 'default' });
+      return true;
+    });
+
+  /** Runs the preflight executor on the bed, as `prepare --execute` wires it; returns its reports. */
+  const runPreflight = async () => {
+    const reports: string[] = [];
+    const step = compilePlan('prepare', { ...atlasInput(), spec }).steps.find((s) => s.kind === 'preflight');
+    await preflight(new KubePreflight(plane.kubeConfig), spec).apply(
+      step as PlanStep,
+      {
+        report: (m: string) => reports.push(m),
+      } as never,
+    );
+    return reports;
+  };
+
+  it('with a Longhorn that has no Replica CRD, says it could not check replica placement and does not fail', async () => {
+    await plane.installCrds([join(FIXTURE_CRDS_DIR, 'longhorn')]);
+    await listable('volumes');
+    const reports = await runPreflight();
+    expect(reports).toContain(
+      'Could not check which Longhorn volumes have their only healthy replica on a worker: replicas.longhorn.io is not served by this cluster (no Longhorn, or one without that CRD)',
+    );
+    expect(reports.at(-1)).toMatch(/ \(1 check not made\)$/);
+    expect(reports.filter((r) => r.startsWith('Longhorn volume'))).toEqual([]);
+  });
+
+  it('names exactly the Longhorn volume whose only healthy replica is on a worker, with its claim and workload', async () => {
+    await plane.installCrds([join(FIXTURE_CRDS_DIR, 'longhorn'), STAND_IN_CRDS_DIR]);
+    await Promise.all([listable('volumes'), listable('replicas')]);
+    longhorn = await LonghornStandIn.start(plane.kubeConfig);
+    const scenario = parseScenario({
+      name: 'replicas',
+      // Longhorn's own namespace, where its Volume and Replica objects live
+      namespaces: ['longhorn-system'],
+      nodes: [
+        { name: 'cp-1', role: 'control-plane' },
+        ...['worker-1', 'worker-2', 'worker-3'].map((name) => ({ name, role: 'worker' })),
+      ],
+      workloads: [
+        // numberOfReplicas 1 on a worker: the one to name
+        {
+          kind: 'StatefulSet',
+          namespace: 'storage',
+          name: 'solo',
+          pvcs: ['data'],
+          volumeReplicas: [{ node: 'worker-2' }],
+        },
+        // two healthy replicas on workers and a failed one
+        {
+          kind: 'Deployment',
+          namespace: 'storage',
+          name: 'pair',
+          pvcs: ['pair-data'],
+          volumeReplicas: [{ node: 'worker-1' }, { node: 'worker-2' }, { node: 'worker-3', state: 'failed' }],
+        },
+        // the only healthy replica on the control plane (not drained)
+        { kind: 'Deployment', namespace: 'storage', name: 'cp', pvcs: ['cp-data'], volumeReplicas: [{ node: 'cp-1' }] },
+        // the default placement: one healthy replica on each of three workers
+        { kind: 'Deployment', namespace: 'storage', name: 'spread', pvcs: ['spread-data'] },
+      ],
+    });
+    await applyScenario(plane.kubeConfig, scenario);
+    const claims = ['data-solo-0', 'pair-data', 'cp-data', 'spread-data'];
+    let seen: string[] = [];
+    const volumes = await eventually(
+      'every storage volume attached with its replicas running or failed as placed',
+      () => {
+        const found = claims.map((c) => longhorn?.volumeFor('storage', c));
+        seen = found.map((v, i) => `${claims[i]}: ${v?.status?.state ?? 'no volume'}`);
+        if (found.some((v) => v?.status?.state !== 'attached')) return false;
+        const states = found.map((v) =>
+          (longhorn?.replicasOf(v?.metadata?.name ?? '') ?? [])
+            .map((r) => `${r.spec?.nodeID}:${r.status?.currentState}${r.spec?.failedAt ? ':failed' : ''}`)
+            .sort()
+            .join(' '),
+        );
+        const expected = [
+          'worker-2:running',
+          'worker-1:running worker-2:running worker-3:stopped:failed',
+          'cp-1:running',
+          'worker-1:running worker-2:running worker-3:running',
+        ];
+        seen = states;
+        return states.every((s, i) => s === expected[i]) && found;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}; last seen: ${seen.join('; ')}`);
+    });
+    const solo = volumes[0];
+    expect(solo?.spec?.numberOfReplicas).toBe(1);
+    expect(volumes[1]?.spec?.numberOfReplicas).toBe(3);
+
+    const reports = await runPreflight();
+    const named = reports.filter((r) => r.startsWith('Longhorn volume'));
+    expect(named).toEqual([
+      `Longhorn volume ${solo?.metadata?.name} (PVC storage/data-solo-0) has its only healthy replica on worker worker-2: Longhorn refuses to drain worker-2 (node drain policy block-if-contains-last-replica) until the volume detaches, so the storage quiesce has to stop what uses it: StatefulSet storage/solo`,
+    ]);
+    expect(reports.filter((r) => r.startsWith('Could not check'))).toEqual([]);
+    expect(reports.at(-1)).toMatch(/^\d+ findings$/);
+  }, 90_000);
 });
