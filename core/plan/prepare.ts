@@ -37,6 +37,15 @@ export function compilePrepare(input: CompileInput): PlanStep[] {
       targets: [input.paths.stateFile],
       why: 'A fallback applies what Flux had applied, not whatever is newest in Git',
     }),
+    step({
+      id: 'snapshot/covers',
+      stage: Stage.Snapshot,
+      kind: StepKind.CheckPlanCoversRepo,
+      title: "Check that the plan's bootstrap chain still covers the repo (hecate analyze on the snapshot)",
+      targets: [input.paths.repoSnapshot],
+      why: 'A repo change the chain does not follow (a new dependency of the Git server, a moved path, a registry that pulls from itself) breaks the next cold boot',
+      blockers: ['what it finds is a warning to act on before the outage; prepare does not fail on it'],
+    }),
     ...verifyBundleStep(input),
     step({
       id: 'preflight/report',

@@ -46,6 +46,7 @@ export const StepKind = {
   PrepullImage: 'prepull-image',
   RefreshSnapshot: 'refresh-snapshot',
   RecordFluxRevision: 'record-flux-revision',
+  CheckPlanCoversRepo: 'check-plan-covers-repo',
   VerifyBundle: 'verify-bundle',
   RecordOutage: 'record-outage',
   CloseOutage: 'close-outage',

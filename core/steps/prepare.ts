@@ -1,3 +1,5 @@
+import { analyzeRepo } from '../analyze/analyze.js';
+import type { PlanFinding } from '../analyze/diff.js';
 import type { PowerPlanSpec } from '../api/index.js';
 import { type BundleManifest, manifestPathOf, parseBundleManifest } from '../bundle/manifest.js';
 import { type BundleExpectation, buildCommand, judgeBundle } from '../bundle/verify.js';
@@ -10,6 +12,7 @@ import type {
   PreflightPort,
   PreflightSnapshot,
   ReplicaView,
+  RepoReader,
   SnapshotPort,
 } from './prepare-ports.js';
 import { ATTACHED_STATES } from './storage.js';
@@ -106,6 +109,44 @@ export function recordFluxRevision(flux: FluxPort, spec: PowerPlanSpec): StepExe
       });
       const stale = state.ready ? '' : ` (the source is not Ready${state.message ? `: ${state.message}` : ''})`;
       ctx.report(`recorded ${what} revision ${revision}${stale}`);
+    },
+  };
+}
+
+/** A plan finding that leaves part of the repo uncovered: `error` and `warning` severities (`info` is not one). */
+function isGap(finding: PlanFinding): boolean {
+  return finding.severity !== 'info';
+}
+
+/**
+ * check-plan-covers-repo: runs the repo analysis on the fresh snapshot at `dir` and compares the PowerPlan with it
+ * (the same check as `hecate analyze --plan`). Every gap is reported as a WARNING line, files that do not parse
+ * too (the analysis cannot see into them); nothing here fails the step, since the cluster is healthy now and the
+ * plan can be fixed before the outage.
+ */
+export function checkPlanCoversRepo(read: RepoReader, spec: PowerPlanSpec, dir: string): StepExecutor {
+  return {
+    check: async () => false,
+    apply: async (_step, ctx) => {
+      const input = await read(dir).catch((error: unknown) => error as Error);
+      if (input instanceof Error) {
+        ctx.report(`WARNING: could not analyze ${dir}: ${input.message}`);
+        return ctx.report('1 warning: the plan was not compared with the repo');
+      }
+      const analysis = analyzeRepo(input);
+      const findings = analysis.compare(spec);
+      const warnings = [
+        ...findings.filter(isGap).map((f) => f.message),
+        ...input.parseErrors.map((e) => `${e.file}:${e.line} does not parse (${e.message}): the analysis skipped it`),
+      ];
+      for (const warning of warnings) ctx.report(`WARNING: ${warning}`);
+      for (const finding of findings.filter((f) => !isGap(f))) ctx.report(`note: ${finding.message}`);
+      const chain = analysis.analysis.chain.stages.length;
+      ctx.report(
+        warnings.length === 0
+          ? `the plan's ${spec.bootstrapChain.length} chain stages cover the repo (derived chain: ${chain} stages)`
+          : `${warnings.length} warning${warnings.length > 1 ? 's' : ''}: the PowerPlan does not cover the repo; compare with: hecate analyze --repo ${dir} --plan <the PowerPlan file>`,
+      );
     },
   };
 }

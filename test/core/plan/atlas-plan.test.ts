@@ -203,11 +203,12 @@ describe('the emergency shutdown plan', () => {
 });
 
 describe('prepare and harbor-seed', () => {
-  it('prepare pre-pulls on every node, refreshes the snapshot, records the revision, checks the bundle', () => {
+  it('prepare pre-pulls on every node, refreshes the snapshot, records the revision, checks the chain covers the repo, checks the bundle', () => {
     expect(ids('prepare')).toEqual([
       'prepull/helper-image',
       'snapshot/refresh',
       'snapshot/revision',
+      'snapshot/covers',
       'bundle/verify',
       'preflight/report',
     ]);
