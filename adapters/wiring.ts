@@ -14,7 +14,14 @@ import { reconcileHarbor, seedHarbor } from '../core/steps/harbor.js';
 import { coreExecutors } from '../core/steps/index.js';
 import { uncordonNodes, waitApi, waitNodes } from '../core/steps/nodes.js';
 import { powerOffNode } from '../core/steps/power.js';
-import { preflight, prepullImage, recordFluxRevision, refreshSnapshot, verifyBundle } from '../core/steps/prepare.js';
+import {
+  checkPlanCoversRepo,
+  preflight,
+  prepullImage,
+  recordFluxRevision,
+  refreshSnapshot,
+  verifyBundle,
+} from '../core/steps/prepare.js';
 import { quiesceStorage } from '../core/steps/storage.js';
 import { upsGateExecutor } from '../core/steps/ups.js';
 import { imageSeedFor, KubeImagePresence } from './bundle/index.js';
@@ -31,6 +38,7 @@ import { KubeKustomizations, KubeReadiness } from './kube/readiness.js';
 import { KubeStorage } from './kube/storage.js';
 import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from './kustomize.js';
 import { nodeAccessFor } from './node-access/index.js';
+import { readRepo } from './repo-reader.js';
 import { systemClock } from './system.js';
 import { upsSource } from './ups/sources.js';
 
@@ -117,6 +125,7 @@ export function clusterExecutors({
       [StepKind.PrepullImage]: prepullImage(access, spec, { dryRun }),
       [StepKind.RefreshSnapshot]: refreshSnapshot(new GitSnapshot({ env }), paths.repoSnapshot),
       [StepKind.RecordFluxRevision]: recordFluxRevision(flux, spec),
+      [StepKind.CheckPlanCoversRepo]: checkPlanCoversRepo(readRepo, spec, paths.repoSnapshot),
       [StepKind.VerifyBundle]: verifyBundle(bundleFiles, spec),
       [StepKind.Preflight]: preflight(new KubePreflight(kc), spec),
       [StepKind.SuspendFlux]: suspendFlux(flux, spec, dryRun),
