@@ -32,7 +32,8 @@ export function nodeOf(step: PlanStep): string {
  * {@link DrainOptions} says; see core/drain/escalation.ts `decide` for the policy.
  *
  * - check: the node is cordoned and no pod is left that any level would delete (DaemonSet and mirror pods do not
- *   count); a node Hecate cordoned but has not recorded is not done, so that apply records it.
+ *   count); a node Hecate cordoned but has not recorded is not done, so that apply records it, nor is a node whose
+ *   escalation level is still recorded (a crash after its last pod went), so that wait removes the entry.
  * - apply: records the node in `cordonedByHecate` BEFORE cordoning it, unless someone else had already cordoned it:
  *   then it is left out of the record (startup must leave it cordoned) and the report says so.
  * - wait: evicts, escalates and waits (watch-driven, bounded by `ctx.deadline`) until every pod is gone (404 or a new
@@ -56,6 +57,7 @@ export function drainNode(
       const node = await nodes.get(name);
       if (!node?.unschedulable) return false;
       if (node.cordonedBy === owner && !ctx.outage().cordonedByHecate.includes(name)) return false;
+      if (ctx.outage().drainLevels?.[name] !== undefined) return false;
       return (await leftToDrain(pods, name, options, ctx.clock.now().getTime())).length === 0;
     },
     apply: async (step, ctx) => {

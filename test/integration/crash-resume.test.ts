@@ -95,6 +95,8 @@ describe.skipIf(!bed.ok)('shutdown killed with SIGKILL and rerun', () => {
     expect([...mine, PRE_SUSPENDED].sort()).toEqual(await suspendedFlux(e2e.plane));
     expect(outage?.suspendedByHecate.kustomizations[0]).toBe('Kustomization/flux-system/flux-system');
     expect([...(outage?.cordonedByHecate ?? [])].sort()).toEqual(WORKERS);
+    // no drain escalation left to resume, even for the node whose drain the kill interrupted
+    expect(outage?.drainLevels).toBeUndefined();
     expect(outage?.poweredOff).toEqual(ORDER);
     expect(state?.progress?.finishedAt).toBeDefined();
     expect(state?.progress?.steps.every((s) => s.state === 'done')).toBe(true);

@@ -254,3 +254,23 @@ describe('drain resume after a crash', () => {
     expect(closing.latest?.outage.drainLevels).toBeUndefined();
   });
 });
+
+describe('drain resume: a stale entry', () => {
+  it('given a node drained before the crash but its level still recorded, the rerun removes the entry, sending nothing', async () => {
+    const cluster = new FakeCluster(new FakeClock());
+    cluster.nodes.add('worker-2');
+    const store = crashedAt(cluster, 'force', 1, 30);
+    const { error, reports } = await run(cluster, minuteLevels(), store);
+    expect(error).toBeUndefined();
+    expect(reports).toEqual([
+      'worker-1: draining 0 pod(s)',
+      'worker-1: resuming the drain at force (entered 30s ago); disable-eviction in 30s',
+      'worker-1 drained',
+    ]);
+    expect(cluster.requests).toEqual([]);
+    expect(store.latest?.outage.drainLevels).toBeUndefined();
+    expect(store.latest?.progress?.steps.map((s) => `${s.id} ${s.state} ${s.message ?? ''}`)).toEqual([
+      'drain/worker-1 done ',
+    ]);
+  });
+});
