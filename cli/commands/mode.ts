@@ -19,6 +19,7 @@ export function compileFor(mode: PlanMode, ctx: CommandContext, options: CommonO
     ...(ctx.saved ? { outage: ctx.saved.outage } : {}),
     ...(options.ignoreUps ? { ignoreUps: true } : {}),
     ...(options.reason ? { reason: options.reason } : {}),
+    ...(ctx.selfNode ? { selfNode: ctx.selfNode } : {}),
   });
 }
 

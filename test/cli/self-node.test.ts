@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveSelfNode } from '../../cli/commands/context.js';
 import { ExitError } from '../../cli/exit.js';
 import { atlasSpec } from '../helpers/atlas.js';
+import { hecate, withHome } from '../helpers/cli.js';
 
 const plan = { name: 'atlas', spec: atlasSpec(), source: 'manifests/atlas-powerplan.yaml' };
 
@@ -41,5 +42,20 @@ describe('resolveSelfNode', () => {
     } catch (error) {
       expect((error as ExitError).code).toBe(2);
     }
+  });
+});
+
+describe('hecate shutdown --self-node', () => {
+  const ids = (stdout: string) => (JSON.parse(stdout) as { steps: { id: string }[] }).steps.map((s) => s.id);
+
+  it('given the CLI runs on titan-04 (a worker), then the dry-run powers titan-04 off last, after every other node', async () => {
+    const base = ['shutdown', '--plan', 'manifests/atlas-powerplan.yaml', '--offline', '-o', 'json'];
+    const plain = await withHome((home) => hecate(base, home, { HECATE_SELF_NODE: 'elsewhere' }));
+    const self = await withHome((home) => hecate([...base, '--self-node', 'titan-04'], home));
+    expect(self.code).toBe(0);
+    const powerOffs = ids(self.stdout).filter((id) => id.startsWith('power-off/'));
+    expect(powerOffs.at(-1)).toBe('power-off/titan-04');
+    expect(ids(plain.stdout).filter((id) => id.startsWith('power-off/')).at(-1)).not.toBe('power-off/titan-04');
+    expect(new Set(powerOffs)).toEqual(new Set(ids(plain.stdout).filter((id) => id.startsWith('power-off/'))));
   });
 });
