@@ -55,7 +55,11 @@ describe('hecate shutdown --self-node', () => {
     expect(self.code).toBe(0);
     const powerOffs = ids(self.stdout).filter((id) => id.startsWith('power-off/'));
     expect(powerOffs.at(-1)).toBe('power-off/titan-04');
-    expect(ids(plain.stdout).filter((id) => id.startsWith('power-off/')).at(-1)).not.toBe('power-off/titan-04');
+    expect(
+      ids(plain.stdout)
+        .filter((id) => id.startsWith('power-off/'))
+        .at(-1),
+    ).not.toBe('power-off/titan-04');
     expect(new Set(powerOffs)).toEqual(new Set(ids(plain.stdout).filter((id) => id.startsWith('power-off/'))));
   });
 });
