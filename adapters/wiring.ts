@@ -129,7 +129,15 @@ export function clusterExecutors({
       [StepKind.VerifyBundle]: verifyBundle(bundleFiles, spec),
       [StepKind.Preflight]: preflight(new KubePreflight(kc), spec),
       [StepKind.SuspendFlux]: suspendFlux(flux, spec, dryRun),
-      [StepKind.DrainNode]: drainNode(nodes, new KubePods(kc), toDrainOptions(spec.drain), { dryRun }),
+      [StepKind.DrainNode]: drainNode(
+        nodes,
+        new KubePods(kc),
+        toDrainOptions(spec.drain, {
+          // The emergency powers off a node whose pods accepted their deletion but outlast the short last level.
+          acceptTerminatingAtEnd: mode === 'emergency-shutdown',
+        }),
+        { dryRun },
+      ),
       [StepKind.QuiesceStorage]: quiesceStorage(new KubeStorage(kc), { nodes, dryRun }),
       [StepKind.PowerOffNode]: powerOffNode(access, nodes, spec, { dryRun }),
       ...(gate ? { [StepKind.UpsGate]: upsGateExecutor(gate) } : {}),

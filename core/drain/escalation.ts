@@ -82,7 +82,11 @@ export type Decision =
   | { readonly kind: 'act'; readonly actions: readonly PodAction[] }
   | { readonly kind: 'wait'; readonly untilMs: number; readonly waiting: readonly RemainingPod[] }
   | { readonly kind: 'escalate'; readonly to: Level; readonly next: EscalationState; readonly reason: string }
-  | { readonly kind: 'done' }
+  | {
+      readonly kind: 'done';
+      /** Pods whose deletion was accepted but that were still terminating (only with `acceptTerminatingAtEnd`). */
+      readonly terminating?: readonly RemainingPod[];
+    }
   | { readonly kind: 'fail'; readonly reason: string; readonly remaining: readonly RemainingPod[] };
 
 /**
@@ -118,6 +122,8 @@ interface PodPlan {
   readonly retryAtMs?: number;
   /** False when only a later level may touch the pod. */
   readonly movable: boolean;
+  /** Its eviction or delete at this level was accepted: it is only still terminating. */
+  readonly terminating?: boolean;
 }
 
 /**
@@ -180,7 +186,9 @@ function planPod(tracked: Tracked, level: Level, nowMs: number, options: DrainOp
   const attempt = last?.level === level ? last : undefined;
   const act = { action: actionFor(target, level, options), movable: true };
   if (attempt === undefined) return { remaining: remainingOf(target, `not yet acted on at ${level}`), ...act };
-  if (attempt.kind === 'accepted') return { remaining: remainingOf(target, acceptedWhy(level)), movable: true };
+  if (attempt.kind === 'accepted') {
+    return { remaining: remainingOf(target, acceptedWhy(level)), movable: true, terminating: true };
+  }
   const retryAtMs = attempt.atMs + options.evictionRetryIntervalMs;
   const remaining = remainingOf(target, refusedWhy(attempt));
   return nowMs < retryAtMs ? { remaining, retryAtMs, movable: true } : { remaining, ...act };
@@ -221,6 +229,9 @@ function escalateOrFail(
   const list = remaining.map((r) => `${podKey(r)} (${r.why})`).join(', ');
   const held = `${remaining.length} pod(s) still present after ${(nowMs - state.levelStartedAtMs) / 1000}s at ${level}`;
   const to = options.escalation[state.levelIndex + 1];
+  if (to === undefined && options.acceptTerminatingAtEnd && plans.every((p) => p.terminating)) {
+    return { kind: 'done', terminating: remaining };
+  }
   if (to === undefined) {
     return { kind: 'fail', reason: `${held} and no escalation level is left after ${level}: ${list}`, remaining };
   }

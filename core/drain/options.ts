@@ -72,6 +72,13 @@ export interface DrainOptions {
    * Dangerous: above 1, the remaining nodes lose capacity faster and more PodDisruptionBudgets block.
    */
   readonly parallelism: number;
+  /**
+   * When the last level runs out and every pod left has accepted its eviction or delete (it is only terminating),
+   * the drain counts as done and names those pods, instead of failing. For the emergency shutdown, where a pod's
+   * grace period may outlast the short levels and power-off stops its containers anyway. Dangerous: true powers a
+   * node off while its pods are still stopping.
+   */
+  readonly acceptTerminatingAtEnd?: boolean;
 }
 
 /** The escalation list breaks its contract: empty, repeated, or not mildest-first. */
@@ -84,7 +91,10 @@ export class InvalidDrainOptionsError extends Error {
  * spec yet, so callers pass it separately (default 0, disabled). Throws {@link InvalidDrainOptionsError} when the
  * escalation list is not strictly mildest-first.
  */
-export function toDrainOptions(spec: DrainSpec, extra: { skipWaitForDeleteTimeoutMs?: number } = {}): DrainOptions {
+export function toDrainOptions(
+  spec: DrainSpec,
+  extra: { skipWaitForDeleteTimeoutMs?: number; acceptTerminatingAtEnd?: boolean } = {},
+): DrainOptions {
   checkEscalation(spec.escalation);
   return {
     escalation: [...spec.escalation],
@@ -95,6 +105,7 @@ export function toDrainOptions(spec: DrainSpec, extra: { skipWaitForDeleteTimeou
     evictionRetryIntervalMs: Math.max(MIN_EVICTION_RETRY_INTERVAL_MS, parseDuration(spec.evictionRetryInterval)),
     skipWaitForDeleteTimeoutMs: Math.max(0, extra.skipWaitForDeleteTimeoutMs ?? 0),
     parallelism: spec.parallelism,
+    ...(extra.acceptTerminatingAtEnd ? { acceptTerminatingAtEnd: true } : {}),
   };
 }
 

@@ -106,7 +106,7 @@ export class NodeDrain {
       const observations = await this.observe();
       if (observations === undefined) continue;
       const decision = decide(this.state, observations, this.now(), this.options);
-      if (decision.kind === 'done') return this.finish();
+      if (decision.kind === 'done') return this.finish(decision.terminating);
       this.checkDeadline(observations);
       await this.follow(decision);
     }
@@ -134,7 +134,7 @@ export class NodeDrain {
   }
 
   /** Removes the node's escalation entry (the drain is over, a rerun must not resume it), then reports. */
-  private async finish(): Promise<void> {
+  private async finish(terminating: readonly RemainingPod[] = []): Promise<void> {
     if (this.ctx.outage().drainLevels?.[this.node] !== undefined) {
       await this.ctx.record((outage) => {
         const { [this.node]: _, ...others } = outage.drainLevels ?? {};
@@ -142,7 +142,11 @@ export class NodeDrain {
         else delete outage.drainLevels;
       });
     }
-    this.ctx.report(`${this.node} drained`);
+    if (terminating.length === 0) return this.ctx.report(`${this.node} drained`);
+    const pods = terminating.map((p) => `${p.namespace}/${p.name}`).join(', ');
+    this.ctx.report(
+      `${this.node} drained except ${terminating.length} pod(s) still terminating after the last level (${pods}): going on, the power-off stops them`,
+    );
   }
 
   private async follow(decision: Exclude<Decision, { kind: 'done' }>): Promise<void> {
