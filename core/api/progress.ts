@@ -39,7 +39,7 @@ export const outageRecord = z.object({
   reason: z.string().optional(),
   suspendedByHecate: z
     .object({
-      kustomizations: z.array(z.string()).default([]).describe('namespace/name, in suspend order'),
+      kustomizations: z.array(z.string()).default([]).describe('Kind/namespace/name, in suspend order'),
       helmReleases: z.array(z.string()).default([]),
     })
     .prefault({}),
