@@ -1,42 +1,40 @@
 /**
  * `npm run demo`: the Atlas cluster on a real local control plane (etcd, kube-apiserver, controller-manager,
- * scheduler built from Go modules), with kubelet, Flux and Longhorn stand-ins. Hecate shuts it down, the power
- * comes back, and Hecate starts it up again. Each mode's dry-run is shown first; a mode is executed when this build
- * has every executor its plan needs, otherwise the demo says which are still to come.
+ * scheduler built from Go modules), with kubelet, Flux and Longhorn stand-ins, and the operator as a real process
+ * under its ServiceAccount (RBAC from manifests/). The operator shuts the cluster down from a `kubectl apply`d
+ * PowerEvent; the power goes out and comes back; the CLI cold-boots it and hands the startup back to the operator,
+ * which completes it. The CLI's dry-runs are shown first, so a newcomer sees what will happen.
  *
  *   npm run demo               # run it through and stop everything
  *   npm run demo -- --keep     # keep the cluster up at the end (Ctrl-C stops it)
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { KubeFlux } from '../adapters/kube/flux.js';
+import { StateFile } from '../adapters/state-file.js';
 import { runCli } from '../cli/main.js';
-import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
+import { outageRecord, type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/yaml.js';
-import { allCrdPaths, type ControlPlane, REPO_ROOT, startControlPlane } from '../test/bed/index.js';
-import { ATLAS_SCENARIO, loadScenario, type Scenario } from '../test/bed/scenario.js';
-import { eventually, type Simulators, startScenario } from '../test/bed/simulators.js';
-import { snapshotFiles, writeSnapshot } from '../test/bed/snapshot.js';
+import { REPO_ROOT } from '../test/bed/index.js';
+import type { Scenario } from '../test/bed/scenario.js';
+import { eventually } from '../test/bed/simulators.js';
+import { snapshotFiles } from '../test/bed/snapshot.js';
+import { NS, type OperatorBed, startOperatorBed } from '../test/fixtures/operator/bed.js';
+import type { OperatorProcess } from '../test/fixtures/operator/process.js';
 
 const keep = process.argv.includes('--keep');
 const say = (text: string) => process.stderr.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
+const out = (text: string) => process.stderr.write(`${text}\n`);
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 
-let bed: ControlPlane | undefined;
-let sims: Simulators | undefined;
-let work: string | undefined;
-
-async function cleanUp(): Promise<void> {
-  await sims?.stop().catch(() => {});
-  await bed?.stop().catch(() => {});
-  if (work) await rm(work, { recursive: true, force: true });
-}
+let bed: OperatorBed | undefined;
 
 process.once('SIGINT', () => {
-  process.stderr.write('\nStopping the demo cluster...\n');
-  void cleanUp().then(() => process.exit(130));
+  out('\nStopping the demo cluster...');
+  void (bed?.stop() ?? Promise.resolve()).catch(() => {}).then(() => process.exit(130));
 });
 
 async function ensureBinaries(): Promise<void> {
@@ -44,44 +42,70 @@ async function ensureBinaries(): Promise<void> {
   await execa(join(REPO_ROOT, 'hack/setup-test-binaries.sh'), [], { stdout: 'ignore', stderr: 'inherit' });
 }
 
-/** The Atlas plan, adapted to the bed: helper-pod power-off, a drill UPS reading, files in the demo folder. */
-async function demoPlan(dir: string, snapshot: string, harbor: boolean): Promise<string> {
-  const plan = fromYaml(await readFile(join(REPO_ROOT, 'manifests/atlas-powerplan.yaml'), 'utf8')) as {
-    spec: Record<string, unknown> & { drain: Record<string, unknown> };
-  };
-  plan.spec.repoSnapshot = snapshot;
-  plan.spec.stateFile = join(dir, 'cluster_power_recovery.state');
-  plan.spec.powerOff = { method: 'helper-pod', command: ['systemctl', 'poweroff'], delayBetweenNodes: '1s' };
-  plan.spec.startup = { apiTimeout: '5m', nodeReadyQuorum: 0.6, nodesReadyTimeout: '5m' };
-  if (!harbor) delete plan.spec.harbor;
-  plan.spec.ups = { source: 'static', staticCharge: 100, minStartupCharge: 50, emergencyCharge: 30 };
-  plan.spec.drain = { ...plan.spec.drain, timeout: '20s' };
-  const file = join(dir, 'atlas-powerplan.yaml');
-  await writeFile(file, toYaml(plan));
-  return file;
-}
-
-async function hecate(args: string[]): Promise<number> {
-  process.stderr.write(`\n$ hecate ${args.join(' ')}\n`);
+async function hecate(b: OperatorBed, args: string[]): Promise<number> {
+  out(`\n$ hecate ${args.join(' ')}`);
   return runCli(args, {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
-    env: { ...process.env, ...(bed ? { HECATE_KUBECTL: bed.binaries.kubectl } : {}) },
+    env: { ...process.env, ...b.e2e.env },
     cwd: process.cwd(),
     now: () => new Date(),
     isTTY: process.stderr.isTTY === true,
   });
 }
 
-/** Shows the dry-run, then executes when every executor exists (exit 1 with "not available" otherwise). */
-async function mode(name: string, plan: string, kubeconfig: string): Promise<void> {
-  say(`hecate ${name}: the dry-run first (nothing changes)`);
-  await hecate([name, '--plan', plan, '--kubeconfig', kubeconfig]);
-  say(`hecate ${name} --execute`);
-  const code = await hecate([name, '--plan', plan, '--kubeconfig', kubeconfig, '--execute']);
-  if (code !== 0) {
-    process.stderr.write(`(hecate ${name} --execute exited ${code}; see the message above)\n`);
-    process.exitCode = 1;
+/** The real kubectl, as the cluster's admin; prints the command and its output. */
+async function kubectl(b: OperatorBed, ...args: string[]): Promise<string> {
+  out(`\n$ kubectl ${args.join(' ')}`);
+  const { stdout } = await execa(b.e2e.plane.binaries.kubectl, args, {
+    env: { KUBECONFIG: b.e2e.plane.kubeconfigPath },
+    cwd: b.e2e.dir,
+  });
+  out(stdout);
+  return stdout;
+}
+
+async function execute(b: OperatorBed, mode: string): Promise<void> {
+  const code = await hecate(b, [mode, ...b.e2e.args('--execute')]);
+  if (code !== 0) throw new Error(`hecate ${mode} --execute exited ${code}; see the message above`);
+}
+
+const summary = (status: PowerEvent['status']) => {
+  const conditions = (status?.conditions ?? [])
+    .filter((c) => !['Ready', 'Reconciling'].includes(c.type) || c.status === 'True')
+    .map((c) => `${c.type}${c.status === 'True' ? '' : `=${c.status}`}`)
+    .join(' ');
+  const steps = status?.plan?.steps.length ?? 0;
+  const done = status?.progress?.steps.filter((s) => s.state === 'done' || s.state === 'skipped').length ?? 0;
+  return `${(status?.phase ?? '-').padEnd(9)} ${(status?.stage ?? '').padEnd(12)} ${String(done).padStart(2)}/${steps} steps  ${conditions}`;
+};
+
+/** Prints each new phase/stage/conditions line the status watch delivers, until the event finishes. */
+async function follow(b: OperatorBed, op: OperatorProcess, name: string, timeoutMs: number): Promise<PowerEvent> {
+  const t0 = Date.now();
+  let shown = 0;
+  let last = '';
+  for (;;) {
+    const versions = b.seen.filter((v) => v.name === name && v.status);
+    for (const v of versions.slice(shown)) {
+      const line = summary(v.status);
+      if (line !== last) out(`  ${`+${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(7)}  ${line}`);
+      last = line;
+    }
+    shown = versions.length;
+    const phase = versions.at(-1)?.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return b.getEvent(name);
+    if (Date.now() - t0 > timeoutMs || op.hasExited()) {
+      throw new Error(`PowerEvent ${name} did not finish (phase ${phase})\n${op.tail()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function printConditions(event: PowerEvent): void {
+  out(`  phase ${event.status?.phase}, finished ${event.status?.finishedAt ?? '-'}`);
+  for (const c of event.status?.conditions ?? []) {
+    out(`  ${c.type.padEnd(16)} ${c.status.padEnd(5)} ${c.reason.padEnd(14)} ${c.message ?? ''}`);
   }
 }
 
@@ -106,58 +130,99 @@ async function loseChainWorkloads(kc: KubeConfig, scenario: Scenario, spec: Powe
 
 async function main(): Promise<void> {
   await ensureBinaries();
-  say('Starting a real control plane on 127.0.0.1');
-  bed = await startControlPlane({
-    crds: allCrdPaths(),
-    nodeLifecycle: { nodeMonitorGracePeriod: '6s' },
-    log: (m) => process.stderr.write(`  ${m}\n`),
-  });
-  process.stderr.write(`  up in ${(bed.startupMs / 1000).toFixed(1)} s\n`);
-  process.stderr.write(
-    `\n  In another terminal:\n    export KUBECONFIG=${bed.kubeconfigPath}\n    kubectl get nodes,powerevents,kustomizations -A\n`,
-  );
-
-  say('Applying the Atlas scenario: 7 nodes, Flux, the bootstrap chain, Harbor, apps with PodDisruptionBudgets');
-  const atlas = await loadScenario(ATLAS_SCENARIO);
-  // powerOffHelperMs: the helper pod that runs Hecate's power-off script takes its node down, as on a real host
-  sims = await startScenario(bed.kubeConfig, atlas, { kubelet: { speed: 10, powerOffHelperMs: 500 } });
-  const flux = new KubeFlux(bed.kubeConfig);
-  await eventually(
-    'the Flux source to be Ready (Gitea serving)',
-    async () => (await flux.source('GitRepository', 'flux-system', 'flux-system'))?.ready,
-    {
-      timeoutMs: 90_000,
-    },
-  );
-
-  work = await mkdtemp(join(tmpdir(), 'hecate-demo-'));
-  const snapshot = join(work, 'hecate-repo');
-  const revision = await writeSnapshot(atlas, snapshot);
-  process.stderr.write(`  repo snapshot at ${snapshot} (${revision})\n`);
-  // NOTE: seeding Harbor needs a bundle and a node that can exec (the kubelet stand-in cannot); it is tested against
-  // a real containerd over SSH in test/integration/harbor-seed.test.ts. The demo plan leaves Harbor out.
-  const plan = await demoPlan(work, snapshot, false);
+  say('A real control plane on 127.0.0.1, the Atlas scenario (7 nodes, Flux, the chain, apps with PDBs), the RBAC');
+  // drain levels of 8 s (the apps/api PDB never allows an eviction), 1 s between power-offs; no Harbor: seeding it
+  // needs a bundle and a node that can exec (tested on a real containerd in test/integration/harbor-seed.test.ts)
+  const b = await startOperatorBed({ drainTimeout: '8s', delayBetweenNodes: '1s' });
+  bed = b;
+  const { e2e } = b;
+  out(`  up in ${elapsed()}; repo snapshot ${e2e.snapshot} (${e2e.revision})`);
+  out('  applied: crds/, manifests/namespace.yaml, manifests/rbac.yaml, the Atlas PowerPlan adapted to the bed');
+  out(`\n  In another terminal:\n    export KUBECONFIG=${e2e.plane.kubeconfigPath}`);
+  out('    kubectl get nodes,powerevents -A; kubectl get powerevent -n hecate-system -w');
+  const plan = e2e.planPath;
   const spec = parseOrThrow(powerPlan, fromYaml(await readFile(plan, 'utf8')), plan).spec;
-  process.stderr.write('  the demo plan leaves Harbor out: the bed has no bundle and its nodes cannot exec\n');
 
-  await hecate(['status', '--plan', plan, '--kubeconfig', bed.kubeconfigPath]);
-  await mode('shutdown', plan, bed.kubeconfigPath);
+  await hecate(b, ['status', ...e2e.args()]);
+  say('hecate shutdown: the dry-run first (nothing changes)');
+  await hecate(b, ['shutdown', ...e2e.args()]);
+
+  say(`The operator starts: a process under ServiceAccount ${NS}/hecate-operator, leader on a Lease`);
+  let op = b.startOperator('hecate-operator-0');
+  await op.waitForLog((l) => l.message === 'Caches synced, reconciling', 60_000);
+  out(`  pid ${op.pid}: leader, caches synced (${elapsed()})`);
+
+  say('kubectl apply -f shutdown.yaml: the operator runs the shutdown, one condition per stage');
+  const manifest = toYaml({
+    apiVersion: 'power.hecate.dev/v1alpha1',
+    kind: 'PowerEvent',
+    metadata: { name: 'planned-outage', namespace: NS },
+    spec: { action: 'shutdown', planRef: { name: 'atlas' }, execute: true, reason: 'demo: planned power work' },
+  });
+  await writeFile(join(e2e.dir, 'shutdown.yaml'), manifest);
+  out(`\n$ cat shutdown.yaml\n${manifest.trimEnd()}`);
+  await kubectl(b, 'apply', '-f', 'shutdown.yaml');
+  const shutdown = await follow(b, op, 'planned-outage', 180_000);
+  printConditions(shutdown);
+  if (shutdown.status?.phase !== 'Succeeded') throw new Error(`the shutdown PowerEvent failed\n${op.tail()}`);
+
+  say('The operator goes down with its node; the cold boot will need the outage record from the PowerEvent');
+  // NOTE: the CLI reads its outage record only from its state file; it cannot yet read the one the operator keeps in
+  // the PowerEvent's status. An admin saves it while the API is up; the demo does the same with the CLI's own store.
+  await kubectl(b, 'get', 'powerevent', 'planned-outage', '-n', NS, '-o', 'jsonpath={.status.outage}');
+  const outage = outageRecord.parse(shutdown.status?.outage ?? {});
+  await new StateFile(e2e.statePath).save({ outage });
+  out(`  saved to the CLI's state file ${e2e.statePath}`);
+  await op.stop();
+  out(`  operator stopped (SIGTERM, exit ${await op.exited})`);
 
   say('The power goes out and comes back: every node boots again, but Gitea and the chain do not come back alone');
-  for (const node of sims.kubelet.nodeNames) await sims.kubelet.powerOff(node);
-  await loseChainWorkloads(bed.kubeConfig, atlas, spec);
-  for (const node of sims.kubelet.nodeNames) await sims.kubelet.powerOn(node);
+  for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOff(node);
+  await loseChainWorkloads(e2e.plane.kubeConfig, e2e.scenario, spec);
+  for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOn(node);
+  const flux = new KubeFlux(e2e.plane.kubeConfig);
   await eventually(
     'the Flux source to be down (Gitea gone)',
     async () => (await flux.source('GitRepository', 'flux-system', 'flux-system'))?.ready === false,
     { timeoutMs: 60_000 },
   );
+  out('  Flux source down: Gitea is gone, Flux cannot fetch');
 
-  await mode('startup', plan, bed.kubeconfigPath);
-  await hecate(['status', '--plan', plan, '--kubeconfig', bed.kubeconfigPath]);
+  say("The API is back and the operator's node boots: the operator starts again (nothing to do yet)");
+  op = b.startOperator('hecate-operator-1');
+  await op.waitForLog((l) => l.message === 'Caches synced, reconciling', 60_000);
+  out(`  pid ${op.pid}: leader, caches synced`);
+
+  say('hecate startup: the dry-run first (nothing changes)');
+  await hecate(b, ['startup', ...e2e.args()]);
+  say('hecate startup --execute: the CLI cold-boots the cluster and hands the startup back to the operator');
+  await execute(b, 'startup');
+
+  say('The operator picks up the startup PowerEvent the CLI created and completes it');
+  const handed = await eventually(
+    'the CLI to create the startup PowerEvent',
+    async () => b.seen.find((v) => v.name.startsWith('cold-boot-'))?.name,
+    { timeoutMs: 30_000 },
+  );
+  const startup = await follow(b, op, handed, 120_000);
+  const ran = op.logs
+    .filter((l) => l.message === 'Step started' && l.powerEvent === `${NS}/${handed}`)
+    .map((l) => String(l.step));
+  const cli = (await e2e.state())?.progress?.steps ?? [];
+  const cliDone = cli.filter((s) => s.state === 'done' || s.state === 'skipped').map((s) => s.id);
+  const again = ran.filter((id) => cliDone.includes(id));
+  out(
+    `  the CLI's run: ${cliDone.length} of ${cli.length} steps done; steps the operator started: ${ran.join(', ') || '(none)'}`,
+  );
+  if (again.length > 0) out(`  (already done by the CLI, run again by the operator: ${again.join(', ')})`);
+  printConditions(startup);
+  if (startup.status?.phase !== 'Succeeded') throw new Error(`the hand-off PowerEvent failed\n${op.tail()}`);
+  await kubectl(b, 'get', 'powerevents', '-n', NS);
+  await hecate(b, ['status', ...e2e.args()]);
+  out(`\nDemo done in ${elapsed()}.`);
 
   if (keep) {
-    say(`The cluster stays up: KUBECONFIG=${bed.kubeconfigPath}. Ctrl-C stops it.`);
+    say(`The cluster stays up: KUBECONFIG=${e2e.plane.kubeconfigPath}. Ctrl-C stops it.`);
     await new Promise(() => {});
   }
 }
@@ -167,4 +232,4 @@ main()
     process.stderr.write(`demo failed: ${error instanceof Error ? error.stack : String(error)}\n`);
     process.exitCode = 1;
   })
-  .finally(() => (keep ? undefined : cleanUp()));
+  .finally(() => (keep ? undefined : bed?.stop()));
