@@ -11,7 +11,7 @@ import { clusterExecutors } from '../adapters/wiring.js';
 import type { PowerPlanSpec } from '../core/api/index.js';
 import type { ResolvedPaths } from '../core/plan/index.js';
 import type { Logger } from '../core/ports.js';
-import type { ExecutorFactory } from './reconcile/powerevent.js';
+import type { ExecutorFactory } from './reconcile/deps.js';
 
 /** Where the plan's outage record lives for the operator, shown in the plan instead of a file. */
 export const STATUS_STORE = 'PowerEvent status (the operator keeps no state file)';

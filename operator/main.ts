@@ -22,7 +22,7 @@ import { operatorExecutors, operatorPaths } from './executors.js';
 import { HecateOperator } from './hecate.js';
 import { createWinston, toLogger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
-import type { ExecutorFactory } from './reconcile/powerevent.js';
+import type { ExecutorFactory } from './reconcile/deps.js';
 import { HealthServer } from './runtime/http.js';
 import { KubeLease } from './runtime/kube-lease.js';
 import { LeaderElector } from './runtime/leader.js';

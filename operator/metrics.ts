@@ -3,7 +3,7 @@
  * active event's phase, leadership and informer restarts. Served on /metrics by runtime/http.ts.
  */
 import client from 'prom-client';
-import type { ReconcileMetrics } from './reconcile/powerevent.js';
+import type { ReconcileMetrics } from './reconcile/deps.js';
 import type { Outcome } from './runtime/outcome.js';
 
 const PHASES = ['Pending', 'Waiting', 'Running', 'Succeeded', 'Failed'] as const;

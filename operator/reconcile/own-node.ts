@@ -11,10 +11,74 @@
  * come back, and a second power-off would take a recovered node down. A node left up that way is visible (it never
  * went NotReady) and the confirmation says the power-off was not sent again.
  */
-import type { OutageRecord, PlanStep, PowerEventStatus, RenderedPlan } from '../../core/api/index.js';
+import {
+  ConditionType,
+  type OutageRecord,
+  type PlanStep,
+  type PowerEvent,
+  type PowerEventStatus,
+  type RenderedPlan,
+} from '../../core/api/index.js';
 import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepContext } from '../../core/run/executor.js';
-import type { StatusStore } from './powerevent.js';
+import { getCondition } from '../../core/status/conditions.js';
+import { Reason } from '../../core/status/reasons.js';
+import { Outcome } from '../runtime/outcome.js';
+import * as next from '../status.js';
+import { emit, factsOf, liveEvent } from './context.js';
+import type { PowerEventReconcilerDeps, StatusStore } from './deps.js';
+import type { EventRun } from './run.js';
+import { hasStopFinalizer } from './stop.js';
+
+/**
+ * The run's executors, with the last status written between the record and the delivery of the own node's power-off
+ * when the plan ends with it: the finalizer goes, the last status is written and the store sealed; when the delivery
+ * fails the store is unsealed, so that the failure is written.
+ */
+export function ownNodeLast(deps: PowerEventReconcilerDeps, run: EventRun): Executors {
+  const { key, event, store, plan } = run;
+  const executors = run.wiring.executors;
+  const step = ownNodeStep(plan, deps.selfNode);
+  if (!step) return executors;
+  const uid = event.metadata.uid ?? '';
+  const lastWords = async () => {
+    const raw = liveEvent(deps.events, event);
+    if (deps.finalizer && hasStopFinalizer(raw)) await deps.finalizer.release(raw);
+    await store.update((s) => next.lastWords(s, step, factsOf(deps.clock, event)));
+    store.seal();
+    run.silenced.add(uid);
+    deps.logger.info("Wrote the last status; powering off the operator's own node", {
+      powerEvent: key,
+      step: step.id,
+      node: deps.selfNode,
+    });
+  };
+  const retract = () => {
+    store.unseal();
+    run.silenced.delete(uid);
+  };
+  return withLastWords(executors, step, lastWords, retract);
+}
+
+/** The last status said the own node was being powered off: that step is done, and is never sent again. */
+export async function confirmOwnNode(
+  deps: PowerEventReconcilerDeps,
+  key: string,
+  raw: unknown,
+  event: PowerEvent,
+  store: StatusStore,
+): Promise<Outcome> {
+  await store.update((s) => next.ownNodeConfirmed(s, factsOf(deps.clock, event)));
+  if (deps.finalizer && hasStopFinalizer(raw)) await deps.finalizer.release(raw);
+  deps.metrics?.phase(key, 'Succeeded');
+  const ready = getCondition(store.current.conditions, ConditionType.Ready);
+  emit(deps.recorder, event, 'Normal', Reason.Succeeded, ready?.message ?? 'finished');
+  deps.logger.info("Confirmed the power-off of the operator's own node; not sending it again", {
+    powerEvent: key,
+    poweredOff: store.current.outage?.poweredOff,
+  });
+  return Outcome.done();
+}
 
 /** The plan's last step when it powers off `selfNode`; a plan compiled elsewhere may not end with it. */
 export function ownNodeStep(plan: RenderedPlan, selfNode: string | undefined): PlanStep | undefined {

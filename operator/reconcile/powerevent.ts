@@ -3,10 +3,12 @@
  * current state from the informer caches every time.
  *
  * - Dry-run (`spec.execute: false`, the default): compile the plan from the referenced PowerPlan and what the
- *   cluster looks like, record it in `status.plan`, Ready=True. Reads only; the one write is its own status.
+ *   cluster looks like (./plan.ts), record it in `status.plan`, Ready=True. Reads only; the one write is its own
+ *   status.
  * - Execute: one PowerEvent acts at a time. The active one is the one this process has claimed or, after a
  *   restart, the one whose status says Running; others wait with conditions naming it. Before anything is touched
- *   every step kind of the plan must have an executor, else the event stalls naming the missing kinds.
+ *   every step kind of the plan must have an executor, else the event stalls naming the missing kinds. The run
+ *   itself, and how its events reach status, is ./run.ts.
  * - A generation that is fully handled (rendered, finished, failed) is not looked at again.
  * - Deleting the running event stops it at the next safe point (./stop.ts): a finalizer holds the object until the
  *   stop is recorded; nothing is undone.
@@ -14,90 +16,30 @@
  *   (./own-node.ts); a restarted operator confirms that step and never sends it again.
  */
 import {
-  type Action,
-  API_VERSION,
   ConditionType,
-  type PlanMode,
   type PowerEvent,
   type PowerEventStatus,
-  type PowerPlanSpec,
   powerEvent,
-  powerPlan,
   type RenderedPlan,
   toIssues,
 } from '../../core/api/index.js';
-import { type CompileInput, compilePlan, type Observed, type ResolvedPaths } from '../../core/plan/index.js';
-import type { Clock, Logger, ProgressStore } from '../../core/ports.js';
-import { RunStoppedError, StepFailedError } from '../../core/run/errors.js';
-import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
-import { missingExecutors, type RunEvent, runPlan } from '../../core/run/runner.js';
+import { missingExecutors } from '../../core/run/runner.js';
 import { getCondition } from '../../core/status/conditions.js';
 import { Reason } from '../../core/status/reasons.js';
-import type { EventRecorder, EventType, InvolvedObject } from '../events.js';
+import type { EventType } from '../events.js';
 import { Outcome } from '../runtime/outcome.js';
 import * as next from '../status.js';
-import { ownNodeStep, SealableStore, withLastWords } from './own-node.js';
-import { DELETED_REASON, doneSteps, hasStopFinalizer, type StopFinalizer, type StopRecords, stopOf } from './stop.js';
+import { emit, factsOf } from './context.js';
+import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
+import { confirmOwnNode, SealableStore } from './own-node.js';
+import { compileFor, planToRun, type ResolvedPlan, resolvePlan } from './plan.js';
+import { runEvent } from './run.js';
+import { DELETED_REASON, hasStopFinalizer, recordStop, stopIfDeleted } from './stop.js';
 
-/** What the executors need to know about the plan; the composition root turns it into adapters. */
-export interface ExecutorWiring {
-  executors: Executors;
-  guard?: GuardEvaluator;
-  /** Releases what the executors hold (the UPS connection); called once the run ends. */
-  close?(): Promise<void>;
-}
-
-/** The one way the operator gets executors: passed in at the composition root (operator/main.ts). */
-export type ExecutorFactory = (plan: { name: string; spec: PowerPlanSpec; mode: PlanMode }) => ExecutorWiring;
-
-/** One PowerEvent's status: the runner's progress store, and the reconciler's single place to write status. */
-export interface StatusStore extends ProgressStore {
-  readonly current: PowerEventStatus;
-  update(change: (status: PowerEventStatus) => PowerEventStatus): Promise<void>;
-}
-
-export interface ReconcileMetrics {
-  stageFinished(stage: string, seconds: number): void;
-  phase(key: string, phase: string | undefined): void;
-}
-
-export interface PowerEventReconcilerDeps {
-  /** PowerEvents from the informer cache, as the API returned them. */
-  events: { get(namespace: string, name: string): unknown; list(): readonly unknown[] };
-  /** Cluster-scoped PowerPlans from the informer cache. */
-  plans: { get(name: string): unknown };
-  observe(spec: PowerPlanSpec): Promise<Observed>;
-  executors: ExecutorFactory;
-  openStatus(ref: { namespace: string; name: string }, current: PowerEventStatus): StatusStore;
-  recorder: EventRecorder;
-  clock: Clock;
-  logger: Logger;
-  /** Aborted when the operator stops: a running plan stops and stays Running, to be resumed. */
-  signal: AbortSignal;
-  /** Called when an event stops being active, so that waiting events are looked at again. */
-  onActiveReleased?(): void;
-  metrics?: ReconcileMetrics;
-  /** How often a waiting event looks again even without a change (default 30 s). */
-  waitRequeueMs?: number;
-  /** The plan's paths as the executors resolve them (default: as written in the PowerPlan). */
-  paths?(spec: PowerPlanSpec): ResolvedPaths;
-  /** The node this operator runs on (downward API): compiled into plans as `selfNode`, powered off last. */
-  selfNode?: string | undefined;
-  /** Holds an executing PowerEvent while it runs, so that its deletion can stop it and be recorded. */
-  finalizer?: StopFinalizer;
-  /** Keeps where a deleted event stopped (and its outage record) once the object is gone. */
-  stopRecords?: StopRecords;
-}
-
-const MODE_OF: Record<Action, PlanMode> = {
-  prepare: 'prepare',
-  shutdown: 'shutdown',
-  startup: 'startup',
-  'harbor-seed': 'harbor-seed',
-};
-
-const DEFAULT_STATE_FILE = '~/.local/state/cluster_power_recovery.state';
-
+/**
+ * Parses the event, then hands it to the part that owns its state: deletion (./stop.ts), the own node's confirmed
+ * power-off (./own-node.ts), the dry-run render, waiting for the active event, or the run (./run.ts).
+ */
 export class PowerEventReconciler {
   /** Keys of events this process is running; checked and set without an await in between. */
   private readonly claims = new Set<string>();
@@ -134,7 +76,7 @@ export class PowerEventReconciler {
     if (event.metadata.deletionTimestamp) return this.deleted(key, raw, event, status);
     const store = new SealableStore(this.deps.openStatus({ namespace, name }, status));
     try {
-      if (next.ownNodePending(status)) return await this.confirmOwnNode(key, raw, event, store);
+      if (next.ownNodePending(status)) return await confirmOwnNode(this.deps, key, raw, event, store);
       if (this.handled({ ...event, status })) return Outcome.done();
       return await this.reconcileEvent(key, event, store);
     } finally {
@@ -148,10 +90,9 @@ export class PowerEventReconciler {
    */
   noticeDeletion(key: string): void {
     const stop = this.stops.get(key);
-    if (!stop || stop.signal.aborted) return;
+    if (!stop) return;
     const [namespace = '', name = ''] = key.split('/');
-    const raw = this.deps.events.get(namespace, name) as { metadata?: { deletionTimestamp?: unknown } } | undefined;
-    if (!raw || raw.metadata?.deletionTimestamp) stop.abort(DELETED_REASON);
+    stopIfDeleted(stop, this.deps.events.get(namespace, name));
   }
 
   /** Being deleted: a run this process holds stops; a stopped run is recorded; then the finalizer goes. */
@@ -162,75 +103,17 @@ export class PowerEventReconciler {
       return Outcome.requeueAfter(1_000);
     }
     if (this.deps.finalizer && hasStopFinalizer(raw)) {
-      await this.deps.finalizer.release(raw, () => this.recordStop(key, event, status));
+      await this.deps.finalizer.release(raw, () => recordStop(this.deps, key, event, status));
     }
     return this.forget(key);
   }
 
-  /**
-   * Where a deleted event stopped, in three places: a Warning Event on it, a log line naming the step, and the stop
-   * record (with the outage record) that outlives it. Nothing is recorded for an event that never ran or finished.
-   */
-  private async recordStop(key: string, event: PowerEvent, status: PowerEventStatus): Promise<void> {
-    const stop = stopOf(status, this.deps.clock.now());
-    if (!stop) return;
-    const record = {
-      powerEvent: {
-        namespace: event.metadata.namespace ?? '',
-        name: event.metadata.name ?? '',
-        uid: event.metadata.uid ?? '',
-      },
-      action: event.spec.action,
-      planName: event.spec.planRef.name,
-      stopped: stop,
-      done: doneSteps(status),
-      ...(status.outage ? { outage: status.outage } : {}),
-      ...(status.progress ? { progress: status.progress } : {}),
-    };
-    const where = (await this.deps.stopRecords?.save(record)) ?? 'nowhere (no stop record store)';
-    const message = `${next.stopMessage(stop)}; the outage record is kept in ${where}`;
-    this.emit(event, 'Warning', Reason.Stopped, message);
-    await this.deps.recorder.flush();
-    this.deps.logger.warn('PowerEvent deleted: stopped at a safe point', {
-      powerEvent: key,
-      step: stop.beforeStep,
-      lastDone: record.done.at(-1),
-      reason: stop.reason,
-      record: where,
-    });
-  }
-
-  /** The last status said the own node was being powered off: that step is done, and is never sent again. */
-  private async confirmOwnNode(key: string, raw: unknown, event: PowerEvent, store: StatusStore): Promise<Outcome> {
-    await store.update((s) => next.ownNodeConfirmed(s, this.facts(event)));
-    if (this.deps.finalizer && hasStopFinalizer(raw)) await this.deps.finalizer.release(raw);
-    this.deps.metrics?.phase(key, 'Succeeded');
-    const ready = getCondition(store.current.conditions, ConditionType.Ready);
-    this.emit(event, 'Normal', Reason.Succeeded, ready?.message ?? 'finished');
-    this.deps.logger.info("Confirmed the power-off of the operator's own node; not sending it again", {
-      powerEvent: key,
-      poweredOff: store.current.outage?.poweredOff,
-    });
-    return Outcome.done();
-  }
-
   private async reconcileEvent(key: string, event: PowerEvent, store: SealableStore): Promise<Outcome> {
     const facts = this.facts(event);
-    const planName = event.spec.planRef.name;
-    const rawPlan = this.deps.plans.get(planName);
-    if (!rawPlan) {
-      const message = `PowerPlan "${planName}" not found: create it, or point spec.planRef.name at an existing PowerPlan`;
-      return this.stall(event, store, Reason.PlanNotFound, message);
-    }
-    const plan = powerPlan.safeParse(rawPlan, { reportInput: true });
-    if (!plan.success) {
-      const issues = toIssues(plan.error).map((i) => `${i.path || '(root)'}: ${i.message}`);
-      const message = `PowerPlan "${planName}" is invalid: ${issues.join('; ')}`;
-      return this.stall(event, store, Reason.InvalidPlan, message);
-    }
-    const spec = plan.data.spec;
+    const resolved = resolvePlan(this.deps.plans, event);
+    if (!('plan' in resolved)) return this.stall(event, store, resolved.reason, resolved.message);
     if (!event.spec.execute) {
-      const rendered = compilePlan(MODE_OF[event.spec.action], await this.compileInput(event, planName, spec));
+      const rendered = await compileFor(this.deps, event, resolved.plan);
       const before = getCondition(store.current.conditions, ConditionType.Ready);
       await store.update((s) => next.rendered(s, rendered, facts));
       if (before?.reason !== Reason.DryRun) {
@@ -239,15 +122,11 @@ export class PowerEventReconciler {
       this.deps.logger.info('Rendered the plan', { powerEvent: key, steps: rendered.steps.length, dryRun: true });
       return Outcome.done();
     }
-    return this.execute(key, event, store, { name: planName, spec });
+    return this.execute(key, event, store, resolved.plan);
   }
 
-  private async execute(
-    key: string,
-    event: PowerEvent,
-    store: SealableStore,
-    plan: { name: string; spec: PowerPlanSpec },
-  ): Promise<Outcome> {
+  /** One executing event at a time: others wait; the one that may act is claimed for the length of its run. */
+  private async execute(key: string, event: PowerEvent, store: SealableStore, plan: ResolvedPlan): Promise<Outcome> {
     const facts = this.facts(event);
     const active = this.activeOther(key);
     if (active) {
@@ -258,7 +137,7 @@ export class PowerEventReconciler {
       }
       return Outcome.requeueAfter(this.deps.waitRequeueMs ?? 30_000);
     }
-    const rendered = await this.planFor(event, store, plan);
+    const rendered = await planToRun(this.deps, event, store.current, plan);
     const wiring = this.deps.executors({ ...plan, mode: rendered.mode });
     try {
       const missing = missingExecutors(rendered, wiring.executors);
@@ -279,6 +158,7 @@ export class PowerEventReconciler {
     }
   }
 
+  /** The run (./run.ts), stoppable by a deletion while it holds the key. */
   private async run(
     key: string,
     event: PowerEvent,
@@ -286,173 +166,22 @@ export class PowerEventReconciler {
     plan: RenderedPlan,
     wiring: ExecutorWiring,
   ): Promise<Outcome> {
-    const facts = () => this.facts(event);
-    const log = this.deps.logger;
     const stop = new AbortController();
     this.stops.set(key, stop);
     try {
-      // NOTE: before the first write of the run: a deletion from here on waits for the stop to be recorded
-      await this.deps.finalizer?.add(this.live(event));
-      this.noticeDeletion(key);
-      await store.update((s) => next.running(s, plan, facts()));
-      this.deps.metrics?.phase(key, 'Running');
-      log.info('Running the plan', { powerEvent: key, mode: plan.mode, steps: plan.steps.length });
-      const started = new Map<string, number>();
-      await runPlan({
-        plan,
-        action: event.spec.action,
-        executors: this.ownNodeLast(key, event, store, plan, wiring.executors),
-        ...(wiring.guard ? { guard: wiring.guard } : {}),
+      return await runEvent(this.deps, {
+        key,
+        event,
         store,
-        clock: this.deps.clock,
-        logger: log,
-        signal: this.deps.signal,
+        plan,
+        wiring,
         stop: stop.signal,
-        onEvent: (e) => this.onRunEvent(key, event, store, e, started),
+        noticeDeletion: () => this.noticeDeletion(key),
+        silenced: this.silenced,
       });
-      await store.update((s) => next.succeeded(s, facts()));
-      this.deps.metrics?.phase(key, 'Succeeded');
-      this.emit(event, 'Normal', Reason.Succeeded, `${plan.mode} finished`);
-      log.info('Finished the plan', { powerEvent: key, mode: plan.mode });
-      await this.releaseFinalizer(event, store);
-      return Outcome.done();
-    } catch (error) {
-      if (this.deps.signal.aborted) {
-        await store.update((s) => next.interrupted(s, facts())).catch(() => undefined);
-        return Outcome.done();
-      }
-      if (error instanceof RunStoppedError) {
-        // the deletion is recorded and the finalizer removed by the next reconcile of the deleted object
-        const { beforeStep, reason } = error;
-        await store.update((s) =>
-          next.stopped(s, { beforeStep: beforeStep.id, title: beforeStep.title, reason }, facts()),
-        );
-        this.deps.metrics?.phase(key, 'Failed');
-        log.warn('Stopped at a safe point', { powerEvent: key, step: beforeStep.id, reason });
-        return Outcome.done();
-      }
-      const failure = stepFailure(error);
-      if (!failure) throw error; // not a step's fault (the API, the status write): retried with backoff
-      await store.update((s) => next.failed(s, failure.step, failure, facts()));
-      this.deps.metrics?.phase(key, 'Failed');
-      await this.releaseFinalizer(event, store);
-      return Outcome.stalled(failure.message);
     } finally {
       this.stops.delete(key);
     }
-  }
-
-  /** The run ended (not stopped by a deletion): a finished event never blocks its deletion. */
-  private async releaseFinalizer(event: PowerEvent, store: SealableStore): Promise<void> {
-    if (store.isSealed) return; // released before the last status
-    const raw = this.live(event);
-    if (!this.deps.finalizer || !hasStopFinalizer(raw)) return;
-    if ((raw as { metadata?: { deletionTimestamp?: unknown } }).metadata?.deletionTimestamp) return; // recorded on delete
-    await this.deps.finalizer.release(raw);
-  }
-
-  /** The event as the cache holds it now (metadata for the finalizer), else as parsed. */
-  private live(event: PowerEvent): unknown {
-    return this.deps.events.get(event.metadata.namespace ?? '', event.metadata.name ?? '') ?? event;
-  }
-
-  /**
-   * When the plan ends with the power-off of this operator's own node: the finalizer goes, the last status is
-   * written and the store sealed between the record of that node and the delivery (./own-node.ts).
-   */
-  private ownNodeLast(
-    key: string,
-    event: PowerEvent,
-    store: SealableStore,
-    plan: RenderedPlan,
-    executors: Executors,
-  ): Executors {
-    const step = ownNodeStep(plan, this.deps.selfNode);
-    if (!step) return executors;
-    const uid = event.metadata.uid ?? '';
-    const lastWords = async () => {
-      const raw = this.live(event);
-      if (this.deps.finalizer && hasStopFinalizer(raw)) await this.deps.finalizer.release(raw);
-      await store.update((s) => next.lastWords(s, step, this.facts(event)));
-      store.seal();
-      this.silenced.add(uid);
-      this.deps.logger.info("Wrote the last status; powering off the operator's own node", {
-        powerEvent: key,
-        step: step.id,
-        node: this.deps.selfNode,
-      });
-    };
-    const retract = () => {
-      store.unseal();
-      this.silenced.delete(uid);
-    };
-    return withLastWords(executors, step, lastWords, retract);
-  }
-
-  private onRunEvent(
-    key: string,
-    event: PowerEvent,
-    store: StatusStore,
-    e: RunEvent,
-    started: Map<string, number>,
-  ): void {
-    const facts = this.facts(event);
-    const log = this.deps.logger;
-    if (e.type === 'start') {
-      started.set(e.step.id, this.deps.clock.now().getTime());
-      void store.update((s) => next.stageProgress(s, e.step, facts)).catch(() => undefined);
-      this.emit(event, 'Normal', 'StepStarted', e.step.title);
-      log.info('Step started', { powerEvent: key, step: e.step.id, stage: e.step.stage });
-    } else if (e.type === 'done' || e.type === 'already-done' || e.type === 'skipped') {
-      const since = started.get(e.step.id);
-      if (since !== undefined) {
-        this.deps.metrics?.stageFinished(e.step.stage, (this.deps.clock.now().getTime() - since) / 1000);
-      }
-      void store.update((s) => next.stageDone(s, e.step, facts)).catch(() => undefined);
-      if (e.type === 'done') this.emit(event, 'Normal', 'StepFinished', e.step.title);
-      log.info('Step finished', { powerEvent: key, step: e.step.id, result: e.type });
-    } else if (e.type === 'failed') {
-      if (this.deps.signal.aborted) return;
-      this.emit(event, 'Warning', Reason.StepFailed, e.error.message);
-      log.error('Step failed', { powerEvent: key, step: e.step.id, error: e.error.message });
-    } else if (e.type === 'report') {
-      log.info(e.message, { powerEvent: key, step: e.step.id });
-    }
-  }
-
-  /** A plan to run: the one in status when this run resumes it, else freshly compiled. */
-  private async planFor(
-    event: PowerEvent,
-    store: SealableStore,
-    plan: { name: string; spec: PowerPlanSpec },
-  ): Promise<RenderedPlan> {
-    const status = store.current;
-    const mode = MODE_OF[event.spec.action];
-    const resumable = status.phase === 'Running' && status.plan?.mode === mode && status.plan.execute;
-    if (resumable && status.plan) return status.plan;
-    return compilePlan(mode, await this.compileInput(event, plan.name, plan.spec));
-  }
-
-  private async compileInput(event: PowerEvent, planName: string, spec: PowerPlanSpec): Promise<CompileInput> {
-    const outage = event.status?.outage;
-    const bundle = spec.harbor
-      ? (spec.harbor.bundlePath ??
-        `~/.local/share/hecate/bundles/harbor-bootstrap-${spec.harbor.version}-${spec.harbor.arch}.tar.zst`)
-      : undefined;
-    return {
-      planName,
-      spec,
-      execute: event.spec.execute,
-      paths: this.deps.paths?.(spec) ?? {
-        repoSnapshot: spec.repoSnapshot,
-        stateFile: spec.stateFile ?? DEFAULT_STATE_FILE,
-        ...(bundle ? { harborBundle: bundle } : {}),
-      },
-      observed: await this.deps.observe(spec),
-      ...(outage ? { outage } : {}),
-      ...(event.spec.ignoreUps ? { ignoreUps: true } : {}),
-      ...(this.deps.selfNode ? { selfNode: this.deps.selfNode } : {}),
-    };
   }
 
   private async stall(
@@ -498,11 +227,11 @@ export class PowerEventReconciler {
   }
 
   private facts(event: PowerEvent): next.Facts {
-    return { generation: event.metadata.generation, now: this.deps.clock.now() };
+    return factsOf(this.deps.clock, event);
   }
 
   private emit(event: PowerEvent, type: EventType, reason: string, message: string): void {
-    this.deps.recorder.record(involved(event), type, reason, message);
+    emit(this.deps.recorder, event, type, reason, message);
   }
 }
 
@@ -517,24 +246,6 @@ function handedOffSince(cached: PowerEventStatus, mine: PowerEventStatus): boole
   return theirs !== undefined && (ours === undefined || Date.parse(theirs) > Date.parse(ours));
 }
 
-/** The first step failure in what runPlan threw (parallel batches throw an AggregateError). */
-function stepFailure(error: unknown): StepFailedError | undefined {
-  if (error instanceof StepFailedError) return error;
-  if (error instanceof AggregateError) return error.errors.find((e) => e instanceof StepFailedError);
-  return undefined;
-}
-
 export function keyOf(event: { metadata: { namespace?: string | undefined; name?: string | undefined } }): string {
   return `${event.metadata.namespace ?? ''}/${event.metadata.name ?? ''}`;
-}
-
-function involved(event: PowerEvent): InvolvedObject {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'PowerEvent',
-    namespace: event.metadata.namespace ?? '',
-    name: event.metadata.name ?? '',
-    uid: event.metadata.uid,
-    resourceVersion: event.metadata.resourceVersion,
-  };
 }

@@ -10,7 +10,8 @@ import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepExecutor } from '../../core/run/executor.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
 import type { EventRecorder } from '../../operator/events.js';
-import { type ExecutorFactory, PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
+import type { ExecutorFactory } from '../../operator/reconcile/deps.js';
+import { PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
 import { atlasSpec } from '../helpers/atlas.js';
 import { FakeClock, silentLogger } from '../helpers/fakes.js';
 

@@ -1,0 +1,60 @@
+/**
+ * What the PowerEvent reconciler (./powerevent.ts) is given at the composition root (operator/hecate.ts): the
+ * informer caches, how to observe the cluster and build executors, where status goes, and the operator's own node.
+ */
+import type { PlanMode, PowerEventStatus, PowerPlanSpec } from '../../core/api/index.js';
+import type { Observed, ResolvedPaths } from '../../core/plan/index.js';
+import type { Clock, Logger, ProgressStore } from '../../core/ports.js';
+import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
+import type { EventRecorder } from '../events.js';
+import type { StopFinalizer, StopRecords } from './stop.js';
+
+/** What the executors need to know about the plan; the composition root turns it into adapters. */
+export interface ExecutorWiring {
+  executors: Executors;
+  guard?: GuardEvaluator;
+  /** Releases what the executors hold (the UPS connection); called once the run ends. */
+  close?(): Promise<void>;
+}
+
+/** The one way the operator gets executors: passed in at the composition root (operator/main.ts). */
+export type ExecutorFactory = (plan: { name: string; spec: PowerPlanSpec; mode: PlanMode }) => ExecutorWiring;
+
+/** One PowerEvent's status: the runner's progress store, and the reconciler's single place to write status. */
+export interface StatusStore extends ProgressStore {
+  readonly current: PowerEventStatus;
+  update(change: (status: PowerEventStatus) => PowerEventStatus): Promise<void>;
+}
+
+export interface ReconcileMetrics {
+  stageFinished(stage: string, seconds: number): void;
+  phase(key: string, phase: string | undefined): void;
+}
+
+export interface PowerEventReconcilerDeps {
+  /** PowerEvents from the informer cache, as the API returned them. */
+  events: { get(namespace: string, name: string): unknown; list(): readonly unknown[] };
+  /** Cluster-scoped PowerPlans from the informer cache. */
+  plans: { get(name: string): unknown };
+  observe(spec: PowerPlanSpec): Promise<Observed>;
+  executors: ExecutorFactory;
+  openStatus(ref: { namespace: string; name: string }, current: PowerEventStatus): StatusStore;
+  recorder: EventRecorder;
+  clock: Clock;
+  logger: Logger;
+  /** Aborted when the operator stops: a running plan stops and stays Running, to be resumed. */
+  signal: AbortSignal;
+  /** Called when an event stops being active, so that waiting events are looked at again. */
+  onActiveReleased?(): void;
+  metrics?: ReconcileMetrics;
+  /** How often a waiting event looks again even without a change (default 30 s). */
+  waitRequeueMs?: number;
+  /** The plan's paths as the executors resolve them (default: as written in the PowerPlan). */
+  paths?(spec: PowerPlanSpec): ResolvedPaths;
+  /** The node this operator runs on (downward API): compiled into plans as `selfNode`, powered off last. */
+  selfNode?: string | undefined;
+  /** Holds an executing PowerEvent while it runs, so that its deletion can stop it and be recorded. */
+  finalizer?: StopFinalizer;
+  /** Keeps where a deleted event stopped (and its outage record) once the object is gone. */
+  stopRecords?: StopRecords;
+}

@@ -1,0 +1,96 @@
+/**
+ * The plan a PowerEvent runs: its PowerPlan from the cache, validated; compiled with what the cluster looks like now
+ * and the paths the executors use; or, when a Running event is resumed, the plan its status already holds (a run
+ * resumed after a restart goes on with the steps it recorded, never with a recompiled list).
+ */
+import {
+  type Action,
+  type PlanMode,
+  type PowerEvent,
+  type PowerEventStatus,
+  type PowerPlanSpec,
+  powerPlan,
+  type RenderedPlan,
+  toIssues,
+} from '../../core/api/index.js';
+import { type CompileInput, compilePlan } from '../../core/plan/index.js';
+import { Reason } from '../../core/status/reasons.js';
+import type { PowerEventReconcilerDeps } from './deps.js';
+
+const MODE_OF: Record<Action, PlanMode> = {
+  prepare: 'prepare',
+  shutdown: 'shutdown',
+  startup: 'startup',
+  'harbor-seed': 'harbor-seed',
+};
+
+const DEFAULT_STATE_FILE = '~/.local/state/cluster_power_recovery.state';
+
+/** A PowerPlan found and valid. */
+export interface ResolvedPlan {
+  name: string;
+  spec: PowerPlanSpec;
+}
+
+/** What compiling reads from the reconciler's deps. */
+export type CompileDeps = Pick<PowerEventReconcilerDeps, 'observe' | 'paths' | 'selfNode'>;
+
+/** The event's PowerPlan, else why the event stalls: the Stalled reason and a message naming the fix. */
+export function resolvePlan(
+  plans: PowerEventReconcilerDeps['plans'],
+  event: PowerEvent,
+): { plan: ResolvedPlan } | { reason: string; message: string } {
+  const planName = event.spec.planRef.name;
+  const rawPlan = plans.get(planName);
+  if (!rawPlan) {
+    const message = `PowerPlan "${planName}" not found: create it, or point spec.planRef.name at an existing PowerPlan`;
+    return { reason: Reason.PlanNotFound, message };
+  }
+  const plan = powerPlan.safeParse(rawPlan, { reportInput: true });
+  if (!plan.success) {
+    const issues = toIssues(plan.error).map((i) => `${i.path || '(root)'}: ${i.message}`);
+    return { reason: Reason.InvalidPlan, message: `PowerPlan "${planName}" is invalid: ${issues.join('; ')}` };
+  }
+  return { plan: { name: planName, spec: plan.data.spec } };
+}
+
+/** The event's action compiled from `plan` and what the cluster looks like now. */
+export async function compileFor(deps: CompileDeps, event: PowerEvent, plan: ResolvedPlan): Promise<RenderedPlan> {
+  return compilePlan(MODE_OF[event.spec.action], await compileInput(deps, event, plan));
+}
+
+/** A plan to run: the one in `status` when this run resumes it, else freshly compiled. */
+export async function planToRun(
+  deps: CompileDeps,
+  event: PowerEvent,
+  status: PowerEventStatus,
+  plan: ResolvedPlan,
+): Promise<RenderedPlan> {
+  const mode = MODE_OF[event.spec.action];
+  const resumable = status.phase === 'Running' && status.plan?.mode === mode && status.plan.execute;
+  if (resumable && status.plan) return status.plan;
+  return compileFor(deps, event, plan);
+}
+
+async function compileInput(deps: CompileDeps, event: PowerEvent, plan: ResolvedPlan): Promise<CompileInput> {
+  const { name: planName, spec } = plan;
+  const outage = event.status?.outage;
+  const bundle = spec.harbor
+    ? (spec.harbor.bundlePath ??
+      `~/.local/share/hecate/bundles/harbor-bootstrap-${spec.harbor.version}-${spec.harbor.arch}.tar.zst`)
+    : undefined;
+  return {
+    planName,
+    spec,
+    execute: event.spec.execute,
+    paths: deps.paths?.(spec) ?? {
+      repoSnapshot: spec.repoSnapshot,
+      stateFile: spec.stateFile ?? DEFAULT_STATE_FILE,
+      ...(bundle ? { harborBundle: bundle } : {}),
+    },
+    observed: await deps.observe(spec),
+    ...(outage ? { outage } : {}),
+    ...(event.spec.ignoreUps ? { ignoreUps: true } : {}),
+    ...(deps.selfNode ? { selfNode: deps.selfNode } : {}),
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * One executing PowerEvent's run, once the reconciler has claimed it: the finalizer goes on before the first write,
+ * status says Running, and every runner event becomes a stage condition, a Kubernetes Event, a metric and a log
+ * line. The run ends Succeeded, Failed (a step's fault: stalled), stopped at a safe point (the event was deleted:
+ * ./stop.ts records it), or interrupted (the operator stops: it stays Running, to be resumed). Any other error is
+ * not a step's fault (the API, a status write) and is thrown, to be retried with backoff.
+ */
+import type { PowerEvent, RenderedPlan } from '../../core/api/index.js';
+import { RunStoppedError, StepFailedError } from '../../core/run/errors.js';
+import { type RunEvent, runPlan } from '../../core/run/runner.js';
+import { Reason } from '../../core/status/reasons.js';
+import { Outcome } from '../runtime/outcome.js';
+import * as next from '../status.js';
+import { emit, factsOf, isBeingDeleted, liveEvent } from './context.js';
+import type { ExecutorWiring, PowerEventReconcilerDeps, StatusStore } from './deps.js';
+import { ownNodeLast, type SealableStore } from './own-node.js';
+import { hasStopFinalizer } from './stop.js';
+
+/** What the reconciler hands a run. */
+export interface EventRun {
+  key: string;
+  event: PowerEvent;
+  store: SealableStore;
+  plan: RenderedPlan;
+  wiring: ExecutorWiring;
+  /** Aborted when the event is seen deleted: the run stops at its next safe point. */
+  stop: AbortSignal;
+  /** Looks for a deletion in the cache again: one seen before the finalizer was on did not stop the run. */
+  noticeDeletion(): void;
+  /** Uids of events whose last status is written (./own-node.ts): this process writes no more for them. */
+  silenced: Pick<Set<string>, 'add' | 'delete'>;
+}
+
+export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): Promise<Outcome> {
+  const { key, event, store, plan, wiring } = run;
+  const facts = () => factsOf(deps.clock, event);
+  const log = deps.logger;
+  try {
+    // NOTE: before the first write of the run: a deletion from here on waits for the stop to be recorded
+    await deps.finalizer?.add(liveEvent(deps.events, event));
+    run.noticeDeletion();
+    await store.update((s) => next.running(s, plan, facts()));
+    deps.metrics?.phase(key, 'Running');
+    log.info('Running the plan', { powerEvent: key, mode: plan.mode, steps: plan.steps.length });
+    const started = new Map<string, number>();
+    await runPlan({
+      plan,
+      action: event.spec.action,
+      executors: ownNodeLast(deps, run),
+      ...(wiring.guard ? { guard: wiring.guard } : {}),
+      store,
+      clock: deps.clock,
+      logger: log,
+      signal: deps.signal,
+      stop: run.stop,
+      onEvent: (e) => onRunEvent(deps, key, event, store, e, started),
+    });
+    await store.update((s) => next.succeeded(s, facts()));
+    deps.metrics?.phase(key, 'Succeeded');
+    emit(deps.recorder, event, 'Normal', Reason.Succeeded, `${plan.mode} finished`);
+    log.info('Finished the plan', { powerEvent: key, mode: plan.mode });
+    await releaseFinalizer(deps, event, store);
+    return Outcome.done();
+  } catch (error) {
+    if (deps.signal.aborted) {
+      await store.update((s) => next.interrupted(s, facts())).catch(() => undefined);
+      return Outcome.done();
+    }
+    if (error instanceof RunStoppedError) {
+      // the deletion is recorded and the finalizer removed by the next reconcile of the deleted object
+      const { beforeStep, reason } = error;
+      await store.update((s) =>
+        next.stopped(s, { beforeStep: beforeStep.id, title: beforeStep.title, reason }, facts()),
+      );
+      deps.metrics?.phase(key, 'Failed');
+      log.warn('Stopped at a safe point', { powerEvent: key, step: beforeStep.id, reason });
+      return Outcome.done();
+    }
+    const failure = stepFailure(error);
+    if (!failure) throw error; // not a step's fault (the API, the status write): retried with backoff
+    await store.update((s) => next.failed(s, failure.step, failure, facts()));
+    deps.metrics?.phase(key, 'Failed');
+    await releaseFinalizer(deps, event, store);
+    return Outcome.stalled(failure.message);
+  }
+}
+
+/** The run ended (not stopped by a deletion): a finished event never blocks its deletion. */
+async function releaseFinalizer(deps: PowerEventReconcilerDeps, event: PowerEvent, store: SealableStore) {
+  if (store.isSealed) return; // released before the last status
+  const raw = liveEvent(deps.events, event);
+  if (!deps.finalizer || !hasStopFinalizer(raw)) return;
+  if (isBeingDeleted(raw)) return; // recorded on delete
+  await deps.finalizer.release(raw);
+}
+
+/** A runner event mirrored into status (stage conditions), Kubernetes Events, metrics and the log. */
+function onRunEvent(
+  deps: PowerEventReconcilerDeps,
+  key: string,
+  event: PowerEvent,
+  store: StatusStore,
+  e: RunEvent,
+  started: Map<string, number>,
+): void {
+  const facts = factsOf(deps.clock, event);
+  const log = deps.logger;
+  if (e.type === 'start') {
+    started.set(e.step.id, deps.clock.now().getTime());
+    void store.update((s) => next.stageProgress(s, e.step, facts)).catch(() => undefined);
+    emit(deps.recorder, event, 'Normal', 'StepStarted', e.step.title);
+    log.info('Step started', { powerEvent: key, step: e.step.id, stage: e.step.stage });
+  } else if (e.type === 'done' || e.type === 'already-done' || e.type === 'skipped') {
+    const since = started.get(e.step.id);
+    if (since !== undefined) {
+      deps.metrics?.stageFinished(e.step.stage, (deps.clock.now().getTime() - since) / 1000);
+    }
+    void store.update((s) => next.stageDone(s, e.step, facts)).catch(() => undefined);
+    if (e.type === 'done') emit(deps.recorder, event, 'Normal', 'StepFinished', e.step.title);
+    log.info('Step finished', { powerEvent: key, step: e.step.id, result: e.type });
+  } else if (e.type === 'failed') {
+    if (deps.signal.aborted) return;
+    emit(deps.recorder, event, 'Warning', Reason.StepFailed, e.error.message);
+    log.error('Step failed', { powerEvent: key, step: e.step.id, error: e.error.message });
+  } else if (e.type === 'report') {
+    log.info(e.message, { powerEvent: key, step: e.step.id });
+  }
+}
+
+/** The first step failure in what runPlan threw (parallel batches throw an AggregateError). */
+function stepFailure(error: unknown): StepFailedError | undefined {
+  if (error instanceof StepFailedError) return error;
+  if (error instanceof AggregateError) return error.errors.find((e) => e instanceof StepFailedError);
+  return undefined;
+}
