@@ -15,7 +15,8 @@ import {
   SeedTransportError,
 } from '../../core/steps/seed-ports.js';
 import { isConflict, isNotFound } from '../kube/errors.js';
-import { DEFAULT_HELPER_NAMESPACE, HELPER_LABELS, helperPodSpec, imageHelperState } from '../node-access/helper-pod.js';
+import { DEFAULT_HELPER_NAMESPACE, HELPER_LABELS, helperPodSpec } from '../node-access/helper-pod-spec.js';
+import { imageHelperState } from '../node-access/helper-pod-status.js';
 import { systemClock } from '../system.js';
 import { type CtrOptions, importScript, listScript, parseImageList } from './node-script.js';
 import { KubeImagePresence } from './presence-kube.js';

@@ -1,163 +1,22 @@
 /**
- * NodeAccessPort through helper pods: a pod pinned to the node (nodeName, every taint tolerated), owner-labelled so
- * that a rerun finds and removes what a crashed run left behind. Power-off runs privileged with hostPID and enters
- * PID 1's namespaces with nsenter; the image pre-pull runs the image itself, unprivileged.
+ * NodeAccessPort through helper pods (./helper-pod-spec.ts): starts one on the node, polls what its status says
+ * (./helper-pod-status.ts) until done, failed or timed out, and removes it and the helpers a crashed run left behind.
+ * Creates the helper namespace when missing; a dry run sends its writes with dryRun=All and polls nothing.
  */
-import { CoreV1Api, type KubeConfig, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Clock, MutationOptions, NodeAccessPort, NodeAddress } from '../../core/ports.js';
 import { isConflict, isNotFound } from '../kube/errors.js';
 import { systemClock } from '../system.js';
-import { type PowerOffScriptOptions, powerOffArgv } from './power-off-script.js';
-
-export const HELPER_LABELS = {
-  managedBy: 'app.kubernetes.io/managed-by',
-  /** What the helper does: `power-off`, `prepull`... */
-  purpose: 'hecate.dev/helper',
-  node: 'hecate.dev/node',
-} as const;
-export const MANAGED_BY = 'hecate';
-export const DEFAULT_HELPER_NAMESPACE = 'hecate-system';
-const CONTAINER = 'helper';
-
-export interface HelperPodInput {
-  purpose: string;
-  node: string;
-  namespace: string;
-  image: string;
-  command: readonly string[];
-  /** privileged + hostPID + the host's root at /host; false: an unprivileged pod that only runs the image. */
-  privileged: boolean;
-  /** The kubelet fails the pod after this long (while the kubelet still runs). */
-  activeDeadlineSeconds: number;
-}
-
-/** Label selector of the helpers for one purpose, on one node or on all. */
-export function helperSelector(purpose?: string, node?: string): string {
-  return [
-    `${HELPER_LABELS.managedBy}=${MANAGED_BY}`,
-    ...(purpose ? [`${HELPER_LABELS.purpose}=${purpose}`] : [`${HELPER_LABELS.purpose}`]),
-    ...(node ? [`${HELPER_LABELS.node}=${node}`] : []),
-  ].join(',');
-}
-
-/**
- * The helper pod, minimal and explicit. Pure.
- * NOTE: `nodeName` bypasses the scheduler, so NoSchedule taints do not apply; the `Exists` toleration keeps the
- * taint manager from evicting it from a NoExecute-tainted node (e.g. unreachable while it powers off).
- */
-export function helperPodSpec(input: HelperPodInput): V1Pod {
-  const name = `hecate-${input.purpose}-${input.node}`.slice(0, 200).replace(/[^a-z0-9-.]/g, '-');
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      generateName: `${name}-`,
-      namespace: input.namespace,
-      labels: {
-        [HELPER_LABELS.managedBy]: MANAGED_BY,
-        [HELPER_LABELS.purpose]: input.purpose,
-        [HELPER_LABELS.node]: input.node,
-      },
-    },
-    spec: {
-      nodeName: input.node,
-      restartPolicy: 'Never',
-      activeDeadlineSeconds: input.activeDeadlineSeconds,
-      terminationGracePeriodSeconds: 5,
-      tolerations: [{ operator: 'Exists' }],
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      ...(input.privileged ? { hostPID: true } : {}),
-      containers: [
-        {
-          name: CONTAINER,
-          image: input.image,
-          imagePullPolicy: 'IfNotPresent',
-          command: [...input.command],
-          securityContext: input.privileged
-            ? { privileged: true }
-            : { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-          ...(input.privileged ? { volumeMounts: [{ name: 'host', mountPath: '/host' }] } : {}),
-          resources: { requests: { cpu: '10m', memory: '16Mi' } },
-        },
-      ],
-      ...(input.privileged ? { volumes: [{ name: 'host', hostPath: { path: '/', type: 'Directory' } }] } : {}),
-    },
-  };
-}
-
-/** `nsenter` into PID 1's mount, UTS, IPC, network and PID namespaces, then the power-off script. */
-export function powerOffHelperCommand(command: readonly string[], script: PowerOffScriptOptions = {}): string[] {
-  return ['nsenter', '-t', '1', '-m', '-u', '-i', '-n', '-p', '--', ...powerOffArgv(command, script)];
-}
-
-const PULL_ERRORS = new Set([
-  'ErrImagePull',
-  'ImagePullBackOff',
-  'InvalidImageName',
-  'ErrImageNeverPull',
-  'RegistryUnavailable',
-]);
-/** Exit codes of a process killed by SIGTERM or SIGKILL: the host's shutdown stopped the helper. */
-const KILLED = new Set([137, 143]);
-
-export type HelperState =
-  | { kind: 'pending' }
-  | { kind: 'running' }
-  | { kind: 'done' }
-  | { kind: 'failed'; message: string };
-
-function containerOf(pod: V1Pod): V1ContainerStatus | undefined {
-  return pod.status?.containerStatuses?.find((c) => c.name === CONTAINER);
-}
-
-/**
- * What a power-off helper's status says. Pure.
- * - exit 0, or killed by SIGTERM/SIGKILL (the host's own shutdown): done;
- * - any other exit, a pull error, or a Failed pod that never ran (deadline, eviction): failed;
- * - running: the script is with the host. It stops k3s (the kubelet) first, so nothing more will be reported.
- */
-export function powerOffHelperState(pod: V1Pod): HelperState {
-  const c = containerOf(pod);
-  const terminated = c?.state?.terminated;
-  if (terminated) {
-    if (terminated.exitCode === 0 || KILLED.has(terminated.exitCode)) return { kind: 'done' };
-    const why = [terminated.reason, terminated.message].filter(Boolean).join(': ');
-    return { kind: 'failed', message: `exit code ${terminated.exitCode}${why ? ` (${why})` : ''}` };
-  }
-  const waiting = c?.state?.waiting;
-  if (waiting?.reason && PULL_ERRORS.has(waiting.reason)) {
-    return { kind: 'failed', message: `${waiting.reason}: ${waiting.message ?? 'cannot pull the helper image'}` };
-  }
-  if (pod.status?.phase === 'Failed') {
-    return { kind: 'failed', message: `${pod.status.reason ?? 'Failed'}: ${pod.status.message ?? 'never ran'}` };
-  }
-  return c?.state?.running ? { kind: 'running' } : { kind: 'pending' };
-}
-
-/** Whether an image helper shows the image on the node: a container that started means the image was there. */
-export function imageHelperState(pod: V1Pod): HelperState {
-  const c = containerOf(pod);
-  if (c?.state?.running || c?.state?.terminated) return { kind: 'done' };
-  const waiting = c?.state?.waiting;
-  if (waiting?.reason && PULL_ERRORS.has(waiting.reason)) {
-    return { kind: 'failed', message: `${waiting.reason}: ${waiting.message ?? 'pull failed'}` };
-  }
-  if (pod.status?.phase === 'Failed') {
-    return { kind: 'failed', message: `${pod.status.reason ?? 'Failed'}: ${pod.status.message ?? 'never ran'}` };
-  }
-  return { kind: 'pending' };
-}
-
-/** `busybox:1.37` → `docker.io/library/busybox:1.37`, as containerd lists it in a node's status.images. */
-export function normalizeImageRef(image: string): string {
-  const [name = '', digest] = image.split('@');
-  const first = name.split('/')[0] ?? '';
-  const hasRegistry = name.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  let full = hasRegistry ? name : name.includes('/') ? `docker.io/${name}` : `docker.io/library/${name}`;
-  if (!digest && !(full.split('/').pop() ?? '').includes(':')) full = `${full}:latest`;
-  return digest ? `${full}@${digest}` : full;
-}
+import {
+  DEFAULT_HELPER_NAMESPACE,
+  HELPER_LABELS,
+  helperPodSpec,
+  helperSelector,
+  MANAGED_BY,
+  powerOffHelperCommand,
+} from './helper-pod-spec.js';
+import { imageHelperState, normalizeImageRef, powerOffHelperState } from './helper-pod-status.js';
+import type { PowerOffScriptOptions } from './power-off-script.js';
 
 export class HelperPodError extends Error {
   override readonly name = 'HelperPodError';

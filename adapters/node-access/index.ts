@@ -9,6 +9,8 @@ import { HelperPodAccess, type HelperPodOptions } from './helper-pod.js';
 import { SshNodeAccess, type SshOptions } from './ssh.js';
 
 export * from './helper-pod.js';
+export * from './helper-pod-spec.js';
+export * from './helper-pod-status.js';
 export * from './power-off-script.js';
 export * from './ssh.js';
 

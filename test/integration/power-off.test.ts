@@ -7,7 +7,8 @@
 import { CoreV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeNodes } from '../../adapters/kube/nodes.js';
-import { HelperPodAccess, HelperPodError, helperSelector } from '../../adapters/node-access/helper-pod.js';
+import { HelperPodAccess, HelperPodError } from '../../adapters/node-access/helper-pod.js';
+import { helperSelector } from '../../adapters/node-access/helper-pod-spec.js';
 import { systemClock } from '../../adapters/system.js';
 import { outageRecord, type PowerPlanSpec } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
