@@ -13,6 +13,7 @@ import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, wait
 import { reconcileHarbor, seedHarbor } from '../core/steps/harbor.js';
 import { coreExecutors } from '../core/steps/index.js';
 import { uncordonNodes, waitApi, waitNodes } from '../core/steps/nodes.js';
+import { adoptOutage } from '../core/steps/outage.js';
 import { powerOffNode } from '../core/steps/power.js';
 import {
   checkPlanCoversRepo,
@@ -32,6 +33,7 @@ import { KubeApplier } from './kube/apply.js';
 import { DryRunLog, dryRunKubeConfig } from './kube/dry-run.js';
 import { KubeFlux } from './kube/flux.js';
 import { KubeNodes } from './kube/nodes.js';
+import { KubeOutageSource } from './kube/outage-source.js';
 import { KubePods } from './kube/pods.js';
 import { KubePreflight } from './kube/preflight.js';
 import { KubeKustomizations, KubeReadiness } from './kube/readiness.js';
@@ -142,6 +144,7 @@ export function clusterExecutors({
       [StepKind.PowerOffNode]: powerOffNode(access, nodes, spec, { dryRun }),
       ...(gate ? { [StepKind.UpsGate]: upsGateExecutor(gate) } : {}),
       [StepKind.WaitApi]: waitApi(new KubeApi(kc)),
+      [StepKind.AdoptOutage]: adoptOutage(new KubeOutageSource(kc, logger, env.POD_NAMESPACE || undefined)),
       [StepKind.WaitNodes]: waitNodes(nodes),
       [StepKind.Uncordon]: uncordonNodes(nodes),
       [StepKind.CheckFluxSource]: checkFluxSource(flux, spec),

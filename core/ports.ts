@@ -138,6 +138,19 @@ export interface NodeAccessPort {
   ): Promise<{ present: boolean; message?: string }>;
 }
 
+/**
+ * The outage records the cluster keeps for a plan: a shutdown run by the operator keeps its record in its PowerEvent
+ * (or, once that event is deleted mid-run, in a stop record), not in the CLI's state file.
+ */
+export interface OutageSourcePort {
+  /**
+   * The newest outage of `planName` still open in the cluster and not closed by a later startup; undefined when there
+   * is none. A record that cannot be read is skipped with a warning, never thrown: a bad old record must not block a
+   * startup. `source` names where it was found, e.g. `PowerEvent hecate-system/shutdown`.
+   */
+  latestOpenOutage(planName: string): Promise<{ source: string; outage: OutageRecord } | undefined>;
+}
+
 // Ports defined beside the code that first needed them; re-exported so that every port is reachable from here.
 export type { UpsPort } from './gates/ports.js';
 export type {

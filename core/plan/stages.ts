@@ -49,6 +49,7 @@ export const StepKind = {
   CheckPlanCoversRepo: 'check-plan-covers-repo',
   VerifyBundle: 'verify-bundle',
   RecordOutage: 'record-outage',
+  AdoptOutage: 'adopt-outage',
   CloseOutage: 'close-outage',
   SuspendFlux: 'suspend-flux',
   DrainNode: 'drain-node',

@@ -25,10 +25,35 @@ function upsGateStep(input: CompileInput): PlanStep[] {
   ];
 }
 
+/**
+ * The outage record as the plan can show it: only an open one names what startup will restore. A closed or missing
+ * record leaves the step to adopt the cluster's (`outage/adopt`), so its lists are not known when compiling.
+ */
+function openOutage(input: CompileInput): CompileInput {
+  if (input.outage?.inOutage) return input;
+  const { outage: _closed, ...rest } = input;
+  return rest;
+}
+
+function adoptOutageStep(input: CompileInput): PlanStep {
+  const open = input.outage?.inOutage === true;
+  return step({
+    id: 'outage/adopt',
+    stage: Stage.Outage,
+    kind: StepKind.AdoptOutage,
+    title: "Adopt the cluster's outage record when this run has none open",
+    targets: open
+      ? ['(this run has an open outage record: nothing to adopt)']
+      : [`the newest open outage of PowerPlan ${input.planName}: shutdown PowerEvents, stop records`],
+    why: "A shutdown run by the operator keeps its outage record in its PowerEvent, not in this machine's state file; startup adopts it before anything acts, so that it undoes what that shutdown did",
+    blockers: ['an outage closed by a later startup is not adopted; an unreadable record is skipped with a warning'],
+  });
+}
+
 function apiAndNodeSteps(input: CompileInput): PlanStep[] {
   const { startup } = input.spec;
   const quorum = Math.ceil(startup.nodeReadyQuorum * input.spec.nodes.length);
-  const cordoned = input.outage?.cordonedByHecate;
+  const cordoned = openOutage(input).outage?.cordonedByHecate;
   return [
     step({
       id: 'api/wait',
@@ -39,6 +64,7 @@ function apiAndNodeSteps(input: CompileInput): PlanStep[] {
       why: 'Nothing else can start before the control plane answers; a dry-run never waits',
       timeoutSeconds: seconds(parseDuration(startup.apiTimeout)),
     }),
+    adoptOutageStep(input),
     step({
       id: 'nodes/quorum',
       stage: Stage.Nodes,
@@ -123,14 +149,14 @@ function closeOutageStep(input: CompileInput): PlanStep {
   });
 }
 
-/** startup: gate, API, nodes, Flux source (→ local chain), Harbor, resume Flux, close the outage. */
+/** startup: gate, API, adopt the cluster's outage record, nodes, Flux source (→ local chain), Harbor, resume Flux, close the outage. */
 export function compileStartup(input: CompileInput): PlanStep[] {
   return [
     ...upsGateStep(input),
     ...apiAndNodeSteps(input),
     ...chainSteps(input),
     ...harborSteps(input, true),
-    ...fluxResumeSteps(input),
+    ...fluxResumeSteps(openOutage(input)),
     closeOutageStep(input),
   ];
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { outageRecord } from '../../../core/api/index.js';
 import type { FluxObject } from '../../../core/flux/objects.js';
 import { compilePlan } from '../../../core/plan/index.js';
 import { atlasInput, ATLAS_CHAIN as CHAIN } from '../../helpers/atlas.js';
@@ -55,10 +56,11 @@ describe('the Atlas startup plan', () => {
     expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
   });
 
-  it('checks the UPS first and waits for the API and a node quorum before uncordoning', () => {
-    expect(ids('startup').slice(0, 5)).toEqual([
+  it("checks the UPS first, waits for the API, adopts the cluster's outage record, and waits for a node quorum before uncordoning", () => {
+    expect(ids('startup').slice(0, 6)).toEqual([
       'power-gate/ups',
       'api/wait',
+      'outage/adopt',
       'nodes/quorum',
       'nodes/uncordon',
       'flux-source/check',
@@ -220,5 +222,40 @@ describe('prepare and harbor-seed', () => {
     const plan = compilePlan('harbor-seed', atlasInput());
     expect(plan.steps.map((s) => s.id)).toEqual(['bundle/verify', 'harbor/seed', 'harbor/reconcile']);
     expect(plan.steps[1]?.targets[0]).toBe('titan-05');
+  });
+});
+
+describe("the startup plan and the cluster's outage record", () => {
+  const targets = (outage: Record<string, unknown> | undefined) => {
+    const input = atlasInput(outage ? { outage: outageRecord.parse(outage) } : {});
+    const steps = compilePlan('startup', input).steps;
+    const of = (id: string) => steps.find((s) => s.id === id)?.targets;
+    return { adopt: of('outage/adopt'), uncordon: of('nodes/uncordon'), resume: of('flux-resume/resume') };
+  };
+
+  it.each([
+    {
+      given: 'an open record (the CLI ran the shutdown)',
+      outage: { inOutage: true, cordonedByHecate: ['titan-04'] },
+      adopt: ['(this run has an open outage record: nothing to adopt)'],
+      uncordon: ['titan-04'],
+      resume: ['(nothing recorded as suspended by Hecate)'],
+    },
+    {
+      given: 'a closed record (the last startup here)',
+      outage: { inOutage: false, endedAt: '2026-11-20T00:00:00Z' },
+      adopt: ['the newest open outage of PowerPlan atlas: shutdown PowerEvents, stop records'],
+      uncordon: ['the nodes in the outage record'],
+      resume: ['the objects listed in the outage record, in dependsOn order'],
+    },
+    {
+      given: 'no record at all (an empty state file, a fresh PowerEvent)',
+      outage: undefined,
+      adopt: ['the newest open outage of PowerPlan atlas: shutdown PowerEvents, stop records'],
+      uncordon: ['the nodes in the outage record'],
+      resume: ['the objects listed in the outage record, in dependsOn order'],
+    },
+  ])('given $given, then the plan names what it knows and no more', ({ given: _, outage, ...expected }) => {
+    expect(targets(outage)).toEqual(expected);
   });
 });
