@@ -1,34 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import {
-  buildCrds,
-  type CelRule,
-  CrdSchemaError,
-  type CustomResourceDefinition,
-  extendAt,
-  type JsonSchema,
-  toCrdSchema,
-} from '../../../core/api/crd.js';
+import { buildCrds, type CustomResourceDefinition } from '../../../core/api/crd.js';
+import type { CelRule, JsonSchema } from '../../../core/api/crd-schema.js';
 import { fromYaml } from '../../../core/yaml.js';
 import { CRD_DIR, HEADER, renderCrdFiles } from '../../../hack/gen-crds.js';
+import { isObject, schemaNodes } from '../../helpers/schema-nodes.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const FIX = 'run npm run gen:crds and commit crds/';
-
-/** Every schema node below `schema`, with a JSON path (`[]` = array items, `{}` = map values). */
-function* schemaNodes(schema: JsonSchema, path = ''): Generator<[string, JsonSchema]> {
-  yield [path || '.', schema];
-  const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
-  for (const [name, child] of Object.entries(properties)) yield* schemaNodes(child, `${path}.${name}`);
-  if (isObject(schema.items)) yield* schemaNodes(schema.items, `${path}[]`);
-  if (isObject(schema.additionalProperties)) yield* schemaNodes(schema.additionalProperties, `${path}{}`);
-}
-
-function isObject(value: unknown): value is JsonSchema {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The subset of OpenAPI validation our schemas use; returns what is wrong with `value`. */
 function violations(value: unknown, schema: JsonSchema, path = ''): string[] {
@@ -236,84 +216,5 @@ describe('CEL rules and list-map keys', () => {
 
   it('bounds the lists the CEL rules iterate, to stay within the cost budget', () => {
     expect(nodeAt(byKind('PowerPlan'), '.spec.nodes').maxItems).toEqual(expect.any(Number));
-  });
-});
-
-describe('toCrdSchema', () => {
-  it.each<[string, z.ZodType, JsonSchema]>([
-    [
-      'a plain object',
-      z.object({ a: z.string() }),
-      { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] },
-    ],
-    [
-      'a strict object',
-      z.strictObject({ a: z.string().optional() }),
-      { type: 'object', properties: { a: { type: 'string' } } },
-    ],
-    [
-      'a loose object',
-      z.looseObject({ a: z.string().optional() }),
-      { type: 'object', properties: { a: { type: 'string' } }, 'x-kubernetes-preserve-unknown-fields': true },
-    ],
-    [
-      'a record of unknown',
-      z.record(z.string(), z.unknown()),
-      { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-    ],
-    [
-      'a record of strings',
-      z.record(z.string(), z.string()),
-      { type: 'object', additionalProperties: { type: 'string' } },
-    ],
-    ['an unbounded int', z.number().int(), { type: 'integer', format: 'int64' }],
-    ['a bounded int', z.number().int().min(1).max(9), { type: 'integer', format: 'int64', minimum: 1, maximum: 9 }],
-    ['a datetime', z.iso.datetime({ offset: true }), { type: 'string', format: 'date-time' }],
-    ['string | number', z.union([z.string(), z.number()]), { 'x-kubernetes-int-or-string': true }],
-    ['a description', z.string().describe('Why'), { description: 'Why', type: 'string' }],
-    ['a default', z.string().default('x'), { type: 'string', default: 'x' }],
-    ['a nullable string', z.string().nullable(), { type: 'string', nullable: true }],
-  ])('maps %s', (_case, schema, expected) => {
-    expect(toCrdSchema(schema)).toEqual(expected);
-  });
-
-  it.each<[string, () => z.ZodType, RegExp]>([
-    ['a union of unrelated types', () => z.union([z.string(), z.boolean()]), /anyOf with types is not structural/],
-    [
-      'a union of objects',
-      () => z.object({ a: z.union([z.object({ b: z.string() }), z.object({ c: z.number() })]) }),
-      /^\.a: anyOf/,
-    ],
-    ['an untyped value', () => z.object({ a: z.unknown() }), /^\.a: every node .* needs a type/],
-  ])('refuses %s', (_case, schema, expected) => {
-    expect(() => toCrdSchema(schema())).toThrow(CrdSchemaError);
-    expect(() => toCrdSchema(schema())).toThrow(expected);
-  });
-
-  it('refuses a recursive schema', () => {
-    const tree: z.ZodType = z.object({
-      get children() {
-        return z.array(tree);
-      },
-    });
-
-    expect(() => toCrdSchema(tree)).toThrow();
-  });
-});
-
-describe('extendAt', () => {
-  it('appends CEL rules to those already present', () => {
-    const schema = toCrdSchema(z.object({ a: z.array(z.object({ b: z.string() })) }));
-    extendAt(schema, ['a', '[]', 'b'], { 'x-kubernetes-validations': [{ rule: 'r1', message: 'm1' }] });
-    extendAt(schema, ['a', '[]', 'b'], { 'x-kubernetes-validations': [{ rule: 'r2', message: 'm2' }] });
-
-    const [, b] = [...schemaNodes(schema)].find(([path]) => path === '.a[].b')!;
-    expect((b['x-kubernetes-validations'] as CelRule[]).map((r) => r.rule)).toEqual(['r1', 'r2']);
-  });
-
-  it('throws on a path that does not exist, so that a renamed field cannot lose its rule', () => {
-    const schema = toCrdSchema(z.object({ a: z.string() }));
-
-    expect(() => extendAt(schema, ['b'], { maxLength: 3 })).toThrow(/\.b: no such field/);
   });
 });
