@@ -29,6 +29,7 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { Watched } from './informer.js';
+import { PassScheduler } from './pass-scheduler.js';
 
 export const FLUX_ANNOTATIONS = {
   /** JSON array of `{apiVersion, kind, namespace?, name}`: the objects a Kustomization or HelmRelease applies. */
@@ -79,11 +80,7 @@ export class FluxStandIn {
   private readonly watched: Record<FluxKind | (typeof WORKLOADS)[number], Watched<FluxObject>>;
   private readonly custom: CustomObjectsApi;
   private readonly objects: KubernetesObjectApi;
-  private timer: NodeJS.Timeout | undefined;
-  private resync: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly passes: PassScheduler;
 
   private constructor(
     kubeConfig: KubeConfig,
@@ -91,8 +88,9 @@ export class FluxStandIn {
   ) {
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.passes = new PassScheduler(() => this.pass(), { resyncMs: options.resyncMs ?? 5_000 });
     const apps = kubeConfig.makeApiClient(AppsV1Api);
-    const onChange = () => this.schedule();
+    const onChange = () => this.passes.schedule();
     const log = options.log;
     const flux = (kind: FluxKind) => {
       const { group, version, plural } = FLUX_KINDS[kind];
@@ -127,48 +125,24 @@ export class FluxStandIn {
   static async start(kubeConfig: KubeConfig, options: FluxStandInOptions = {}): Promise<FluxStandIn> {
     const standIn = new FluxStandIn(kubeConfig, options);
     await Promise.all(Object.values(standIn.watched).map((w) => w.start()));
-    standIn.resync = setInterval(() => standIn.schedule(), options.resyncMs ?? 5_000);
+    standIn.passes.startResync();
     await standIn.reconcileNow();
     return standIn;
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    clearInterval(this.resync);
+    this.passes.stop();
     await Promise.all(Object.values(this.watched).map((w) => w.stop()));
-    await this.running;
+    await this.passes.idle();
   }
 
   /** One full pass now (after any running one); resolves when its status writes are done. */
-  async reconcileNow(): Promise<void> {
-    await this.running;
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-    });
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.reconcileNow().then(() => {
-        if (this.again) {
-          this.again = false;
-          this.schedule();
-        }
-      });
-    }, 25);
+  reconcileNow(): Promise<void> {
+    return this.passes.reconcileNow();
   }
 
   private async pass(): Promise<void> {
-    if (this.stopped) return;
+    if (this.passes.isStopped) return;
     const exists = new Map<string, boolean>();
     const writes: Promise<void>[] = [];
     // sources first, then releases and kustomizations in dependency order: each reads the others' fresh verdicts
@@ -345,7 +319,7 @@ export class FluxStandIn {
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return; // deleted meanwhile
       this.options.log?.('Flux status write failed', { kind, name: obj.metadata?.name, error: String(error) });
-      this.schedule();
+      this.passes.schedule();
     }
   }
 }

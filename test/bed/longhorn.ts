@@ -27,6 +27,7 @@ import {
 } from '@kubernetes/client-node';
 import { Watched } from './informer.js';
 import { type LonghornReplica, LonghornReplicas, replicaPlacement } from './longhorn-replicas.js';
+import { PassScheduler } from './pass-scheduler.js';
 
 export const LONGHORN = {
   driver: 'driver.longhorn.io',
@@ -59,11 +60,7 @@ export class LonghornStandIn {
   private readonly volumes: Watched<LonghornVolume>;
   /** Undefined when the Replica CRD is not served. */
   private replicas: LonghornReplicas | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private resync: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly passes: PassScheduler;
 
   private constructor(
     kubeConfig: KubeConfig,
@@ -72,7 +69,14 @@ export class LonghornStandIn {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.storage = kubeConfig.makeApiClient(StorageV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    const onChange = () => this.schedule();
+    this.passes = new PassScheduler(() => this.pass(), {
+      resyncMs: options.resyncMs ?? 5_000,
+      onError: (error) => {
+        this.options.log?.('Longhorn pass failed', { error: String(error) });
+        this.passes.schedule();
+      },
+    });
+    const onChange = () => this.passes.schedule();
     const { group, version, plural, namespace } = LONGHORN;
     this.pvcs = new Watched(kubeConfig, {
       name: 'persistentvolumeclaims',
@@ -86,7 +90,7 @@ export class LonghornStandIn {
       path: '/api/v1/pods',
       list: () => this.core.listPodForAllNamespaces(),
       onChange: (pod) => {
-        if (pod.spec?.volumes?.some((v) => v.persistentVolumeClaim)) this.schedule();
+        if (pod.spec?.volumes?.some((v) => v.persistentVolumeClaim)) this.passes.schedule();
       },
       log: options.log,
     });
@@ -106,17 +110,15 @@ export class LonghornStandIn {
     const standIn = new LonghornStandIn(kubeConfig, options);
     standIn.replicas = await LonghornReplicas.watch(kubeConfig, standIn.custom, options.log);
     await Promise.all([standIn.pvcs.start(), standIn.pods.start(), standIn.volumes.start(), standIn.replicas?.start()]);
-    standIn.resync = setInterval(() => standIn.schedule(), options.resyncMs ?? 5_000);
+    standIn.passes.startResync();
     await standIn.reconcileNow();
     return standIn;
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    clearInterval(this.resync);
+    this.passes.stop();
     await Promise.all([this.pvcs.stop(), this.pods.stop(), this.volumes.stop(), this.replicas?.stop()]);
-    await this.running;
+    await this.passes.idle();
   }
 
   /** The Replica objects of a volume, from the cache (empty without the Replica CRD). */
@@ -130,39 +132,13 @@ export class LonghornStandIn {
     return claim ? this.volumes.get(volumeName(claim), LONGHORN.namespace) : undefined;
   }
 
-  async reconcileNow(): Promise<void> {
-    await this.running;
-    this.running = this.pass()
-      .catch((error: unknown) => {
-        this.options.log?.('Longhorn pass failed', { error: String(error) });
-        this.schedule();
-      })
-      .finally(() => {
-        this.running = undefined;
-      });
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.reconcileNow().then(() => {
-        if (this.again) {
-          this.again = false;
-          this.schedule();
-        }
-      });
-    }, 25);
+  /** One full pass now (after any running one); a failed pass is logged and scheduled again. */
+  reconcileNow(): Promise<void> {
+    return this.passes.reconcileNow();
   }
 
   private async pass(): Promise<void> {
-    if (this.stopped) return;
+    if (this.passes.isStopped) return;
     const classes = new Set(
       (await this.storage.listStorageClass()).items
         .filter((sc) => sc.provisioner === LONGHORN.driver)
