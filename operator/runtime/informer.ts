@@ -67,10 +67,13 @@ export class Informer<T extends KubernetesObject> {
    */
   async start(): Promise<void> {
     this.stopping = false;
+    const failures = this.failures;
     await this.informer.start();
     if (this.informer.latestResourceVersion()) {
       this.synced = true;
-      this.failures = 0;
+      // NOTE: a watch that cannot connect fires `error` before start() resolves, and the list's resourceVersion
+      // outlives it: only an attempt without a new failure ends the backoff
+      if (this.failures === failures) this.failures = 0;
     }
     this.armWatchdog();
   }
