@@ -1,18 +1,12 @@
 /**
- * A client-node 1.4 informer that keeps running: the stand-ins (kubelet, Flux, Longhorn) watch the real API
- * server through these.
- *
- * NOTE: in client-node 1.4 any watch error other than 410 stops the informer and fires `error`; the caller must
- * restart it. `stop()` itself fires `error` with an AbortError, so restarts are guarded by `stopped`. Restarts back
- * off (bounded) because 1.4 builds a new https.Agent per reconnect (kubernetes-client/javascript#2893).
+ * The stand-ins' (kubelet, Flux, Longhorn) informers on the real API server: the operator's Informer
+ * (operator/runtime/informer.ts: restarts with backoff, guarded against its own stop), with the bed's defaults:
+ * quick restarts (200 ms → 5 s), no watchdog (a bed lives for minutes), an optional log function, and a
+ * `deleted` flag for consumers that keep per-object state. Also the kubelet stand-in's key queue.
  */
-import {
-  type KubeConfig,
-  type KubernetesListObject,
-  type KubernetesObject,
-  ListWatch,
-  Watch,
-} from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from '../../core/ports.js';
+import { Informer } from '../../operator/runtime/informer.js';
 
 export interface WatchedOptions<T extends KubernetesObject> {
   /** For log lines, e.g. "pods". */
@@ -22,49 +16,36 @@ export interface WatchedOptions<T extends KubernetesObject> {
   list: () => Promise<KubernetesListObject<T>>;
   /** Called for every add, update and delete (level-based consumers just enqueue a key). */
   onChange: (obj: T, deleted: boolean) => void;
-  labelSelector?: string;
-  fieldSelector?: string;
   log?: (message: string, fields?: Record<string, unknown>) => void;
-  /** First and largest restart delay. */
+  /** First and largest restart delay (default 200 ms → 5 s). */
   backoffMs?: { min: number; max: number };
 }
 
 export class Watched<T extends KubernetesObject> {
-  private readonly informer: ListWatch<T>;
-  private stopped = false;
-  private failures = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly informer: Informer<T>;
 
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly options: WatchedOptions<T>,
-  ) {
-    this.informer = new ListWatch<T>(
-      options.path,
-      new Watch(kubeConfig),
-      options.list,
-      false,
-      options.labelSelector,
-      options.fieldSelector,
-    );
-    this.informer.on('add', (obj) => options.onChange(obj, false));
-    this.informer.on('update', (obj) => options.onChange(obj, false));
-    this.informer.on('delete', (obj) => options.onChange(obj, true));
-    this.informer.on('error', (error) => this.onError(error));
+  constructor(kubeConfig: KubeConfig, options: WatchedOptions<T>) {
+    const log = options.log ?? (() => undefined);
+    const logger: Logger = { info: log, warn: log, error: log, debug: () => undefined };
+    this.informer = new Informer<T>(kubeConfig, {
+      name: options.name,
+      path: options.path,
+      list: options.list,
+      // NOTE: client-node changes its cache before it calls back: an object gone from it was deleted
+      onChange: (obj) => options.onChange(obj, !this.get(obj.metadata?.name ?? '', obj.metadata?.namespace)),
+      logger,
+      backoffMs: options.backoffMs ?? { min: 200, max: 5_000 },
+      staleAfterMs: 0,
+    });
   }
 
   /** Lists and starts watching; resolves once the first list is in the cache (or failed and a retry is planned). */
-  async start(): Promise<void> {
-    this.stopped = false;
-    const before = this.failures;
-    await this.informer.start();
-    if (this.failures === before) this.failures = 0;
+  start(): Promise<void> {
+    return this.informer.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.restartTimer);
-    await this.informer.stop();
+  stop(): Promise<void> {
+    return this.informer.stop();
   }
 
   get(name: string, namespace?: string): T | undefined {
@@ -73,22 +54,6 @@ export class Watched<T extends KubernetesObject> {
 
   list(namespace?: string): readonly T[] {
     return this.informer.list(namespace);
-  }
-
-  private onError(error: unknown): void {
-    if (this.stopped) return; // stop() aborts the watch, which reports an AbortError: not a failure
-    this.failures += 1;
-    const { min, max } = this.options.backoffMs ?? { min: 200, max: 5_000 };
-    const delay = Math.min(max, min * 2 ** (this.failures - 1));
-    this.options.log?.('Informer failed, restarting', {
-      informer: this.options.name,
-      delayMs: delay,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    clearTimeout(this.restartTimer);
-    this.restartTimer = setTimeout(() => {
-      if (!this.stopped) void this.start();
-    }, delay);
   }
 }
 

@@ -12,6 +12,8 @@ import {
   CustomObjectsApi,
   type KubernetesListObject,
   type KubernetesObject,
+  PatchStrategy,
+  setHeaderOptions,
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
@@ -279,6 +281,35 @@ describe.skipIf(!bed.ok)('kubelet stand-in', () => {
     const count = failures.length;
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect(failures.length).toBe(count);
+  });
+
+  it('tells a watcher which change was a deletion: only the delete of an object, not its create or update', async () => {
+    const seen: string[] = [];
+    const watched = new Watched<KubernetesObject>(plane.kubeConfig, {
+      name: 'configmaps',
+      path: '/api/v1/namespaces/kt/configmaps',
+      list: () => core.listNamespacedConfigMap({ namespace: 'kt' }),
+      onChange: (obj, deleted) => {
+        if (obj.metadata?.name === 'watched-cm') seen.push(deleted ? 'deleted' : 'changed');
+      },
+    });
+    await watched.start();
+    try {
+      await core.createNamespacedConfigMap({ namespace: 'kt', body: { metadata: { name: 'watched-cm' } } });
+      await eventually('the create is seen', () => seen.length === 1);
+      await core.patchNamespacedConfigMap(
+        { namespace: 'kt', name: 'watched-cm', body: { data: { a: '1' } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      await eventually('the update is seen', () => seen.length === 2);
+      await core.deleteNamespacedConfigMap({ namespace: 'kt', name: 'watched-cm' });
+      await eventually('the delete is seen', () => seen.length === 3);
+    } finally {
+      await watched.stop();
+    }
+
+    expect(seen).toEqual(['changed', 'changed', 'deleted']);
+    expect(watched.get('watched-cm', 'kt')).toBeUndefined();
   });
 
   it('powers a node off: the real node-lifecycle controller marks it NotReady and taints it; on again: Ready, pods back', async () => {
