@@ -13,9 +13,8 @@ import { join } from 'node:path';
 import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { KubeFlux } from '../adapters/kube/flux.js';
-import { StateFile } from '../adapters/state-file.js';
 import { runCli } from '../cli/main.js';
-import { outageRecord, type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
+import { type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/yaml.js';
 import { REPO_ROOT } from '../test/bed/index.js';
 import type { Scenario } from '../test/bed/scenario.js';
@@ -96,11 +95,19 @@ async function follow(b: OperatorBed, op: OperatorProcess, name: string, timeout
     const phase = versions.at(-1)?.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') return b.getEvent(name);
     if (Date.now() - t0 > timeoutMs || op.hasExited()) {
-      throw new Error(`PowerEvent ${name} did not finish (phase ${phase})\n${op.tail()}`);
+      throw new Error(`PowerEvent ${name} did not finish (phase ${phase})\n${tail(op)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** The operator's last log lines, each cut to 300 characters. */
+const tail = (op: OperatorProcess) =>
+  op
+    .tail(12)
+    .split('\n')
+    .map((l) => l.slice(0, 300))
+    .join('\n');
 
 function printConditions(event: PowerEvent): void {
   out(`  phase ${event.status?.phase}, finished ${event.status?.finishedAt ?? '-'}`);
@@ -164,15 +171,10 @@ async function main(): Promise<void> {
   await kubectl(b, 'apply', '-f', 'shutdown.yaml');
   const shutdown = await follow(b, op, 'planned-outage', 180_000);
   printConditions(shutdown);
-  if (shutdown.status?.phase !== 'Succeeded') throw new Error(`the shutdown PowerEvent failed\n${op.tail()}`);
+  if (shutdown.status?.phase !== 'Succeeded') throw new Error(`the shutdown PowerEvent failed\n${tail(op)}`);
 
-  say('The operator goes down with its node; the cold boot will need the outage record from the PowerEvent');
-  // NOTE: the CLI reads its outage record only from its state file; it cannot yet read the one the operator keeps in
-  // the PowerEvent's status. An admin saves it while the API is up; the demo does the same with the CLI's own store.
-  await kubectl(b, 'get', 'powerevent', 'planned-outage', '-n', NS, '-o', 'jsonpath={.status.outage}');
-  const outage = outageRecord.parse(shutdown.status?.outage ?? {});
-  await new StateFile(e2e.statePath).save({ outage });
-  out(`  saved to the CLI's state file ${e2e.statePath}`);
+  say('The operator goes down with its node: its outage record stays in the PowerEvent, for the cold boot');
+  await kubectl(b, 'get', 'powerevent', 'planned-outage', '-n', NS, '-o', 'jsonpath={.status.outage.cordonedByHecate}');
   await op.stop();
   out(`  operator stopped (SIGTERM, exit ${await op.exited})`);
 
@@ -216,7 +218,7 @@ async function main(): Promise<void> {
   );
   if (again.length > 0) out(`  (already done by the CLI, run again by the operator: ${again.join(', ')})`);
   printConditions(startup);
-  if (startup.status?.phase !== 'Succeeded') throw new Error(`the hand-off PowerEvent failed\n${op.tail()}`);
+  if (startup.status?.phase !== 'Succeeded') throw new Error(`the hand-off PowerEvent failed\n${tail(op)}`);
   await kubectl(b, 'get', 'powerevents', '-n', NS);
   await hecate(b, ['status', ...e2e.args()]);
   out(`\nDemo done in ${elapsed()}.`);
