@@ -5,7 +5,9 @@
  * Lifecycle: serve /healthz, /readyz and /metrics at once; wait for the leader Lease; as leader, start the caches
  * and the work queue. SIGTERM stops the queue (a running plan stops at its next step and stays Running, to be
  * resumed), writes the last status, then releases the Lease so a follower takes over at once. Losing the Lease
- * exits with code 1 (as controller-runtime does): a process that is no longer leader must not write.
+ * exits with code 1 (as controller-runtime does): a process that is no longer leader must not write. A run whose
+ * last status is written (operator/reconcile/last-status.ts) still delivers the power-offs it announced first: it
+ * writes nothing more, and the API that took the Lease away may be gone with the control plane's quorum.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -109,6 +111,13 @@ export async function runOperator(
         graceMs: config.shutdownGraceMs,
       }),
     );
+    // NOTE: past the grace and without the lease: the last status already says these power-offs were sent, and a
+    // new leader only confirms them; leaving now would leave nodes up that the status calls powered off
+    const announced = operator.reconciler.afterLastStatus();
+    if (announced) {
+      logger.info('The last status is written: delivering the power-offs it announced before stopping');
+      await announced;
+    }
   };
   if (!elector) {
     await startOperator();

@@ -177,53 +177,95 @@ export function stopMessage(stop: { beforeStep: string; title: string; reason: s
 }
 
 /**
- * Every step but `step` (the power-off of the operator's own node) is done: the status a finished run would have,
- * written BEFORE that power-off is delivered, because it is the last status this operator writes. The step stays
- * `running` in progress (recorded before it acts); Ready's reason marks the status for the next operator, which
- * confirms the step without sending the power-off again ({@link ownNodeConfirmed}).
+ * The last status this operator writes (operator/reconcile/last-status.ts), BEFORE the first of `steps` (the
+ * power-offs it announces, a suffix of the plan) is sent: the status a finished run would have, every step before
+ * them done. Record before act: every announced node is added to `outage.poweredOff` and every announced step is
+ * recorded `running` in this one write (a superset of the truth until the last power-off is sent), because no
+ * later write may reach the API. Ready's reason marks the status for the next operator, which confirms the steps
+ * without sending a power-off again ({@link lastStatusConfirmed}).
+ *
+ * - One step, the operator's own node: reason PoweringOffOwnNode.
+ * - The control plane (two or more nodes; the operator's own node last): reason PoweringOffControlPlane, because the
+ *   API loses its quorum on the way.
  */
-export function lastWords(status: PowerEventStatus, step: PlanStep, facts: Facts): PowerEventStatus {
-  const node = step.params.node ?? step.targets[0] ?? '';
-  const message = `powering off ${node}, the operator's own node: this is the last status this operator writes; every other step is done`;
+export function lastWords(
+  status: PowerEventStatus,
+  steps: readonly PlanStep[],
+  facts: Facts,
+  selfNode?: string,
+): PowerEventStatus {
+  const first = steps[0];
+  if (!first) return status;
+  const now = facts.now.toISOString();
+  const nodes = steps.map(nodeOf);
+  const controlPlane = steps.filter((s) => s.params.role === 'control-plane').length >= 2;
+  const reason = controlPlane ? Reason.PoweringOffControlPlane : Reason.PoweringOffOwnNode;
+  const message = controlPlane
+    ? `powering off the control plane: ${orderedList(nodes.map((n) => (n === selfNode ? `${n} (this operator's node)` : n)))}; the API loses quorum on the way, so this is the last status this operator writes`
+    : `powering off ${nodes[0]}, the operator's own node: this is the last status this operator writes; every other step is done`;
+  const poweredOff = status.outage?.poweredOff ?? [];
+  const outage = status.outage && {
+    ...status.outage,
+    poweredOff: [...poweredOff, ...nodes.filter((n) => !poweredOff.includes(n))],
+  };
+  const note = 'recorded in the last status this operator writes, before its power-off is sent';
+  const records = status.progress?.steps ?? [];
+  const announced = steps.flatMap((s) => {
+    const record = records.find((r) => r.id === s.id);
+    if (record && (record.state === 'done' || record.state === 'skipped')) return [];
+    return [{ id: s.id, state: 'running' as const, startedAt: record?.startedAt ?? now, message: note }];
+  });
+  const ids = new Set(announced.map((r) => r.id));
+  const progress = status.progress && {
+    ...status.progress,
+    steps: [...records.filter((r) => !ids.has(r.id)), ...announced],
+    updatedAt: now,
+  };
   let conditions = setCondition(
     status.conditions,
-    { type: conditionOf(step.stage), status: 'True', reason: Reason.PoweringOffOwnNode, message },
+    { type: conditionOf(first.stage), status: 'True', reason, message },
     facts.now,
     facts.generation,
   );
-  conditions = setKstatus(
-    conditions,
-    { ready: ready('True', Reason.PoweringOffOwnNode, message) },
-    facts.now,
-    facts.generation,
-  );
+  conditions = setKstatus(conditions, { ready: ready('True', reason, message) }, facts.now, facts.generation);
   return withGeneration(
-    { ...status, conditions, stage: step.stage, phase: 'Succeeded', finishedAt: facts.now.toISOString() },
+    {
+      ...status,
+      conditions,
+      ...(outage ? { outage } : {}),
+      ...(progress ? { progress } : {}),
+      stage: first.stage,
+      phase: 'Succeeded',
+      finishedAt: now,
+    },
     facts.generation,
   );
 }
 
-/** The last status an operator wrote before powering off its own node (see {@link lastWords}). */
-export function ownNodePending(status: PowerEventStatus): boolean {
+/** The reasons of {@link lastWords}: a status written before power-offs it could not report. */
+const LAST_STATUS_REASONS: readonly string[] = [Reason.PoweringOffOwnNode, Reason.PoweringOffControlPlane];
+
+/** The last status an operator wrote before the power-offs it announced (see {@link lastWords}). */
+export function lastStatusPending(status: PowerEventStatus): boolean {
   const ready = status.conditions.find((c) => c.type === ConditionType.Ready);
-  return status.phase === 'Succeeded' && ready?.reason === Reason.PoweringOffOwnNode;
+  return status.phase === 'Succeeded' && LAST_STATUS_REASONS.includes(ready?.reason ?? '');
 }
 
 /**
- * A restarted operator found {@link lastWords}: the own node's power-off step, recorded `running` with the node in
- * `outage.poweredOff`, is marked done; it is never sent again (the cluster may be back up by now).
+ * A restarted operator found {@link lastWords}: every announced power-off step, recorded `running` with its node in
+ * `outage.poweredOff`, is marked done; none is sent again (the cluster may be back up by now).
  */
-export function ownNodeConfirmed(status: PowerEventStatus, facts: Facts): PowerEventStatus {
+export function lastStatusConfirmed(status: PowerEventStatus, facts: Facts, selfNode?: string): PowerEventStatus {
   const now = facts.now.toISOString();
   const poweredOff = status.outage?.poweredOff ?? [];
   const planSteps = status.plan?.steps ?? [];
   const pending = planSteps.filter((s) => {
     const record = status.progress?.steps.find((r) => r.id === s.id);
-    return record?.state === 'running' && poweredOff.includes(s.params.node ?? '');
+    return record?.state === 'running' && poweredOff.includes(nodeOf(s));
   });
   const ids = new Set(pending.map((s) => s.id));
-  const nodes = pending.map((s) => s.params.node ?? s.id).join(', ');
-  const note = `recorded before the operator's own node lost power; not sent again`;
+  const names = pending.map(nodeOf).map((n) => (n === selfNode ? `${n} (the operator's own node)` : n));
+  const note = 'announced in the last status before it was sent; not sent again';
   const progress = status.progress && {
     ...status.progress,
     steps: status.progress.steps.map((r) =>
@@ -232,7 +274,11 @@ export function ownNodeConfirmed(status: PowerEventStatus, facts: Facts): PowerE
     finishedAt: status.progress.finishedAt ?? now,
     updatedAt: now,
   };
-  const message = `${status.plan?.mode ?? 'plan'} finished: ${planSteps.length} step(s) done; ${nodes || "the operator's own node"} (the operator's own node) was powered off last, after the final status, and is not powered off again`;
+  const after =
+    names.length === 0
+      ? 'nothing was left to confirm'
+      : `${orderedList(names)} ${names.length === 1 ? 'was' : 'were'} powered off after the final status, and ${names.length === 1 ? 'is' : 'are'} not powered off again`;
+  const message = `${status.plan?.mode ?? 'plan'} finished: ${planSteps.length} step(s) done; ${after}`;
   let conditions = status.conditions;
   for (const s of pending) {
     conditions = setCondition(
@@ -244,6 +290,17 @@ export function ownNodeConfirmed(status: PowerEventStatus, facts: Facts): PowerE
   }
   conditions = setKstatus(conditions, { ready: ready('True', Reason.Succeeded, message) }, facts.now, facts.generation);
   return { ...status, conditions, ...(progress ? { progress } : {}) };
+}
+
+/** The node a power-off step acts on. */
+function nodeOf(step: PlanStep): string {
+  return step.params.node ?? step.targets[0] ?? step.id;
+}
+
+/** "a", "a then b", "a, b, then c": the order things happen in. */
+function orderedList(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')}, then ${items.at(-1)}`;
 }
 
 /** The condition a stage owns; unknown stages fall back to Reconciling's sibling Planned. */

@@ -1,9 +1,9 @@
-import type { PlanMode, RenderedPlan } from '../api/plan.js';
+import type { PlanMode, PlanStep, RenderedPlan } from '../api/plan.js';
 import { compileEmergencyShutdownTuned } from './emergency.js';
 import { compileHarborSeed } from './harbor.js';
 import type { CompileInput } from './input.js';
 import { compilePrepare } from './prepare.js';
-import { compileShutdown } from './shutdown.js';
+import { compileShutdown, quorumNotes } from './shutdown.js';
 import { compileStartup } from './startup.js';
 
 export type { CompileInput, Observed, ResolvedPaths } from './input.js';
@@ -18,7 +18,7 @@ const COMPILERS = {
 } satisfies Record<PlanMode, (input: CompileInput) => unknown>;
 
 /** Notes about the inputs: what the plan could not know, and what looks wrong. */
-function notes(mode: PlanMode, input: CompileInput): string[] {
+function notes(mode: PlanMode, input: CompileInput, steps: readonly PlanStep[]): string[] {
   const out: string[] = [];
   if (input.observed.api !== 'reachable') {
     out.push('The cluster was not consulted: targets marked "at run time" are listed when the step runs');
@@ -30,6 +30,7 @@ function notes(mode: PlanMode, input: CompileInput): string[] {
     out.push('prepare has not recorded the Flux revision: a fallback applies the snapshot as it is');
   }
   if (mode === 'startup') out.push(...snapshotWarnings(input));
+  if (mode === 'shutdown' || mode === 'emergency-shutdown') out.push(...quorumNotes(input, steps));
   if ((mode === 'harbor-seed' || mode === 'prepare') && !input.spec.harbor) {
     out.push('The plan has no harbor section: no bundle to check or seed');
   }
@@ -64,11 +65,6 @@ function snapshotWarnings(input: CompileInput): string[] {
 
 /** Compiles a mode into a plan: pure, plain data, the same for the dry-run, the runner and PowerEvent status. */
 export function compilePlan(mode: PlanMode, input: CompileInput): RenderedPlan {
-  return {
-    mode,
-    planName: input.planName,
-    execute: input.execute,
-    steps: COMPILERS[mode](input),
-    notes: notes(mode, input),
-  };
+  const steps = COMPILERS[mode](input);
+  return { mode, planName: input.planName, execute: input.execute, steps, notes: notes(mode, input, steps) };
 }

@@ -130,6 +130,27 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
   );
 }
 
+/**
+ * A note for `powerOff.method: helper-pod` with three or more control-plane nodes: a helper pod needs the API, and
+ * with embedded etcd (k3s servers) the API loses its quorum once a majority of the control plane is off, so the
+ * power-offs after that point cannot start their helpers. Names the node whose power-off loses the quorum and the
+ * nodes that could not be reached, in the compiled order (`steps`). Empty otherwise. Pure.
+ */
+export function quorumNotes(input: CompileInput, steps: readonly PlanStep[]): string[] {
+  if (input.spec.powerOff.method !== 'helper-pod') return [];
+  const powerOffs = steps.filter((s) => s.kind === StepKind.PowerOffNode);
+  const controlPlane = powerOffs.filter((s) => s.params.role === 'control-plane');
+  const n = controlPlane.length;
+  if (n < 3) return [];
+  const quorum = Math.floor(n / 2) + 1;
+  const losing = controlPlane[n - quorum]; // the power-off that leaves fewer than `quorum` members up
+  if (!losing) return [];
+  const unreachable = powerOffs.slice(powerOffs.indexOf(losing) + 1).map((s) => s.params.node ?? s.id);
+  return [
+    `WARNING: powerOff.method helper-pod needs the API for every power-off, and the API loses its etcd quorum once ${n - quorum + 1} of the ${n} control-plane nodes are off (after ${losing.params.node ?? losing.id}): ${humanList(unreachable)} could not be reached. Use \`powerOff.method: ssh\`, which does not need the API`,
+  ];
+}
+
 /** `input.selfNode` when it names one of the plan's nodes. */
 export function selfNodeOf(input: CompileInput): string | undefined {
   const self = input.selfNode;

@@ -14,6 +14,11 @@ export const OperatorReason = {
   Stopped: 'Stopped',
   /** Every other step is done; the operator's own node is being powered off: the last status it writes. */
   PoweringOffOwnNode: 'PoweringOffOwnNode',
+  /**
+   * Every worker step is done; the control plane (two or more nodes, then the operator's own node) is being powered
+   * off: the API loses its quorum on the way, so this is the last status the operator writes.
+   */
+  PoweringOffControlPlane: 'PoweringOffControlPlane',
 } as const;
 export type OperatorReason = (typeof OperatorReason)[keyof typeof OperatorReason];
 

@@ -1,5 +1,5 @@
 /**
- * What every part of the PowerEvent reconciler (./powerevent.ts, ./run.ts, ./own-node.ts, ./stop.ts) does the same
+ * What every part of the PowerEvent reconciler (./powerevent.ts, ./run.ts, ./last-status.ts, ./stop.ts) does the same
  * way with the event it works on: the facts a status write carries, a Kubernetes Event about it, and the object as
  * the informer cache holds it now.
  */

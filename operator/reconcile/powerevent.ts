@@ -12,8 +12,9 @@
  * - A generation that is fully handled (rendered, finished, failed) is not looked at again.
  * - Deleting the running event stops it at the next safe point (./stop.ts): a finalizer holds the object until the
  *   stop is recorded; nothing is undone.
- * - The operator's own node (`selfNode`) is powered off last, after the last status this process writes
- *   (./own-node.ts); a restarted operator confirms that step and never sends it again.
+ * - Power-offs it could not report are announced in the last status this process writes (./last-status.ts): the
+ *   control plane when it has two or more nodes (the API loses its quorum on the way), else the operator's own node,
+ *   powered off last. A restarted operator confirms the announced steps and never sends them again.
  */
 import {
   ConditionType,
@@ -31,14 +32,14 @@ import { Outcome } from '../runtime/outcome.js';
 import * as next from '../status.js';
 import { emit, factsOf } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
-import { confirmOwnNode, SealableStore } from './own-node.js';
+import { confirmLastStatus, SealableStore } from './last-status.js';
 import { compileFor, planToRun, type ResolvedPlan, resolvePlan } from './plan.js';
 import { runEvent } from './run.js';
 import { DELETED_REASON, hasStopFinalizer, recordStop, stopIfDeleted } from './stop.js';
 
 /**
- * Parses the event, then hands it to the part that owns its state: deletion (./stop.ts), the own node's confirmed
- * power-off (./own-node.ts), the dry-run render, waiting for the active event, or the run (./run.ts).
+ * Parses the event, then hands it to the part that owns its state: deletion (./stop.ts), the power-offs announced
+ * in the last status (./last-status.ts), the dry-run render, waiting for the active event, or the run (./run.ts).
  */
 export class PowerEventReconciler {
   /** Keys of events this process is running; checked and set without an await in between. */
@@ -51,8 +52,10 @@ export class PowerEventReconciler {
   private readonly written = new Map<string, { uid: string; status: PowerEventStatus }>();
   /** Per running key: aborted when the event is seen deleted, so the run stops at its next safe point. */
   private readonly stops = new Map<string, AbortController>();
-  /** Uids of events whose last status this process wrote before powering off its own node: it writes no more. */
+  /** Uids of events whose last status this process wrote (./last-status.ts): it writes no more for them. */
   private readonly silenced = new Set<string>();
+  /** Runs in flight, with their status store (sealed once the last status is written). */
+  private readonly running = new Map<string, { done: Promise<unknown>; store: SealableStore }>();
 
   constructor(private readonly deps: PowerEventReconcilerDeps) {}
 
@@ -76,12 +79,23 @@ export class PowerEventReconciler {
     if (event.metadata.deletionTimestamp) return this.deleted(key, raw, event, status);
     const store = new SealableStore(this.deps.openStatus({ namespace, name }, status));
     try {
-      if (next.ownNodePending(status)) return await confirmOwnNode(this.deps, key, raw, event, store);
+      if (next.lastStatusPending(status)) return await confirmLastStatus(this.deps, key, raw, event, store);
       if (this.handled({ ...event, status })) return Outcome.done();
       return await this.reconcileEvent(key, event, store);
     } finally {
       this.written.set(key, { uid, status: store.current });
     }
+  }
+
+  /**
+   * Resolves when every run whose last status is written has delivered what it announced (each power-off is bounded
+   * by its executor); undefined when there is none. The process waits for it before it exits, lease or not: the
+   * status already says those power-offs were sent, and no other operator will send them.
+   */
+  afterLastStatus(): Promise<void> | undefined {
+    const sealed = [...this.running.values()].filter((r) => r.store.isSealed).map((r) => r.done);
+    if (sealed.length === 0) return undefined;
+    return Promise.allSettled(sealed).then(() => undefined);
   }
 
   /**
@@ -168,19 +182,22 @@ export class PowerEventReconciler {
   ): Promise<Outcome> {
     const stop = new AbortController();
     this.stops.set(key, stop);
+    const done = runEvent(this.deps, {
+      key,
+      event,
+      store,
+      plan,
+      wiring,
+      stop: stop.signal,
+      noticeDeletion: () => this.noticeDeletion(key),
+      silenced: this.silenced,
+    });
+    this.running.set(key, { done, store });
     try {
-      return await runEvent(this.deps, {
-        key,
-        event,
-        store,
-        plan,
-        wiring,
-        stop: stop.signal,
-        noticeDeletion: () => this.noticeDeletion(key),
-        silenced: this.silenced,
-      });
+      return await done;
     } finally {
       this.stops.delete(key);
+      this.running.delete(key);
     }
   }
 

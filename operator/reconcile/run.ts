@@ -9,11 +9,12 @@ import type { PowerEvent, RenderedPlan } from '../../core/api/index.js';
 import { RunStoppedError, StepFailedError } from '../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../core/run/runner.js';
 import { Reason } from '../../core/status/reasons.js';
+import type { EventType } from '../events.js';
 import { Outcome } from '../runtime/outcome.js';
 import * as next from '../status.js';
 import { emit, factsOf, isBeingDeleted, liveEvent } from './context.js';
-import type { ExecutorWiring, PowerEventReconcilerDeps, StatusStore } from './deps.js';
-import { ownNodeLast, type SealableStore } from './own-node.js';
+import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
+import { type SealableStore, withLastStatus } from './last-status.js';
 import { hasStopFinalizer } from './stop.js';
 
 /** What the reconciler hands a run. */
@@ -27,7 +28,7 @@ export interface EventRun {
   stop: AbortSignal;
   /** Looks for a deletion in the cache again: one seen before the finalizer was on did not stop the run. */
   noticeDeletion(): void;
-  /** Uids of events whose last status is written (./own-node.ts): this process writes no more for them. */
+  /** Uids of events whose last status is written (./last-status.ts): this process writes no more for them. */
   silenced: Pick<Set<string>, 'add' | 'delete'>;
 }
 
@@ -35,6 +36,8 @@ export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): P
   const { key, event, store, plan, wiring } = run;
   const facts = () => factsOf(deps.clock, event);
   const log = deps.logger;
+  const signal = unlessSealed(deps.signal, store);
+  const stop = unlessSealed(run.stop, store);
   try {
     // NOTE: before the first write of the run: a deletion from here on waits for the stop to be recorded
     await deps.finalizer?.add(liveEvent(deps.events, event));
@@ -46,23 +49,25 @@ export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): P
     await runPlan({
       plan,
       action: event.spec.action,
-      executors: ownNodeLast(deps, run),
+      executors: withLastStatus(deps, run),
       ...(wiring.guard ? { guard: wiring.guard } : {}),
       store,
       clock: deps.clock,
       logger: log,
-      signal: deps.signal,
-      stop: run.stop,
+      // NOTE: once the last status is written, the power-offs it announced are delivered whatever happens to the
+      // process (lease lost, SIGTERM) or the event (deleted): the status already says they were sent
+      signal: signal.signal,
+      stop: stop.signal,
       onEvent: (e) => onRunEvent(deps, key, event, store, e, started),
     });
     await store.update((s) => next.succeeded(s, facts()));
     deps.metrics?.phase(key, 'Succeeded');
-    emit(deps.recorder, event, 'Normal', Reason.Succeeded, `${plan.mode} finished`);
-    log.info('Finished the plan', { powerEvent: key, mode: plan.mode });
+    if (!store.isSealed) emit(deps.recorder, event, 'Normal', Reason.Succeeded, `${plan.mode} finished`);
+    log.info('Finished the plan', { powerEvent: key, mode: plan.mode, afterLastStatus: store.isSealed });
     await releaseFinalizer(deps, event, store);
     return Outcome.done();
   } catch (error) {
-    if (deps.signal.aborted) {
+    if (signal.signal.aborted) {
       await store.update((s) => next.interrupted(s, facts())).catch(() => undefined);
       return Outcome.done();
     }
@@ -82,6 +87,9 @@ export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): P
     deps.metrics?.phase(key, 'Failed');
     await releaseFinalizer(deps, event, store);
     return Outcome.stalled(failure.message);
+  } finally {
+    signal.dispose();
+    stop.dispose();
   }
 }
 
@@ -99,16 +107,20 @@ function onRunEvent(
   deps: PowerEventReconcilerDeps,
   key: string,
   event: PowerEvent,
-  store: StatusStore,
+  store: SealableStore,
   e: RunEvent,
   started: Map<string, number>,
 ): void {
   const facts = factsOf(deps.clock, event);
   const log = deps.logger;
+  // after the last status, no Event either: it would be a write to an API that may have lost its quorum
+  const record = (type: EventType, reason: string, message: string) => {
+    if (!store.isSealed) emit(deps.recorder, event, type, reason, message);
+  };
   if (e.type === 'start') {
     started.set(e.step.id, deps.clock.now().getTime());
     void store.update((s) => next.stageProgress(s, e.step, facts)).catch(() => undefined);
-    emit(deps.recorder, event, 'Normal', 'StepStarted', e.step.title);
+    record('Normal', 'StepStarted', e.step.title);
     log.info('Step started', { powerEvent: key, step: e.step.id, stage: e.step.stage });
   } else if (e.type === 'done' || e.type === 'already-done' || e.type === 'skipped') {
     const since = started.get(e.step.id);
@@ -116,15 +128,32 @@ function onRunEvent(
       deps.metrics?.stageFinished(e.step.stage, (deps.clock.now().getTime() - since) / 1000);
     }
     void store.update((s) => next.stageDone(s, e.step, facts)).catch(() => undefined);
-    if (e.type === 'done') emit(deps.recorder, event, 'Normal', 'StepFinished', e.step.title);
+    if (e.type === 'done') record('Normal', 'StepFinished', e.step.title);
     log.info('Step finished', { powerEvent: key, step: e.step.id, result: e.type });
   } else if (e.type === 'failed') {
     if (deps.signal.aborted) return;
-    emit(deps.recorder, event, 'Warning', Reason.StepFailed, e.error.message);
+    record('Warning', Reason.StepFailed, e.error.message);
     log.error('Step failed', { powerEvent: key, step: e.step.id, error: e.error.message });
   } else if (e.type === 'report') {
     log.info(e.message, { powerEvent: key, step: e.step.id });
   }
+}
+
+/**
+ * A signal that follows `source` while the last status is not written; once it is, the process stopping or the
+ * event being deleted no longer stops the run (a stop that came before the seal still counts).
+ */
+export function unlessSealed(
+  source: AbortSignal,
+  store: Pick<SealableStore, 'isSealed'>,
+): { signal: AbortSignal; dispose(): void } {
+  const out = new AbortController();
+  const follow = () => {
+    if (!store.isSealed) out.abort(source.reason);
+  };
+  if (source.aborted) follow();
+  else source.addEventListener('abort', follow, { once: true });
+  return { signal: out.signal, dispose: () => source.removeEventListener('abort', follow) };
 }
 
 /** The first step failure in what runPlan threw (parallel batches throw an AggregateError). */

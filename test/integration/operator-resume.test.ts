@@ -60,7 +60,10 @@ describe.skipIf(!bed.ok)('operator: killed mid-drain, resumed by a new instance'
     );
     console.info(`resumed and finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(done.status?.phase, second.tail()).toBe('Succeeded');
-    expect(done.status?.progress?.steps.every(isDone)).toBe(true);
+    // three control-plane nodes: that was the last status, written before their power-offs; the run goes on
+    await second.waitForLog((l) => l.message === 'Finished the plan', 60_000);
+    const open = done.status?.progress?.steps.filter((s) => !isDone(s)).map((s) => `${s.id} ${s.state}`);
+    expect(open).toEqual(['titan-03', 'titan-02', 'titan-01'].map((n) => `power-off/${n} running`));
 
     // the new instance started none of the steps the first one had finished
     const startedAgain = second.logs.filter((l) => l.message === 'Step started').map((l) => l.step as string);

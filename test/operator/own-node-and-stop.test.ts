@@ -1,160 +1,36 @@
 /**
- * Two things the reconciler does at the edge of a run, with in-memory caches, a status store that behaves like the
- * /status subresource, a finalizer that behaves like the API's (an object with a finalizer and a deletionTimestamp
- * goes once the last finalizer is removed) and one timeline of everything that happened:
- * - the operator's own node is powered off last, after the last status it writes; a restarted operator confirms
- *   that step and never sends it again (also after a crash between the status and the delivery);
+ * Two things the reconciler does at the edge of a run, in the fake world of ./reconciler-world.ts:
+ * - with a single control-plane node, the operator's own node is powered off last, after the last status it writes;
+ *   a restarted operator confirms that step and never sends it again (also after a crash between the status and
+ *   the delivery). Two or more control-plane nodes: ./last-status.test.ts;
  * - deleting the running event stops it at the next safe point, records where, removes the finalizer, undoes nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { PowerEventGoneError, PowerEventStatusStore } from '../../adapters/kube/powerevent-store.js';
-import { API_VERSION, type PowerEventStatus } from '../../core/api/index.js';
-import { StepKind } from '../../core/plan/index.js';
-import type { Executors, StepExecutor } from '../../core/run/executor.js';
-import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
-import type { EventRecorder } from '../../operator/events.js';
-import type { ExecutorFactory } from '../../operator/reconcile/deps.js';
-import { PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
-import { STOP_FINALIZER, type StopFinalizer, type StopRecord } from '../../operator/reconcile/stop.js';
-import { atlasSpec } from '../helpers/atlas.js';
-import { FakeClock, silentLogger } from '../helpers/fakes.js';
+import { getCondition } from '../../core/status/conditions.js';
+import { STOP_FINALIZER } from '../../operator/reconcile/stop.js';
+import {
+  api,
+  delivered,
+  executors,
+  KEY,
+  lastStatusAt,
+  type Obj,
+  operator,
+  shutdownEvent,
+  singleControlPlane,
+  WORKERS,
+} from './reconciler-world.js';
 
-const KEY = 'hecate-system/ev';
-const atlas = { apiVersion: API_VERSION, kind: 'PowerPlan', metadata: { name: 'atlas' }, spec: atlasSpec() };
-const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];
-
-type Obj = {
-  metadata: { generation: number; finalizers?: string[]; deletionTimestamp?: string; uid: string };
-  status?: PowerEventStatus;
-};
-
-function shutdownEvent(status?: PowerEventStatus): Obj {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'PowerEvent',
-    metadata: { name: 'ev', namespace: 'hecate-system', uid: 'uid-ev', generation: 1 },
-    spec: { action: 'shutdown', planRef: { name: 'atlas' }, execute: true },
-    ...(status ? { status } : {}),
-  } as Obj;
-}
-
-/** The API as the reconciler sees it, shared by every operator process started on it. */
-function api(initial: Obj) {
-  const objects: Record<string, Obj> = { [KEY]: initial };
-  const timeline: string[] = [];
-  const violations: string[] = [];
-  const records: StopRecord[] = [];
-  const finalizer: StopFinalizer = {
-    add: async () => {
-      const obj = objects[KEY];
-      if (!obj || obj.metadata.finalizers?.includes(STOP_FINALIZER)) return;
-      obj.metadata.finalizers = [...(obj.metadata.finalizers ?? []), STOP_FINALIZER];
-      timeline.push('finalizer added');
-    },
-    release: async (_raw, onDelete) => {
-      const obj = objects[KEY];
-      if (!obj?.metadata.finalizers?.includes(STOP_FINALIZER)) return;
-      if (obj.metadata.deletionTimestamp) await onDelete?.();
-      obj.metadata.finalizers = obj.metadata.finalizers.filter((f) => f !== STOP_FINALIZER);
-      timeline.push('finalizer removed');
-      if (obj.metadata.deletionTimestamp && obj.metadata.finalizers.length === 0) delete objects[KEY];
-    },
-  };
-  return { objects, timeline, violations, records, finalizer };
-}
-
-/** One operator process on `world`: its own reconciler, executors and node. */
-function operator(
-  world: ReturnType<typeof api>,
-  executors: ExecutorFactory,
-  options: { selfNode?: string; signal?: AbortSignal } = {},
-) {
-  const recorded: string[] = [];
-  const recorder: EventRecorder = {
-    record: (_obj, type, reason, message) => {
-      recorded.push(`${type} ${reason}: ${message}`);
-      world.timeline.push(`event ${reason}`);
-    },
-    flush: async () => {},
-  };
-  const reconciler = new PowerEventReconciler({
-    events: { get: (ns, name) => world.objects[`${ns}/${name}`], list: () => Object.values(world.objects) },
-    plans: { get: (name) => (name === 'atlas' ? atlas : undefined) },
-    observe: async () => ({ api: 'reachable', nodes: [] }),
-    executors,
-    openStatus: (ref, current) =>
-      new PowerEventStatusStore(ref, current, async (r, status) => {
-        const obj = world.objects[`${r.namespace}/${r.name}`];
-        if (!obj) throw new PowerEventGoneError(KEY);
-        world.violations.push(...checkKstatusInvariants(status, obj.metadata.generation));
-        obj.status = structuredClone(status);
-        const ready = getCondition(status.conditions, 'Ready');
-        world.timeline.push(`status ${status.phase} ${ready?.reason}`);
-      }),
-    recorder,
-    clock: new FakeClock(),
-    logger: silentLogger,
-    signal: options.signal ?? new AbortController().signal,
-    selfNode: options.selfNode,
-    finalizer: world.finalizer,
-    stopRecords: {
-      save: async (record) => {
-        world.records.push(record);
-        world.timeline.push(`stop record ${record.stopped.beforeStep}`);
-        return 'ConfigMap hecate-system/hecate-stopped-ev';
-      },
-    },
-  });
-  return { reconciler, recorded };
-}
-
-interface Behaviour {
-  /** Called by the power-off executor between its record and its delivery. */
-  beforeDelivery?(node: string): Promise<void>;
-  /** Called when a step starts (before it acts). */
-  onStart?(id: string): Promise<void>;
-  failDelivery?: string;
-}
-
-/**
- * Executors that act like the real ones where it matters here: the power-off records the node in
- * `outage.poweredOff` before it delivers (core/steps/power.ts) and is done once recorded; every step is logged.
- */
-function executors(world: ReturnType<typeof api>, behaviour: Behaviour = {}): ExecutorFactory {
-  const generic: StepExecutor = {
-    check: async () => false,
-    apply: async (step, ctx) => {
-      await behaviour.onStart?.(step.id);
-      if (ctx.signal.aborted) throw ctx.signal.reason; // the process is stopping, as a real executor sees it
-      world.timeline.push(`ran ${step.id}`);
-    },
-  };
-  const powerOff: StepExecutor = {
-    check: async (step, ctx) => ctx.outage().poweredOff.includes(step.params.node ?? ''),
-    apply: async (step, ctx) => {
-      const node = step.params.node ?? '';
-      if (!ctx.outage().poweredOff.includes(node)) await ctx.record((o) => void o.poweredOff.push(node));
-      await behaviour.beforeDelivery?.(node);
-      if (behaviour.failDelivery === node) throw new Error(`the helper pod on ${node} failed`);
-      world.timeline.push(`deliver ${node}`);
-    },
-  };
-  const all: Executors = Object.fromEntries(
-    Object.values(StepKind).map((kind) => [kind, kind === StepKind.PowerOffNode ? powerOff : generic]),
-  );
-  return () => ({ executors: all });
-}
-
-const lastStatusAt = (timeline: string[]) => timeline.findLastIndex((t) => t.startsWith('status '));
+/** The own-node tests: one control-plane node, titan-03, where the operator runs. */
+const own = { selfNode: 'titan-03', plan: singleControlPlane };
 
 describe("the operator's own node", () => {
   it('is powered off last, after the last status, which says so; every other node went before', async () => {
     const w = api(shutdownEvent());
-    const op = operator(w, executors(w), { selfNode: 'titan-03' });
+    const op = operator(w, executors(w), own);
     expect(await op.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
 
-    const delivered = w.timeline.filter((t) => t.startsWith('deliver ')).map((t) => t.slice('deliver '.length));
-    expect(delivered).toEqual([...WORKERS, 'titan-02', 'titan-01', 'titan-03']);
+    expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-03']);
     const last = w.timeline.indexOf('status Succeeded PoweringOffOwnNode');
     expect(last).toBeGreaterThan(0);
     expect(last).toBeLessThan(w.timeline.indexOf('deliver titan-03'));
@@ -165,7 +41,7 @@ describe("the operator's own node", () => {
     expect(getCondition(status?.conditions, 'Ready')?.message).toBe(
       "powering off titan-03, the operator's own node: this is the last status this operator writes; every other step is done",
     );
-    expect(status?.outage?.poweredOff).toEqual([...WORKERS, 'titan-02', 'titan-01', 'titan-03']);
+    expect(status?.outage?.poweredOff).toEqual([...WORKERS, 'titan-03']);
     const states = Object.fromEntries((status?.progress?.steps ?? []).map((s) => [s.id, s.state]));
     expect(states['power-off/titan-03']).toBe('running');
     expect(Object.entries(states).filter(([id, s]) => id !== 'power-off/titan-03' && s !== 'done')).toEqual([]);
@@ -180,10 +56,10 @@ describe("the operator's own node", () => {
 
   it('after power returns, a restarted operator marks the step done and does not power the node off again', async () => {
     const w = api(shutdownEvent());
-    await operator(w, executors(w), { selfNode: 'titan-03' }).reconciler.reconcile(KEY);
+    await operator(w, executors(w), own).reconciler.reconcile(KEY);
     const mark = w.timeline.length;
 
-    const restarted = operator(w, executors(w), { selfNode: 'titan-03' });
+    const restarted = operator(w, executors(w), own);
     expect(await restarted.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
     expect(w.timeline.slice(mark)).toEqual(['status Succeeded Succeeded', 'event Succeeded']);
     const status = w.objects[KEY]?.status;
@@ -204,9 +80,7 @@ describe("the operator's own node", () => {
     const first = operator(
       w,
       executors(w, { beforeDelivery: (n) => (n === 'titan-03' ? crashed : Promise.resolve()) }),
-      {
-        selfNode: 'titan-03',
-      },
+      own,
     );
     void first.reconciler.reconcile(KEY);
     for (let i = 0; i < 200 && !w.timeline.includes('status Succeeded PoweringOffOwnNode'); i++) {
@@ -214,7 +88,7 @@ describe("the operator's own node", () => {
     }
     expect(w.timeline).toContain('status Succeeded PoweringOffOwnNode');
 
-    const second = operator(w, executors(w), { selfNode: 'titan-03' });
+    const second = operator(w, executors(w), own);
     expect(await second.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
     expect(w.timeline.filter((t) => t === 'deliver titan-03')).toEqual([]);
     expect(w.objects[KEY]?.status?.progress?.steps.find((s) => s.id === 'power-off/titan-03')?.state).toBe('done');
@@ -222,7 +96,7 @@ describe("the operator's own node", () => {
 
   it('a failed delivery is written after all: the node is still up and the event Failed names it', async () => {
     const w = api(shutdownEvent());
-    const op = operator(w, executors(w, { failDelivery: 'titan-03' }), { selfNode: 'titan-03' });
+    const op = operator(w, executors(w, { failDelivery: 'titan-03' }), own);
     expect((await op.reconciler.reconcile(KEY)).kind).toBe('stalled');
     const status = w.objects[KEY]?.status;
     expect(status?.phase).toBe('Failed');
@@ -231,10 +105,10 @@ describe("the operator's own node", () => {
     expect(w.violations).toEqual([]);
   });
 
-  it('without a node name, the plan ends with titan-01 and no last-status write happens', async () => {
+  it('without a node name, the plan ends with the control-plane node and no last-status write happens', async () => {
     const w = api(shutdownEvent());
-    await operator(w, executors(w)).reconciler.reconcile(KEY);
-    expect(w.timeline.filter((t) => t.startsWith('deliver ')).at(-1)).toBe('deliver titan-01');
+    await operator(w, executors(w), { plan: singleControlPlane }).reconciler.reconcile(KEY);
+    expect(delivered(w.timeline).at(-1)).toBe('titan-03');
     expect(w.timeline).not.toContain('status Succeeded PoweringOffOwnNode');
     expect(w.objects[KEY]?.status?.progress?.steps.every((s) => s.state === 'done')).toBe(true);
   });

@@ -1,0 +1,188 @@
+/**
+ * The last status: the status this operator writes before power-offs it cannot report (issue 8, item 3).
+ *
+ * Two situations call for it, and they are one concept here:
+ * - The plan powers off two or more control-plane nodes. With embedded etcd (k3s servers), the API loses its quorum
+ *   once the majority of them is off, and from then on it answers nothing: no record of the next power-off, no
+ *   final status. So once every worker step is done, BEFORE the first control-plane power-off, the operator writes
+ *   the status a finished run would have, with every remaining power-off (the control plane in the plan's order,
+ *   then this operator's own node) recorded in it.
+ * - Otherwise, the plan ends with the operator's own node (core/plan `selfNode`): the last status is written just
+ *   before that power-off, as the own node's power-off takes the operator with it.
+ *
+ * After the write the store is sealed: nothing this process does later (the runner's records, `done`, the SIGTERM
+ * the host's shutdown sends) writes status again, and no Kubernetes Event is sent. NOTE: sealed rather than
+ * best-effort: a write to an API server without quorum does not fail fast, it hangs until the request times out,
+ * and the runner awaits its records between power-offs; best-effort writes would delay the remaining power-offs by
+ * a timeout each while the UPS drains, and one that did land would replace the status the next operator relies on.
+ * The announced power-offs are then delivered in the plan's order whatever happens to the process's lease or stop
+ * signal (./run.ts): the status already says they were sent. A delivery that fails unseals the store, so that the
+ * failure is written (when the API still answers).
+ *
+ * NOTE: record before act. A crash between the last status and a delivery leaves a status that says the power-off
+ * was sent; the next operator confirms every announced step without sending it again. That is the safe side: by
+ * then power may have come back, and a second power-off would take a recovered node down. A node left up that way
+ * is visible (it never went NotReady) and the confirmation says the power-off was not sent again.
+ */
+import type { PlanStep, PowerEvent, PowerEventStatus, RenderedPlan } from '../../core/api/index.js';
+import { ConditionType } from '../../core/api/index.js';
+import { StepKind } from '../../core/plan/index.js';
+import type { Executors, StepContext } from '../../core/run/executor.js';
+import { getCondition } from '../../core/status/conditions.js';
+import { Reason } from '../../core/status/reasons.js';
+import { Outcome } from '../runtime/outcome.js';
+import * as next from '../status.js';
+import { emit, factsOf, liveEvent } from './context.js';
+import type { PowerEventReconcilerDeps, StatusStore } from './deps.js';
+import type { EventRun } from './run.js';
+import { hasStopFinalizer } from './stop.js';
+
+/**
+ * The power-off steps the last status announces, in the plan's order; empty when the plan needs none.
+ * - Two or more control-plane power-offs: every step from the first of them to the end of the plan (the control
+ *   plane, then the operator's own node when it goes last whatever its role).
+ * - Else the last step when it powers off `selfNode`.
+ * A plan compiled elsewhere whose control-plane power-offs are not its last steps falls back to the own node.
+ */
+export function lastStatusSteps(plan: RenderedPlan, selfNode: string | undefined): PlanStep[] {
+  const powerOffs = plan.steps.filter((s) => s.kind === StepKind.PowerOffNode);
+  const controlPlane = powerOffs.filter((s) => s.params.role === 'control-plane');
+  const first = controlPlane[0];
+  if (first && controlPlane.length >= 2) {
+    const tail = plan.steps.slice(plan.steps.indexOf(first));
+    if (tail.every((s) => s.kind === StepKind.PowerOffNode)) return tail;
+  }
+  const own = ownNodeStep(plan, selfNode);
+  return own ? [own] : [];
+}
+
+/** The plan's last step when it powers off `selfNode`. */
+export function ownNodeStep(plan: RenderedPlan, selfNode: string | undefined): PlanStep | undefined {
+  const last = plan.steps.at(-1);
+  if (!selfNode || last?.kind !== StepKind.PowerOffNode) return undefined;
+  return (last.params.node ?? last.targets[0]) === selfNode ? last : undefined;
+}
+
+/**
+ * The run's executors, with the last status written before the first announced power-off acts: the finalizer goes,
+ * the last status is written and the store sealed; when a delivery fails the store is unsealed, so that the failure
+ * is written.
+ */
+export function withLastStatus(deps: PowerEventReconcilerDeps, run: EventRun): Executors {
+  const { key, event, store, plan } = run;
+  const steps = lastStatusSteps(plan, deps.selfNode);
+  if (steps.length === 0) return run.wiring.executors;
+  const uid = event.metadata.uid ?? '';
+  const lastWords = async () => {
+    const raw = liveEvent(deps.events, event);
+    if (deps.finalizer && hasStopFinalizer(raw)) await deps.finalizer.release(raw);
+    await store.update((s) => next.lastWords(s, steps, factsOf(deps.clock, event), deps.selfNode));
+    store.seal();
+    run.silenced.add(uid);
+    deps.logger.info('Wrote the last status; powering off what it announces', {
+      powerEvent: key,
+      steps: steps.map((s) => s.id),
+      selfNode: deps.selfNode,
+    });
+  };
+  const retract = () => {
+    store.unseal();
+    run.silenced.delete(uid);
+  };
+  return withLastWords(run.wiring.executors, steps, lastWords, retract);
+}
+
+/**
+ * The power-off executor with `lastWords` called once, before the first of `steps` that acts (before its record and
+ * its delivery); nothing is said when the process is stopping by then. When one of `steps` fails after it was said,
+ * `retract` is called: that node is still up and the failure must be written.
+ */
+export function withLastWords(
+  executors: Executors,
+  steps: readonly PlanStep[],
+  lastWords: () => Promise<void>,
+  retract: () => void,
+): Executors {
+  const inner = executors[StepKind.PowerOffNode];
+  if (!inner) return executors;
+  const announced = new Set(steps.map((s) => s.id));
+  let spoken = false;
+  return {
+    ...executors,
+    [StepKind.PowerOffNode]: {
+      check: (s, ctx) => inner.check(s, ctx),
+      apply: async (s: PlanStep, ctx: StepContext) => {
+        if (!announced.has(s.id)) return inner.apply(s, ctx);
+        if (!spoken) {
+          if (ctx.signal.aborted) throw ctx.signal.reason; // stopping: resumed later, nothing announced
+          await lastWords();
+          spoken = true;
+        }
+        try {
+          await inner.apply(s, ctx);
+        } catch (error) {
+          retract();
+          throw error;
+        }
+      },
+      ...(inner.wait ? { wait: (s, ctx) => inner.wait?.(s, ctx) ?? Promise.resolve() } : {}),
+    },
+  };
+}
+
+/** The last status announced power-offs: each is done, and none is sent again. */
+export async function confirmLastStatus(
+  deps: PowerEventReconcilerDeps,
+  key: string,
+  raw: unknown,
+  event: PowerEvent,
+  store: StatusStore,
+): Promise<Outcome> {
+  const announced = store.current.conditions.find((c) => c.type === ConditionType.Ready)?.message;
+  await store.update((s) => next.lastStatusConfirmed(s, factsOf(deps.clock, event), deps.selfNode));
+  if (deps.finalizer && hasStopFinalizer(raw)) await deps.finalizer.release(raw);
+  deps.metrics?.phase(key, 'Succeeded');
+  const ready = getCondition(store.current.conditions, ConditionType.Ready);
+  emit(deps.recorder, event, 'Normal', Reason.Succeeded, ready?.message ?? 'finished');
+  deps.logger.info('Confirmed the power-offs announced in the last status; not sending them again', {
+    powerEvent: key,
+    announced,
+    poweredOff: store.current.outage?.poweredOff,
+  });
+  return Outcome.done();
+}
+
+/** A status store that writes nothing once sealed (the last status was written); `current` stays the last one. */
+export class SealableStore implements StatusStore {
+  private sealed = false;
+
+  constructor(private readonly inner: StatusStore) {}
+
+  get current(): PowerEventStatus {
+    return this.inner.current;
+  }
+
+  get isSealed(): boolean {
+    return this.sealed;
+  }
+
+  seal(): void {
+    this.sealed = true;
+  }
+
+  unseal(): void {
+    this.sealed = false;
+  }
+
+  update(change: (status: PowerEventStatus) => PowerEventStatus): Promise<void> {
+    return this.sealed ? Promise.resolve() : this.inner.update(change);
+  }
+
+  load(): ReturnType<StatusStore['load']> {
+    return this.inner.load();
+  }
+
+  save(state: Parameters<StatusStore['save']>[0]): Promise<void> {
+    return this.sealed ? Promise.resolve() : this.inner.save(state);
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * The last status with two or more control-plane nodes (issue 8 item 3): with embedded etcd the API loses its quorum
+ * once the majority of the control plane is off, so the operator writes its last status BEFORE the first
+ * control-plane power-off, with every remaining power-off recorded in it, and delivers them in the plan's order
+ * without writing again. In the fake world of ./reconciler-world.ts; the decision itself is pure
+ * (lastStatusSteps, the status transitions).
+ */
+import { describe, expect, it } from 'vitest';
+import type { RenderedPlan } from '../../core/api/index.js';
+import { compilePlan, StepKind } from '../../core/plan/index.js';
+import { getCondition } from '../../core/status/conditions.js';
+import { lastStatusSteps } from '../../operator/reconcile/last-status.js';
+import { atlasInput } from '../helpers/atlas.js';
+import {
+  api,
+  delivered,
+  executors,
+  KEY,
+  lastStatusAt,
+  operator,
+  shutdownEvent,
+  singleControlPlane,
+  WORKERS,
+} from './reconciler-world.js';
+
+const SELF = 'titan-03';
+const CONTROL_PLANE = ['titan-02', 'titan-01', SELF]; // the plan's order with the operator on titan-03
+const LAST_WORDS =
+  "powering off the control plane: titan-02, titan-01, then titan-03 (this operator's node); the API loses quorum on the way, so this is the last status this operator writes";
+const LAST = 'status Succeeded PoweringOffControlPlane';
+
+const ids = (plan: RenderedPlan, selfNode?: string) => lastStatusSteps(plan, selfNode).map((s) => s.id);
+const shutdown = (selfNode?: string, spec = atlasInput().spec) =>
+  compilePlan('shutdown', atlasInput({ execute: true, spec, ...(selfNode ? { selfNode } : {}) }));
+/** What the last status announces in the shutdown compiled for an operator on `selfNode`. */
+const announced = (selfNode?: string, spec = atlasInput().spec) => ids(shutdown(selfNode, spec), selfNode);
+
+describe('which power-offs the last status announces (pure)', () => {
+  it('three control-plane nodes: from the first control-plane power-off to the end, the own node last', () => {
+    expect(announced(SELF)).toEqual(CONTROL_PLANE.map((n) => `power-off/${n}`));
+    expect(announced()).toEqual(['titan-03', 'titan-02', 'titan-01'].map((n) => `power-off/${n}`));
+    expect(ids(compilePlan('emergency-shutdown', atlasInput({ execute: true, selfNode: SELF })), SELF)).toEqual(
+      CONTROL_PLANE.map((n) => `power-off/${n}`),
+    );
+  });
+
+  it('the operator on a worker: that worker goes last, after the control plane, and is announced too', () => {
+    expect(announced('titan-05')).toEqual(
+      ['titan-03', 'titan-02', 'titan-01', 'titan-05'].map((n) => `power-off/${n}`),
+    );
+  });
+
+  it('two control-plane nodes are enough: the API goes with the first', () => {
+    const spec = { ...atlasInput().spec, nodes: atlasInput().spec.nodes.filter((n) => n.name !== 'titan-01') };
+    expect(announced(undefined, spec)).toEqual(['power-off/titan-03', 'power-off/titan-02']);
+  });
+
+  it('one control-plane node: only the own node, when the plan ends with it (today’s behaviour)', () => {
+    const spec = singleControlPlane.spec;
+    expect(announced(SELF, spec)).toEqual(['power-off/titan-03']);
+    expect(announced('titan-05', spec)).toEqual(['power-off/titan-05']);
+    expect(announced(undefined, spec)).toEqual([]);
+  });
+
+  it('a plan whose control-plane power-offs are not its last steps falls back to the own node', () => {
+    const plan = shutdown(SELF);
+    const odd = { ...plan, steps: [...plan.steps.slice(0, -1), { ...plan.steps[0]!, id: 'later' }] };
+    expect(odd.steps.at(-1)?.kind).not.toBe(StepKind.PowerOffNode);
+    expect(ids(odd, SELF)).toEqual([]);
+  });
+
+  it('no power-off at all (startup, prepare): nothing', () => {
+    expect(ids(compilePlan('startup', atlasInput({ selfNode: SELF })), SELF)).toEqual([]);
+    expect(ids(compilePlan('prepare', atlasInput({ selfNode: SELF })), SELF)).toEqual([]);
+  });
+});
+
+describe('three control-plane nodes: the last status comes before the first control-plane power-off', () => {
+  it('is written once every worker step is done, records every control-plane power-off, and nothing follows it', async () => {
+    const w = api(shutdownEvent());
+    const op = operator(w, executors(w), { selfNode: SELF });
+    expect(await op.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+
+    expect(delivered(w.timeline)).toEqual([...WORKERS, ...CONTROL_PLANE]); // the plan's order
+    const last = w.timeline.indexOf(LAST);
+    expect(last).toBeGreaterThan(w.timeline.indexOf('deliver titan-07')); // every worker step before it
+    expect(last).toBeLessThan(w.timeline.indexOf('deliver titan-02')); // before the first control-plane one
+    expect(last).toBe(lastStatusAt(w.timeline)); // no status write after it
+    expect(w.timeline.indexOf('finalizer removed')).toBeLessThan(last); // a finished event never blocks deletion
+    // no Kubernetes Event after it either: that too would be a write to the API
+    expect(w.timeline.slice(last).filter((t) => t.startsWith('event '))).toEqual([]);
+
+    const status = w.objects[KEY]?.status;
+    expect(status?.phase).toBe('Succeeded');
+    expect(status?.observedGeneration).toBe(1);
+    expect(getCondition(status?.conditions, 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'PoweringOffControlPlane',
+      message: LAST_WORDS,
+    });
+    expect(getCondition(status?.conditions, 'NodesPoweredOff')?.reason).toBe('PoweringOffControlPlane');
+    // record before act: all three are in outage.poweredOff before the first is sent (a superset of the truth)
+    expect(status?.outage?.poweredOff).toEqual([...WORKERS, ...CONTROL_PLANE]);
+    const states = Object.fromEntries((status?.progress?.steps ?? []).map((s) => [s.id, s.state]));
+    for (const node of CONTROL_PLANE) expect(states[`power-off/${node}`], node).toBe('running');
+    expect(Object.values(states).filter((s) => s !== 'done')).toHaveLength(CONTROL_PLANE.length);
+    expect(status?.plan?.steps.map((s) => s.id)).toEqual(Object.keys(states).sort((a, b) => order(a) - order(b)));
+    expect(w.violations).toEqual([]);
+
+    // the same process, looking again, writes nothing
+    const before = w.timeline.length;
+    expect(await op.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(w.timeline.slice(before)).toEqual([]);
+
+    function order(id: string) {
+      return status?.plan?.steps.findIndex((s) => s.id === id) ?? -1;
+    }
+  });
+
+  it('the API goes away after the second control-plane power-off: the last one is still sent, no write is tried', async () => {
+    const w = api(shutdownEvent());
+    const op = operator(
+      w,
+      executors(w, {
+        afterDelivery: (node) => {
+          if (node === 'titan-01') w.state.down = true; // quorum lost: two of three are off
+        },
+      }),
+      { selfNode: SELF },
+    );
+    expect(await op.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(delivered(w.timeline).slice(-3)).toEqual(CONTROL_PLANE);
+    expect(w.refused).toEqual([]); // sealed: not even attempted
+    expect(getCondition(w.objects[KEY]?.status?.conditions, 'Ready')?.message).toBe(LAST_WORDS);
+  });
+
+  it('the process stops (lease lost, SIGTERM) after the last status: what it announced is still delivered', async () => {
+    const w = api(shutdownEvent());
+    const stopping = new AbortController();
+    const op = operator(
+      w,
+      executors(w, {
+        afterDelivery: (node) => {
+          if (node === 'titan-02') stopping.abort(new Error('lost the leader lease'));
+        },
+      }),
+      { selfNode: SELF, signal: stopping.signal },
+    );
+    const run = op.reconciler.reconcile(KEY);
+    expect(await run).toEqual({ kind: 'done' });
+    expect(delivered(w.timeline).slice(-3)).toEqual(CONTROL_PLANE);
+    expect(w.timeline.at(-1)).toBe('deliver titan-03');
+    expect(lastStatusAt(w.timeline)).toBe(w.timeline.indexOf(LAST)); // no "interrupted" write
+    expect(op.reconciler.afterLastStatus()).toBeUndefined(); // the run is over: nothing left to wait for
+  });
+
+  it('while the announced power-offs are being delivered, the process has something to wait for', async () => {
+    const w = api(shutdownEvent());
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const op = operator(
+      w,
+      executors(w, { beforeDelivery: (node) => (node === 'titan-01' ? held : Promise.resolve()) }),
+      { selfNode: SELF },
+    );
+    const run = op.reconciler.reconcile(KEY);
+    for (let i = 0; i < 500 && !w.timeline.includes('deliver titan-02'); i++)
+      await new Promise((r) => setTimeout(r, 1));
+    const waiting = op.reconciler.afterLastStatus();
+    expect(waiting).toBeDefined();
+    let finished = false;
+    void waiting?.then(() => {
+      finished = true;
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(finished).toBe(false);
+    release();
+    await run;
+    await waiting;
+    expect(delivered(w.timeline).at(-1)).toBe(SELF);
+  });
+
+  it('a stop before the last status: nothing is announced, the event stays Running to be resumed', async () => {
+    const w = api(shutdownEvent());
+    const stopping = new AbortController();
+    const op = operator(
+      w,
+      executors(w, {
+        afterDelivery: (node) => {
+          if (node === 'titan-07') stopping.abort(new Error('SIGTERM'));
+        },
+      }),
+      { selfNode: SELF, signal: stopping.signal },
+    );
+    expect(await op.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(w.timeline).not.toContain(LAST);
+    expect(delivered(w.timeline)).toEqual(WORKERS);
+    const status = w.objects[KEY]?.status;
+    expect(status?.phase).toBe('Running');
+    expect(getCondition(status?.conditions, 'Ready')?.reason).toBe('Interrupted');
+    expect(status?.outage?.poweredOff).toEqual(WORKERS);
+  });
+
+  it('after power returns, a restarted operator marks every announced step done and sends none again', async () => {
+    const w = api(shutdownEvent());
+    await operator(w, executors(w), { selfNode: SELF }).reconciler.reconcile(KEY);
+    const mark = w.timeline.length;
+
+    const restarted = operator(w, executors(w), { selfNode: SELF });
+    expect(await restarted.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(w.timeline.slice(mark)).toEqual(['status Succeeded Succeeded', 'event Succeeded']);
+    const status = w.objects[KEY]?.status;
+    for (const node of CONTROL_PLANE) {
+      expect(
+        status?.progress?.steps.find((s) => s.id === `power-off/${node}`),
+        node,
+      ).toMatchObject({
+        state: 'done',
+        message: expect.stringContaining('not sent again'),
+      });
+    }
+    expect(status?.progress?.steps.every((s) => s.state === 'done')).toBe(true);
+    expect(getCondition(status?.conditions, 'Ready')?.message).toContain(
+      "titan-02, titan-01, then titan-03 (the operator's own node) were powered off after the final status, and are not powered off again",
+    );
+    expect(getCondition(status?.conditions, 'NodesPoweredOff')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(await restarted.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(delivered(w.timeline)).toEqual([...WORKERS, ...CONTROL_PLANE]); // each once
+    expect(w.violations).toEqual([]);
+  });
+
+  it('a crash right after the last status: the next operator sends none of them (record before act)', async () => {
+    const w = api(shutdownEvent());
+    const crashed = new Promise<void>(() => undefined); // the process dies here: nothing is delivered
+    const first = operator(
+      w,
+      executors(w, { beforeDelivery: (n) => (n === 'titan-02' ? crashed : Promise.resolve()) }),
+      { selfNode: SELF },
+    );
+    void first.reconciler.reconcile(KEY);
+    for (let i = 0; i < 500 && !w.timeline.includes(LAST); i++) await new Promise((r) => setTimeout(r, 1));
+    expect(w.timeline).toContain(LAST);
+
+    const second = operator(w, executors(w), { selfNode: SELF });
+    expect(await second.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(delivered(w.timeline)).toEqual(WORKERS);
+    const steps = w.objects[KEY]?.status?.progress?.steps ?? [];
+    expect(steps.filter((s) => s.id.startsWith('power-off/titan-0') && s.state === 'done')).toHaveLength(7);
+  });
+
+  it('a failed delivery is written after all (the API still answers): Failed names it, the rest are not sent', async () => {
+    const w = api(shutdownEvent());
+    const op = operator(w, executors(w, { failDelivery: 'titan-01' }), { selfNode: SELF });
+    expect((await op.reconciler.reconcile(KEY)).kind).toBe('stalled');
+    expect(delivered(w.timeline).slice(-1)).toEqual(['titan-02']);
+    const status = w.objects[KEY]?.status;
+    expect(status?.phase).toBe('Failed');
+    expect(getCondition(status?.conditions, 'Stalled')?.message).toContain('the helper pod on titan-01 failed');
+    expect(w.timeline.indexOf(LAST)).toBeLessThan(lastStatusAt(w.timeline));
+    // the retraction writes the runner's own record: titan-03 was never sent, and is not said to be
+    expect(status?.outage?.poweredOff).toEqual([...WORKERS, 'titan-02', 'titan-01']);
+    expect(status?.progress?.steps.find((s) => s.id === `power-off/${SELF}`)).toBeUndefined();
+    expect(w.violations).toEqual([]);
+  });
+
+  it('without a node name: the control plane in the plan’s order, none named as the operator’s', async () => {
+    const w = api(shutdownEvent());
+    await operator(w, executors(w)).reconciler.reconcile(KEY);
+    expect(delivered(w.timeline).slice(-3)).toEqual(['titan-03', 'titan-02', 'titan-01']);
+    expect(w.timeline.indexOf(LAST)).toBe(lastStatusAt(w.timeline));
+    expect(getCondition(w.objects[KEY]?.status?.conditions, 'Ready')?.message).toBe(
+      'powering off the control plane: titan-03, titan-02, then titan-01; the API loses quorum on the way, so this is the last status this operator writes',
+    );
+  });
+});
