@@ -126,7 +126,15 @@ describe('buildStatus', () => {
   });
 
   it('given a startup stopped at chain/vault, then the last step done, the running one and the next are named', () => {
-    const steps = ['power-gate/ups', 'api/wait', 'nodes/quorum', 'nodes/uncordon', 'flux-source/check', 'chain/core']
+    const steps = [
+      'power-gate/ups',
+      'api/wait',
+      'outage/adopt',
+      'nodes/quorum',
+      'nodes/uncordon',
+      'flux-source/check',
+      'chain/core',
+    ]
       .map((id): StepRecord => ({ id, state: 'done' }))
       .concat([{ id: 'chain/helm', state: 'failed' }]);
     const progress = {
