@@ -17,11 +17,26 @@ export function toNodeView(node: V1Node): NodeView {
   };
 }
 
-/** NodePort on client-node: cordon is a merge patch of `spec.unschedulable` plus Hecate's annotation. */
+/** How long one node read may take by default (`get`). */
+export const NODE_READ_TIMEOUT_MS = 15_000;
+
+/** A read the API server accepted but never answered (an etcd without quorum makes it hang, not refuse). */
+export class ApiReadTimeoutError extends Error {
+  override readonly name = 'ApiReadTimeoutError';
+}
+
+/**
+ * NodePort on client-node: cordon is a merge patch of `spec.unschedulable` plus Hecate's annotation.
+ * NOTE: `get` is bounded (`readTimeoutMs`): the power-off steps read nodes while the control plane goes down, and a
+ * k3s server whose etcd lost quorum accepts the connection and hangs; unbounded, the last power-offs would wait on it.
+ */
 export class KubeNodes implements NodePort {
   private readonly api: CoreV1Api;
 
-  constructor(kc: KubeConfig) {
+  constructor(
+    kc: KubeConfig,
+    private readonly options: { readTimeoutMs?: number } = {},
+  ) {
     this.api = kc.makeApiClient(CoreV1Api);
   }
 
@@ -30,11 +45,21 @@ export class KubeNodes implements NodePort {
   }
 
   async get(name: string): Promise<NodeView | undefined> {
+    const ms = this.options.readTimeoutMs ?? NODE_READ_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ApiReadTimeoutError(`reading node ${name}: the API server did not answer within ${ms} ms`)),
+        ms,
+      );
+    });
     try {
-      return toNodeView(await this.api.readNode({ name }));
+      return toNodeView(await Promise.race([this.api.readNode({ name }), timeout]));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
