@@ -16,6 +16,7 @@ import {
   ConditionReason,
   ConditionType,
   GROUP,
+  HANDOFF_PENDING_ANNOTATION,
   type OutageRecord,
   outageRecord,
   type PowerEvent,
@@ -76,7 +77,13 @@ export async function handOff(kc: KubeConfig, input: HandOffInput): Promise<Hand
   const body = {
     apiVersion: API_VERSION,
     kind: 'PowerEvent',
-    metadata: { name, namespace, labels: { [CREATED_BY_LABEL]: 'hecate-cli' } },
+    metadata: {
+      name,
+      namespace,
+      labels: { [CREATED_BY_LABEL]: 'hecate-cli' },
+      // The operator waits while this is set: the status below comes in a second request (status is a subresource).
+      annotations: { [HANDOFF_PENDING_ANNOTATION]: input.now?.toISOString() ?? new Date().toISOString() },
+    },
     spec,
   };
   const event = (
@@ -89,6 +96,10 @@ export async function handOff(kc: KubeConfig, input: HandOffInput): Promise<Hand
   ) as PowerEvent;
   const store = new PowerEventStatusStore({ namespace, name }, event.status ?? { conditions: [] }, kubeStatusApply(kc));
   await store.update((current) => handedOffStatus(current, input, event.metadata.generation));
+  await api.patchNamespacedCustomObject(
+    { ...ref, name, body: { metadata: { annotations: { [HANDOFF_PENDING_ANNOTATION]: null } } } },
+    MERGE_PATCH,
+  );
   return { namespace, name, created: !existing };
 }
 

@@ -4,6 +4,13 @@ import { API_VERSION, dnsSubdomain, objectMeta, timestamp } from './meta.js';
 import { action, renderedPlan } from './plan.js';
 import { outageRecord, progress } from './progress.js';
 
+/**
+ * Set by the hecate CLI while it hands a cold boot back (it creates the startup PowerEvent, then writes its status in
+ * a second request); the operator leaves an event carrying it alone, so it never compiles its own plan over the
+ * CLI's. Removed once the status is written.
+ */
+export const HANDOFF_PENDING_ANNOTATION = 'power.hecate.dev/handoff-pending';
+
 export const powerEventSpec = z.object({
   action: action.describe('prepare | shutdown | startup | harbor-seed; immutable'),
   planRef: z.object({ name: dnsSubdomain.describe('Name of the cluster-scoped PowerPlan') }),

@@ -32,6 +32,7 @@ import { Outcome } from '../runtime/outcome.js';
 import * as next from '../status.js';
 import { emit, factsOf } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
+import { handOffWait } from './handoff.js';
 import { confirmLastStatus, SealableStore } from './last-status.js';
 import { compileFor, planToRun, type ResolvedPlan, resolvePlan } from './plan.js';
 import { runEvent } from './run.js';
@@ -77,6 +78,12 @@ export class PowerEventReconciler {
     const cached = event.status ?? { conditions: [] };
     const status = mine?.uid === uid && !handedOffSince(cached, mine.status) ? mine.status : cached;
     if (event.metadata.deletionTimestamp) return this.deleted(key, raw, event, status);
+    const handOff = handOffWait(event, this.deps.clock.now().getTime());
+    if (handOff !== undefined) {
+      // NOTE: the CLI removes the annotation once its status is written; that update brings the key back sooner.
+      log.info('Waiting for the hecate CLI to finish handing off', { powerEvent: key });
+      return Outcome.requeueAfter(handOff);
+    }
     const store = new SealableStore(this.deps.openStatus({ namespace, name }, status));
     try {
       if (next.lastStatusPending(status)) return await confirmLastStatus(this.deps, key, raw, event, store);

@@ -169,8 +169,37 @@ describe.skipIf(!bed.ok)('hand-off: the operator finishes a startup the CLI bega
       .filter((e) => isMutation(e))
       .slice(writesBefore)
       .map(describeEvent);
-    expect(writes.filter((d) => !/^patch powerevents\/status |^create events |leases/.test(d))).toEqual([]);
+    // its own status and Events, the Lease, and the stop-at-safe-point finalizer added and removed on this event
+    const finalizer = new RegExp(`^patch powerevents ${NS}/${name} `);
+    expect(
+      writes.filter((d) => !/^patch powerevents\/status |^create events |leases/.test(d) && !finalizer.test(d)),
+    ).toEqual([]);
+    expect(writes.filter((d) => finalizer.test(d)).length).toBeLessThanOrEqual(2);
     const versions = b.seen.filter((s) => s.name === name && s.status);
     expect(versions.flatMap((v) => checkKstatusInvariants(v.status, v.generation))).toEqual([]);
+  });
+  it('a new hand-off while the operator runs: it waits for the CLI status, then starts none of the CLI steps', async () => {
+    const first = await b.getEvent(handedName);
+    const { progress, outage, plan } = first.status ?? {};
+    if (!progress || !outage || !plan) throw new Error('the finished event has no progress, outage or plan');
+    const op = b.operators[0];
+    const startedBefore = op?.logs.filter((l) => l.message === 'Step started').length;
+    // another outage (a later start): a new event, created while the operator watches
+    const later = { ...outage, startedAt: new Date(Date.now() - 60_000).toISOString() };
+    const result = await handOff(b.e2e.plane.kubeConfig, {
+      planName: 'atlas',
+      namespace: NS,
+      progress,
+      outage: later,
+      plan,
+    });
+    expect(result.created).toBe(true);
+    const done = await b.waitForEvent(result.name, (e) => e.status?.phase === 'Succeeded', 60_000);
+    expect(op?.logs.filter((l) => l.message === 'Step started').length).toBe(startedBefore);
+    expect(done.status?.progress?.steps.map((s) => s.id)).toEqual(progress.steps.map((s) => s.id));
+    expect(done.metadata.annotations?.['power.hecate.dev/handoff-pending']).toBeUndefined();
+    // the operator wrote no status before the CLI's: every version it wrote carries the CLI's plan
+    const versions = b.seen.filter((v) => v.name === result.name && v.status);
+    expect(versions.every((v) => v.status?.plan?.steps.length === plan.steps.length)).toBe(true);
   });
 });

@@ -250,3 +250,34 @@ describe('PowerEventReconciler', () => {
     expect(w.writes).toEqual([]);
   });
 });
+
+describe('a hand-off in progress (the CLI writes the status in a second request)', () => {
+  const handedOff = (began: string) => {
+    const e = event('ev', { action: 'startup', execute: true });
+    return { ...e, metadata: { ...e.metadata, annotations: { 'power.hecate.dev/handoff-pending': began } } };
+  };
+
+  it('given the pending annotation, then the operator writes nothing, runs nothing and looks again soon', async () => {
+    const ran: string[] = [];
+    const w = world({
+      events: { [KEY]: handedOff('2026-11-25T01:59:50Z') },
+      plans: { atlas },
+      executors: recordingExecutors(ran),
+    });
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'requeueAfter', ms: 30_000 });
+    expect(w.writes).toEqual([]);
+    expect(ran).toEqual([]);
+    expect(w.recorded).toEqual([]);
+  });
+
+  it('given a pending annotation older than 10 minutes (the CLI died mid-hand-off), then the operator goes on', async () => {
+    const ran: string[] = [];
+    const w = world({
+      events: { [KEY]: handedOff('2026-11-25T01:49:00Z') },
+      plans: { atlas },
+      executors: recordingExecutors(ran),
+    });
+    await w.reconciler.reconcile(KEY);
+    expect(w.writes.length).toBeGreaterThan(0);
+  });
+});
