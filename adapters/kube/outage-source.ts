@@ -171,6 +171,47 @@ export function selectOpenOutage(
   return { source: newest.source, outage: newest.outage };
 }
 
+/** A stop record as `hecate status` lists it: which deleted PowerEvent stopped where, and why. */
+export interface StopRecordSummary {
+  /** `namespace/name` of the ConfigMap. */
+  configMap: string;
+  /** `namespace/name` of the deleted PowerEvent. */
+  powerEvent?: string;
+  action?: string;
+  plan?: string;
+  /** The first step not started: a rerun would resume there. */
+  stoppedBeforeStep?: string;
+  stoppedAt?: string;
+  reason?: string;
+  /** The outage record it keeps is still open: a startup adopts it when it is the newest. */
+  outageOpen: boolean;
+}
+
+/** The stop records of `planName` (all when undefined), newest stop first; never throws for a bad one. Pure. */
+export function summarizeStopRecords(configMaps: readonly unknown[], planName?: string): StopRecordSummary[] {
+  const out: StopRecordSummary[] = [];
+  for (const raw of configMaps) {
+    const cm = configMapShape.safeParse(raw);
+    if (!cm.success) continue;
+    const { metadata, data = {} } = cm.data;
+    if (planName !== undefined && data.plan !== undefined && data.plan !== planName) continue;
+    let outage: unknown;
+    try {
+      outage = (JSON.parse(data['record.json'] ?? '{}') as { outage?: unknown }).outage;
+    } catch {
+      outage = undefined;
+    }
+    const parsed = outageRecord.safeParse(outage);
+    const fields = ['powerEvent', 'action', 'plan', 'stoppedBeforeStep', 'stoppedAt', 'reason'] as const;
+    out.push({
+      configMap: `${metadata.namespace ?? ''}/${metadata.name ?? ''}`,
+      ...Object.fromEntries(fields.flatMap((f) => (data[f] ? [[f, data[f]]] : []))),
+      outageOpen: outage !== undefined && parsed.success && isOpen(parsed.data),
+    });
+  }
+  return out.sort((a, b) => (b.stoppedAt ?? '').localeCompare(a.stoppedAt ?? ''));
+}
+
 /** Lists PowerEvents (every namespace) and the stop records of `namespace` with client-node. */
 export class KubeOutageSource implements OutageSourcePort {
   constructor(
@@ -187,13 +228,25 @@ export class KubeOutageSource implements OutageSourcePort {
         const list = await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'powerevents' });
         return (list as { items?: unknown[] }).items ?? [];
       }),
-      this.list(`stop record ConfigMaps in ${this.namespace}`, warn, async () => {
-        const core = this.kc.makeApiClient(CoreV1Api);
-        const labelSelector = `${STOP_RECORD_LABEL}=${STOP_RECORD_VALUE}`;
-        return (await core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector })).items;
-      }),
+      this.list(`stop record ConfigMaps in ${this.namespace}`, warn, () => this.listStopRecords()),
     ]);
     return selectOpenOutage(planName, { events, stopRecords }, warn);
+  }
+
+  /** The stop records of `planName` for `hecate status`; none when the namespace does not exist. */
+  async stopRecords(planName?: string): Promise<StopRecordSummary[]> {
+    try {
+      return summarizeStopRecords(await this.listStopRecords(), planName);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+  }
+
+  private async listStopRecords(): Promise<unknown[]> {
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const labelSelector = `${STOP_RECORD_LABEL}=${STOP_RECORD_VALUE}`;
+    return (await core.listNamespacedConfigMap({ namespace: this.namespace, labelSelector })).items;
   }
 
   /** 404 → none (no CRD, no namespace); 403 → none, with a warning; anything else fails the step, naming what. */

@@ -169,6 +169,16 @@ function powerEventLines(r: StatusReport): string[] {
   ];
 }
 
+/** Deleted PowerEvents that stopped mid-run: where, why, and whether startup would adopt their outage record. */
+function stopRecordLines(r: StatusReport): string[] {
+  return (r.powerEvent.stopRecords ?? []).map((s) =>
+    row(
+      'Stopped:',
+      `${s.powerEvent ?? 'a PowerEvent'} (${s.action ?? 'unknown action'}, deleted) stopped before ${s.stoppedBeforeStep ?? 'an unrecorded step'} at ${s.stoppedAt ?? 'an unrecorded time'}: ${s.reason ?? 'no reason recorded'}; outage record ${s.outageOpen ? 'open (startup adopts it)' : 'closed'} in ConfigMap ${s.configMap}`,
+    ),
+  );
+}
+
 /** Breaks a line longer than `width` at spaces; continuation lines are indented under the value. */
 export function fold(line: string, width: number): string[] {
   if (line.length <= width) return [line];
@@ -199,6 +209,7 @@ export function renderStatusText(r: StatusReport, width = 80): string {
     row('UPS:', r.ups.summary),
     ...outageLines(r),
     ...powerEventLines(r),
+    ...stopRecordLines(r),
     row(
       'Snapshot:',
       `${r.snapshot.path}${r.snapshot.present === false ? ' MISSING' : r.snapshot.revision ? ` at ${r.snapshot.revision}` : ''}`,

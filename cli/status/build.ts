@@ -215,7 +215,8 @@ function powerEventSection(facts: ClusterFacts): StatusReport['powerEvent'] {
   const byTime = (e: PowerEvent) => e.status?.startedAt ?? String(e.metadata.creationTimestamp ?? '');
   const sorted = [...facts.powerEvents].sort((a, b) => byTime(b).localeCompare(byTime(a)));
   const current = sorted.find(isActive) ?? sorted[0];
-  if (!current) return { seen: true, message: 'none' };
+  const stopRecords = facts.stopRecords?.length ? { stopRecords: facts.stopRecords } : {};
+  if (!current) return { seen: true, message: 'none', ...stopRecords };
   const status = current.status;
   const ref: PowerEventRef = {
     namespace: current.metadata.namespace ?? '',
@@ -229,7 +230,7 @@ function powerEventSection(facts: ClusterFacts): StatusReport['powerEvent'] {
     ...(status?.startedAt ? { startedAt: status.startedAt } : {}),
     ...(status?.finishedAt ? { finishedAt: status.finishedAt } : {}),
   };
-  return { seen: true, current: ref };
+  return { seen: true, current: ref, ...stopRecords };
 }
 
 /** Every reason the cluster is not healthy, in screen order. */

@@ -50,7 +50,7 @@ export async function openStatus(options: CommonOptions, deps: CliDeps): Promise
   };
   const readCluster = async () => {
     [facts, snapshot] = await Promise.all([
-      ctx.kubeConfig ? observeForStatus(ctx.kubeConfig, spec) : facts,
+      ctx.kubeConfig ? observeForStatus(ctx.kubeConfig, spec, undefined, ctx.plan.name) : facts,
       snapshotRevision(ctx.paths.repoSnapshot).catch(() => undefined),
     ]);
   };

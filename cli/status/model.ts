@@ -171,6 +171,19 @@ const powerEventRef = z.object({
 });
 export type PowerEventRef = z.infer<typeof powerEventRef>;
 
+/** A deleted PowerEvent that stopped mid-run, kept as a stop record ConfigMap (operator/stop-record.ts). */
+const stopRecordStatus = z.object({
+  configMap: z.string().describe('namespace/name of the ConfigMap that keeps the record'),
+  powerEvent: z.string().optional().describe('namespace/name of the deleted PowerEvent'),
+  action: z.string().optional(),
+  plan: z.string().optional(),
+  stoppedBeforeStep: z.string().optional().describe('The first step not started'),
+  stoppedAt: timestamp.optional(),
+  reason: z.string().optional(),
+  outageOpen: z.boolean().describe('The outage record it keeps is still open: startup adopts it when it is the newest'),
+});
+export type StopRecordStatus = z.infer<typeof stopRecordStatus>;
+
 export const statusReport = z.object({
   apiVersion: z.literal(STATUS_API_VERSION),
   kind: z.literal(STATUS_KIND),
@@ -191,6 +204,10 @@ export const statusReport = z.object({
     seen: z.boolean(),
     current: powerEventRef.optional().describe('The active PowerEvent, else the latest one'),
     message: z.string().optional(),
+    stopRecords: z
+      .array(stopRecordStatus)
+      .optional()
+      .describe("Stop records of this plan's deleted PowerEvents (newest first): where each stopped and why"),
   }),
 });
 export type StatusReport = z.infer<typeof statusReport>;

@@ -9,6 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ObjectClient } from '../../adapters/kube/apply.js';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { CORDONED_BY } from '../../adapters/kube/nodes.js';
+import { KubeOutageSource, type StopRecordSummary } from '../../adapters/kube/outage-source.js';
 import { KubeReadiness } from '../../adapters/kube/readiness.js';
 import { GROUP, type PowerEvent, type PowerPlanSpec, VERSION } from '../../core/api/index.js';
 import type { FluxObject } from '../../core/flux/objects.js';
@@ -41,6 +42,8 @@ export interface ClusterFacts {
   chain?: Record<string, ObservedReadiness[]>;
   harbor?: { pods: { ready: number; total: number }; images: string[]; helmReleaseReady?: boolean };
   powerEvents?: PowerEvent[];
+  /** Stop records of the plan's deleted PowerEvents (adapters/kube/outage-source.ts). */
+  stopRecords?: StopRecordSummary[];
   unseen: string[];
 }
 
@@ -152,7 +155,9 @@ async function part<T>(unseen: string[], what: string, work: () => Promise<T>): 
   }
 }
 
-async function observeAll(kc: KubeConfig, spec: PowerPlanSpec): Promise<ClusterFacts> {
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
+async function observeAll(kc: KubeConfig, spec: PowerPlanSpec, planName?: string): Promise<ClusterFacts> {
   const server = kc.getCurrentCluster()?.server;
   const client = ObjectClient.for(kc);
   const unseen: string[] = [];
@@ -165,13 +170,14 @@ async function observeAll(kc: KubeConfig, spec: PowerPlanSpec): Promise<ClusterF
   }
   const flux = new KubeFlux(kc);
   const { source } = spec.flux;
-  const [sourceFacts, kustomizations, helmReleases, chain, harbor, events] = await Promise.all([
+  const [sourceFacts, kustomizations, helmReleases, chain, harbor, events, stopRecords] = await Promise.all([
     part(unseen, 'Flux source', async () => (await flux.source(source.kind, spec.flux.namespace, source.name)) ?? null),
     part(unseen, 'Flux Kustomizations', () => flux.list('Kustomization')),
     part(unseen, 'Flux HelmReleases', () => flux.list('HelmRelease')),
     part(unseen, 'bootstrap chain', () => chainFacts(kc, spec)),
     spec.harbor ? part(unseen, 'Harbor', () => harborFacts(client, spec.harbor as never)) : undefined,
     part(unseen, 'PowerEvents', () => powerEvents(client)),
+    part(unseen, 'stop records', () => new KubeOutageSource(kc, quiet).stopRecords(planName)),
   ]);
   if (events === undefined && !unseen.some((u) => u.startsWith('PowerEvents'))) {
     unseen.push('PowerEvents: the PowerEvent CRD is not installed');
@@ -185,16 +191,25 @@ async function observeAll(kc: KubeConfig, spec: PowerPlanSpec): Promise<ClusterF
     ...(chain ? { chain } : {}),
     ...(harbor ? { harbor } : {}),
     ...(events ? { powerEvents: events } : {}),
+    ...(stopRecords?.length ? { stopRecords } : {}),
     unseen,
   };
 }
 
 /** One bounded read of the cluster (default 8 s); a dead API gives `api: 'unreachable'` with the reason. */
-export async function observeForStatus(kc: KubeConfig, spec: PowerPlanSpec, timeoutMs = 8_000): Promise<ClusterFacts> {
+export async function observeForStatus(
+  kc: KubeConfig,
+  spec: PowerPlanSpec,
+  timeoutMs = 8_000,
+  /** The plan's name: only its stop records are listed (all when undefined). */
+  planName?: string,
+): Promise<ClusterFacts> {
   const server = kc.getCurrentCluster()?.server;
   const facts = await within(
     timeoutMs,
-    observeAll(kc, spec).catch((error): ClusterFacts => ({ api: 'unreachable', message: message(error), unseen: [] })),
+    observeAll(kc, spec, planName).catch(
+      (error): ClusterFacts => ({ api: 'unreachable', message: message(error), unseen: [] }),
+    ),
   );
   return (
     facts ?? {
