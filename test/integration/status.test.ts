@@ -284,7 +284,9 @@ describe.skipIf(!bed.ok)('hecate status on the Atlas bed', () => {
     await apps.deleteNamespacedDeployment({ namespace: 'gitea', name: 'gitea' });
     const before = ['core', 'helm', 'longhorn', 'metallb', 'traefik', 'vault-csi', 'vault-injector'];
     const steps: StepRecord[] = [
-      ...['power-gate/ups', 'api/wait', 'nodes/quorum', 'nodes/uncordon', 'flux-source/check'].map(done),
+      ...['power-gate/ups', 'api/wait', 'outage/adopt', 'nodes/quorum', 'nodes/uncordon', 'flux-source/check'].map(
+        done,
+      ),
       ...before.map((s) => done(`chain/${s}`)),
       { id: 'chain/vault', state: 'running', startedAt: '2026-11-25T01:30:00Z' },
     ];
