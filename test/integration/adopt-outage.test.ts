@@ -7,8 +7,10 @@
  * the paused one). The CLI hands the cold boot back as a startup PowerEvent, which the operator finishes; a second
  * startup then finds no open outage and changes nothing. Last, a startup PowerEvent created with kubectl after a
  * second operator shutdown: the operator compiles it with no outage record, and the same step adopts the shutdown's.
+ * And a shutdown deleted mid-drain: `hecate status` lists its stop record, and startup adopts the record it keeps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StatusReport } from '../../cli/status/model.js';
 import { type OutageRecord, outageRecord } from '../../core/api/index.js';
 import { describeEvent, requireBed } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
@@ -33,6 +35,13 @@ async function startup(e2e: E2e, ms = 180_000): Promise<{ code: number | string;
   const seconds = (Date.now() - started) / 1000;
   if (code === 'SIGKILL') throw new Error(`startup did not finish in ${ms / 1000} s:\n${cli.output().slice(-4000)}`);
   return { code, output: cli.output(), seconds };
+}
+
+/** NOTE: the last node goes down just after its power-off helper runs, which may be after the status says Succeeded. */
+async function allPoweredOff(e2e: E2e): Promise<void> {
+  await eventually('every node to be powered off', async () =>
+    e2e.sims.kubelet.nodeNames.every((node) => !e2e.sims.kubelet.isOn(node)),
+  );
 }
 
 describe.skipIf(!bed.ok)('startup adopts the outage record of a shutdown the operator ran', () => {
@@ -68,7 +77,7 @@ describe.skipIf(!bed.ok)('startup adopts the outage record of a shutdown the ope
     ].sort();
     expect(suspendedByHecate.length).toBeGreaterThan(3);
     expect(suspendedByHecate).not.toContain(PAUSED);
-    for (const node of e2e.sims.kubelet.nodeNames) expect(e2e.sims.kubelet.isOn(node), node).toBe(false);
+    await allPoweredOff(e2e);
 
     // the cold boot: power comes back; this machine's state file is empty (the operator ran the shutdown)
     for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOn(node);
@@ -147,6 +156,7 @@ describe.skipIf(!bed.ok)('startup adopts the outage record of a shutdown the ope
     );
     expect(shut.status?.phase, op.tail()).toBe('Succeeded');
     const outage = outageRecord.parse(shut.status?.outage);
+    await allPoweredOff(e2e);
     for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOn(node);
 
     const before = (await b.requests()).length;
@@ -183,5 +193,54 @@ describe.skipIf(!bed.ok)('startup adopts the outage record of a shutdown the ope
     expect(cli.code, cli.output.slice(-4000)).toBe(0);
     expect(cli.output).toContain(`adopted the outage record of PowerEvent ${NS}/shutdown-2`);
     expect(await suspendedFlux(e2e.plane)).toEqual([PAUSED]);
+    const handed = /Handed back to the operator: PowerEvent \S+\/(\S+)/.exec(cli.output)?.[1] ?? '';
+    await b.waitForEvent(handed, (e) => e.status?.phase === 'Succeeded', 60_000);
   }, 600_000);
+
+  it('given a shutdown PowerEvent deleted mid-drain, then status lists its stop record and startup adopts the record it keeps', async () => {
+    const { e2e } = b;
+    const op = b.operators[0];
+    if (!op) throw new Error('no operator');
+    await b.createEvent('shutdown-3', { action: 'shutdown', planRef: { name: 'atlas' }, execute: true });
+    const draining = await b.waitForEvent(
+      'shutdown-3',
+      (e) => (e.status?.progress?.steps ?? []).some((s) => s.id.startsWith('drain/') && s.state === 'running'),
+      120_000,
+    );
+    const startedAt = draining.status?.outage?.startedAt;
+    await b.kubectl('delete', 'powerevent', 'shutdown-3', '-n', NS, '--wait=false');
+    await eventually(
+      'the deleted PowerEvent to be released',
+      async () =>
+        b.getEvent('shutdown-3').then(
+          () => false,
+          (error: { code?: number }) => error.code === 404,
+        ),
+      { timeoutMs: 120_000 },
+    );
+    const cordoned = (await nodes(e2e.plane)).filter((n) => n.spec?.unschedulable).map((n) => n.metadata?.name);
+    expect(cordoned.length, op.tail(20)).toBeGreaterThan(0);
+
+    // status: where it stopped and why, the outage record open
+    const status = await e2e.hecate(['status', ...e2e.args('-o', 'json')]);
+    const report = JSON.parse(status.stdout) as StatusReport;
+    const records = report.powerEvent.stopRecords ?? [];
+    expect(
+      records.map((r) => [r.powerEvent, r.action, r.outageOpen]),
+      status.stderr,
+    ).toEqual([[`${NS}/shutdown-3`, 'shutdown', true]]);
+    expect(records[0]?.stoppedBeforeStep).toMatch(/^(drain|storage|power-off)\//);
+    expect(records[0]?.reason).toBe('PowerEvent deleted');
+
+    // startup adopts the stop record's outage: what that shutdown cordoned and suspended is undone
+    const run = await startup(e2e);
+    expect(run.code, run.output.slice(-4000)).toBe(0);
+    expect(run.output).toMatch(
+      new RegExp(
+        `adopted the outage record of stop record ConfigMap ${NS}/hecate-stopped-shutdown-3-\\w+ \\(of PowerEvent ${NS}/shutdown-3, deleted\\) \\(started ${startedAt}\\)`,
+      ),
+    );
+    for (const node of await nodes(e2e.plane)) expect(node.spec?.unschedulable, node.metadata?.name).toBeFalsy();
+    expect(await suspendedFlux(e2e.plane)).toEqual([PAUSED]);
+  }, 480_000);
 });
