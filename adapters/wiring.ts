@@ -65,6 +65,9 @@ export const SERVER_DRY_RUN_KINDS: readonly string[] = [
   StepKind.SuspendFlux,
   StepKind.DrainNode,
   StepKind.PowerOffNode,
+  // Only reads, into the dry run's in-memory record: the uncordons and Flux resumes after it then probe what the
+  // operator's shutdown recorded, as a real startup would.
+  StepKind.AdoptOutage,
   StepKind.Uncordon,
   StepKind.ApplyChainStage,
   StepKind.ReconcileHarbor,
