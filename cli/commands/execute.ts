@@ -169,7 +169,10 @@ function whereStopped(plan: RenderedPlan, outcome: StoppedByUps['outcome']): str
   const { error } = outcome;
   if (error instanceof RunStoppedError) {
     const n = plan.steps.findIndex((s) => s.id === error.beforeStep.id) + 1;
-    return `The startup stopped at a safe point before step ${n} (${error.beforeStep.id}: ${error.beforeStep.title}); the step in flight finished, nothing after it started.`;
+    const step = `step ${n} (${error.beforeStep.id}: ${error.beforeStep.title})`;
+    return error.waitCut
+      ? `The startup stopped at a safe point while waiting on ${step}: it had been applied, its wait was cut short, nothing after it started.`
+      : `The startup stopped at a safe point before ${step}; the step in flight finished, nothing after it started.`;
   }
   return `The startup ended with an error as well: ${error instanceof Error ? error.message : String(error)}.`;
 }
@@ -177,8 +180,8 @@ function whereStopped(plan: RenderedPlan, outcome: StoppedByUps['outcome']): str
 /** One line for the outage record: why and where the startup stopped. */
 function stopNote(stop: StoppedByUps): string {
   const { outcome } = stop;
-  const where =
-    'error' in outcome && outcome.error instanceof RunStoppedError ? ` before step ${outcome.error.beforeStep.id}` : '';
+  const error = 'error' in outcome && outcome.error instanceof RunStoppedError ? outcome.error : undefined;
+  const where = error ? ` ${error.waitCut ? 'while waiting on' : 'before'} step ${error.beforeStep.id}` : '';
   return `startup stopped by the UPS watch${where} at ${stop.ups.at.toISOString()}: ${stop.ups.reason}`;
 }
 

@@ -69,9 +69,13 @@ export const progress = z.object({
       beforeStep: z.string().min(1).describe('The first step not started; a rerun resumes here'),
       at: timestamp,
       reason: z.string().min(1),
+      waitCut: z
+        .boolean()
+        .optional()
+        .describe('beforeStep had acted; the stop cut its wait short (it is recorded running)'),
     })
     .optional()
-    .describe('The run was stopped at a safe point (between steps), not failed'),
+    .describe('The run was stopped at a safe point (between steps, or in a wait), not failed'),
 });
 export type Progress = z.infer<typeof progress>;
 

@@ -35,7 +35,13 @@ export class RunStoppedError extends Error {
   constructor(
     readonly beforeStep: PlanStep,
     readonly reason: string,
+    /** `beforeStep` had acted and the stop cut its wait short: it is recorded running and a rerun checks it again. */
+    readonly waitCut = false,
   ) {
-    super(`stopped before step ${beforeStep.id} (${beforeStep.title}): ${reason}`);
+    super(
+      waitCut
+        ? `stopped while waiting on step ${beforeStep.id} (${beforeStep.title}), which had acted: ${reason}`
+        : `stopped before step ${beforeStep.id} (${beforeStep.title}): ${reason}`,
+    );
   }
 }

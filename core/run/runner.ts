@@ -86,6 +86,8 @@ class Run {
   private chain: Promise<void> = Promise.resolve();
   /** The first step (in plan order) not started because a stop was asked. */
   private stoppedBefore: PlanStep | undefined;
+  /** Steps that acted but whose wait a stop cut short: recorded `running`, checked again by a rerun. */
+  private readonly waitCut = new Set<string>();
 
   private constructor(
     private readonly options: RunOptions,
@@ -164,6 +166,7 @@ class Run {
     } catch (error) {
       if (!stop.aborted || ctx.signal.aborted) throw error;
       await this.mark(step, 'running', 'acted; its wait was cut short by a stop, a rerun checks it again');
+      this.waitCut.add(step.id);
       this.holdBack(step);
       return false;
     }
@@ -179,10 +182,12 @@ class Run {
     if (!step) return;
     const reason = stopReason(this.options.stop);
     const at = this.options.clock.now().toISOString();
-    this.progress = { ...this.progress, stopped: { beforeStep: step.id, at, reason }, updatedAt: at };
+    const acted = this.waitCut.has(step.id);
+    const stopped = { beforeStep: step.id, at, reason, ...(acted ? { waitCut: true } : {}) };
+    this.progress = { ...this.progress, stopped, updatedAt: at };
     await this.save();
     this.options.onEvent?.({ type: 'stopped', step, reason });
-    throw new RunStoppedError(step, reason);
+    throw new RunStoppedError(step, reason, acted);
   }
 
   private indexOf(step: PlanStep): number {

@@ -165,7 +165,7 @@ describe('stopping at a safe point', () => {
     expect(log).toEqual(['apply a', 'apply b']);
     const saved = store.latest?.progress;
     expect(saved?.steps.map((r) => `${r.id}:${r.state}`)).toEqual(['a:done', 'b:done']);
-    expect(saved?.stopped).toMatchObject({ beforeStep: 'c', reason: 'the UPS is on battery at 20%' });
+    expect(saved?.stopped).toEqual({ beforeStep: 'c', at: expect.any(String), reason: 'the UPS is on battery at 20%' });
     expect(saved?.finishedAt).toBeUndefined();
   });
 
@@ -281,7 +281,8 @@ describe('stopping inside a step', () => {
     expect(log).toEqual(['apply a', 'wait a']);
     const record = store.latest?.progress?.steps.find((r) => r.id === 'a');
     expect(record).toMatchObject({ state: 'running', message: expect.stringContaining('cut short by a stop') });
-    expect(store.latest?.progress?.stopped?.beforeStep).toBe('a');
+    expect(store.latest?.progress?.stopped).toMatchObject({ beforeStep: 'a', waitCut: true });
+    expect((error as RunStoppedError).message).toBe('stopped while waiting on step a (do a), which had acted: UPS low');
 
     ready = true;
     const rerun = await runPlan({
