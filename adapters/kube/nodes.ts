@@ -1,5 +1,6 @@
 import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import type { MutationOptions, NodePort, NodeView } from '../../core/ports.js';
+import { within } from '../within.js';
 import { isNotFound } from './errors.js';
 
 export const CORDONED_BY = 'power.hecate.dev/cordoned-by';
@@ -46,20 +47,15 @@ export class KubeNodes implements NodePort {
 
   async get(name: string): Promise<NodeView | undefined> {
     const ms = this.options.readTimeoutMs ?? NODE_READ_TIMEOUT_MS;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ApiReadTimeoutError(`reading node ${name}: the API server did not answer within ${ms} ms`)),
-        ms,
-      );
-    });
     try {
-      return toNodeView(await Promise.race([this.api.readNode({ name }), timeout]));
+      const node = await within(ms, this.api.readNode({ name }));
+      if (node === undefined) {
+        throw new ApiReadTimeoutError(`reading node ${name}: the API server did not answer within ${ms} ms`);
+      }
+      return toNodeView(node);
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -2,6 +2,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import type { PowerPlanSpec } from '../../core/api/index.js';
 import { type FluxKind, toFluxObject } from '../../core/flux/objects.js';
 import type { Observed } from '../../core/plan/index.js';
+import { within } from '../within.js';
 
 const FLUX = {
   Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },
@@ -13,19 +14,6 @@ const SOURCE_PLURAL = {
   OCIRepository: 'ocirepositories',
   Bucket: 'buckets',
 } as const;
-
-/** Resolves with `undefined` when `work` does not finish within `ms`: a dry-run never stalls on a dead API. */
-async function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function listFlux(kc: KubeConfig, kind: FluxKind) {
   const api = kc.makeApiClient(CustomObjectsApi);

@@ -11,6 +11,7 @@ import { KubeFlux } from '../../adapters/kube/flux.js';
 import { CORDONED_BY } from '../../adapters/kube/nodes.js';
 import { KubeOutageSource, type StopRecordSummary } from '../../adapters/kube/outage-source.js';
 import { KubeReadiness } from '../../adapters/kube/readiness.js';
+import { within } from '../../adapters/within.js';
 import { GROUP, type PowerEvent, type PowerPlanSpec, VERSION } from '../../core/api/index.js';
 import type { FluxObject } from '../../core/flux/objects.js';
 
@@ -48,19 +49,6 @@ export interface ClusterFacts {
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-
-/** Resolves `undefined` when `work` does not settle within `ms`. */
-async function within<T>(ms: number, work: Promise<T>): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface NodeJson {
   metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
