@@ -244,6 +244,21 @@ export function withPausedApps(atlas: Scenario): Scenario {
 }
 
 /** The stage of the printed plan that a mutating request belongs to. */
+/** What Hecate patches outside the chain (uncordon, suspend and resume), and namespaces (every stage declares its own). */
+const NOT_CHAIN = ['nodes', 'kustomizations', 'helmreleases', 'namespaces'];
+
+/** The chain's server-side applies (field manager hecate) by the CLI, in log order. */
+export function chainApplies(events: readonly AuditEvent[]): AuditEvent[] {
+  return events.filter(
+    (e) =>
+      e.user === HECATE_USER &&
+      e.verb === 'patch' &&
+      e.stage === 'ResponseComplete' &&
+      /fieldManager=hecate(&|$)/.test(e.requestURI) &&
+      !NOT_CHAIN.includes(e.objectRef?.resource ?? ''),
+  );
+}
+
 export function stageOfMutation(event: AuditEvent): string {
   const ref = event.objectRef ?? {};
   if (ref.resource === 'kustomizations' || ref.resource === 'helmreleases') return 'flux-suspend';

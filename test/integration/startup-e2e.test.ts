@@ -17,10 +17,11 @@ import { StateFile } from '../../adapters/state-file.js';
 import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
 import { fluxKey } from '../../core/flux/objects.js';
 import { fromYaml } from '../../core/yaml.js';
-import { type AuditEvent, describeEvent, requireBed } from '../bed/index.js';
+import { describeEvent, requireBed } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
 import { snapshotFiles } from '../bed/snapshot.js';
 import {
+  chainApplies,
   type E2e,
   HECATE_USER,
   listFlux,
@@ -36,21 +37,6 @@ const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];
 const PRE_SUSPENDED = 'Kustomization/flux-system/apps';
 /** The stages whose workloads are gone after the cold boot (Gitea among them: the Flux source is down). */
 const GONE_STAGES = ['metallb', 'traefik', 'vault-csi', 'vault-injector', 'vault', 'postgres', 'gitea'];
-
-/** What Hecate patches outside the chain (uncordon, suspend and resume), and namespaces (every stage declares its own). */
-const NOT_CHAIN = ['nodes', 'kustomizations', 'helmreleases', 'namespaces'];
-
-/** The chain's server-side applies (field manager hecate), in log order. */
-function applies(events: readonly AuditEvent[]): AuditEvent[] {
-  return events.filter(
-    (e) =>
-      e.user === HECATE_USER &&
-      e.verb === 'patch' &&
-      e.stage === 'ResponseComplete' &&
-      /fieldManager=hecate(&|$)/.test(e.requestURI) &&
-      !NOT_CHAIN.includes(e.objectRef?.resource ?? ''),
-  );
-}
 
 const strip = (path: string) => path.replace(/^\.\//, '');
 
@@ -143,7 +129,7 @@ describe.skipIf(!bed.ok)('hecate startup on the Atlas scenario after a shutdown'
     const watcher = setInterval(async () => {
       if (restart) return;
       const events = await e2e.plane.readAudit();
-      if (!applies(events).some((e) => e.objectRef?.namespace === 'traefik')) return;
+      if (!chainApplies(events).some((e) => e.objectRef?.namespace === 'traefik')) return;
       restart = (async () => {
         await e2e.plane.stopApiServer();
         await new Promise((resolve) => setTimeout(resolve, 4_000));
@@ -170,7 +156,7 @@ describe.skipIf(!bed.ok)('hecate startup on the Atlas scenario after a shutdown'
 
     // the chain, in the plan's order, each stage after the previous one was Ready
     const events = await e2e.plane.readAudit();
-    const applied = applies(events);
+    const applied = chainApplies(events);
     const stages = applied.map((e) => stageOf.get(`${e.objectRef?.namespace ?? ''}/${e.objectRef?.name}`) ?? '?');
     const order = stages.filter((s, i) => s !== stages[i - 1]);
     const chain = spec.bootstrapChain.map((s) => s.name);
@@ -252,7 +238,7 @@ describe.skipIf(!bed.ok)('hecate startup on the Atlas scenario after a shutdown'
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     expect(result.stderr).toMatch(/is Ready at .*no fallback needed/);
     const after = (await e2e.plane.readAudit()).slice(before);
-    expect(applies(after).map(describeEvent)).toEqual([]);
+    expect(chainApplies(after).map(describeEvent)).toEqual([]);
     expect(await suspendedFlux(e2e.plane)).toEqual([PRE_SUSPENDED]);
     const resumed = after.filter((e) => e.user === HECATE_USER && e.objectRef?.resource === 'kustomizations');
     expect(resumed.length).toBeGreaterThan(0);

@@ -22,7 +22,7 @@ import { type AuditEvent, describeEvent, requireBed } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
 import { snapshotFiles } from '../bed/snapshot.js';
 import type { CliResult } from '../helpers/cli.js';
-import { type E2e, HECATE_USER, listFlux, startE2e } from '../helpers/e2e.js';
+import { chainApplies, type E2e, HECATE_USER, listFlux, startE2e } from '../helpers/e2e.js';
 import { NutServer, requireNut } from '../helpers/nut.js';
 
 const bed = requireBed();
@@ -31,21 +31,8 @@ const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];
 /** The stages whose workloads are gone after the cold boot (Gitea among them: the Flux source is down). */
 const GONE_STAGES = ['metallb', 'traefik', 'vault-csi', 'vault-injector', 'vault', 'postgres', 'gitea'];
-const NOT_CHAIN = ['nodes', 'kustomizations', 'helmreleases', 'namespaces'];
 const ON_LINE = { 'ups.status': 'OL', 'battery.charge': 100, 'battery.runtime': 3600 };
 const ON_BATTERY_LOW = { 'ups.status': 'OB DISCHRG', 'battery.charge': 20, 'battery.runtime': 300 };
-
-/** The chain's server-side applies (field manager hecate), in log order. */
-function applies(events: readonly AuditEvent[]): AuditEvent[] {
-  return events.filter(
-    (e) =>
-      e.user === HECATE_USER &&
-      e.verb === 'patch' &&
-      e.stage === 'ResponseComplete' &&
-      /fieldManager=hecate(&|$)/.test(e.requestURI) &&
-      !NOT_CHAIN.includes(e.objectRef?.resource ?? ''),
-  );
-}
 
 const strip = (path: string) => path.replace(/^\.\//, '');
 const ms = (from: number, to: number) => `${((to - from) / 1000).toFixed(2)} s`;
@@ -145,7 +132,7 @@ describe.skipIf(!bed.ok || !nut.ok)('hecate startup --execute while the UPS fail
     };
 
     // power fails again once the chain is under way
-    const firstApply = await during('the first chain apply', async () => applies(await e2e.plane.readAudit())[0]);
+    const firstApply = await during('the first chain apply', async () => chainApplies(await e2e.plane.readAudit())[0]);
     await ups.setDev(ON_BATTERY_LOW);
     const changedAt = Date.now();
     // power comes back once the emergency shutdown runs
@@ -199,7 +186,7 @@ describe.skipIf(!bed.ok || !nut.ok)('hecate startup --execute while the UPS fail
     const stages = [
       ...new Set(written.map((e) => stageOf.get(`${e.objectRef?.namespace ?? ''}/${e.objectRef?.name}`))),
     ];
-    const applied = applies(events);
+    const applied = chainApplies(events);
     const firstStage = stageOf.get(`${firstApply.objectRef?.namespace ?? ''}/${firstApply.objectRef?.name}`) ?? '?';
     const cut = chain.indexOf(stoppedBefore) + (waitCut ? 1 : 0);
     expect(chain.indexOf(stoppedBefore), `stopped ${how} ${stoppedBefore}`).toBeGreaterThanOrEqual(
