@@ -38,6 +38,7 @@ process.once('SIGINT', () => {
 
 async function ensureBinaries(): Promise<void> {
   say('Test binaries: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (built once, cached)');
+  say('Upstream CRDs: Flux and Longhorn, read from their pinned Go modules (fetched once, cached)');
   await execa(join(REPO_ROOT, 'hack/setup-test-binaries.sh'), [], { stdout: 'ignore', stderr: 'inherit' });
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds (or finds) the test control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl.
+# Builds (or finds) the test control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl;
+# first it fetches (or finds) the upstream Flux and Longhorn CRDs the bed installs (hack/setup-test-crds.sh).
 #
 # Lookup order (the envtest convention):
 #   1. $KUBEBUILDER_ASSETS, when it holds every binary;
@@ -20,6 +21,9 @@ mod="$here/test-binaries"
 k8s_version="$(sed -n 's/^\s*k8s.io\/kubernetes v\(.*\)$/\1/p' "$mod/go.mod")"
 etcd_version="$(sed -n 's/^\s*go.etcd.io\/etcd\/server\/v3 v\(.*\)$/\1/p' "$mod/go.mod")"
 binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+
+# The CRDs first: a small download, and the bed needs both.
+"$here/setup-test-crds.sh" "$@" >/dev/null
 
 have_all() { local dir="$1"; for b in "${binaries[@]}"; do [[ -x "$dir/$b" ]] || return 1; done; }
 log() { printf '[setup-test-binaries] %s\n' "$*" >&2; }

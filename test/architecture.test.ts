@@ -1,7 +1,9 @@
 /**
  * The layering of DESIGN.md, checked from import statements: core/ is pure (no node:*, no client-node, no
- * Date.now), cli/ and operator/ never import each other, and only the two main.ts files may exit the process.
+ * Date.now), cli/ and operator/ never import each other, only the two main.ts files may exit the process, and
+ * nothing reads a path outside the repository's own tree.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,4 +56,23 @@ describe('architecture', () => {
       expect(code(file)).not.toMatch(/process\.exit\(/);
     },
   );
+
+  /**
+   * The repository stands alone: no tracked script or source names a folder beside it (`../shared`, a sibling
+   * checkout) or climbs above its root from a root-relative path. Paths in the user's home, the cache and temp
+   * folders are fine; they are not the repository's neighbours.
+   */
+  const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\0')
+    .filter(
+      (f) =>
+        /\.(ts|tsx|js|mjs|sh|json|ya?ml)$|(^|\/)run$/.test(f) &&
+        !f.startsWith('test/fixtures/') &&
+        f !== 'test/architecture.test.ts',
+    );
+  it.each(tracked)('reads nothing outside the repository: %s', (file) => {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    expect(text).not.toMatch(/\.\.\/shared\b|\bshared\/(fixtures|research)\b/);
+    expect(text).not.toMatch(/REPO_ROOT\s*,\s*['"]\.\.['"/]|resolve\(\s*REPO_ROOT\s*,\s*['"]\.\.\//);
+  });
 });

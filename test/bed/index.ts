@@ -17,11 +17,14 @@ export type { NodeLifecycleTimings } from './components.js';
 export { ADMIN_USER, BED_DIR_PREFIX, type ControlPlaneOptions, startControlPlane } from './controlplane.js';
 export {
   allCrdPaths,
-  FIXTURE_CRDS_DIR,
-  fixtureCrdPaths,
+  CRDS_SETUP_COMMAND,
+  findUpstreamCrds,
   HECATE_CRDS_DIR,
   hecateCrdPaths,
   installCrds,
+  upstreamCrdNames,
+  upstreamCrdPath,
+  upstreamCrdPaths,
 } from './crds.js';
 export type { ComponentMemory, ControlPlane } from './plane.js';
 export { type Component, isRunning, pidsWithCommandLine } from './processes.js';

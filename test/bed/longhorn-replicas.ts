@@ -1,6 +1,6 @@
 /**
- * The Longhorn stand-in's Replica objects (`replicas.longhorn.io`, served by the bed's stand-in schema in
- * test/bed/crd-stand-ins): one per entry of a claim's placement annotation, rendered from the scenario.
+ * The Longhorn stand-in's Replica objects (`replicas.longhorn.io`, Longhorn's own CRD from its Go module): one per
+ * entry of a claim's placement annotation, rendered from the scenario.
  *
  * - Each replica is created once with its node, `healthyAt` (absent while rebuilding) and `failedAt` (failed only),
  *   owned by its Volume (the garbage collector removes it with the Volume).

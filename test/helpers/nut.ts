@@ -1,7 +1,7 @@
 /**
  * A real NUT on loopback for integration tests: `/lib/nut/dummy-ups` and `/lib/nut/upsd` (Debian's nut-server,
  * started directly: /sbin/upsd is a wrapper that reads /etc/nut/nut.conf and exits) with their config, state and
- * port in a temp folder. See shared research/test-components.md §1.
+ * port in a temp folder.
  *
  * NOTE: dummy-ups re-reads its .dev file only when the file's mtime, in whole seconds, differs from the last one it
  * read; an edit within the same second is missed. {@link NutServer.setDev} therefore gives every edit a new mtime

@@ -18,12 +18,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromYaml } from '../../core/yaml.js';
 import {
   type ControlPlane,
-  fixtureCrdPaths,
   HECATE_CRDS_DIR,
   hecateCrdPaths,
   REPO_ROOT,
   requireBed,
   startControlPlane,
+  upstreamCrdPaths,
 } from '../bed/index.js';
 
 const bed = requireBed();
@@ -63,7 +63,7 @@ describe.skipIf(!bed.ok)('API semantics on the real API server', () => {
   const namespace = 'semantics';
 
   beforeAll(async () => {
-    plane = await startControlPlane({ crds: fixtureCrdPaths() });
+    plane = await startControlPlane({ crds: upstreamCrdPaths() });
     console.info(`Bed with Flux and Longhorn CRDs started in ${plane.startupMs} ms`);
     core = plane.kubeConfig.makeApiClient(CoreV1Api);
     custom = plane.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -151,7 +151,7 @@ describe.skipIf(!bed.ok)('API semantics on the real API server', () => {
     });
 
     it('install again idempotently (replace path)', async () => {
-      expect(await plane.installCrds(fixtureCrdPaths())).toContain('gitrepositories.source.toolkit.fluxcd.io');
+      expect(await plane.installCrds(upstreamCrdPaths())).toContain('gitrepositories.source.toolkit.fluxcd.io');
     });
 
     it('keep status out of main-resource writes; the status subresource takes SSA', async () => {

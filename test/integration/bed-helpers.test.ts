@@ -13,6 +13,8 @@ import {
   parseAuditLog,
   requestsBy,
   requireBed,
+  upstreamCrdNames,
+  upstreamCrdPath,
 } from '../bed/index.js';
 
 describe('bed availability', () => {
@@ -36,14 +38,53 @@ describe('bed availability', () => {
     expect(() => requireBed({ ...missing, CI: 'true' })).toThrow(BedUnavailableError);
   });
 
-  it('uses KUBEBUILDER_ASSETS when it holds every binary', () => {
+  const fakeAssets = () => {
     const assets = mkdtempSync(join(tmpdir(), 'hecate-assets-'));
     made.push(assets);
     for (const name of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl']) {
       writeFileSync(join(assets, name), '#!/bin/sh\n', { mode: 0o755 });
     }
-    const availability = bedAvailability({ ...missing, KUBEBUILDER_ASSETS: assets });
+    return assets;
+  };
+  const fakeCrds = (names: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'hecate-crds-'));
+    made.push(dir);
+    for (const name of names) writeFileSync(join(dir, `${name}.yaml`), 'kind: CustomResourceDefinition\n');
+    return dir;
+  };
+
+  it('uses KUBEBUILDER_ASSETS and HECATE_TEST_CRDS when they hold every binary and every CRD', () => {
+    const assets = fakeAssets();
+    const crds = fakeCrds(upstreamCrdNames());
+    const availability = bedAvailability({ ...missing, KUBEBUILDER_ASSETS: assets, HECATE_TEST_CRDS: crds });
     expect(availability.ok && availability.binaries['kube-apiserver']).toBe(join(assets, 'kube-apiserver'));
+    expect(availability.ok && availability.crds).toBe(crds);
+  });
+
+  it('names the missing upstream CRDs and the command that fetches them', () => {
+    const crds = fakeCrds(upstreamCrdNames().filter((name) => name !== 'replicas.longhorn.io'));
+    const availability = bedAvailability({ ...missing, KUBEBUILDER_ASSETS: fakeAssets(), HECATE_TEST_CRDS: crds });
+    expect(availability.ok).toBe(false);
+    if (availability.ok) return;
+    expect(availability.reason).toContain(`${crds} (missing: replicas.longhorn.io)`);
+    expect(availability.reason).toContain(`${join(empty, 'test-crds')}/`);
+    expect(availability.fix).toContain('hack/setup-test-crds.sh');
+    expect(() => upstreamCrdPath('volumes.longhorn.io', { ...missing, HECATE_TEST_CRDS: crds })).toThrow(
+      /no upstream CRDs in .*run hack\/setup-test-crds\.sh/,
+    );
+  });
+
+  it('pins the Flux and Longhorn CRDs the bed installs', () => {
+    expect(upstreamCrdNames()).toEqual(
+      expect.arrayContaining([
+        'gitrepositories.source.toolkit.fluxcd.io',
+        'ocirepositories.source.toolkit.fluxcd.io',
+        'kustomizations.kustomize.toolkit.fluxcd.io',
+        'helmreleases.helm.toolkit.fluxcd.io',
+        'volumes.longhorn.io',
+        'replicas.longhorn.io',
+      ]),
+    );
   });
 });
 

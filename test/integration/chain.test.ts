@@ -33,7 +33,7 @@ import { runPlan } from '../../core/run/runner.js';
 import { applyChainStage, StageNotReadyError } from '../../core/steps/chain.js';
 import { UNSEAL_HINT } from '../../core/steps/readiness.js';
 import { fromYaml } from '../../core/yaml.js';
-import { type AuditEvent, type ControlPlane, fixtureCrdPaths, requireBed, startControlPlane } from '../bed/index.js';
+import { type AuditEvent, type ControlPlane, requireBed, startControlPlane, upstreamCrdPaths } from '../bed/index.js';
 import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
 
@@ -145,7 +145,7 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
   };
 
   beforeAll(async () => {
-    plane = await startControlPlane({ crds: fixtureCrdPaths() });
+    plane = await startControlPlane({ crds: upstreamCrdPaths() });
     sims = await startSimulators(
       plane.kubeConfig,
       spec.nodes.map((n) => ({

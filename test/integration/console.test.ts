@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, requireBed } from '../bed/index.js';
@@ -79,7 +80,7 @@ describe.skipIf(!bed.ok || !tmux.ok)('hecate console in tmux on the Atlas bed', 
       // already gone
     }
     if (Object.keys(captures).length > 0) {
-      const file = join(e2e?.dir ?? REPO_ROOT, '..', `hecate-console-captures-${process.pid}.txt`);
+      const file = join(tmpdir(), `hecate-console-captures-${process.pid}.txt`);
       await writeFile(
         file,
         Object.entries(captures)

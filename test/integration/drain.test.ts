@@ -29,11 +29,11 @@ import {
   type AuditEvent,
   type ControlPlane,
   describeEvent,
-  fixtureCrdPaths,
   mutations,
   requestsBy,
   requireBed,
   startControlPlane,
+  upstreamCrdPaths,
 } from '../bed/index.js';
 import { applyScenario, loadScenario } from '../bed/scenario.js';
 import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
@@ -107,7 +107,7 @@ describe.skipIf(!bed.ok)('drain and storage quiesce on the real control plane', 
     drainNode(new KubeNodes(kc), new KubePods(kc), OPTIONS, { dryRun, reportEveryMs: 1_000 });
 
   beforeAll(async () => {
-    plane = await startControlPlane({ crds: fixtureCrdPaths() });
+    plane = await startControlPlane({ crds: upstreamCrdPaths() });
     core = plane.kubeConfig.makeApiClient(CoreV1Api);
     const scenario = await loadScenario(SCENARIO);
     sims = await startSimulators(plane.kubeConfig, scenario.nodes, { kubelet: { speed: SPEED }, flux: false });

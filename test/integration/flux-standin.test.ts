@@ -6,7 +6,7 @@
 import { AppsV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Condition, FLUX_KINDS, type FluxKind, type FluxObject, isReady, workloadHealthy } from '../bed/flux.js';
-import { type ControlPlane, fixtureCrdPaths, requireBed, startControlPlane } from '../bed/index.js';
+import { type ControlPlane, requireBed, startControlPlane, upstreamCrdPaths } from '../bed/index.js';
 import { normalizeImage } from '../bed/kubelet/index.js';
 import { applyScenario, parseScenario } from '../bed/scenario.js';
 import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
@@ -110,7 +110,7 @@ describe.skipIf(!bed.ok)('Flux stand-in', () => {
   let giteaReachable = false;
 
   beforeAll(async () => {
-    plane = await startControlPlane({ crds: fixtureCrdPaths() });
+    plane = await startControlPlane({ crds: upstreamCrdPaths() });
     custom = plane.kubeConfig.makeApiClient(CustomObjectsApi);
     sims = await startSimulators(plane.kubeConfig, scenario.nodes, {
       // Gitea's image cannot be pulled until the test says so: its Deployment stays unavailable

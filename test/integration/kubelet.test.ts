@@ -4,7 +4,6 @@
  * powered off goes NotReady through the real node-lifecycle controller.
  */
 
-import { join } from 'node:path';
 import {
   AppsV1Api,
   CoordinationV1Api,
@@ -18,7 +17,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, FIXTURE_CRDS_DIR, requireBed, startControlPlane } from '../bed/index.js';
+import { type ControlPlane, requireBed, startControlPlane, upstreamCrdPath } from '../bed/index.js';
 import { KeyQueue, Watched } from '../bed/informer.js';
 import {
   HELPER_LABEL,
@@ -269,7 +268,7 @@ describe.skipIf(!bed.ok)('kubelet stand-in', () => {
     });
     await watched.start();
     await eventually('a failure and a planned restart', () => failures.length > 0);
-    await plane.installCrds([join(FIXTURE_CRDS_DIR, 'longhorn')]);
+    await plane.installCrds([upstreamCrdPath('volumes.longhorn.io')]);
     await custom.createNamespacedCustomObject({
       ...api,
       body: { apiVersion: 'longhorn.io/v1beta2', kind: 'Volume', metadata: { name: 'v1' }, spec: {} },

@@ -28,8 +28,7 @@ import { runPlan } from '../../core/run/runner.js';
 import { preflightFindings } from '../../core/steps/preflight-checks.js';
 import { PrepareError, preflight, prepullImage, verifyBundle } from '../../core/steps/prepare.js';
 import { onPath } from '../bed/binaries.js';
-import { STAND_IN_CRDS_DIR } from '../bed/crds.js';
-import { type ControlPlane, FIXTURE_CRDS_DIR, requireBed, startControlPlane } from '../bed/index.js';
+import { type ControlPlane, requireBed, startControlPlane, upstreamCrdPath } from '../bed/index.js';
 import { LonghornStandIn } from '../bed/longhorn.js';
 import { REPLICAS_ANNOTATION } from '../bed/longhorn-replicas.js';
 import { ATLAS_SCENARIO, applyScenario, loadScenario, parseScenario, renderScenario } from '../bed/scenario.js';
@@ -368,7 +367,7 @@ describe.skipIf(!bed.ok)('prepare on the real control plane', () => {
   };
 
   it('with a Longhorn that has no Replica CRD, says it could not check replica placement and does not fail', async () => {
-    await plane.installCrds([join(FIXTURE_CRDS_DIR, 'longhorn')]);
+    await plane.installCrds([upstreamCrdPath('volumes.longhorn.io')]);
     await listable('volumes');
     const reports = await runPreflight();
     expect(reports).toContain(
@@ -379,7 +378,7 @@ describe.skipIf(!bed.ok)('prepare on the real control plane', () => {
   });
 
   it('names exactly the Longhorn volume whose only healthy replica is on a worker, with its claim and workload', async () => {
-    await plane.installCrds([join(FIXTURE_CRDS_DIR, 'longhorn'), STAND_IN_CRDS_DIR]);
+    await plane.installCrds([upstreamCrdPath('volumes.longhorn.io'), upstreamCrdPath('replicas.longhorn.io')]);
     await Promise.all([listable('volumes'), listable('replicas')]);
     longhorn = await LonghornStandIn.start(plane.kubeConfig);
     const scenario = parseScenario({
