@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { snapshotRevision } from '../../adapters/git.js';
-import { loadKubeConfig } from '../../adapters/kube/config.js';
+import { loadKubeConfig, NoKubeConfigError } from '../../adapters/kube/config.js';
 import { observeCluster } from '../../adapters/kube/observe.js';
 import { defaultBundlePath, defaultStateFile, expandHome } from '../../adapters/paths.js';
 import { StateFile } from '../../adapters/state-file.js';
@@ -26,18 +26,24 @@ export interface CommandContext {
 
 const DEFAULT_SNAPSHOT = '~/hecate-repo';
 
-function tryKubeConfig(options: CommonOptions): KubeConfig | undefined {
+/**
+ * The kubeconfig, found as kubectl finds it; undefined only with --offline. None at all is bad input (exit 2),
+ * never a silent fallback to a server on localhost.
+ */
+function kubeConfigFor(options: CommonOptions, env: CliDeps['env']): KubeConfig | undefined {
   if (options.offline) return undefined;
   try {
-    return loadKubeConfig({
-      ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
-      ...(options.context ? { context: options.context } : {}),
-    });
+    return loadKubeConfig(
+      {
+        ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
+        ...(options.context ? { context: options.context } : {}),
+      },
+      env,
+    );
   } catch (cause) {
-    if (options.kubeconfig || options.context) {
-      throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
-    }
-    return undefined;
+    const hint = 'pass --kubeconfig FILE, or --offline to plan without a cluster';
+    if (cause instanceof NoKubeConfigError) throw new ExitError(ExitCode.Usage, `${cause.message}: ${hint}`, { cause });
+    throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
   }
 }
 
@@ -98,7 +104,7 @@ export function resolveSelfNode(
 
 /** Loads the plan, the state file (read-only) and, unless --offline, a short look at the cluster. */
 export async function loadContext(options: CommonOptions, deps: CliDeps): Promise<CommandContext> {
-  const kubeConfig = tryKubeConfig(options);
+  const kubeConfig = kubeConfigFor(options, deps.env);
   const plan = await resolvePlan(options, deps, kubeConfig);
   const paths = resolvePaths(plan, options, deps);
   const stateFile = new StateFile(paths.stateFile);
