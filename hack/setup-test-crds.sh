@@ -5,7 +5,7 @@
 #
 # Lookup order:
 #   1. $HECATE_TEST_CRDS, when it holds every CRD file (for people who keep the CRDs elsewhere);
-#   2. the cache, ${HECATE_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/hecate}/test-crds/<checksum of modules.txt>/;
+#   2. the cache, ${HECATE_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/hecate}/test-crds/<checksum>/;
 #   3. otherwise `go mod download` each module and copy its CRDs into that cache.
 #
 # Prints the folder on the last line of stdout; progress goes to stderr.
@@ -30,7 +30,9 @@ if [[ -n "${HECATE_TEST_CRDS:-}" ]] && have_all "$HECATE_TEST_CRDS"; then
 fi
 
 cache_root="${HECATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hecate}"
-tag="$(sha256sum "$list" | cut -c1-16)"   # NOTE: test/bed/crds.ts names the folder the same way
+# Named after the list and this script (which renders the files): a change to either fetches again.
+# NOTE: test/bed/crds.ts names the folder the same way.
+tag="$(cat "$list" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)"
 out="$cache_root/test-crds/$tag"
 if have_all "$out"; then
   log "cached: $out"
@@ -62,7 +64,18 @@ while read -r module file name; do
     /^---[ \t]*$/ { flush(); next }
     { doc = doc $0 "\n" }
     END { flush(); if (found != 1) exit 1 }
-  ' "$src" | sed '1d' > "$work/$name.yaml" || { log "$file in $module does not hold exactly one CRD $name"; exit 1; }
+  ' "$src" | sed '1d' > "$work/$name.yaml.raw" || { log "$file in $module does not hold exactly one CRD $name"; exit 1; }
+  # Longhorn keeps its CRDs as a Helm template. Render its two expressions as a plain install on the bed needs
+  # them: the chart's common labels (the CRD keeps its own), and the conversion webhook, a Service of a Longhorn
+  # install that the bed does not run, replaced by "None" (only v1beta2 is served, so nothing is ever converted).
+  awk '
+    /^  labels: \{\{-? *include "longhorn\.labels".*\}\}$/ { print "  labels:"; next }
+    /^  conversion:$/ { print; print "    strategy: None"; skip = 1; next }
+    skip && /^    / { next }
+    { skip = 0; print }
+  ' "$work/$name.yaml.raw" > "$work/$name.yaml"
+  rm "$work/$name.yaml.raw"
+  if grep -n '{{' "$work/$name.yaml" >&2; then log "$name from $module holds template expressions this script does not render"; exit 1; fi
   log "$name from $module"
 done < <(entries)
 

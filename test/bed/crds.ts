@@ -22,6 +22,7 @@ export const HECATE_CRDS_DIR = join(REPO_ROOT, 'crds');
 /** The pinned list of upstream CRDs: module@version, the file inside the module, the CRD's name. */
 export const UPSTREAM_CRDS_LIST = join(REPO_ROOT, 'hack/test-crds/modules.txt');
 export const CRDS_SETUP_COMMAND = 'hack/setup-test-crds.sh';
+const CRDS_SETUP_SCRIPT = join(REPO_ROOT, CRDS_SETUP_COMMAND);
 
 /** Hecate's generated CRD files; empty until `npm run gen:crds` has written crds/. */
 export function hecateCrdPaths(): string[] {
@@ -55,13 +56,13 @@ export function findUpstreamCrds(env: NodeJS.ProcessEnv = process.env): Upstream
 }
 
 /**
- * NOTE: must match the `out=` line of hack/setup-test-crds.sh: the folder is named after the first 16 hex digits
- * of the list's SHA-256, so changing a pinned version fetches again.
+ * NOTE: must match the `tag=` line of hack/setup-test-crds.sh: the folder is named after the first 16 hex digits
+ * of the SHA-256 of the pinned list followed by the script, so a new version or a new rendering fetches again.
  */
 function upstreamCrdCache(env: NodeJS.ProcessEnv): string {
-  const tag = createHash('sha256').update(readFileSync(UPSTREAM_CRDS_LIST)).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(readFileSync(UPSTREAM_CRDS_LIST)).update(readFileSync(CRDS_SETUP_SCRIPT));
   const root = env.HECATE_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hecate');
-  return join(root, 'test-crds', tag);
+  return join(root, 'test-crds', hash.digest('hex').slice(0, 16));
 }
 
 /** The file of one upstream CRD (`volumes.longhorn.io`); throws, naming the setup command, when it is absent. */
