@@ -41,7 +41,7 @@ export type ConditionReason = (typeof ConditionReason)[keyof typeof ConditionRea
 export const conditionStatus = z.enum(['True', 'False', 'Unknown']);
 
 /** metav1.Condition. */
-export const condition = z.object({
+export const condition = z.strictObject({
   type: z.string().min(1).max(316),
   status: conditionStatus,
   observedGeneration: z.number().int().min(0).optional(),

@@ -58,7 +58,7 @@ export const objectMeta = z.looseObject({
 });
 
 /** A reference to a namespaced object of a given kind. */
-export const objectRef = z.object({
+export const objectRef = z.strictObject({
   kind: z.string().min(1),
   name: dnsSubdomain,
   namespace: dnsLabel.optional(),

@@ -17,7 +17,7 @@ export type StepGuard = z.infer<typeof stepGuard>;
  * One rendered step: plain data, printed by the dry-run, stored in `PowerEvent.status.plan` and the state file.
  * `params` carries what the executor needs (names, paths, timeouts); it is never needed to understand the step.
  */
-export const planStep = z.object({
+export const planStep = z.strictObject({
   id: z.string().min(1).describe('Stable identifier: a rerun skips the steps whose id is recorded done'),
   stage: z.string().min(1).describe('The stage this step belongs to; one condition per stage'),
   kind: z.string().min(1).describe('Which executor runs the step'),
@@ -33,7 +33,7 @@ export const planStep = z.object({
 export type PlanStep = z.infer<typeof planStep>;
 export type PlanStepInput = z.input<typeof planStep>;
 
-export const renderedPlan = z.object({
+export const renderedPlan = z.strictObject({
   mode: planMode,
   planName: z.string().min(1),
   execute: z.boolean(),

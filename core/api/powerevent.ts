@@ -11,9 +11,9 @@ import { outageRecord, progress } from './progress.js';
  */
 export const HANDOFF_PENDING_ANNOTATION = 'power.hecate.dev/handoff-pending';
 
-export const powerEventSpec = z.object({
+export const powerEventSpec = z.strictObject({
   action: action.describe('prepare | shutdown | startup | harbor-seed; immutable'),
-  planRef: z.object({ name: dnsSubdomain.describe('Name of the cluster-scoped PowerPlan') }),
+  planRef: z.strictObject({ name: dnsSubdomain.describe('Name of the cluster-scoped PowerPlan') }),
   execute: z.boolean().default(false).describe('false (default) renders the plan only; true acts on the cluster'),
   reason: z.string().max(1024).optional().describe('Why this event exists; recorded in the outage record'),
   ignoreUps: z.boolean().default(false).describe('Start up even when the UPS gate refuses (recorded)'),
@@ -23,7 +23,7 @@ export type PowerEventSpec = z.infer<typeof powerEventSpec>;
 export const phase = z.enum(['Pending', 'Waiting', 'Running', 'Succeeded', 'Failed']);
 export type Phase = z.infer<typeof phase>;
 
-export const powerEventStatus = z.object({
+export const powerEventStatus = z.strictObject({
   observedGeneration: z.number().int().min(0).optional(),
   phase: phase.optional(),
   stage: z.string().optional().describe('The stage being run, or the last one run'),
@@ -36,7 +36,7 @@ export const powerEventStatus = z.object({
 });
 export type PowerEventStatus = z.infer<typeof powerEventStatus>;
 
-export const powerEvent = z.object({
+export const powerEvent = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('PowerEvent'),
   metadata: objectMeta,

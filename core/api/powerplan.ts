@@ -3,11 +3,11 @@ import { condition } from './conditions.js';
 import { API_VERSION, dnsLabel, dnsSubdomain, duration, objectMeta, objectRef } from './meta.js';
 
 /** The Flux installation Hecate suspends and resumes, and the source whose absence causes deadlock 1. */
-export const fluxSpec = z.object({
+export const fluxSpec = z.strictObject({
   namespace: dnsLabel.default('flux-system').describe('Namespace of the Flux controllers and the root objects'),
   rootKustomization: dnsSubdomain.default('flux-system').describe('The Kustomization that applies all others'),
   source: z
-    .object({
+    .strictObject({
       kind: z.enum(['GitRepository', 'OCIRepository', 'Bucket']).default('GitRepository'),
       name: dnsSubdomain.default('flux-system'),
       url: z.string().min(1).optional().describe('Clone URL of the source (ssh://, git@host:path or https://)'),
@@ -19,7 +19,7 @@ export const fluxSpec = z.object({
 });
 
 /** One stage of the local bootstrap chain, applied from the repo snapshot when the Flux source is not Ready. */
-export const chainStage = z.object({
+export const chainStage = z.strictObject({
   name: dnsLabel.describe('Stage name, unique in the chain'),
   path: z
     .string()
@@ -27,7 +27,7 @@ export const chainStage = z.object({
     .regex(/^[^/]/, { message: 'expected a path relative to the repo snapshot' })
     .describe('Kustomize path inside the repo snapshot'),
   kustomization: z
-    .object({ name: dnsSubdomain, namespace: dnsLabel.optional() })
+    .strictObject({ name: dnsSubdomain, namespace: dnsLabel.optional() })
     .optional()
     .describe('The Flux Kustomization that owns this path (its postBuild substitutions and health checks apply)'),
   waitFor: z
@@ -39,7 +39,7 @@ export const chainStage = z.object({
 export type ChainStage = z.infer<typeof chainStage>;
 
 /** Harbor serves its own images (deadlock 2): its images are seeded from a bundle on the control host. */
-export const harborSpec = z.object({
+export const harborSpec = z.strictObject({
   node: dnsSubdomain.describe('The node whose containerd receives the bundle'),
   namespace: dnsLabel.default('harbor'),
   helmRelease: dnsSubdomain.default('harbor').describe('The HelmRelease reconciled after seeding'),
@@ -58,7 +58,7 @@ export const nodeRole = z.enum(['control-plane', 'worker']);
 export type NodeRole = z.infer<typeof nodeRole>;
 
 /** A node Hecate powers off and on. Workers go first, then the control plane; lower `order` first within a role. */
-export const planNode = z.object({
+export const planNode = z.strictObject({
   name: dnsSubdomain,
   role: nodeRole,
   arch: z.enum(['amd64', 'arm64']).optional(),
@@ -71,7 +71,7 @@ export type PlanNode = z.infer<typeof planNode>;
  * How drains escalate. Eviction respects PodDisruptionBudgets; `force` also deletes pods with no controller (it
  * does NOT bypass a PDB); `disable-eviction` deletes pods directly and is the only level that bypasses a PDB.
  */
-export const drainSpec = z.object({
+export const drainSpec = z.strictObject({
   timeout: duration.default('5m').describe('Time at each escalation level before moving to the next'),
   escalation: z
     .array(z.enum(['evict', 'force', 'disable-eviction']))
@@ -86,7 +86,7 @@ export const drainSpec = z.object({
 });
 export type DrainSpec = z.infer<typeof drainSpec>;
 
-export const powerOffSpec = z.object({
+export const powerOffSpec = z.strictObject({
   method: z.enum(['ssh', 'helper-pod', 'none']).default('helper-pod'),
   command: z.array(z.string().min(1)).min(1).default(['systemctl', 'poweroff']),
   sshUser: z.string().min(1).default('root'),
@@ -94,10 +94,10 @@ export const powerOffSpec = z.object({
   delayBetweenNodes: duration.default('5s'),
 });
 
-export const upsSpec = z.object({
+export const upsSpec = z.strictObject({
   source: z.enum(['nut', 'command', 'static', 'none']).default('none'),
   nut: z
-    .object({
+    .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(1).max(65535).default(3493),
       ups: z.string().min(1).describe('UPS name as upsd knows it'),
@@ -116,7 +116,7 @@ export const upsSpec = z.object({
 export const MAX_NODES = 128;
 export const MAX_CHAIN_STAGES = 64;
 
-const powerPlanSpecFields = z.object({
+const powerPlanSpecFields = z.strictObject({
   flux: fluxSpec.prefault({}),
   repoSnapshot: z.string().min(1).default('~/hecate-repo').describe('Local clone of the Flux source'),
   stateFile: z
@@ -135,14 +135,14 @@ const powerPlanSpecFields = z.object({
   drain: drainSpec.prefault({}),
   powerOff: powerOffSpec.prefault({}),
   storage: z
-    .object({
+    .strictObject({
       longhorn: z.boolean().default(true).describe('Wait for Longhorn volumes to detach before power-off'),
       namespace: dnsLabel.default('longhorn-system'),
       detachTimeout: duration.default('5m'),
     })
     .prefault({}),
   startup: z
-    .object({
+    .strictObject({
       apiTimeout: duration.default('15m'),
       nodeReadyQuorum: z.number().min(0).max(1).default(0.5).describe('Fraction of nodes Ready before uncordoning'),
       nodesReadyTimeout: duration.default('10m'),
@@ -214,17 +214,21 @@ function checkUpsSource(ups: unknown, ctx: z.RefinementCtx<unknown>): void {
   ctx.addIssue({ code: 'custom', path: ['ups', field], message: `required when ups.source is "${ups.source}"` });
 }
 
-/** What the operator reports about a plan (the CRD's status subresource); not part of {@link PowerPlan}. */
-export const powerPlanStatus = z.object({
+/**
+ * What the operator reports about a plan (the CRD's status subresource). Read with the plan (a plan listed from the
+ * cluster carries it) but never used to run one.
+ */
+export const powerPlanStatus = z.strictObject({
   observedGeneration: z.number().int().min(0).optional(),
   conditions: z.array(condition).default([]),
 });
 export type PowerPlanStatus = z.infer<typeof powerPlanStatus>;
 
-export const powerPlan = z.object({
+export const powerPlan = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('PowerPlan'),
   metadata: objectMeta,
   spec: powerPlanSpec,
+  status: powerPlanStatus.optional(),
 });
 export type PowerPlan = z.infer<typeof powerPlan>;

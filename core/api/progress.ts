@@ -6,7 +6,7 @@ export const stepState = z.enum(['running', 'done', 'skipped', 'failed']);
 export type StepState = z.infer<typeof stepState>;
 
 /** What happened to one step. `running` is written before a step acts, so a crash leaves a trace of it. */
-export const stepRecord = z.object({
+export const stepRecord = z.strictObject({
   id: z.string().min(1),
   state: stepState,
   startedAt: timestamp.optional(),
@@ -21,7 +21,7 @@ export type StepRecord = z.infer<typeof stepRecord>;
  * NOTE: `level` is a plain string, not the level enum: a name this plan (or this version) does not know must not make
  * the whole state unreadable; the drain maps it to a level of the current escalation and says so.
  */
-export const drainLevelRecord = z.object({
+export const drainLevelRecord = z.strictObject({
   level: z.string().min(1).describe('The escalation level (evict, force, disable-eviction)'),
   index: z.number().int().min(0).describe("The level's position in the escalation it was reached in"),
   startedAt: timestamp.describe('When the drain entered the level'),
@@ -32,13 +32,13 @@ export type DrainLevelRecord = z.infer<typeof drainLevelRecord>;
  * The outage record: what Hecate changed, so that startup undoes exactly that and nothing else.
  * NOTE: lists only grow during a shutdown; startup removes entries as it restores them.
  */
-export const outageRecord = z.object({
+export const outageRecord = z.strictObject({
   inOutage: z.boolean().default(false),
   startedAt: timestamp.optional(),
   endedAt: timestamp.optional(),
   reason: z.string().optional(),
   suspendedByHecate: z
-    .object({
+    .strictObject({
       kustomizations: z.array(z.string()).default([]).describe('Kind/namespace/name, in suspend order'),
       helmReleases: z.array(z.string()).default([]),
     })
@@ -56,7 +56,7 @@ export const outageRecord = z.object({
 export type OutageRecord = z.infer<typeof outageRecord>;
 
 /** One run of a plan. The same shape is the CLI's state file body and the operator's `PowerEvent.status.progress`. */
-export const progress = z.object({
+export const progress = z.strictObject({
   action: action,
   mode: z.string().min(1),
   planName: z.string().min(1),
@@ -65,7 +65,7 @@ export const progress = z.object({
   finishedAt: timestamp.optional(),
   steps: z.array(stepRecord).default([]),
   stopped: z
-    .object({
+    .strictObject({
       beforeStep: z.string().min(1).describe('The first step not started; a rerun resumes here'),
       at: timestamp,
       reason: z.string().min(1),
@@ -80,7 +80,7 @@ export const progress = z.object({
 export type Progress = z.infer<typeof progress>;
 
 /** The CLI's outage state file. */
-export const stateFile = z.object({
+export const stateFile = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('OutageState'),
   outage: outageRecord.prefault({}),

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { knownKeysAt, suggestKey } from './suggest.js';
 
 /** One problem in some input: where it is and what was expected there. */
 export interface ValidationIssue {
@@ -30,21 +31,42 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) return `required: expected ${issue.expected}`;
-  if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   return issue.message;
 }
 
 /**
- * Flattens zod issues (including those of union branches) into path + message pairs.
+ * One issue per unknown key, at the key's own path: `unknown field "methd" (did you mean "method"?)`. The suggestion
+ * is the closest field `schema` knows at that place that the input does not already set.
+ */
+function unknownKeyIssues(issue: z.core.$ZodIssueUnrecognizedKeys, schema?: z.core.$ZodType): ValidationIssue[] {
+  const input = issue.input;
+  const present = typeof input === 'object' && input !== null ? new Set(Object.keys(input)) : new Set<string>();
+  const known = schema ? knownKeysAt(schema, issue.path).filter((key) => !present.has(key)) : [];
+  return issue.keys.map((key) => {
+    const suggestion = suggestKey(key, known);
+    return {
+      path: formatPath([...issue.path, key]),
+      message: `unknown field "${key}"${suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`}`,
+    };
+  });
+}
+
+/**
+ * Flattens zod issues (including those of union branches) into path + message pairs. An unknown-keys issue becomes
+ * one issue per key; given the `schema` that was parsed, each names the known field it is closest to, if any.
  * NOTE: "required" relies on `issue.input`, which zod 4 fills only when parsing with `reportInput: true`.
  */
-export function toIssues(error: z.core.$ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({ path: formatPath(issue.path), message: describeIssue(issue) }));
+export function toIssues(error: z.core.$ZodError, schema?: z.core.$ZodType): ValidationIssue[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? unknownKeyIssues(issue, schema)
+      : [{ path: formatPath(issue.path), message: describeIssue(issue) }],
+  );
 }
 
 /** Parses `input` with `schema`, or throws a {@link ValidationError} listing every bad field. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, source: string): z.output<S> {
   const result = schema.safeParse(input, { reportInput: true });
-  if (!result.success) throw new ValidationError(source, toIssues(result.error));
+  if (!result.success) throw new ValidationError(source, toIssues(result.error, schema));
   return result.data;
 }

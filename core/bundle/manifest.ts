@@ -17,7 +17,7 @@ export const platform = z
   .regex(/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/, { message: 'expected os/arch[/variant], such as "linux/arm64"' });
 
 /** One image in the bundle: its name as containerd will list it, and the digest of its single-platform manifest. */
-export const bundleImage = z.object({
+export const bundleImage = z.strictObject({
   reference: z.string().min(1).describe('Full reference, such as docker.io/goharbor/harbor-core:v2.14.1'),
   digest: digest.describe('Digest of the platform manifest in the bundle: what `ctr images ls` shows after import'),
   platform,
@@ -25,12 +25,12 @@ export const bundleImage = z.object({
 });
 export type BundleImage = z.infer<typeof bundleImage>;
 
-export const bundleManifest = z.object({
+export const bundleManifest = z.strictObject({
   schemaVersion: z.literal(BUNDLE_MANIFEST_VERSION),
   sha256: sha256Hex.describe('Of the bundle file (the .tar.zst), hex'),
   size: z.number().int().nonnegative().describe('Bytes of the bundle file'),
   platform,
-  harbor: z.object({ version: z.string().min(1), arch: z.string().min(1) }),
+  harbor: z.strictObject({ version: z.string().min(1), arch: z.string().min(1) }),
   format: z.literal('oci-archive+zstd').default('oci-archive+zstd'),
   createdAt: z.string().min(1).describe('RFC 3339 time of the build'),
   images: z.array(bundleImage).min(1),
@@ -59,7 +59,9 @@ export function parseBundleManifest(text: string): ParsedManifest {
   }
   if (typeof value === 'object' && value !== null && 'schemaVersion' in value) {
     const full = bundleManifest.safeParse(value, { reportInput: true });
-    return full.success ? { kind: 'full', manifest: full.data } : { kind: 'invalid', issues: toIssues(full.error) };
+    return full.success
+      ? { kind: 'full', manifest: full.data }
+      : { kind: 'invalid', issues: toIssues(full.error, bundleManifest) };
   }
   const legacy = legacyManifest.safeParse(value, { reportInput: true });
   if (legacy.success) return { kind: 'legacy', sha256: legacy.data.sha256 };
