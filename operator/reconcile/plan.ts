@@ -48,7 +48,7 @@ export function resolvePlan(
   }
   const plan = powerPlan.safeParse(rawPlan, { reportInput: true });
   if (!plan.success) {
-    const issues = toIssues(plan.error).map((i) => `${i.path || '(root)'}: ${i.message}`);
+    const issues = toIssues(plan.error, powerPlan).map((i) => `${i.path || '(root)'}: ${i.message}`);
     return { reason: Reason.InvalidPlan, message: `PowerPlan "${planName}" is invalid: ${issues.join('; ')}` };
   }
   return { plan: { name: planName, spec: plan.data.spec } };

@@ -67,7 +67,7 @@ export class PowerEventReconciler {
     const parsed = powerEvent.safeParse(raw);
     const log = this.deps.logger;
     if (!parsed.success) {
-      const issues = toIssues(parsed.error).map((i) => `${i.path}: ${i.message}`);
+      const issues = toIssues(parsed.error, powerEvent).map((i) => `${i.path}: ${i.message}`);
       log.error('PowerEvent does not match the schema', { powerEvent: key, issues });
       return Outcome.stalled(`invalid PowerEvent: ${issues.join('; ')}`);
     }
