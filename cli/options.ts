@@ -19,6 +19,8 @@ export interface CommonOptions {
   offline: boolean;
   ignoreUps?: boolean;
   reason?: string;
+  /** shutdown: go ahead although startup's prerequisites are not in place (recorded in the outage record). */
+  ignoreWayBack?: boolean;
   /** shutdown: the fast path (short drain levels, no PDB wait, storage time-boxed to seconds). */
   emergency?: boolean;
   /** The plan's node this CLI runs on, powered off last (default: $HECATE_SELF_NODE, else the host name if a node). */

@@ -1,8 +1,11 @@
+import { hostname } from 'node:os';
 import { KubeApi } from '../../adapters/kube/api.js';
 import { describeTarget } from '../../adapters/kube/config.js';
 import { whoAmI } from '../../adapters/kube/identity.js';
+import { describeHolder, processSeams, RunLock, RunLockHeldError } from '../../adapters/run-lock.js';
 import type { PlanMode, RenderedPlan } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
+import type { WayBackGap } from '../../core/plan/way-back.js';
 import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
@@ -11,6 +14,7 @@ import { renderPlanText } from '../render/plan-text.js';
 import { type CommandContext, loadContext } from './context.js';
 import { executePlan } from './execute.js';
 import { runServerDryRun } from './server-dry-run.js';
+import { renderGaps, wayBack } from './way-back.js';
 
 export function compileFor(mode: PlanMode, ctx: CommandContext, options: CommonOptions): RenderedPlan {
   return compilePlan(mode, {
@@ -60,12 +64,17 @@ const NEEDS_THE_API: ReadonlySet<string> = new Set(['prepare', 'shutdown', 'emer
  * plainly that it cannot reach it (exit 4: `--offline` plans without one); startup and harbor-seed dry-runs print
  * their plan anyway and name the server that did not answer.
  */
-async function requireApi(mode: PlanMode, ctx: CommandContext, options: CommonOptions, deps: CliDeps): Promise<void> {
+async function requireApi(
+  mode: PlanMode,
+  ctx: CommandContext,
+  options: CommonOptions,
+  deps: CliDeps,
+): Promise<string | undefined> {
   const kc = ctx.kubeConfig;
-  if (!kc) return;
+  if (!kc) return undefined;
   const target = describeTarget(kc);
   if (options.execute) {
-    if (!NEEDS_THE_API.has(mode)) return;
+    if (!NEEDS_THE_API.has(mode)) return undefined;
     const identity = await whoAmI(kc);
     if (!identity.ok) {
       throw new ExitError(
@@ -73,10 +82,9 @@ async function requireApi(mode: PlanMode, ctx: CommandContext, options: CommonOp
         `cannot reach the API server of ${target}: ${identity.reason}. Nothing was recorded or changed.`,
       );
     }
-    deps.stderr(`Acting as ${identity.username} on ${target}\n`);
-    return;
+    return `Acting as ${identity.username} on ${target}`;
   }
-  if (ctx.observed.api !== 'unreachable') return;
+  if (ctx.observed.api !== 'unreachable') return undefined;
   const reason = await new KubeApi(kc).ping().then(
     () => 'it did not answer in time',
     (error: Error) => error.message,
@@ -88,6 +96,35 @@ async function requireApi(mode: PlanMode, ctx: CommandContext, options: CommonOp
     );
   }
   deps.stderr(`The API server of ${target} did not answer (${reason}): the plan below is the cold-boot one.\n`);
+  return undefined;
+}
+
+/**
+ * One mutating run at a time: the lock beside the state file (exit 3 naming its holder). A holder on this host
+ * whose process is gone is taken over, and the user is told.
+ */
+async function takeRunLock(
+  requested: PlanMode,
+  ctx: CommandContext,
+  options: CommonOptions,
+  deps: CliDeps,
+): Promise<RunLock> {
+  const command = ['hecate', requested, ...(options.emergency ? ['--emergency'] : []), '--execute'].join(' ');
+  const holder = { host: hostname(), pid: process.pid, command, startedAt: deps.now().toISOString() };
+  try {
+    const lock = await RunLock.acquire(`${ctx.paths.stateFile}.lock`, holder, processSeams(holder.host));
+    if (lock.tookOverFrom) {
+      deps.stderr(`Took over ${lock.path}: its holder ${describeHolder(lock.tookOverFrom)} is no longer running\n`);
+    }
+    return lock;
+  } catch (error) {
+    if (!(error instanceof RunLockHeldError)) throw error;
+    throw new ExitError(
+      ExitCode.RefusedByGate,
+      `${error.message}. Nothing was changed. Wait for it to finish; if that run is gone (another host, a reinstalled machine), remove ${error.path}`,
+      { cause: error },
+    );
+  }
 }
 
 /**
@@ -101,11 +138,69 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
   const ctx = await loadContext(options, deps);
   const plan = compileFor(mode, ctx, options);
   if (options.dryRun === 'server') return runServerDryRun(plan, ctx, options, deps);
-  if (options.execute && !ctx.kubeConfig) {
+  if (!options.execute) {
+    await requireApi(mode, ctx, options, deps);
+    if (checksWayBack(mode)) showWayBack(mode, await wayBack(ctx, options, deps), options, deps);
+    return printPlan(plan, ctx.plan.source, options, deps);
+  }
+  if (!ctx.kubeConfig) {
     throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig (and not --offline)');
   }
-  await requireApi(mode, ctx, options, deps);
-  printPlan(plan, ctx.plan.source, options, deps);
-  if (!options.execute) return;
-  await executePlan(plan, ctx, options, deps, (latest) => compileFor('emergency-shutdown', latest, options));
+  const lock = await takeRunLock(requested, ctx, options, deps);
+  try {
+    const acting = await requireApi(mode, ctx, options, deps);
+    const ignored = checksWayBack(mode) ? await requireWayBack(mode, ctx, options, deps) : undefined;
+    if (acting) deps.stderr(`${acting}\n`);
+    const run = ignored ? { ...options, reason: [options.reason, ignored].filter(Boolean).join('; ') } : options;
+    // NOTE: the state file may have changed between loadContext and the lock; compile from what is there now.
+    const { saved: _before, ...rest } = ctx;
+    const saved = await ctx.stateFile.load();
+    const locked: CommandContext = saved ? { ...rest, saved } : rest;
+    const current = compileFor(mode, locked, run);
+    printPlan(current, ctx.plan.source, run, deps);
+    await executePlan(current, locked, run, deps, (latest) => compileFor('emergency-shutdown', latest, run));
+  } finally {
+    await lock.release();
+  }
+}
+
+const checksWayBack = (mode: PlanMode) => mode === 'shutdown' || mode === 'emergency-shutdown';
+
+/** The dry-run lists the gaps at the top: on stdout before a text plan, on stderr beside a JSON or YAML one. */
+function showWayBack(mode: PlanMode, gaps: readonly WayBackGap[], options: CommonOptions, deps: CliDeps): void {
+  const write = options.output === 'text' ? deps.stdout : deps.stderr;
+  if (gaps.length === 0) return write('Way back: no gaps found: startup has what it needs after the power is cut\n\n');
+  const consequence =
+    mode === 'emergency-shutdown'
+      ? 'an emergency shutdown goes ahead anyway'
+      : 'shutdown --execute refuses until they are closed, or --ignore-way-back';
+  write(
+    `Way back: ${gaps.length} gap${gaps.length > 1 ? 's' : ''} (${consequence}):\n${renderGaps(gaps).join('\n')}\n\n`,
+  );
+}
+
+/**
+ * Never a shutdown without a way back: a graceful shutdown with gaps refuses (exit 3, each gap with its fix), unless
+ * --ignore-way-back, which is then recorded with the outage (returned as a note for its reason). An emergency only
+ * warns: a UPS running out does not wait.
+ */
+async function requireWayBack(
+  mode: PlanMode,
+  ctx: CommandContext,
+  options: CommonOptions,
+  deps: CliDeps,
+): Promise<string | undefined> {
+  const gaps = await wayBack(ctx, options, deps);
+  if (gaps.length === 0) return undefined;
+  const listed = renderGaps(gaps).join('\n');
+  if (mode === 'emergency-shutdown' || options.ignoreWayBack) {
+    const why = options.ignoreWayBack ? '--ignore-way-back' : 'emergency';
+    deps.stderr(`WARNING: going ahead without a verified way back (${why}):\n${listed}\n`);
+    return `way back not verified (${why}): ${gaps.map((g) => g.what).join('; ')}`;
+  }
+  throw new ExitError(
+    ExitCode.RefusedByGate,
+    `refusing to shut down: startup could not bring the cluster back after the power cut (${gaps.length} gap${gaps.length > 1 ? 's' : ''}). Nothing was changed.\n${listed}\n` +
+      'Close them (hecate prepare --execute closes most), or pass --ignore-way-back to shut down anyway (recorded in the outage record).',
+  );
 }

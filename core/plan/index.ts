@@ -5,6 +5,7 @@ import type { CompileInput } from './input.js';
 import { compilePrepare } from './prepare.js';
 import { compileShutdown, quorumNotes } from './shutdown.js';
 import { compileStartup } from './startup.js';
+import { commitOf } from './way-back.js';
 
 export type { CompileInput, Observed, ResolvedPaths } from './input.js';
 export { STAGE_CONDITION, Stage, StepKind } from './stages.js';
@@ -35,11 +36,6 @@ function notes(mode: PlanMode, input: CompileInput, steps: readonly PlanStep[]):
     out.push('The plan has no harbor section: no bundle to check or seed');
   }
   return out;
-}
-
-/** The commit of a Flux revision: `main@sha1:abc` → `abc`; a bare commit stays as it is. */
-function commitOf(revision: string): string {
-  return revision.slice(revision.lastIndexOf(':') + 1);
 }
 
 /**

@@ -5,8 +5,12 @@ import type { CompileInput } from './input.js';
 import { Stage, StepKind } from './stages.js';
 import { humanList, nodesInOrder, seconds, step } from './step.js';
 
-/** Records the outage before anything changes, so that startup knows what to undo. */
-export function recordOutageStep(input: CompileInput, reason: string): PlanStep {
+/**
+ * Records the outage before anything changes, so that startup knows what to undo. The operator's own words
+ * (`--reason`, `spec.reason`) come first in the recorded reason.
+ */
+export function recordOutageStep(input: CompileInput, what: string): PlanStep {
+  const reason = input.reason ? `${input.reason}; ${what}` : what;
   return step({
     id: 'outage/record',
     stage: Stage.Outage,

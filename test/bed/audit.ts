@@ -92,7 +92,14 @@ export async function readAuditLog(path: string): Promise<AuditEvent[]> {
   }
 }
 
+/**
+ * Reviews are sent as `create` but persist nothing: the server answers a question (who am I, may I) and forgets
+ * it. An executing run asks one (a SelfSubjectReview) before it acts.
+ */
+const REVIEWS = ['selfsubjectreviews', 'selfsubjectaccessreviews', 'subjectaccessreviews', 'tokenreviews'];
+
 export function isMutation(event: AuditEvent): boolean {
+  if (REVIEWS.includes(event.objectRef?.resource ?? '')) return false;
   return (MUTATING_VERBS as readonly string[]).includes(event.verb);
 }
 

@@ -6,6 +6,8 @@
  * Sizes are the Atlas scenario's (7 nodes, ~30 pods); the drain levels are 5 s (the plan's 5m, scaled down) and the
  * kubelet runs grace periods 20× faster. One Kustomization (apps) is suspended by someone else before the shutdown.
  */
+import { readdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RenderedPlan } from '../../core/api/index.js';
@@ -62,14 +64,47 @@ describe.skipIf(!bed.ok)('hecate shutdown on the Atlas scenario', () => {
     expect(await e2e.state()).toBeUndefined();
   });
 
+  it('--execute without a repo snapshot refuses (exit 3) before it records or changes anything', async () => {
+    const since = (await e2e.mutations()).length;
+    await rename(e2e.snapshot, `${e2e.snapshot}.away`);
+    try {
+      const result = await e2e.hecate(['shutdown', ...e2e.args('--execute')]);
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr.split('\n').slice(0, 2)).toEqual([
+        'hecate: refusing to shut down: startup could not bring the cluster back after the power cut (1 gap). Nothing was changed.',
+        `  - no repo snapshot at ${e2e.snapshot}: the bootstrap chain has nothing to apply from`,
+      ]);
+    } finally {
+      await rename(`${e2e.snapshot}.away`, e2e.snapshot);
+    }
+    expect((await e2e.mutations()).slice(since).map(describeEvent)).toEqual([]);
+    expect(await e2e.state()).toBeUndefined();
+    expect(await readdir(dirname(e2e.statePath)).catch(() => [])).toEqual([]);
+  });
+
   it('--execute: suspends Flux, drains the workers with escalation, powers off workers then the control plane, in plan order', async () => {
     const apiPods = await e2e.plane.kubeConfig
       .makeApiClient(CoreV1Api)
       .listNamespacedPod({ namespace: 'apps', labelSelector: 'app.kubernetes.io/name=api' });
     const nodeOf = new Map(apiPods.items.map((p) => [p.metadata?.name ?? '', p.spec?.nodeName ?? '']));
     const started = Date.now();
-    const { result, order } = await powerOffOrder(e2e, () => e2e.hecate(['shutdown', ...e2e.args('--execute')]));
-    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    // Two executing runs started together: exactly one acts (every assertion below counts each action once),
+    // the other is refused by the lock beside the state file and names the run that holds it.
+    const { result: both, order } = await powerOffOrder(e2e, () =>
+      Promise.all([
+        e2e.hecate(['shutdown', ...e2e.args('--execute')]),
+        e2e.hecate(['shutdown', ...e2e.args('--execute')]),
+      ]),
+    );
+    const refused = both.filter((r) => r.code === 3);
+    const result = both.find((r) => r.code !== 3) ?? both[0];
+    expect(refused, both.map((r) => r.stderr.slice(-500)).join('\n---\n')).toHaveLength(1);
+    expect(refused[0]?.stderr.split('\n')[0]).toMatch(
+      /^hecate: another hecate run holds \S+\/state\/cluster_power_recovery\.state\.lock: "hecate shutdown --execute" \(pid \d+ on \S+, since \S+\)\. Nothing was changed\./,
+    );
+    expect(result?.code, result?.stderr.slice(-3000)).toBe(0);
+    expect(result?.stderr).toMatch(/^Acting as hecate-cli on /m);
+    expect(await readdir(dirname(e2e.statePath))).toEqual(['cluster_power_recovery.state']);
     const state = await e2e.state();
     graceful = { ms: Date.now() - started, stages: stageTimes(state?.progress) };
     console.info(`graceful shutdown of Atlas: ${seconds(graceful.ms)} (drain levels ${DRAIN_LEVEL_MS / 1000} s)`);
@@ -155,9 +190,12 @@ describe.skipIf(!bed.ok)('hecate shutdown --emergency on the Atlas scenario', ()
 
   it('completes the same shutdown (suspended, drained, powered off in order) without waiting for nodes to report down', async () => {
     const started = Date.now();
+    // No repo snapshot: an emergency does not wait for a way back; it warns and records that it went without one.
+    await rm(e2e.snapshot, { recursive: true, force: true });
     const { result, order } = await powerOffOrder(e2e, () =>
       e2e.hecate(['shutdown', '--emergency', ...e2e.args('--execute')]),
     );
+    expect(result.stderr.split('\n')[0]).toBe('WARNING: going ahead without a verified way back (emergency):');
     const emergencyMs = Date.now() - started;
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
     const state = await e2e.state();
@@ -169,6 +207,9 @@ describe.skipIf(!bed.ok)('hecate shutdown --emergency on the Atlas scenario', ()
         `graceful shutdown of Atlas:  ${seconds(graceful?.ms ?? 0)} (${graceful ? show(graceful.stages) : 'not run'}; drain levels ${DRAIN_LEVEL_MS / 1000} s)`,
     );
     const outage = state?.outage;
+    expect(outage?.reason).toMatch(
+      /^way back not verified \(emergency\): no repo snapshot at \S+: the bootstrap chain has nothing to apply from; emergency shutdown$/,
+    );
     // Workers lose power together (any order among them), then the control plane in its order.
     expect(outage?.poweredOff.slice(0, WORKERS.length).sort()).toEqual([...WORKERS].sort());
     expect(outage?.poweredOff.slice(WORKERS.length)).toEqual(CONTROL_PLANE_ORDER);
