@@ -4,12 +4,13 @@
  * cannot read is never overwritten or deleted without an explicit `overwriteCorrupt`.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { API_VERSION } from '../core/api/meta.js';
 import { type OutageRecord, type Progress, stateFile } from '../core/api/progress.js';
 import { parseOrThrow, toIssues, ValidationError } from '../core/api/validate.js';
 import type { ProgressStore } from '../core/ports.js';
+import { describeSystemError, makeDirectory } from './system.js';
 
 /** What a {@link ProgressStore} holds. */
 export interface OutageState {
@@ -25,23 +26,50 @@ export interface SaveOptions {
   overwriteCorrupt?: boolean;
 }
 
-/** Why a state file could not be used. */
-export type StateFileProblem = 'unreadable' | 'empty' | 'not-json' | 'legacy' | 'foreign' | 'invalid';
+/** Why a state file could not be used. `unreadable` and `unwritable` are file-system failures (see `code`). */
+export type StateFileProblem = 'unreadable' | 'unwritable' | 'empty' | 'not-json' | 'legacy' | 'foreign' | 'invalid';
 
 /**
- * A state file exists but cannot be used. The message names the file, says what is wrong and what to do; the
- * file has not been changed. Schema problems carry a {@link ValidationError} as `cause`.
+ * A state file cannot be used. The message names the file, says what is wrong and what to do; the file has not
+ * been changed. Schema problems carry a {@link ValidationError} as `cause`; a file-system failure (`unreadable`,
+ * `unwritable`) carries the errno error as `cause`, its code as `code`, and is one line:
+ * `cannot write the state file /x/y.state: read-only file system (EROFS)`.
  */
 export class StateFileError extends Error {
   override readonly name = 'StateFileError';
+  /** The errno code (EROFS, EACCES, ENOSPC, EISDIR...) of a file-system failure. */
+  readonly code?: string;
   constructor(
     readonly path: string,
     readonly problem: StateFileProblem,
     what: string,
     options?: ErrorOptions,
   ) {
-    super(`State file ${path} ${what}\n${advice(path, problem)}`, options);
+    super(isSystemProblem(problem) ? what : `State file ${path} ${what}\n${advice(path, problem)}`, options);
+    const code = (options?.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === 'string') this.code = code;
   }
+
+  /** A failed `operation` on the file (or its folder), caused by `error`. */
+  static system(path: string, operation: 'read' | 'write', error: unknown): StateFileError {
+    const problem = operation === 'read' ? 'unreadable' : 'unwritable';
+    const what = `cannot ${operation} the state file ${path}: ${describeSystemError(error)}`;
+    return new StateFileError(path, problem, what, { cause: error });
+  }
+
+  /**
+   * True when the path itself is wrong (a folder, or under a file): the user's input, not the machine's state.
+   * Read-only file systems, permissions and full disks are not.
+   */
+  get isBadPath(): boolean {
+    return this.code !== undefined && BAD_PATH_CODES.has(this.code);
+  }
+}
+
+const BAD_PATH_CODES = new Set(['EISDIR', 'ENOTDIR', 'ENOTEMPTY', 'ENAMETOOLONG', 'ELOOP']);
+
+function isSystemProblem(problem: StateFileProblem): boolean {
+  return problem === 'unreadable' || problem === 'unwritable';
 }
 
 /** The old bash script that wrote `KEY=value` state files at the same default path. */
@@ -69,14 +97,19 @@ export class StateFile implements ProgressStore {
    * Atomically replaces the file with `state`: a reader, even after a crash or power cut, sees the previous
    * content or the new one, never a mix. Creates the folder (mode 0700) when missing; the file gets mode 0600.
    * Throws ValidationError when `state` does not match the schema, and {@link StateFileError} when the existing
-   * file is corrupt, foreign or legacy (unless `overwriteCorrupt`). Nothing is left behind when it throws.
+   * file is corrupt, foreign or legacy (unless `overwriteCorrupt`), or when the file system refuses the write
+   * (`unwritable`: read-only, permissions, full disk, the path is a folder). Nothing is left behind when it throws.
    * NOTE: the corrupt-file guard re-reads the file on every save; the file is small and saves are per step.
    */
   async save(state: OutageState, options: SaveOptions = {}): Promise<void> {
     const body = encode(state, this.path);
     if (!options.overwriteCorrupt) await this.load();
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    await writeAtomically(this.path, body);
+    try {
+      await makeDirectory(dirname(this.path), 0o700);
+      await writeAtomically(this.path, body);
+    } catch (error) {
+      throw StateFileError.system(this.path, 'write', error);
+    }
   }
 
   /**
@@ -120,7 +153,7 @@ function decode(text: string, path: string) {
   // NOTE: reportInput lets toIssues tell a missing field ("required") from a wrong one; values are not printed.
   const result = stateFile.safeParse(json, { reportInput: true });
   if (result.success) return result.data;
-  const invalid = new ValidationError(path, toIssues(result.error));
+  const invalid = new ValidationError(path, toIssues(result.error, stateFile));
   const issues = invalid.issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`).join('\n');
   const problem = isForeign(json) ? 'foreign' : 'invalid';
   const what = problem === 'foreign' ? `is not a Hecate state file (${expected()})` : 'does not match the schema';
@@ -181,7 +214,7 @@ async function readText(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return undefined;
-    throw new StateFileError(path, 'unreadable', `cannot be read (${(error as Error).message}).`, { cause: error });
+    throw StateFileError.system(path, 'read', error);
   }
 }
 

@@ -2,6 +2,8 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { CommanderError } from 'commander';
+import { StateFileError } from '../adapters/state-file.js';
+import { CommandNotFoundError, describeSystemError } from '../adapters/system.js';
 import { ValidationError } from '../core/api/validate.js';
 import type { CliDeps } from './deps.js';
 import { ExitCode, ExitError } from './exit.js';
@@ -17,6 +19,19 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
   }
 }
 
+/** The exit code of a state file that cannot be used: 2 for a bad path or a bad file, 1 for the machine's state. */
+function stateFileExit(error: StateFileError): ExitCode {
+  if (error.problem === 'unreadable' || error.problem === 'unwritable')
+    return error.isBadPath ? ExitCode.Usage : ExitCode.Failed;
+  return ExitCode.Usage;
+}
+
+/** A failed system call (it has an errno code and a syscall), such as `open` or `mkdir`. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException & { syscall: string } {
+  const e = error as NodeJS.ErrnoException | undefined;
+  return error instanceof Error && typeof e?.code === 'string' && typeof e.syscall === 'string';
+}
+
 function reportError(error: unknown, deps: CliDeps): number {
   if (error instanceof CommanderError) {
     return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage; // commander printed its own message
@@ -29,12 +44,50 @@ function reportError(error: unknown, deps: CliDeps): number {
     deps.stderr(`hecate: ${error.message}\n`);
     return ExitCode.Usage;
   }
-  if (error && typeof error === 'object' && (error as { name?: string }).name === 'StateFileError') {
-    deps.stderr(`hecate: ${(error as Error).message}\n`);
-    return ExitCode.Usage;
+  if (error instanceof StateFileError) {
+    deps.stderr(`hecate: ${error.message}\n`);
+    return stateFileExit(error);
   }
-  deps.stderr(`hecate: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  if (error instanceof CommandNotFoundError) {
+    deps.stderr(`hecate: ${error.message}\n`);
+    return ExitCode.Failed;
+  }
+  if (isSystemError(error)) {
+    const where = error.path ? ` ${error.path}` : '';
+    deps.stderr(`hecate: cannot ${error.syscall}${where}: ${describeSystemError(error)}\n`);
+    return ExitCode.Failed;
+  }
+  // NOTE: anything else is a bug or an unforeseen failure: one line, and the stack only when asked for.
+  const message = error instanceof Error ? error.message : String(error);
+  if (deps.env.HECATE_DEBUG && error instanceof Error && error.stack) deps.stderr(`hecate: ${error.stack}\n`);
+  else deps.stderr(`hecate: ${message}\n(unexpected error: HECATE_DEBUG=1 prints its stack trace)\n`);
   return ExitCode.Failed;
+}
+
+/** The conventional exit code of a process whose output pipe was closed (128 + SIGPIPE). */
+export const BROKEN_PIPE_EXIT = 141;
+
+/**
+ * A writer for one of the process's streams that never throws a stack at the user. When the reader closes the
+ * pipe (`hecate --help | head -1`), EPIPE ends the process quietly with 141 for stdout, as SIGPIPE ends most Unix
+ * tools; for stderr it only stops writing there, so that a closed log pipe never stops an executing plan midway.
+ * Any other write error (a full disk behind a redirection) is one line on stderr and exit 1.
+ */
+function processWriter(stream: NodeJS.WriteStream, name: 'stdout' | 'stderr'): (text: string) => void {
+  let broken = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (broken) return;
+    broken = true;
+    if (error.code === 'EPIPE') {
+      if (name === 'stdout') process.exit(BROKEN_PIPE_EXIT);
+      return;
+    }
+    if (name === 'stdout') process.stderr.write(`hecate: cannot write to stdout: ${describeSystemError(error)}\n`);
+    process.exit(ExitCode.Failed);
+  });
+  return (text) => {
+    if (!broken) stream.write(text);
+  };
 }
 
 function isEntryPoint(): boolean {
@@ -44,8 +97,8 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   const deps: CliDeps = {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: processWriter(process.stdout, 'stdout'),
+    stderr: processWriter(process.stderr, 'stderr'),
     env: process.env,
     cwd: process.cwd(),
     now: () => new Date(),

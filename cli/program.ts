@@ -86,6 +86,12 @@ export function buildProgram(deps: CliDeps): Command {
       command.option('--reason <text>', 'why, recorded in the outage record');
       command.option('--emergency', 'the fast path for a second outage: short drain levels, no PDB wait', false);
       command.option(
+        '--ignore-way-back',
+        "shut down although startup's prerequisites are missing (repo snapshot at Flux's revision, Harbor bundle, " +
+          'kubectl, SSH to every node): recorded in the outage record. An emergency shutdown never refuses',
+        false,
+      );
+      command.option(
         '--self-node <node>',
         'the node this hecate runs on, powered off last (default: $HECATE_SELF_NODE, else the host name if it is a node)',
       );
@@ -127,8 +133,15 @@ export function buildProgram(deps: CliDeps): Command {
     .addOption(
       new Option('-o, --output <format>', 'output format: text or json').default('text').argParser(parseAnalyzeOutput),
     )
-    .option('--emit-plan <file>', 'write a draft PowerPlan (chain and registry seed stage) to this file')
-    .option('--plan <file>', "compare this PowerPlan's bootstrap chain and seed stage with the repo")
+    .option(
+      '--emit-plan <file>',
+      'write a draft PowerPlan (chain and registry seed stage) to this file; an existing file is kept unless --force',
+    )
+    .option('--force', 'let --emit-plan overwrite an existing file', false)
+    .option(
+      '--plan <file>',
+      "compare this PowerPlan's bootstrap chain and seed stage with the repo (exit 1 when the check finds an error)",
+    )
     .addHelpText('after', ANALYZE_HELP)
     .action((options: AnalyzeOptions) => runAnalyze(options, deps));
   const bundle = program.command('bundle').description('the Harbor bootstrap bundle on the control host');

@@ -5,11 +5,12 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type BundleManifestInput, manifestPathOf, renderBundleManifest } from '../../core/bundle/manifest.js';
+import { CommandNotFoundError, isCommandNotFound, makeDirectory } from '../system.js';
 
 export class BundleBuildError extends Error {
   override readonly name = 'BundleBuildError';
@@ -20,6 +21,8 @@ export interface PackOptions {
   level?: number;
   tar?: string;
   zstd?: string;
+  /** PATH to find tar and zstd in (default: the process's). */
+  path?: string;
   onProgress?(written: number): void;
 }
 
@@ -51,22 +54,29 @@ export async function packLayout(
   output: string,
   options: PackOptions = {},
 ): Promise<{ sha256: string; size: number }> {
-  await mkdir(dirname(output), { recursive: true });
+  await makeDirectory(dirname(output));
   const tmp = tempBeside(output);
   const tarArgs = ['-C', layout, '--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0'];
-  const tar = spawn(options.tar ?? 'tar', [...tarArgs, '-cf', '-', 'oci-layout', 'index.json', 'blobs'], {
+  const env = options.path !== undefined ? { ...process.env, PATH: options.path } : process.env;
+  const tarCommand = options.tar ?? 'tar';
+  const zstdCommand = options.zstd ?? 'zstd';
+  const tar = spawn(tarCommand, [...tarArgs, '-cf', '-', 'oci-layout', 'index.json', 'blobs'], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
-  const zstd = spawn(options.zstd ?? 'zstd', ['-q', '-T0', `-${options.level ?? 3}`, '-c'], {
+  const zstd = spawn(zstdCommand, ['-q', '-T0', `-${options.level ?? 3}`, '-c'], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    env,
   });
   const errors = { tar: '', zstd: '' };
   tar.stderr.on('data', (c: Buffer) => (errors.tar += c.toString()));
   zstd.stderr.on('data', (c: Buffer) => (errors.zstd += c.toString()));
+  // NOTE: these never reject: a spawn error (ENOENT) arrives while the pipelines are awaited, and a rejection
+  // nobody awaits yet would end the process with a stack.
   const exit = (child: ReturnType<typeof spawn>) =>
-    new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (code) => resolve(code));
+    new Promise<{ code: number | null; error?: Error }>((resolve) => {
+      child.once('error', (error) => resolve({ code: null, error }));
+      child.once('close', (code) => resolve({ code }));
     });
   const [tarExit, zstdExit] = [exit(tar), exit(zstd)];
   const hash = createHash('sha256');
@@ -80,13 +90,28 @@ export async function packLayout(
     },
   });
   try {
-    await Promise.all([
+    const piped = await Promise.all([
       pipeline(tar.stdout, zstd.stdin),
       pipeline(zstd.stdout, meter, createWriteStream(tmp, { mode: 0o644 })),
-    ]);
+    ]).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    if (piped) {
+      tar.kill();
+      zstd.kill();
+    }
     const [t, z] = await Promise.all([tarExit, zstdExit]);
-    if (t !== 0) throw new BundleBuildError(`tar exited ${t}: ${errors.tar.trim()}`);
-    if (z !== 0) throw new BundleBuildError(`zstd exited ${z}: ${errors.zstd.trim()}`);
+    const missing = [
+      ...(isCommandNotFound(t.error) ? [tarCommand] : []),
+      ...(isCommandNotFound(z.error) ? [zstdCommand] : []),
+    ];
+    if (missing.length > 0) throw new CommandNotFoundError(missing, { cause: t.error ?? z.error });
+    if (t.error) throw new BundleBuildError(`cannot run tar: ${t.error.message}`, { cause: t.error });
+    if (z.error) throw new BundleBuildError(`cannot run zstd: ${z.error.message}`, { cause: z.error });
+    if (piped) throw piped;
+    if (t.code !== 0) throw new BundleBuildError(`tar exited ${t.code}: ${errors.tar.trim()}`);
+    if (z.code !== 0) throw new BundleBuildError(`zstd exited ${z.code}: ${errors.zstd.trim()}`);
     await fsyncFile(tmp);
     await rename(tmp, output);
     await fsyncDir(dirname(output));

@@ -3,11 +3,12 @@
  * usual docker and podman auth files, which skopeo reads itself) into one OCI layout, refuses any image that is not
  * of the platform, and packs the layout into the zstd bundle with its manifest beside it.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { BUNDLE_MANIFEST_VERSION, type BundleImage, type BundleManifest } from '../../core/bundle/manifest.js';
 import { formatPlatform, wrongPlatforms } from '../../core/bundle/platform.js';
+import { CommandNotFoundError, isCommandNotFound, makeDirectory, requireCommands } from '../system.js';
 import { BundleBuildError, packLayout, writeManifest } from './archive.js';
 import { readLayout } from './layout.js';
 
@@ -29,6 +30,8 @@ export interface BuildInput {
   skopeo?: string;
   zstd?: string;
   tar?: string;
+  /** PATH to find skopeo, tar and zstd in (default: the process's). */
+  path?: string;
   now(): Date;
   onProgress?(message: string): void;
   signal?: AbortSignal;
@@ -62,11 +65,15 @@ async function copyImages(layout: string, input: BuildInput): Promise<void> {
   const failures: string[] = [];
   for (const [i, reference] of input.images.entries()) {
     input.onProgress?.(`[${i + 1}/${input.images.length}] ${reference} (${input.platform})`);
-    const result = await execa(input.skopeo ?? 'skopeo', skopeoArgs(reference, input.platform, layout, input), {
+    const skopeo = input.skopeo ?? 'skopeo';
+    const result = await execa(skopeo, skopeoArgs(reference, input.platform, layout, input), {
       reject: false,
+      ...(input.path !== undefined ? { env: { PATH: input.path } } : {}),
       ...(input.signal ? { cancelSignal: input.signal } : {}),
     });
     if (result.isCanceled) throw input.signal?.reason ?? new Error('cancelled');
+    // NOTE: a missing skopeo fails every image the same way: say it once, and stop.
+    if (isCommandNotFound(result)) throw new CommandNotFoundError([skopeo], { cause: result });
     if (result.exitCode !== 0) {
       const said = result.stderr.trim().split('\n').slice(-2).join(' / ');
       failures.push(`${reference}: ${said || `skopeo exited ${result.exitCode}`}`);
@@ -81,12 +88,14 @@ async function copyImages(layout: string, input: BuildInput): Promise<void> {
 
 /**
  * Builds the bundle at `input.output` and its manifest. The layout is built in a temporary folder beside the output
- * (same file system, so the final rename is atomic) and removed afterwards, whatever happens.
+ * (same file system, so the final rename is atomic) and removed afterwards, whatever happens. Throws
+ * {@link CommandNotFoundError} before touching anything when skopeo, tar or zstd is missing.
  * NOTE: the bundle is renamed into place before its manifest: a crash in between leaves a bundle whose manifest
  * does not match, which verify-bundle refuses (checksum mismatch) until the next build.
  */
 export async function buildBundle(input: BuildInput): Promise<BuildResult> {
-  await mkdir(dirname(input.output), { recursive: true });
+  await requireCommands([input.skopeo ?? 'skopeo', input.tar ?? 'tar', input.zstd ?? 'zstd'], input.path);
+  await makeDirectory(dirname(input.output));
   const work = await mkdtemp(join(dirname(input.output), '.hecate-bundle-'));
   try {
     const layout = join(work, 'layout');
@@ -99,7 +108,7 @@ export async function buildBundle(input: BuildInput): Promise<BuildResult> {
 
 export type WriteBundleInput = Pick<
   BuildInput,
-  'platform' | 'harbor' | 'output' | 'level' | 'tar' | 'zstd' | 'now' | 'onProgress'
+  'platform' | 'harbor' | 'output' | 'level' | 'tar' | 'zstd' | 'path' | 'now' | 'onProgress'
 > & {
   /** References the layout must name (all of them); default: whatever it names. */
   images?: readonly string[];
@@ -125,6 +134,7 @@ export async function writeBundle(layout: string, input: WriteBundleInput): Prom
     ...(input.level !== undefined ? { level: input.level } : {}),
     ...(input.tar ? { tar: input.tar } : {}),
     ...(input.zstd ? { zstd: input.zstd } : {}),
+    ...(input.path !== undefined ? { path: input.path } : {}),
   });
   const images: BundleImage[] = entries.map((e) => ({
     reference: e.reference,

@@ -20,8 +20,7 @@ import { imageHelperState } from '../node-access/helper-pod-status.js';
 import { systemClock } from '../system.js';
 import { type CtrOptions, importScript, listScript, parseImageList } from './node-script.js';
 import { KubeImagePresence } from './presence-kube.js';
-import { describeStreamFailure, lastLines } from './seed-ssh.js';
-import { streamFileInto } from './stream.js';
+import { describeStreamFailure, lastLines, notInstalledFailure, streamForSeed } from './seed-ssh.js';
 
 export interface HelperPodSeedOptions extends CtrOptions {
   /** The PowerPlan's helperImage (needs nsenter and sh). */
@@ -88,7 +87,7 @@ export class HelperPodImageSeed implements ImageSeedPort, ImagePresencePort {
         'hecate-seed',
         options.platform,
       ]);
-      const result = await streamFileInto(this.options.kubectl ?? 'kubectl', args, bundlePath, {
+      const result = await streamForSeed(this.options.kubectl ?? 'kubectl', args, bundlePath, {
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
@@ -104,12 +103,15 @@ export class HelperPodImageSeed implements ImageSeedPort, ImagePresencePort {
   async listImages(node: NodeAddress, signal?: AbortSignal): Promise<NodeImage[]> {
     return this.withPod(node, signal, async (pod) => {
       const args = kubectlExecArgs(this.options, this.namespace, pod, listScript(this.options), ['hecate-ls']);
-      const result = await execa(this.options.kubectl ?? 'kubectl', args, {
+      const kubectl = this.options.kubectl ?? 'kubectl';
+      const result = await execa(kubectl, args, {
         reject: false,
         stdin: 'ignore',
         timeout: 60_000,
         ...(signal ? { cancelSignal: signal } : {}),
       });
+      const missing = notInstalledFailure(kubectl, result);
+      if (missing) throw missing;
       if (result.exitCode !== 0) {
         throw new SeedTransportError(
           `cannot list containerd's images on ${node.name}: ${lastLines(result.stderr) || 'no output'}`,

@@ -13,8 +13,9 @@ import {
   SeedTransportError,
 } from '../../core/steps/seed-ports.js';
 import { remoteCommand, type SshOptions, sshArgs } from '../node-access/ssh.js';
+import { CommandNotFoundError, isCommandNotFound } from '../system.js';
 import { type CtrOptions, importScript, listScript, parseImageList } from './node-script.js';
-import { type StreamResult, streamFileInto } from './stream.js';
+import { type StreamOptions, type StreamResult, streamFileInto } from './stream.js';
 
 export type SshSeedOptions = Pick<
   SshOptions,
@@ -34,6 +35,28 @@ export function describeStreamFailure(result: StreamResult, where: string, total
   return `the import on ${where} failed after ${sent} (${exit})${broke}: ${said}`;
 }
 
+/** {@link streamFileInto} for a seed: a transport program that is not installed is a {@link SeedTransportError}. */
+export async function streamForSeed(
+  command: string,
+  args: readonly string[],
+  file: string,
+  options: StreamOptions,
+): Promise<StreamResult> {
+  try {
+    return await streamFileInto(command, args, file, options);
+  } catch (error) {
+    if (error instanceof CommandNotFoundError) throw new SeedTransportError(error.message, 0, { cause: error });
+    throw error;
+  }
+}
+
+/** A transport command that could not start because it is not installed, as a {@link SeedTransportError}. */
+export function notInstalledFailure(command: string, result: unknown): SeedTransportError | undefined {
+  if (!isCommandNotFound(result)) return undefined;
+  const error = new CommandNotFoundError([command], { cause: result });
+  return new SeedTransportError(error.message, 0, { cause: error });
+}
+
 export function lastLines(text: string, n = 3): string {
   return text.trim().split('\n').filter(Boolean).slice(-n).join(' / ');
 }
@@ -47,7 +70,7 @@ export class SshImageSeed implements ImageSeedPort, ImagePresencePort {
       ['sh', '-c', importScript(this.options), 'hecate-seed', options.platform],
       this.options.sudo,
     );
-    const result = await streamFileInto(
+    const result = await streamForSeed(
       this.options.ssh ?? 'ssh',
       sshArgs(node, remote, this.sshOptions()),
       bundlePath,
@@ -71,13 +94,16 @@ export class SshImageSeed implements ImageSeedPort, ImagePresencePort {
 
   async listImages(node: NodeAddress, signal?: AbortSignal): Promise<NodeImage[]> {
     const remote = remoteCommand(['sh', '-c', listScript(this.options), 'hecate-ls'], this.options.sudo);
-    const result = await execa(this.options.ssh ?? 'ssh', sshArgs(node, remote, this.sshOptions()), {
+    const ssh = this.options.ssh ?? 'ssh';
+    const result = await execa(ssh, sshArgs(node, remote, this.sshOptions()), {
       reject: false,
       stdin: 'ignore',
       timeout: 60_000,
       ...(signal ? { cancelSignal: signal } : {}),
       env: { LC_ALL: 'C' },
     });
+    const missing = notInstalledFailure(ssh, result);
+    if (missing) throw missing;
     if (result.exitCode !== 0) {
       const why = result.timedOut ? 'timed out' : `exit ${result.exitCode}`;
       throw new SeedTransportError(

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { CommandNotFoundError, isCommandNotFound } from '../system.js';
 
 export interface StreamResult {
   exitCode: number | null;
@@ -37,7 +38,11 @@ export interface StreamOptions {
   signal?: AbortSignal;
 }
 
-/** Runs `command args` with `file` on its stdin; resolves when the child exited (never rejects on a failed child). */
+/**
+ * Runs `command args` with `file` on its stdin; resolves when the child exited (never rejects on a failed child).
+ * Rejects with {@link CommandNotFoundError} when `command` is not installed, and with the spawn error when it cannot
+ * be started for another reason.
+ */
 export async function streamFileInto(
   command: string,
   args: readonly string[],
@@ -49,8 +54,10 @@ export async function streamFileInto(
   const err = { text: '' };
   child.stdout.on('data', tail(out));
   child.stderr.on('data', tail(err));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', reject);
+  // NOTE: never rejects: a spawn error arrives while the pipeline is awaited, and a rejection nobody awaits yet
+  // would end the process with a stack.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
   const abort = () => child.kill('SIGTERM');
@@ -71,7 +78,9 @@ export async function streamFileInto(
       (error: Error) => error,
     );
     // NOTE: a child that died early leaves the pipe broken; the reader is destroyed by pipeline, the child is awaited.
-    const { code, signal } = await exited;
+    const { code, signal, error } = await exited;
+    if (isCommandNotFound(error)) throw new CommandNotFoundError([command], { cause: error });
+    if (error) throw error;
     return {
       exitCode: code,
       signal,

@@ -1,8 +1,9 @@
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { defaultRepoSnapshot, expandHome } from '../../adapters/paths.js';
 import { RepoReadError, readRepo } from '../../adapters/repo-reader.js';
+import { describeSystemError } from '../../adapters/system.js';
 import { analyzeRepo } from '../../core/analyze/analyze.js';
 import { draftPlanYaml } from '../../core/analyze/draft.js';
 import type { CliDeps } from '../deps.js';
@@ -21,6 +22,8 @@ export interface AnalyzeOptions {
   emitPlan?: string;
   /** Compare this PowerPlan's chain with the repo. */
   plan?: string;
+  /** Let --emit-plan replace an existing file. */
+  force?: boolean;
 }
 
 export function parseAnalyzeOutput(value: string): AnalyzeOutput {
@@ -40,9 +43,39 @@ function draftName(repo: string): string {
   return name.slice(0, 63).replace(/-+$/, '') || 'draft';
 }
 
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** Codes of a write that failed because of the path given, not of the machine (read-only, full, permissions). */
+const BAD_PATH_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP', 'EEXIST']);
+
 /**
- * Finds both bootstrap deadlocks in a Flux repo and derives the bootstrap chain. Exit 0 whenever the analysis
- * ran, findings or not; 2 when the repo, --plan or --emit-plan cannot be used. Never touches the cluster.
+ * Writes the draft to `--emit-plan`; an existing file is replaced only with `--force` (exit 2 naming both).
+ * A path that cannot be used exits 2, a file system that refuses the write (read-only, full) exits 1.
+ */
+async function emitPlan(target: string, options: AnalyzeOptions, deps: CliDeps, body: string): Promise<void> {
+  const path = pathOf(target, deps);
+  await writeFile(path, body, { flag: options.force ? 'w' : 'wx' }).catch(async (cause: NodeJS.ErrnoException) => {
+    if (cause.code === 'EEXIST' && !(await isDirectory(path))) {
+      throw new ExitError(ExitCode.Usage, `--emit-plan ${target} already exists: pass --force to overwrite it`, {
+        cause,
+      });
+    }
+    // NOTE: 'wx' on a folder says EEXIST; --force would not help, so say what it is.
+    const said = cause.code === 'EEXIST' ? 'is a directory (EISDIR)' : describeSystemError(cause);
+    const code = cause.code && BAD_PATH_CODES.has(cause.code) ? ExitCode.Usage : ExitCode.Failed;
+    throw new ExitError(code, `cannot write --emit-plan ${target}: ${said}`, { cause });
+  });
+}
+
+/**
+ * Finds both bootstrap deadlocks in a Flux repo and derives the bootstrap chain. Exit 0 when the analysis ran,
+ * findings or not, except that a --plan check with an error exits 1 (after printing the whole analysis), so that
+ * CI can gate on it; 2 when the repo, --plan or --emit-plan cannot be used. Never touches the cluster.
  */
 export async function runAnalyze(options: AnalyzeOptions, deps: CliDeps): Promise<void> {
   const plan: LoadedPlan | undefined = options.plan ? await loadPlanFile(pathOf(options.plan, deps)) : undefined;
@@ -58,20 +91,18 @@ export async function runAnalyze(options: AnalyzeOptions, deps: CliDeps): Promis
   const extras: AnalyzeTextExtras = plan ? { planSource: options.plan ?? plan.source } : {};
   if (options.emitPlan) {
     const draft = ctx.draft(draftName(dir));
-    await writeFile(pathOf(options.emitPlan, deps), draftPlanYaml(draft, repo ?? dir)).catch(
-      (cause: NodeJS.ErrnoException) => {
-        throw new ExitError(
-          ExitCode.Usage,
-          `cannot write --emit-plan ${options.emitPlan}: ${cause.code ?? cause.message}`,
-          { cause },
-        );
-      },
-    );
+    await emitPlan(options.emitPlan, options, deps, draftPlanYaml(draft, repo ?? dir));
     extras.emitted = { path: options.emitPlan, review: draft.review };
     if (options.output === 'json') deps.stderr(`Draft PowerPlan written to ${options.emitPlan}\n`);
   }
   if (options.output === 'json') deps.stdout(`${JSON.stringify(ctx.analysis, null, 2)}\n`);
   else deps.stdout(renderAnalysisText(ctx.analysis, extras));
+  const errors = ctx.analysis.planCheck?.filter((f) => f.severity === 'error') ?? [];
+  if (errors.length > 0) {
+    const source = options.plan ?? plan?.source;
+    const what = errors.length === 1 ? 'an error' : `${errors.length} errors`;
+    throw new ExitError(ExitCode.Failed, `the plan check of ${source} found ${what}: ${errors[0]?.message ?? ''}`);
+  }
 }
 
 /** Help text for `hecate analyze` (after the options list). */
@@ -88,8 +119,11 @@ Examples:
   $ hecate analyze --repo ~/hecate-repo
   $ hecate analyze --repo . -o json
   $ hecate analyze --repo ~/hecate-repo --emit-plan /tmp/powerplan.yaml
+  $ hecate analyze --repo ~/hecate-repo --emit-plan /tmp/powerplan.yaml --force
   $ hecate analyze --plan manifests/atlas-powerplan.yaml --repo ~/hecate-repo
 
 Exit codes:
-  0  the analysis ran (findings or not)
-  2  bad input: the repo, --plan or --emit-plan cannot be used`;
+  0  the analysis ran (findings or not); with --plan, the check found no error (warnings are fine)
+  1  the --plan check found an error (the whole analysis is printed first); or --emit-plan could not be
+     written (read-only or full file system)
+  2  bad input: the repo or --plan cannot be used, or --emit-plan exists (pass --force) or is a bad path`;

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { type BuildInput, type BuildResult, BundleBuildError, buildBundle } from '../../adapters/bundle/build.js';
 import { defaultBundlePath, expandHome } from '../../adapters/paths.js';
+import { CommandNotFoundError } from '../../adapters/system.js';
 import { harborImages, uniqueReferences } from '../../core/bundle/images.js';
 import { platformOf } from '../../core/bundle/platform.js';
 import type { CliDeps } from '../deps.js';
@@ -107,10 +108,12 @@ export async function runBundleBuild(
       ...(options.level !== undefined ? { level: options.level } : {}),
       ...(options.insecure ? { insecure: true } : {}),
       ...(options.authfile ? { authfile: options.authfile } : {}),
+      ...(deps.env.PATH !== undefined ? { path: deps.env.PATH } : {}),
       now: () => deps.now(),
       onProgress: (message) => deps.stderr(`${message}\n`),
     });
   } catch (cause) {
+    if (cause instanceof CommandNotFoundError) throw new ExitError(ExitCode.Failed, cause.message, { cause });
     if (cause instanceof BundleBuildError) {
       throw new ExitError(ExitCode.Failed, `${cause.message}\nNothing was written to ${input.bundle}.`, { cause });
     }

@@ -89,7 +89,7 @@ describe('hecate analyze', () => {
     expect(run.stdout).toContain('Plan check of manifests/atlas-powerplan.yaml: the chain agrees with the repo');
   });
 
-  it('--plan with a chain in the wrong order reports it and still exits 0', async () => {
+  it('--plan with a chain in the wrong order reports it and exits 1', async () => {
     const plan = fromYamlAll(await readFile('manifests/atlas-powerplan.yaml', 'utf8'))[0] as {
       spec: { bootstrapChain: { name: string }[] };
     };
@@ -101,7 +101,7 @@ describe('hecate analyze', () => {
     const file = join(home, 'plan.yaml');
     await writeFile(file, toYaml(plan));
     const run = await analyze({ repo: ATLAS, plan: file }, home);
-    expect(run.code).toBe(0);
+    expect(run.code).toBe(ExitCode.Failed);
     expect(run.stdout).toMatch(/error +wrong-order: stage gitea \(#9\) runs before postgres \(#10\), but needs it/);
   });
 
