@@ -10,8 +10,9 @@
  *   that find the same stale lock cannot both win.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { makeDirectory } from './system.js';
 
 export interface LockHolder {
   host: string;
@@ -65,7 +66,7 @@ export class RunLock {
 
   /** Takes the lock or throws {@link RunLockHeldError}. Creates the folder when it is missing. */
   static async acquire(path: string, holder: LockHolder, seams: RunLockSeams): Promise<RunLock> {
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirectory(dirname(path)); // NOTE: not mkdir({ recursive }), which spins forever under /proc
     const text = `${JSON.stringify(holder, null, 2)}\n`;
     if (await placeNew(path, text)) return new RunLock(path, holder, undefined);
     const current = await readHolder(path);
