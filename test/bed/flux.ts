@@ -36,6 +36,8 @@ export const FLUX_ANNOTATIONS = {
   inventory: 'bed.hecate.dev/inventory',
   /** `namespace/name` of the Deployment serving a GitRepository. */
   servedBy: 'bed.hecate.dev/served-by',
+  /** On a GitRepository: the revision its Git server serves (`main@sha1:<commit>`), e.g. the repo snapshot's. */
+  revision: 'bed.hecate.dev/revision',
   requestedAt: 'reconcile.fluxcd.io/requestedAt',
 } as const;
 
@@ -212,7 +214,8 @@ export class FluxStandIn {
         message: `failed to checkout and determine revision: unable to clone '${url}': dial tcp: connect: connection refused (Deployment ${server.namespace}/${server.name} has no available replicas)`,
       };
     }
-    const revision = `${branch}@sha1:${digest(`${url}#${branch}`, 'sha1')}`;
+    const revision =
+      obj.metadata?.annotations?.[FLUX_ANNOTATIONS.revision] ?? `${branch}@sha1:${digest(`${url}#${branch}`, 'sha1')}`;
     const artifact = obj.status?.artifact?.revision === revision ? obj.status.artifact : newArtifact(obj, revision);
     return {
       status: 'True',

@@ -8,12 +8,20 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Node,
+} from '@kubernetes/client-node';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { runCli } from '../../cli/main.js';
 import type { ObjectRef, OutageRecord, Progress } from '../../core/api/index.js';
 import { fromYaml, toYaml } from '../../core/yaml.js';
-import { FLUX_KINDS, type FluxObject } from '../bed/flux.js';
+import { FLUX_ANNOTATIONS, FLUX_KINDS, type FluxObject } from '../bed/flux.js';
 import {
   type AuditEvent,
   allCrdPaths,
@@ -103,6 +111,26 @@ export async function bedPlan(dir: string, snapshot: string, statePath: string, 
   return file;
 }
 
+/**
+ * The snapshot is a clone of what the bed's Git server serves: every GitRepository of the scenario reports the
+ * snapshot's commit as its artifact revision, as Flux would after fetching it (the way back compares the two).
+ */
+async function serveRevision(kc: KubeConfig, scenario: Scenario, revision: string): Promise<void> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const annotations = { [FLUX_ANNOTATIONS.revision]: revision };
+  for (const source of scenario.flux?.gitRepositories ?? []) {
+    await custom.patchNamespacedCustomObject(
+      {
+        ...FLUX_KINDS.GitRepository,
+        namespace: source.namespace ?? scenario.flux?.namespace ?? 'flux-system',
+        name: source.name,
+        body: { metadata: { annotations } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+}
+
 /** Starts the bed, applies the (adapted) Atlas scenario, waits until Flux is Ready, writes the snapshot and plan. */
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
   const log = options.log ?? (() => {});
@@ -119,6 +147,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     const kubeconfig = await plane.writeKubeConfig(kc, 'hecate.kubeconfig');
     const snapshot = join(dir, 'hecate-repo');
     const revision = await writeSnapshot(scenario, snapshot);
+    await serveRevision(plane.kubeConfig, scenario, revision);
     const statePath = join(dir, 'state', 'cluster_power_recovery.state');
     const planPath = await bedPlan(dir, snapshot, statePath, options);
     await waitConverged(plane, scenario);
