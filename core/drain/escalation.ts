@@ -124,6 +124,19 @@ interface PodPlan {
   readonly movable: boolean;
   /** Its eviction or delete at this level was accepted: it is only still terminating. */
   readonly terminating?: boolean;
+  /** For a terminating pod: when its grace period (plus {@link TERMINATION_SLACK_MS}) since the accept runs out. */
+  readonly graceEndsAtMs?: number;
+}
+
+/**
+ * What a pod may take beyond its grace period to be gone from the API server: the kubelet notices the deletion,
+ * kills at the end of the grace period, and deletes the object. A drain never fails a pod still inside this.
+ */
+export const TERMINATION_SLACK_MS = 5_000;
+
+/** The grace period a delete or eviction at `options` gives `pod`, in ms. */
+export function graceMsOf(pod: DrainPod, options: DrainOptions): number {
+  return (options.gracePeriodSeconds >= 0 ? options.gracePeriodSeconds : pod.terminationGracePeriodSeconds) * 1000;
 }
 
 /**
@@ -136,7 +149,8 @@ interface PodPlan {
  *    `deleteEmptyDirData`, no controller and no `force` level): `fail` before anything is touched, like kubectl.
  * 3. Nothing left to wait on: `done`.
  * 4. The level timeout elapsed (never when it is 0), or every remaining pod waits for a later level: `escalate`
- *    to the next level, or `fail` naming every remaining pod and why when the list is exhausted.
+ *    to the next level, or `fail` naming every remaining pod and why when the list is exhausted; but when every
+ *    remaining pod was deleted at the last level and is still inside its grace period (plus a slack), `wait` for it.
  * 5. Pods this level has not acted on yet, and 429/error responses at least `evictionRetryIntervalMs` old: `act`.
  * 6. Otherwise `wait` for the earliest retry or the level timeout.
  *
@@ -187,7 +201,8 @@ function planPod(tracked: Tracked, level: Level, nowMs: number, options: DrainOp
   const act = { action: actionFor(target, level, options), movable: true };
   if (attempt === undefined) return { remaining: remainingOf(target, `not yet acted on at ${level}`), ...act };
   if (attempt.kind === 'accepted') {
-    return { remaining: remainingOf(target, acceptedWhy(level)), movable: true, terminating: true };
+    const graceEndsAtMs = attempt.atMs + graceMsOf(target, options) + TERMINATION_SLACK_MS;
+    return { remaining: remainingOf(target, acceptedWhy(level)), movable: true, terminating: true, graceEndsAtMs };
   }
   const retryAtMs = attempt.atMs + options.evictionRetryIntervalMs;
   const remaining = remainingOf(target, refusedWhy(attempt));
@@ -229,8 +244,11 @@ function escalateOrFail(
   const list = remaining.map((r) => `${podKey(r)} (${r.why})`).join(', ');
   const held = `${remaining.length} pod(s) still present after ${(nowMs - state.levelStartedAtMs) / 1000}s at ${level}`;
   const to = options.escalation[state.levelIndex + 1];
-  if (to === undefined && options.acceptTerminatingAtEnd && plans.every((p) => p.terminating)) {
-    return { kind: 'done', terminating: remaining };
+  if (to === undefined && plans.every((p) => p.terminating)) {
+    if (options.acceptTerminatingAtEnd) return { kind: 'done', terminating: remaining };
+    // Deleted at the last level and still inside their grace period: they are going, as asked; wait for them.
+    const untilMs = Math.max(...plans.map((p) => p.graceEndsAtMs ?? nowMs));
+    if (nowMs < untilMs) return { kind: 'wait', untilMs, waiting: remaining };
   }
   if (to === undefined) {
     return { kind: 'fail', reason: `${held} and no escalation level is left after ${level}: ${list}`, remaining };

@@ -4,11 +4,13 @@ import {
   type Decision,
   decide,
   type EscalationState,
+  graceMsOf,
   isGone,
   type PodAction,
   type PodObservation,
   type RemainingPod,
   startEscalation,
+  TERMINATION_SLACK_MS,
 } from '../drain/escalation.js';
 import { selectPodsForDrain, summarize } from '../drain/filters.js';
 import type { DrainOptions } from '../drain/options.js';
@@ -220,15 +222,31 @@ export class NodeDrain {
    */
   private async waitFor(untilMs: number): Promise<void> {
     const start = this.now();
-    const limit = Math.min(untilMs, this.ctx.deadline ?? Infinity, start + (this.settings.maxWaitMs ?? 30_000));
+    const limit = Math.min(untilMs, this.deadline() ?? Infinity, start + (this.settings.maxWaitMs ?? 30_000));
     await this.pods.nextChange(this.node, Math.max(0, limit - start), this.ctx.signal);
     const floor = Math.min(limit, start + (this.settings.minWaitMs ?? 250));
     const now = this.now();
     if (now < floor) await this.ctx.clock.sleep(floor - now, this.ctx.signal);
   }
 
-  private checkDeadline(observations: readonly PodObservation[]): void {
+  /**
+   * The step's deadline, moved out to what the escalation itself is owed: every level left gets its full timeout
+   * from when the current one started, and the last one the longest grace period of the pods it deletes. NOTE: the
+   * step's deadline counts levels from the step's start, but the level clock starts later (status writes, a resume),
+   * so alone it cut healthy drains short at the last level while a deleted pod was ending within its grace.
+   */
+  private deadline(): number | undefined {
     const { deadline } = this.ctx;
+    const { escalation, levelTimeoutMs } = this.options;
+    if (deadline === undefined || levelTimeoutMs <= 0) return deadline;
+    const levelsLeft = escalation.length - this.state.levelIndex;
+    const grace = Math.max(0, ...[...this.tracked.values()].map((t) => graceMsOf(t.target, this.options)));
+    const owed = this.state.levelStartedAtMs + levelsLeft * levelTimeoutMs + grace + TERMINATION_SLACK_MS;
+    return Math.max(deadline, owed);
+  }
+
+  private checkDeadline(observations: readonly PodObservation[]): void {
+    const deadline = this.deadline();
     if (deadline === undefined || this.now() < deadline) return;
     const left = observations.filter((o) => !isGone(o));
     const list = left.map((o) => `${podKey(o.target)} (${lastWhy(o.last)})`).join(', ');

@@ -29,6 +29,8 @@ export interface FakePodInit {
   /** What PodDisruptionBudgets select on (default: the name without a `-<n>` suffix). */
   readonly app?: string;
   readonly graceSeconds?: number;
+  /** Seconds the pod stays after its grace period runs out (a finalizer, a kubelet that is slow to report). */
+  readonly lingerSeconds?: number;
   readonly emptyDir?: boolean;
   readonly mirror?: boolean;
   readonly phase?: string;
@@ -131,7 +133,7 @@ export class FakeCluster {
     });
   }
 
-  /** Starts graceful deletion; the pod goes after `graceSeconds` of fake time (at once for 0). */
+  /** Starts graceful deletion; the pod goes after `graceSeconds` (plus `lingerSeconds`) of fake time (at once for 0). */
   terminate(pod: Pod, graceSeconds: number | undefined): void {
     if (pod.deletedAtMs !== undefined) return;
     const grace = graceSeconds ?? pod.graceSeconds ?? 30;
@@ -139,8 +141,9 @@ export class FakeCluster {
     pod.deletionGraceSeconds = grace;
     if (pod.controller?.kind === 'ReplicaSet') this.addPod(this.replacement(pod, `${pod.app}-r${this.counter + 1}`));
     const remove = () => this.remove(pod);
-    if (grace === 0) remove();
-    else this.scheduled.push({ atMs: pod.deletedAtMs + grace * 1000, node: pod.node, run: remove });
+    const goneAfterMs = (grace + (pod.lingerSeconds ?? 0)) * 1000;
+    if (goneAfterMs === 0) remove();
+    else this.scheduled.push({ atMs: pod.deletedAtMs + goneAfterMs, node: pod.node, run: remove });
   }
 
   private remove(pod: Pod): void {

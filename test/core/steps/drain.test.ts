@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type { PlanStep } from '../../../core/api/plan.js';
 import type { DrainOptions } from '../../../core/drain/options.js';
 import { step } from '../../../core/plan/step.js';
-import { DeadlineExceededError } from '../../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../../core/run/runner.js';
 import { DrainFailedError, type DrainNodeSettings, drainNode } from '../../../core/steps/drain.js';
 import { FakeCluster, type FakeRequest } from '../../helpers/fake-pods.js';
@@ -205,15 +204,40 @@ describe('drainNode escalation', () => {
     expect(reports.filter((r) => r.includes('could not list its pods'))).toHaveLength(2);
   });
 
-  it('given a step deadline before the escalation ends, fails at the deadline naming the pods left and why', async () => {
+  it('given a step deadline that runs out first, a drain still gets every level and the grace of the pods it deletes', async () => {
+    // The step's deadline (here 90 s) counts from the step's start; three 1-minute levels and a 30 s grace need more.
     const cluster = world();
-    cluster.addPod({ name: 'api-1', node: 'worker-1' });
+    cluster.addPod({ name: 'api-1', node: 'worker-1', graceSeconds: 30 });
     cluster.addPdb('apps', 'api', 1);
     const { error } = await drain(cluster, minuteLevels(), {}, new MemoryStore(), drainStep('worker-1', 90));
-    expect(error).toBeInstanceOf(DeadlineExceededError);
-    expect(error?.message).toMatch(/ran out of time at force with 1 pod\(s\) left: apps\/api-1 \(force: 429/);
-    expect(cluster.elapsed()).toBe(90_000);
+    expect(error).toBeUndefined();
+    const deleted = cluster.requests.find((r) => r.verb === 'delete' && r.target === 'apps/api-1');
+    expect(deleted?.atMs).toBe(2 * MIN);
+    expect(cluster.elapsed()).toBe(2 * MIN + 30_000);
   });
+
+  it.each([
+    { linger: 5, fails: false },
+    { linger: 6, fails: true },
+  ])(
+    'a pod deleted at the last level that ends $linger s after its grace: fails=$fails (5 s of slack, then named)',
+    async ({ linger, fails }) => {
+      const cluster = world();
+      cluster.addPod({ name: 'api-1', node: 'worker-1', graceSeconds: 80, lingerSeconds: linger });
+      cluster.addPdb('apps', 'api', 1);
+      const { error } = await drain(cluster, minuteLevels(), {}, new MemoryStore(), drainStep('worker-1', 180));
+      if (!fails) {
+        expect(error).toBeUndefined();
+        expect(cluster.elapsed()).toBe(2 * MIN + 85_000);
+        return;
+      }
+      expect(error?.name).toBe('DrainFailedError');
+      expect(error?.message).toMatch(
+        /still present after 85s at disable-eviction .*apps\/api-1 \(deleted, still terminating\)/,
+      );
+      expect(cluster.elapsed()).toBe(2 * MIN + 85_000);
+    },
+  );
 
   it('reports pods left, the level and the time to the next escalation', async () => {
     const cluster = world();
