@@ -159,9 +159,22 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
     const current = compileFor(mode, locked, run);
     printPlan(current, ctx.plan.source, run, deps);
     await executePlan(current, locked, run, deps, (latest) => compileFor('emergency-shutdown', latest, run));
+    if (mode === 'prepare') await reportWayBack(options, deps);
   } finally {
     await lock.release();
   }
+}
+
+/** prepare is what closes the way back's gaps: after it, look again (snapshot and Flux as they are now) and say. */
+async function reportWayBack(options: CommonOptions, deps: CliDeps): Promise<void> {
+  const gaps = await wayBack(await loadContext(options, deps), options, deps);
+  if (gaps.length === 0) {
+    deps.stderr('Way back verified: a shutdown now has what startup needs after the power is cut\n');
+    return;
+  }
+  deps.stderr(
+    `Way back: ${gaps.length} gap${gaps.length > 1 ? 's' : ''} left that prepare cannot close:\n${renderGaps(gaps).join('\n')}\n`,
+  );
 }
 
 const checksWayBack = (mode: PlanMode) => mode === 'shutdown' || mode === 'emergency-shutdown';
