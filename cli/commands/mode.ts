@@ -182,7 +182,10 @@ const checksWayBack = (mode: PlanMode) => mode === 'shutdown' || mode === 'emerg
 /** The dry-run lists the gaps at the top: on stdout before a text plan, on stderr beside a JSON or YAML one. */
 function showWayBack(mode: PlanMode, gaps: readonly WayBackGap[], options: CommonOptions, deps: CliDeps): void {
   const write = options.output === 'text' ? deps.stdout : deps.stderr;
-  if (gaps.length === 0) return write('Way back: no gaps found: startup has what it needs after the power is cut\n\n');
+  if (gaps.length === 0) {
+    write('Way back: no gaps found: startup has what it needs after the power is cut\n\n');
+    return;
+  }
   const consequence =
     mode === 'emergency-shutdown'
       ? 'an emergency shutdown goes ahead anyway'

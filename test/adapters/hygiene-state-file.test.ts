@@ -1,17 +1,11 @@
-/**
- * File-system failures of the state file (issue 15, item 6): each one is a StateFileError whose message is one line
- * naming the file, the operation and the cause in words, and nothing in the state folder changes. The errno is
- * injected into node:fs/promises where a root test cannot cause it (EROFS, EACCES, ENOSPC...), and real otherwise.
- */
-import { createHash } from 'node:crypto';
 import type * as Fs from 'node:fs/promises';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type OutageState, StateFile, StateFileError } from '../../adapters/state-file.js';
 import { outageRecord } from '../../core/api/progress.js';
-import { hecate } from '../helpers/cli.js';
+import { folderChecksums, hecate } from '../helpers/cli.js';
 
 type Op = 'open' | 'write' | 'rename' | 'mkdir' | 'readFile';
 /** The failure to inject: `op` on a path containing `under` fails with `code`. */
@@ -65,20 +59,6 @@ const STACK = /\n\s+at /;
 const state: OutageState = { outage: outageRecord.parse({ inOutage: true, reason: 'planned', poweredOff: ['a'] }) };
 let dir = '';
 
-async function checksums(folder: string): Promise<Record<string, string>> {
-  const sums: Record<string, string> = {};
-  for (const entry of await readdir(folder, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    const name = path.slice(folder.length + 1);
-    sums[entry.isDirectory() ? `${name}/` : name] = entry.isDirectory()
-      ? 'dir'
-      : createHash('sha256')
-          .update(await readFile(path))
-          .digest('hex');
-  }
-  return sums;
-}
-
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hecate-hygiene-sf-'));
   await new StateFile(join(dir, 'kept.state')).save(state);
@@ -100,12 +80,12 @@ describe('StateFile.save when the file system refuses', () => {
   ])('given $code at $op of $file, then one line naming file, operation and cause; nothing changed', async (c) => {
     const path = join(dir, c.file);
     Object.assign(inject, { op: c.op, code: c.code, under: dir });
-    const before = await checksums(dir);
+    const before = await folderChecksums(dir);
     const error = await new StateFile(path).save(state).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StateFileError);
     expect(error).toMatchObject({ problem: 'unwritable', code: c.code, path, isBadPath: false });
     expect((error as Error).message).toBe(`cannot write the state file ${path}: ${c.words}`);
-    expect(await checksums(dir)).toEqual(before);
+    expect(await folderChecksums(dir)).toEqual(before);
   });
 
   it.each<{ code: string; words: string }>([
@@ -130,14 +110,14 @@ describe('StateFile with a wrong path (real errors)', () => {
 
   it('given a path under a file, when saved over, then ENOTDIR names the file and nothing is created', async () => {
     await writeFile(join(dir, 'a-file'), 'x');
-    const before = await checksums(dir);
+    const before = await folderChecksums(dir);
     const path = join(dir, 'a-file', 'sub', 'x.state');
     const error = await new StateFile(path).save(state, { overwriteCorrupt: true }).catch((e: unknown) => e);
     expect(error).toMatchObject({ problem: 'unwritable', code: 'ENOTDIR', isBadPath: true });
     expect((error as Error).message).toBe(
       `cannot write the state file ${path}: a part of the path is not a directory (ENOTDIR)`,
     );
-    expect(await checksums(dir)).toEqual(before);
+    expect(await folderChecksums(dir)).toEqual(before);
   });
 
   it('given a folder under /proc (the kernel refuses it with ENOENT), then save fails at once instead of looping', async () => {
@@ -156,7 +136,7 @@ describe('the CLI with a state file it cannot read', () => {
     { code: 'EIO', exit: 1, words: 'input/output error (EIO)' },
   ])('given $code, then exit $exit with one line, no stack, and the folder unchanged', async (c) => {
     const path = join(dir, 'kept.state');
-    const before = await checksums(dir);
+    const before = await folderChecksums(dir);
     Object.assign(inject, { op: 'readFile', code: c.code, under: dir });
     const run = await hecate(
       ['shutdown', '--plan', 'manifests/atlas-powerplan.yaml', '--offline', '--state-file', path],
@@ -166,6 +146,6 @@ describe('the CLI with a state file it cannot read', () => {
     expect(run.stderr.split('\n')[0]).toBe(`hecate: cannot read the state file ~/kept.state: ${c.words}`);
     expect(run.stderr).not.toMatch(STACK);
     inject.op = undefined; // NOTE: this file's own readFile is the mocked one too
-    expect(await checksums(dir)).toEqual(before);
+    expect(await folderChecksums(dir)).toEqual(before);
   });
 });

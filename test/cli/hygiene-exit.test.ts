@@ -1,15 +1,10 @@
-/**
- * Crash hygiene of the CLI (issue 15, item 6): bad local input ends in one line naming the cause and an exit code,
- * never a stack trace, and never changes a file of the state folder.
- */
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whichCommand } from '../../adapters/system.js';
 import { fromYamlAll, toYaml } from '../../core/yaml.js';
-import { type CliResult, hecate } from '../helpers/cli.js';
+import { type CliResult, folderChecksums, hecate } from '../helpers/cli.js';
 
 const PLAN = 'manifests/atlas-powerplan.yaml';
 const ATLAS = 'test/fixtures/analyze/atlas';
@@ -18,21 +13,6 @@ const STACK = /\n\s+at /;
 let home = '';
 let state = '';
 let empty = '';
-
-/** name → sha256 of every file under `dir` (folders as `name/`). */
-async function checksums(dir: string): Promise<Record<string, string>> {
-  const sums: Record<string, string> = {};
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    const name = path.slice(dir.length + 1);
-    if (entry.isDirectory()) sums[`${name}/`] = 'dir';
-    else
-      sums[name] = createHash('sha256')
-        .update(await readFile(path))
-        .digest('hex');
-  }
-  return sums;
-}
 
 const firstLine = (run: CliResult) => run.stderr.split('\n')[0];
 
@@ -84,14 +64,14 @@ describe('hecate with a state file it cannot use', () => {
       line: (d) => `hecate: cannot read the state file ${d}: is a directory (EISDIR)`,
     },
   ])('given $case, then exit $code with one line naming it, and the folder unchanged', async (c) => {
-    const before = await checksums(state);
+    const before = await folderChecksums(state);
     const run = await hecate(c.args(state), home);
     expect(run.code).toBe(c.code);
     if (c.case.includes('not JSON')) expect(firstLine(run)).toContain(c.line(state));
     else expect(firstLine(run)).toBe(c.line(state));
     expect(run.stderr).not.toMatch(STACK);
     expect(run.stdout).toBe('');
-    expect(await checksums(state)).toEqual(before);
+    expect(await folderChecksums(state)).toEqual(before);
   });
 });
 
@@ -180,12 +160,12 @@ describe('hecate analyze --emit-plan and --plan', () => {
     { case: 'without --force', force: [] },
     { case: 'with --force', force: ['--force'] },
   ])('given an --emit-plan that is a folder $case, then exit 2 saying so', async ({ force }) => {
-    const before = await checksums(dir);
+    const before = await folderChecksums(dir);
     const run = await hecate(['analyze', '--repo', ATLAS, '--emit-plan', dir, ...force], home);
     expect(run.code).toBe(2);
     expect(firstLine(run)).toBe(`hecate: cannot write --emit-plan ${dir}: is a directory (EISDIR)`);
     expect(run.stderr).not.toMatch(STACK);
-    expect(await checksums(dir)).toEqual(before);
+    expect(await folderChecksums(dir)).toEqual(before);
   });
 
   it('given a --plan whose chain disagrees with the repo (an error), then the analysis is printed and exit 1', async () => {
@@ -243,13 +223,13 @@ describe('hecate bundle build --execute without the programs it needs', () => {
     },
   ])('given $case, then it says so once, exit 1, and writes nothing', async (c) => {
     const bundle = join(out, 'sub', 'harbor.tar.zst');
-    const before = await checksums(out);
+    const before = await folderChecksums(out);
     const run = await hecate(['bundle', 'build', '--plan', PLAN, '--bundle', bundle, '--execute'], home, {
       PATH: c.path(),
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(`${c.line}\n`);
     expect(run.stdout).toBe('');
-    expect(await checksums(out)).toEqual(before);
+    expect(await folderChecksums(out)).toEqual(before);
   });
 });

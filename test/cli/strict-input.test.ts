@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binaryOffset, MAX_PLAN_BYTES } from '../../cli/load-plan.js';
 import { API_VERSION } from '../../core/api/index.js';
 import { fromYaml, toYaml } from '../../core/yaml.js';
 import { ATLAS_PLAN_PATH } from '../helpers/atlas.js';
-import { type CliResult, hecate, withHome } from '../helpers/cli.js';
+import { type CliResult, folderChecksums, hecate, withHome } from '../helpers/cli.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: plan documents are broken on purpose, field by field
 type Doc = Record<string, any>;
@@ -34,17 +33,6 @@ function atlasWithBytes(offset: number, bytes: number[]): Buffer {
   return Buffer.concat([text.subarray(0, offset), Buffer.from(bytes), text.subarray(offset)]);
 }
 
-/** One digest of every file (path and content) under `dir`. */
-async function checksum(dir: string): Promise<string> {
-  const hash = createHash('sha256');
-  const names = (await readdir(dir, { recursive: true })).sort();
-  for (const name of names) {
-    hash.update(name);
-    hash.update(await readFile(join(dir, name)).catch(() => Buffer.from('(folder)')));
-  }
-  return hash.digest('hex');
-}
-
 interface Case {
   plan: string | Buffer;
   /** The state file's content; a valid one by default. */
@@ -60,12 +48,12 @@ async function run(home: string, c: Case): Promise<CliResult & { stateChanged: b
   await mkdir(stateDir, { recursive: true });
   await writeFile(join(stateDir, 'power.state'), c.state ?? GOOD_STATE);
   await writeFile(join(home, 'plan.yaml'), c.plan);
-  const before = await checksum(stateDir);
+  const before = JSON.stringify(await folderChecksums(stateDir));
   const result = await hecate(
     ['shutdown', '--plan', join(home, 'plan.yaml'), '--offline', '--state-file', join(stateDir, 'power.state')],
     home,
   );
-  return { ...result, stateChanged: (await checksum(stateDir)) !== before };
+  return { ...result, stateChanged: JSON.stringify(await folderChecksums(stateDir)) !== before };
 }
 
 const TOO_BIG = MAX_PLAN_BYTES + 1;

@@ -4,14 +4,13 @@
  * same gaps at the top. `--ignore-way-back` and the emergency path go ahead on the bed (shutdown-e2e.test.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { hecate, withHome } from '../helpers/cli.js';
+import { folderChecksums, hecate, withHome } from '../helpers/cli.js';
 
 const ATLAS = 'manifests/atlas-powerplan.yaml';
 const FLUX_COMMIT = '1111111111111111111111111111111111111111';
@@ -37,15 +36,6 @@ function startApi(requests: string[]): Promise<Server> {
     res.end(JSON.stringify(body ?? { kind: 'Status', code, reason: code === 403 ? 'Forbidden' : 'NotFound' }));
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-async function checksums(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const name of (await readdir(dir, { recursive: true })).sort()) {
-    const body = await readFile(join(dir, name)).catch(() => undefined);
-    if (body) out[name] = createHash('sha256').update(body).digest('hex');
-  }
-  return out;
 }
 
 describe('the way back', () => {
@@ -103,7 +93,7 @@ describe('the way back', () => {
   it('refuses a graceful shutdown with no repo snapshot: exit 3, each gap with its fix, nothing written or sent', async () => {
     await withHome(async (home) => {
       const { args, env } = await setUp(home);
-      const before = await checksums(home);
+      const before = await folderChecksums(home);
       requests.length = 0;
       const result = await hecate(args('shutdown', '--execute'), home, env);
       expect(result.code, result.stderr).toBe(3);
@@ -113,7 +103,7 @@ describe('the way back', () => {
         '    fix: hecate prepare --execute',
       ]);
       expect(result.stderr).toContain('pass --ignore-way-back to shut down anyway');
-      expect(await checksums(home)).toEqual(before);
+      expect(await folderChecksums(home)).toEqual(before);
       expect(requests.filter((r) => !r.startsWith('GET ') && !r.includes('selfsubjectreviews'))).toEqual([]);
     });
   });
@@ -144,7 +134,7 @@ describe('the way back', () => {
   it('the dry-run lists the same gaps at the top and writes nothing', async () => {
     await withHome(async (home) => {
       const { args, env } = await setUp(home);
-      const before = await checksums(home);
+      const before = await folderChecksums(home);
       const result = await hecate(args('shutdown'), home, env);
       expect(result.code).toBe(0);
       expect(result.stdout.split('\n').slice(0, 3)).toEqual([
@@ -152,7 +142,7 @@ describe('the way back', () => {
         '  - no repo snapshot at ~/hecate-repo: the bootstrap chain has nothing to apply from',
         '    fix: hecate prepare --execute',
       ]);
-      expect(await checksums(home)).toEqual(before);
+      expect(await folderChecksums(home)).toEqual(before);
     });
   });
 

@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../cli/main.js';
@@ -36,4 +37,19 @@ export async function hecate(argv: string[], home: string, env: Record<string, s
   });
   const tidy = (text: string) => text.split(home).join('~');
   return { code, stdout: tidy(stdout), stderr: tidy(stderr) };
+}
+
+/** name → sha256 of every file under `dir` (folders as `name/`), so a test can say "nothing in it changed". */
+export async function folderChecksums(dir: string): Promise<Record<string, string>> {
+  const sums: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    const name = path.slice(dir.length + 1);
+    sums[entry.isDirectory() ? `${name}/` : name] = entry.isDirectory()
+      ? 'dir'
+      : createHash('sha256')
+          .update(await readFile(path))
+          .digest('hex');
+  }
+  return sums;
 }
