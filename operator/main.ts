@@ -15,6 +15,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../adapters/kube/config.js';
 import { observeCluster } from '../adapters/kube/observe.js';
 import { kubeStatusApply, PowerEventStatusStore } from '../adapters/kube/powerevent-store.js';
+import { KubeRunLease } from '../adapters/kube/run-lease.js';
 import { systemClock } from '../adapters/system.js';
 import { upsSource } from '../adapters/ups/sources.js';
 import type { Logger } from '../core/ports.js';
@@ -177,6 +178,11 @@ function buildOperator(
       selfNode: config.nodeName,
       // NOTE: in the operator's own namespace, whatever namespace the deleted PowerEvent was in
       stopRecords: new ConfigMapStopRecords(kc, config.leaseNamespace),
+      runLease: (key) =>
+        new KubeRunLease(kc, `operator/${config.identity}: PowerEvent ${key}`, {
+          namespace: config.leaseNamespace,
+          takeOverFrom: (holder) => holder.startsWith('operator/'),
+        }),
     },
   });
 }

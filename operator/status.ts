@@ -49,10 +49,20 @@ export function stalled(
   return withGeneration({ ...status, conditions, phase, ...(plan ? { plan } : {}) }, generation);
 }
 
-/** Another PowerEvent is active: this one waits, and its conditions name the active one. */
-export function waiting(status: PowerEventStatus, active: string, { generation, now }: Facts): PowerEventStatus {
+/**
+ * Another run is active: this one waits, and its conditions name it: another PowerEvent, or (`holder`) the
+ * holder of the run Lease, such as a CLI run.
+ */
+export function waiting(
+  status: PowerEventStatus,
+  active: string,
+  { generation, now }: Facts,
+  holder?: string,
+): PowerEventStatus {
   const reason = Reason.WaitingForActiveEvent;
-  const message = `Waiting for PowerEvent ${active} to finish: one PowerEvent acts at a time`;
+  const message = holder
+    ? `Waiting for ${holder} to finish: one run acts at a time (the run Lease ${active})`
+    : `Waiting for PowerEvent ${active} to finish: one PowerEvent acts at a time`;
   const conditions = setKstatus(
     status.conditions,
     {

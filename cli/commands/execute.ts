@@ -49,6 +49,8 @@ function printRecords(progress: Progress, options: CommonOptions, deps: CliDeps)
 export interface ExecuteSeams {
   wire?: (input: WiringInput) => ClusterWiring;
   clock?: Clock;
+  /** Called before a finished startup is handed to the operator: the CLI passes the run Lease on. */
+  beforeHandBack?: () => Promise<void>;
 }
 
 /**
@@ -244,6 +246,7 @@ export async function executePlan(
     printRecords(progress, options, deps);
     // Hand the cold boot back to the operator, which finishes and keeps the history in the cluster.
     if (plan.mode === 'startup' && ctx.kubeConfig) {
+      await seams.beforeHandBack?.();
       await handBack(ctx.kubeConfig, plan, progress, ctx.stateFile, deps.stderr);
     }
   } catch (error) {

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { KubeApi } from '../../adapters/kube/api.js';
 import { describeTarget } from '../../adapters/kube/config.js';
 import { whoAmI } from '../../adapters/kube/identity.js';
+import { describeRefusal, KubeRunLease } from '../../adapters/kube/run-lease.js';
 import { describeHolder, processSeams, RunLock, RunLockHeldError } from '../../adapters/run-lock.js';
 import type { PlanMode, RenderedPlan } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
@@ -147,9 +148,11 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
     throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig (and not --offline)');
   }
   const lock = await takeRunLock(requested, ctx, options, deps);
+  let lease: KubeRunLease | undefined;
   try {
     const acting = await requireApi(mode, ctx, options, deps);
     const ignored = checksWayBack(mode) ? await requireWayBack(mode, ctx, options, deps) : undefined;
+    lease = await takeRunLease(lock, ctx, deps);
     if (acting) deps.stderr(`${acting}\n`);
     const run = ignored ? { ...options, reason: [options.reason, ignored].filter(Boolean).join('; ') } : options;
     // NOTE: the state file may have changed between loadContext and the lock; compile from what is there now.
@@ -158,11 +161,42 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
     const locked: CommandContext = saved ? { ...rest, saved } : rest;
     const current = compileFor(mode, locked, run);
     printPlan(current, ctx.plan.source, run, deps);
-    await executePlan(current, locked, run, deps, (latest) => compileFor('emergency-shutdown', latest, run));
+    const passOn = async () => lease?.release();
+    await executePlan(current, locked, run, deps, (latest) => compileFor('emergency-shutdown', latest, run), {
+      beforeHandBack: passOn,
+    });
     if (mode === 'prepare') await reportWayBack(options, deps);
   } finally {
+    await lease?.release();
     await lock.release();
   }
+}
+
+/**
+ * The run Lease the operator takes for the PowerEvent it runs, so that the CLI and the operator never act at
+ * once: held by the operator, this run exits 3 naming it. Taken only when the API answers (a cold-boot startup
+ * begins without one, and then no operator runs either).
+ */
+async function takeRunLease(lock: RunLock, ctx: CommandContext, deps: CliDeps): Promise<KubeRunLease | undefined> {
+  if (!ctx.kubeConfig || ctx.observed.api !== 'reachable') return undefined;
+  const { host, pid, command } = lock.holder;
+  const alive = processSeams(host).isAlive;
+  const lease = new KubeRunLease(ctx.kubeConfig, `cli/${host}/${pid}: ${command}`, {
+    // a run of this host whose process is gone (killed, a power cut) has stopped acting
+    takeOverFrom: (holder) => {
+      const [, holderHost, holderPid] = /^cli\/([^/]+)\/(\d+):/.exec(holder) ?? [];
+      return holderHost === host && !alive(Number(holderPid));
+    },
+  });
+  const attempt = await lease.acquire().catch((error: Error) => ({ ok: true as const, note: error.message }));
+  if (!attempt.ok) {
+    throw new ExitError(
+      ExitCode.RefusedByGate,
+      `${describeRefusal(attempt)}: another run acts on this cluster. Nothing was changed. Wait for it to finish (kubectl get powerevents -A shows the operator's)`,
+    );
+  }
+  if (attempt.note) deps.stderr(`Note: the run Lease ${lease.path} was not taken (${attempt.note})\n`);
+  return lease;
 }
 
 /** prepare is what closes the way back's gaps: after it, look again (snapshot and Flux as they are now) and say. */

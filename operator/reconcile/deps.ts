@@ -57,4 +57,14 @@ export interface PowerEventReconcilerDeps {
   finalizer?: StopFinalizer;
   /** Keeps where a deleted event stopped (and its outage record) once the object is gone. */
   stopRecords?: StopRecords;
+  /**
+   * The run Lease shared with the CLI (adapters/kube/run-lease.ts), for the executing event `key`: held for the
+   * length of its run; while someone else (a CLI run) holds it, the event waits.
+   */
+  runLease?(key: string): RunLeasePort;
+}
+
+export interface RunLeasePort {
+  acquire(): Promise<{ ok: true } | { ok: false; holder: string; lease: string }>;
+  release(): Promise<void>;
 }

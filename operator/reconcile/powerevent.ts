@@ -168,15 +168,38 @@ export class PowerEventReconciler {
       }
       if (this.activeOther(key)) return Outcome.requeueAfter(0); // claimed by another key during the awaits above
       this.claims.add(key);
+      const lease = this.deps.runLease?.(key);
       try {
+        const attempt = (await lease?.acquire()) ?? { ok: true };
+        if (!attempt.ok) return await this.waitForLease(event, store, attempt);
         return await this.run(key, event, store, rendered, wiring);
       } finally {
         this.claims.delete(key);
+        await lease?.release();
         this.deps.onActiveReleased?.();
       }
     } finally {
       await wiring.close?.().catch(() => undefined);
     }
+  }
+
+  /** A CLI run (or another operator) holds the run Lease: wait, naming it, and look again later. */
+  private async waitForLease(
+    event: PowerEvent,
+    store: SealableStore,
+    refused: { holder: string; lease: string },
+  ): Promise<Outcome> {
+    const was = store.current.phase;
+    await store.update((s) => next.waiting(s, refused.lease, this.facts(event), refused.holder));
+    if (was !== 'Waiting') {
+      this.emit(
+        event,
+        'Normal',
+        Reason.WaitingForActiveEvent,
+        `Waiting for ${refused.holder} (run Lease ${refused.lease})`,
+      );
+    }
+    return Outcome.requeueAfter(this.deps.waitRequeueMs ?? 30_000);
   }
 
   /** The run (./run.ts), stoppable by a deletion while it holds the key. */

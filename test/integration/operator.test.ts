@@ -251,7 +251,7 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     expect(kustomized).toContain('kind: Deployment');
   });
 
-  it('RBAC: every request the operator made was allowed, and its writes are only status, events, its Lease and the stop finalizer of executing events', async () => {
+  it('RBAC: every request the operator made was allowed, and its writes are only status, events, its Leases (leader, run) and the stop finalizer of executing events', async () => {
     const events = await plane.readAudit();
     const mine = requestsBy(events, SA_USER);
     expect(mine.length).toBeGreaterThan(10);
@@ -259,7 +259,7 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     const writes = mutationsBy(events, SA_USER).map(describeEvent);
     const unexpected = writes.filter(
       (d) =>
-        !/^patch powerevents\/status |^create events |^(create|update) leases hecate-system\/hecate-operator /.test(
+        !/^patch powerevents\/status |^create events |^(create|update) leases hecate-system\/hecate-(operator|run) /.test(
           d,
         ) && !/^patch powerevents hecate-system\/(first|second|resume) 200$/.test(d), // the stop finalizer, added and removed
     );

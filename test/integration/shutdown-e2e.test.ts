@@ -8,7 +8,7 @@
  */
 import { readdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, V1MicroTime } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RenderedPlan } from '../../core/api/index.js';
 import { describeEvent, requireBed } from '../bed/index.js';
@@ -82,6 +82,40 @@ describe.skipIf(!bed.ok)('hecate shutdown on the Atlas scenario', () => {
     expect(await readdir(dirname(e2e.statePath)).catch(() => [])).toEqual([]);
   });
 
+  it('--execute while the operator runs a PowerEvent (it holds the run Lease) refuses (exit 3) naming it, and changes nothing', async () => {
+    const since = (await e2e.mutations()).length;
+    const kc = e2e.plane.kubeConfig;
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: 'hecate-system' } } })
+      .catch(() => undefined); // there already
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    const holder = 'operator/hecate-7d9f: PowerEvent hecate-system/maintenance';
+    const now = new V1MicroTime(Date.now());
+    await leases.createNamespacedLease({
+      namespace: 'hecate-system',
+      body: {
+        metadata: { name: 'hecate-run' },
+        spec: { holderIdentity: holder, leaseDurationSeconds: 60, acquireTime: now, renewTime: now },
+      },
+    });
+    try {
+      const result = await e2e.hecate(['shutdown', ...e2e.args('--execute')]);
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr.split('\n')[0]).toMatch(
+        new RegExp(
+          `^hecate: the run Lease hecate-system/hecate-run is held by ${holder}, renewed at \\S+: another run acts on this cluster\\. Nothing was changed\\.`,
+        ),
+      );
+      const lease = await leases.readNamespacedLease({ namespace: 'hecate-system', name: 'hecate-run' });
+      expect(lease.spec?.holderIdentity).toBe(holder);
+    } finally {
+      await leases.deleteNamespacedLease({ namespace: 'hecate-system', name: 'hecate-run' });
+    }
+    expect((await e2e.mutations()).slice(since).map(describeEvent)).toEqual([]);
+    expect(await e2e.state()).toBeUndefined();
+  });
+
   it('--execute: suspends Flux, drains the workers with escalation, powers off workers then the control plane, in plan order', async () => {
     const apiPods = await e2e.plane.kubeConfig
       .makeApiClient(CoreV1Api)
@@ -104,6 +138,12 @@ describe.skipIf(!bed.ok)('hecate shutdown on the Atlas scenario', () => {
     );
     expect(result?.code, result?.stderr.slice(-3000)).toBe(0);
     expect(result?.stderr).toMatch(/^Acting as hecate-cli on /m);
+    // The run Lease was taken for the run and handed back empty
+    const lease = await e2e.plane.kubeConfig
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ namespace: 'hecate-system', name: 'hecate-run' });
+    expect(lease.spec?.holderIdentity).toBe('');
+    expect(lease.spec?.leaseTransitions).toBe(1);
     expect(await readdir(dirname(e2e.statePath))).toEqual(['cluster_power_recovery.state']);
     const state = await e2e.state();
     graceful = { ms: Date.now() - started, stages: stageTimes(state?.progress) };

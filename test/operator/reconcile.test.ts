@@ -10,7 +10,7 @@ import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepExecutor } from '../../core/run/executor.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
 import type { EventRecorder } from '../../operator/events.js';
-import type { ExecutorFactory } from '../../operator/reconcile/deps.js';
+import type { ExecutorFactory, PowerEventReconcilerDeps } from '../../operator/reconcile/deps.js';
 import { PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
 import { atlasSpec } from '../helpers/atlas.js';
 import { FakeClock, silentLogger } from '../helpers/fakes.js';
@@ -20,6 +20,7 @@ interface Scenario {
   events: Record<string, Record<string, unknown>>;
   plans: Record<string, unknown>;
   executors?: ExecutorFactory;
+  runLease?: PowerEventReconcilerDeps['runLease'];
 }
 
 /** The API server as the reconciler sees it: objects by key, status written whole, every write recorded. */
@@ -54,6 +55,7 @@ function world(scenario: Scenario) {
     logger: silentLogger,
     signal: new AbortController().signal,
     waitRequeueMs: 1_000,
+    ...(scenario.runLease ? { runLease: scenario.runLease } : {}),
   });
   const status = (key: string) => (objects[key] as { status?: PowerEventStatus }).status;
   return { reconciler, writes, recorded, violations, status };
@@ -218,6 +220,48 @@ describe('PowerEventReconciler', () => {
     (running.status as { phase: string }).phase = 'Succeeded';
     expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
     expect(w.status(KEY)?.phase).toBe('Succeeded');
+    expect(w.violations).toEqual([]);
+  });
+
+  it('makes an executing event wait while a CLI run holds the run Lease, naming it, then hold the Lease for its run', async () => {
+    const ran: string[] = [];
+    const lease = { holder: 'cli/control/4242: hecate shutdown --execute', log: [] as string[] };
+    const w = world({
+      events: { [KEY]: event('ev', { action: 'prepare', execute: true }) },
+      plans: { atlas },
+      executors: recordingExecutors(ran),
+      runLease: (key) => ({
+        acquire: async () => {
+          lease.log.push(`acquire ${key}`);
+          if (lease.holder) return { ok: false, holder: lease.holder, lease: 'hecate-system/hecate-run' };
+          lease.holder = `operator: ${key}`;
+          return { ok: true };
+        },
+        release: async () => {
+          lease.log.push(`release ${key} (ran ${ran.length} step(s))`);
+          lease.holder = '';
+        },
+      }),
+    });
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'requeueAfter', ms: 1_000 });
+    const reconciling = getCondition(w.status(KEY)?.conditions, 'Reconciling');
+    expect(reconciling?.message).toBe(
+      'Waiting for cli/control/4242: hecate shutdown --execute to finish: one run acts at a time (the run Lease hecate-system/hecate-run)',
+    );
+    expect(w.status(KEY)?.phase).toBe('Waiting');
+    expect(w.recorded).toContain('ev Normal WaitingForActiveEvent');
+    expect(ran).toEqual([]);
+
+    lease.holder = ''; // the CLI run finished
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(w.status(KEY)?.phase).toBe('Succeeded');
+    expect(ran.length).toBeGreaterThan(0);
+    expect(lease.log).toEqual([
+      `acquire ${KEY}`,
+      `release ${KEY} (ran 0 step(s))`,
+      `acquire ${KEY}`,
+      `release ${KEY} (ran ${ran.length} step(s))`,
+    ]);
     expect(w.violations).toEqual([]);
   });
 
