@@ -319,8 +319,9 @@ describe.skipIf(!bed.ok)('kubelet stand-in', () => {
       'node-lifecycle controller marks worker-2 Unknown and unreachable',
       async () => {
         const n = await core.readNode({ name: node });
-        const unreachable = n.spec?.taints?.some(
-          (t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute',
+        // NOTE: the controller adds the NoExecute and the NoSchedule taint in separate passes
+        const unreachable = ['NoExecute', 'NoSchedule'].every((effect) =>
+          n.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === effect),
         );
         return ready(n)?.status === 'Unknown' && unreachable && n;
       },
