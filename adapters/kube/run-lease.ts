@@ -10,7 +10,14 @@
  * - While held, the Lease is renewed every third of its duration; a release empties the holder (client-go's way).
  * - A cluster without the namespace (no operator installed) has nobody to exclude: the run goes on.
  */
-import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type V1Lease,
+  V1MicroTime,
+} from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../../core/api/index.js';
 import { isConflict, isNotFound, statusOf } from './errors.js';
 
 export const RUN_LEASE = { namespace: 'hecate-system', name: 'hecate-run' } as const;
@@ -29,7 +36,7 @@ export interface RunLeaseOptions {
    * election already makes it the only one, so that holder is a dead predecessor); a CLI run replaces a run of
    * its own host whose process is gone.
    */
-  takeOverFrom?: (holder: string) => boolean;
+  takeOverFrom?: (holder: string) => boolean | Promise<boolean>;
   now?: () => Date;
 }
 
@@ -39,7 +46,7 @@ export class KubeRunLease {
   private readonly name: string;
   private readonly durationSeconds: number;
   private readonly now: () => Date;
-  private readonly takeOverFrom: (holder: string) => boolean;
+  private readonly takeOverFrom: (holder: string) => boolean | Promise<boolean>;
   private renewal: NodeJS.Timeout | undefined;
   private held = false;
 
@@ -70,7 +77,7 @@ export class KubeRunLease {
       if (!isNotFound(error)) throw error;
     }
     const holder = current?.spec?.holderIdentity;
-    const free = !holder || holder === this.identity || this.expired(current) || this.takeOverFrom(holder);
+    const free = !holder || holder === this.identity || this.expired(current) || (await this.takeOverFrom(holder));
     if (current && !free) return this.refused(current);
     try {
       if (current)
@@ -158,6 +165,26 @@ export class KubeRunLease {
         leaseTransitions: (current?.spec?.leaseTransitions ?? 0) + (mine ? 0 : 1),
       },
     };
+  }
+}
+
+/**
+ * The operator names the PowerEvent it runs in its holder identity (`operator/<id>: PowerEvent ns/name`). Its run is
+ * over once that event is no longer Running: gone, finished, or holding the last status an operator writes before
+ * it powers off its own node (it dies with the Lease still held, and a cold-boot startup must not wait for that).
+ */
+export async function operatorRunEnded(kc: KubeConfig, holder: string): Promise<boolean> {
+  const [, namespace, name] = /^operator\/[^:]*: PowerEvent ([^/\s]+)\/(\S+)$/.exec(holder) ?? [];
+  if (!namespace || !name) return false;
+  try {
+    const event = (await kc
+      .makeApiClient(CustomObjectsApi)
+      .getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'powerevents', name })) as {
+      status?: { phase?: string };
+    };
+    return event.status?.phase !== 'Running';
+  } catch (error) {
+    return isNotFound(error);
   }
 }
 

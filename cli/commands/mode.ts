@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { KubeApi } from '../../adapters/kube/api.js';
 import { describeTarget } from '../../adapters/kube/config.js';
 import { whoAmI } from '../../adapters/kube/identity.js';
-import { describeRefusal, KubeRunLease } from '../../adapters/kube/run-lease.js';
+import { describeRefusal, KubeRunLease, operatorRunEnded } from '../../adapters/kube/run-lease.js';
 import { describeHolder, processSeams, RunLock, RunLockHeldError } from '../../adapters/run-lock.js';
 import type { PlanMode, RenderedPlan } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
@@ -181,11 +181,13 @@ async function takeRunLease(lock: RunLock, ctx: CommandContext, deps: CliDeps): 
   if (!ctx.kubeConfig || ctx.observed.api !== 'reachable') return undefined;
   const { host, pid, command } = lock.holder;
   const alive = processSeams(host).isAlive;
+  const kc = ctx.kubeConfig;
   const lease = new KubeRunLease(ctx.kubeConfig, `cli/${host}/${pid}: ${command}`, {
-    // a run of this host whose process is gone (killed, a power cut) has stopped acting
-    takeOverFrom: (holder) => {
+    // a run of this host whose process is gone (killed, a power cut), or an operator run that is over, acts no more
+    takeOverFrom: async (holder) => {
       const [, holderHost, holderPid] = /^cli\/([^/]+)\/(\d+):/.exec(holder) ?? [];
-      return holderHost === host && !alive(Number(holderPid));
+      if (holderHost === host && !alive(Number(holderPid))) return true;
+      return kc ? operatorRunEnded(kc, holder) : false;
     },
   });
   const attempt = await lease.acquire().catch((error: Error) => ({ ok: true as const, note: error.message }));
