@@ -58,7 +58,7 @@ describe('architecture', () => {
   );
 
   /**
-   * The repository stands alone: no tracked script or source names a folder beside it (`../shared`, a sibling
+   * The repository stands alone: no tracked script or source names a folder beside it (the team's shared notes, a sibling
    * checkout) or climbs above its root from a root-relative path. Paths in the user's home, the cache and temp
    * folders are fine; they are not the repository's neighbours.
    */

@@ -18,7 +18,7 @@ import {
   V1MicroTime,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../core/api/index.js';
-import { isConflict, isNotFound, statusOf } from './errors.js';
+import { isConflict, isNotFound } from './errors.js';
 
 export const RUN_LEASE = { namespace: 'hecate-system', name: 'hecate-run' } as const;
 
@@ -84,7 +84,7 @@ export class KubeRunLease {
         await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: this.body(current) });
       else await this.api.createNamespacedLease({ namespace: this.namespace, body: this.body() });
     } catch (error) {
-      if (isConflict(error) || statusOf(error) === 409) {
+      if (isConflict(error)) {
         return this.refused(await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }));
       }
       if (isNotFound(error))

@@ -3,11 +3,10 @@
  * last applied, the Harbor bundle against its manifest, the kubectl the chain needs, and, for SSH power-off, each
  * node's answer to a key-only `ssh ... true`. Only reads; an offline dry-run does not ask the cluster or the nodes.
  */
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { execa } from 'execa';
 import { localBundleFiles } from '../../adapters/bundle-files.js';
 import { sshArgs } from '../../adapters/node-access/ssh.js';
+import { whichCommand } from '../../adapters/system.js';
 import { type WayBackFacts, type WayBackGap, wayBackGaps } from '../../core/plan/way-back.js';
 import { bundleExpectation, readBundle } from '../../core/steps/prepare.js';
 import type { CliDeps } from '../deps.js';
@@ -21,7 +20,11 @@ export async function observeWayBack(
 ): Promise<WayBackFacts> {
   const { spec } = ctx.plan;
   const kubectl = deps.env.HECATE_KUBECTL || 'kubectl';
-  const [bundle, ssh] = await Promise.all([bundleFacts(ctx, deps), options.offline ? undefined : sshFacts(ctx)]);
+  const [bundle, ssh, kubectlPath] = await Promise.all([
+    bundleFacts(ctx, deps),
+    options.offline ? undefined : sshFacts(ctx),
+    whichCommand(kubectl, deps.env.PATH ?? ''),
+  ]);
   const snapshot = ctx.observed.snapshot;
   const fluxRevision = ctx.observed.flux?.sourceRevision;
   return {
@@ -33,7 +36,7 @@ export async function observeWayBack(
     ...(fluxRevision ? { fluxRevision } : {}),
     chain: spec.bootstrapChain.length > 0,
     ...(bundle ? { bundle } : {}),
-    kubectl: { command: kubectl, found: onPath(kubectl, deps.env.PATH) },
+    kubectl: { command: kubectl, found: kubectlPath !== undefined },
     ...(ssh ? { ssh } : {}),
   };
 }
@@ -74,23 +77,6 @@ async function sshFacts(ctx: CommandContext): Promise<WayBackFacts['ssh']> {
       return { node: node.name, target, problem };
     }),
   );
-}
-
-function onPath(command: string, path: string | undefined): boolean {
-  const candidates = command.includes('/')
-    ? [command]
-    : (path ?? '')
-        .split(delimiter)
-        .filter(Boolean)
-        .map((d) => join(d, command));
-  return candidates.some((file) => {
-    try {
-      accessSync(file, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 /** The gaps as lines for a person: one per gap, its fix below it. */
