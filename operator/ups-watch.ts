@@ -13,14 +13,14 @@
 import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { isConflict } from '../adapters/kube/errors.js';
 import type { ClosableUpsPort } from '../adapters/ups/sources.js';
-import { API_VERSION, GROUP, type PowerPlanSpec, powerPlan, VERSION } from '../core/api/index.js';
+import { API_VERSION, GROUP, type PowerPlanSpec, powerPlan, UPS_TRIGGER_LABEL, VERSION } from '../core/api/index.js';
 import { parseDuration } from '../core/api/meta.js';
 import { UpsMonitor } from '../core/gates/monitor.js';
 import { describeUpsVerdict, upsGate, upsPolicy } from '../core/gates/ups.js';
 import { isOnLine, NO_OUTAGE, type OutageWatch, upsWatchDelayMs, watchUps } from '../core/gates/watch.js';
 import type { Clock, Logger } from '../core/ports.js';
 
-export const UPS_TRIGGER_LABEL = 'power.hecate.dev/trigger';
+export { UPS_TRIGGER_LABEL };
 export const PLAN_LABEL = 'power.hecate.dev/plan';
 export const OUTAGE_ANNOTATION = 'power.hecate.dev/ups-outage';
 

@@ -3,10 +3,11 @@ import { KubeApi } from '../../adapters/kube/api.js';
 import { describeTarget } from '../../adapters/kube/config.js';
 import { whoAmI } from '../../adapters/kube/identity.js';
 import { describeRefusal, KubeRunLease, operatorRunEnded } from '../../adapters/kube/run-lease.js';
+import { recordWayBack } from '../../adapters/kube/way-back-record.js';
 import { describeHolder, processSeams, RunLock, RunLockHeldError } from '../../adapters/run-lock.js';
 import type { PlanMode, RenderedPlan } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
-import type { WayBackGap } from '../../core/plan/way-back.js';
+import { type WayBackGap, wayBackRecordOf } from '../../core/plan/way-back.js';
 import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
@@ -201,16 +202,37 @@ async function takeRunLease(lock: RunLock, ctx: CommandContext, deps: CliDeps): 
   return lease;
 }
 
-/** prepare is what closes the way back's gaps: after it, look again (snapshot and Flux as they are now) and say. */
+/**
+ * prepare is what closes the way back's gaps: after it, look again (snapshot and Flux as they are now), say, and
+ * record the verdict in the PowerPlan's status, where the operator reads it before a shutdown it runs.
+ */
 async function reportWayBack(options: CommonOptions, deps: CliDeps): Promise<void> {
-  const gaps = await wayBack(await loadContext(options, deps), options, deps);
+  const ctx = await loadContext(options, deps);
+  const gaps = await wayBack(ctx, options, deps);
   if (gaps.length === 0) {
     deps.stderr('Way back verified: a shutdown now has what startup needs after the power is cut\n');
-    return;
+  } else {
+    deps.stderr(
+      `Way back: ${gaps.length} gap${gaps.length > 1 ? 's' : ''} left that prepare cannot close:\n${renderGaps(gaps).join('\n')}\n`,
+    );
   }
-  deps.stderr(
-    `Way back: ${gaps.length} gap${gaps.length > 1 ? 's' : ''} left that prepare cannot close:\n${renderGaps(gaps).join('\n')}\n`,
-  );
+  if (!ctx.kubeConfig || ctx.observed.api !== 'reachable') return;
+  const record = wayBackRecordOf(gaps, {
+    now: deps.now(),
+    checkedBy: `cli/${hostname()}`,
+    fluxRevision: ctx.observed.flux?.sourceRevision,
+  });
+  const plan = ctx.plan.name;
+  const written = await recordWayBack(ctx.kubeConfig, plan, record).catch((error: Error) => error);
+  if (written === true) {
+    deps.stderr(`Recorded in PowerPlan ${plan} (status.wayBack): the operator's shutdowns read it\n`);
+  } else if (written === false) {
+    deps.stderr(
+      `Note: the cluster has no PowerPlan "${plan}": the operator cannot run a shutdown of it (kubectl apply the plan, then hecate prepare --execute again)\n`,
+    );
+  } else {
+    deps.stderr(`WARNING: could not record the way back in PowerPlan ${plan}: ${written.message}\n`);
+  }
 }
 
 const checksWayBack = (mode: PlanMode) => mode === 'shutdown' || mode === 'emergency-shutdown';

@@ -11,12 +11,19 @@ import { outageRecord, progress } from './progress.js';
  */
 export const HANDOFF_PENDING_ANNOTATION = 'power.hecate.dev/handoff-pending';
 
+/** On a PowerEvent the operator's UPS watcher created (value `ups`): an emergency shutdown, which never waits. */
+export const UPS_TRIGGER_LABEL = 'power.hecate.dev/trigger';
+
 export const powerEventSpec = z.strictObject({
   action: action.describe('prepare | shutdown | startup | harbor-seed; immutable'),
   planRef: z.strictObject({ name: dnsSubdomain.describe('Name of the cluster-scoped PowerPlan') }),
   execute: z.boolean().default(false).describe('false (default) renders the plan only; true acts on the cluster'),
   reason: z.string().max(1024).optional().describe('Why this event exists; recorded in the outage record'),
   ignoreUps: z.boolean().default(false).describe('Start up even when the UPS gate refuses (recorded)'),
+  ignoreWayBack: z
+    .boolean()
+    .default(false)
+    .describe("Shut down although the PowerPlan's way back is not verified (recorded in the outage record)"),
 });
 export type PowerEventSpec = z.infer<typeof powerEventSpec>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { condition } from './conditions.js';
-import { API_VERSION, dnsLabel, dnsSubdomain, duration, objectMeta, objectRef } from './meta.js';
+import { API_VERSION, dnsLabel, dnsSubdomain, duration, objectMeta, objectRef, timestamp } from './meta.js';
 
 /** The Flux installation Hecate suspends and resumes, and the source whose absence causes deadlock 1. */
 export const fluxSpec = z.strictObject({
@@ -141,6 +141,15 @@ const powerPlanSpecFields = z.strictObject({
       detachTimeout: duration.default('5m'),
     })
     .prefault({}),
+  shutdown: z
+    .strictObject({
+      wayBackMaxAge: duration
+        .default('24h')
+        .describe(
+          'How old the way-back record (status.wayBack, written by hecate prepare --execute) may be when the operator starts an executing shutdown',
+        ),
+    })
+    .prefault({}),
   startup: z
     .strictObject({
       apiTimeout: duration.default('15m'),
@@ -215,12 +224,29 @@ function checkUpsSource(ups: unknown, ctx: z.RefinementCtx<unknown>): void {
 }
 
 /**
+ * The way back as `hecate prepare --execute` last found it on the control host (core/plan/way-back.ts): the operator
+ * cannot see that host, so an executing shutdown PowerEvent reads this before it cuts the power.
+ */
+export const wayBackRecord = z.strictObject({
+  verified: z.boolean().describe('true when startup had everything it needs after the power is cut'),
+  checkedAt: timestamp,
+  checkedBy: z.string().min(1).optional().describe('Who checked: cli/<host>'),
+  fluxRevision: z.string().optional().describe('The revision Flux had applied when the way back was checked'),
+  gaps: z
+    .array(z.strictObject({ what: z.string().min(1), fix: z.string().min(1) }))
+    .default([])
+    .describe('What was missing, each with the command that closes it'),
+});
+export type WayBackRecord = z.infer<typeof wayBackRecord>;
+
+/**
  * What the operator reports about a plan (the CRD's status subresource). Read with the plan (a plan listed from the
  * cluster carries it) but never used to run one.
  */
 export const powerPlanStatus = z.strictObject({
   observedGeneration: z.number().int().min(0).optional(),
   conditions: z.array(condition).default([]),
+  wayBack: wayBackRecord.optional(),
 });
 export type PowerPlanStatus = z.infer<typeof powerPlanStatus>;
 

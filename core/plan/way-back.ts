@@ -4,6 +4,8 @@
  * the command that closes it. A shutdown that finds gaps refuses unless told to go on (`--ignore-way-back`); an
  * emergency shutdown only warns, since a UPS running out does not wait.
  */
+import { parseDuration } from '../api/meta.js';
+import type { WayBackRecord } from '../api/powerplan.js';
 
 /** What was observed; a part left undefined was not looked at (an offline dry-run does not ask the cluster). */
 export interface WayBackFacts {
@@ -82,4 +84,53 @@ function sshGaps({ ssh }: WayBackFacts): WayBackGap[] {
       what: `node ${answer.node} does not answer ssh -o BatchMode=yes ${answer.target} true: ${answer.problem}`,
       fix: `ssh-copy-id ${answer.target} (a key this host can use without a prompt), then hecate prepare --execute`,
     }));
+}
+
+/** The verdict `prepare --execute` records in the PowerPlan's status, for the operator (it cannot see this host). */
+export function wayBackRecordOf(
+  gaps: readonly WayBackGap[],
+  seen: { now: Date; checkedBy: string; fluxRevision?: string | undefined },
+): WayBackRecord {
+  return {
+    verified: gaps.length === 0,
+    checkedAt: seen.now.toISOString(),
+    checkedBy: seen.checkedBy,
+    ...(seen.fluxRevision ? { fluxRevision: seen.fluxRevision } : {}),
+    gaps: gaps.map(({ what, fix }) => ({ what, fix })),
+  };
+}
+
+/** What an executing shutdown PowerEvent knows when it reads its plan's way-back record. */
+export interface RecordedWayBack {
+  plan: string;
+  record: WayBackRecord | undefined;
+  now: Date;
+  /** `spec.shutdown.wayBackMaxAge`. */
+  maxAge: string;
+  /** The revision Flux has applied now, when the cluster says. */
+  fluxRevision?: string | undefined;
+}
+
+/**
+ * Why the operator may not start a shutdown on the plan's recorded way back (each reason names its fix), or
+ * undefined when the record is verified, fresh and for the revision Flux has applied now.
+ */
+export function recordedWayBackGap({ plan, record, now, maxAge, fluxRevision }: RecordedWayBack): string | undefined {
+  const prepare = 'run hecate prepare --execute on the control host';
+  if (!record) {
+    return `PowerPlan "${plan}" has no way-back record (status.wayBack): nothing says startup can bring the cluster back after the power cut; ${prepare} (it checks the repo snapshot, the Harbor bundle, kubectl and SSH, and records the verdict), or set spec.ignoreWayBack: true`;
+  }
+  const when = `checked at ${record.checkedAt}${record.checkedBy ? ` by ${record.checkedBy}` : ''}`;
+  if (!record.verified) {
+    const gaps = record.gaps.map((g) => `${g.what} (fix: ${g.fix})`).join('; ') || 'no gap named';
+    return `the way back of PowerPlan "${plan}" is not verified (${when}): ${gaps}; close the gaps, then ${prepare}`;
+  }
+  const age = now.getTime() - Date.parse(record.checkedAt);
+  if (age > parseDuration(maxAge)) {
+    return `the way back of PowerPlan "${plan}" was ${when}, longer ago than spec.shutdown.wayBackMaxAge (${maxAge}); ${prepare} again`;
+  }
+  if (record.fluxRevision && fluxRevision && commitOf(record.fluxRevision) !== commitOf(fluxRevision)) {
+    return `the way back of PowerPlan "${plan}" was verified for Flux revision ${record.fluxRevision}, but Flux has applied ${fluxRevision} since (the repo snapshot is behind); ${prepare} again`;
+  }
+  return undefined;
 }

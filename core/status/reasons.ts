@@ -19,6 +19,10 @@ export const OperatorReason = {
    * off: the API loses its quorum on the way, so this is the last status the operator writes.
    */
   PoweringOffControlPlane: 'PoweringOffControlPlane',
+  /** An executing shutdown waits: its PowerPlan's way back (status.wayBack) is missing, not verified, old or stale. */
+  WayBackNotVerified: 'WayBackNotVerified',
+  /** A shutdown went ahead without a verified way back: spec.ignoreWayBack, or an emergency (recorded). */
+  WayBackIgnored: 'WayBackIgnored',
 } as const;
 export type OperatorReason = (typeof OperatorReason)[keyof typeof OperatorReason];
 

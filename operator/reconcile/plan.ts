@@ -12,8 +12,9 @@ import {
   powerPlan,
   type RenderedPlan,
   toIssues,
+  type WayBackRecord,
 } from '../../core/api/index.js';
-import { type CompileInput, compilePlan } from '../../core/plan/index.js';
+import { type CompileInput, compilePlan, type Observed } from '../../core/plan/index.js';
 import { Reason } from '../../core/status/reasons.js';
 import type { PowerEventReconcilerDeps } from './deps.js';
 
@@ -30,6 +31,16 @@ const DEFAULT_STATE_FILE = '~/.local/state/cluster_power_recovery.state';
 export interface ResolvedPlan {
   name: string;
   spec: PowerPlanSpec;
+  /** The way back as `hecate prepare --execute` last recorded it in the plan's status. */
+  wayBack?: WayBackRecord | undefined;
+}
+
+/** What compiling knows beyond the event and its plan: the cluster as observed, and a note for the outage reason. */
+export interface CompileExtras {
+  /** Observed already (the way-back check reads the Flux revision): not asked again. */
+  observed?: Observed;
+  /** Appended to the event's `spec.reason` in the outage record (a way back not verified, and why it went ahead). */
+  note?: string;
 }
 
 /** What compiling reads from the reconciler's deps. */
@@ -51,12 +62,17 @@ export function resolvePlan(
     const issues = toIssues(plan.error, powerPlan).map((i) => `${i.path || '(root)'}: ${i.message}`);
     return { reason: Reason.InvalidPlan, message: `PowerPlan "${planName}" is invalid: ${issues.join('; ')}` };
   }
-  return { plan: { name: planName, spec: plan.data.spec } };
+  return { plan: { name: planName, spec: plan.data.spec, wayBack: plan.data.status?.wayBack } };
 }
 
 /** The event's action compiled from `plan` and what the cluster looks like now. */
-export async function compileFor(deps: CompileDeps, event: PowerEvent, plan: ResolvedPlan): Promise<RenderedPlan> {
-  return compilePlan(MODE_OF[event.spec.action], await compileInput(deps, event, plan));
+export async function compileFor(
+  deps: CompileDeps,
+  event: PowerEvent,
+  plan: ResolvedPlan,
+  extras: CompileExtras = {},
+): Promise<RenderedPlan> {
+  return compilePlan(MODE_OF[event.spec.action], await compileInput(deps, event, plan, extras));
 }
 
 /** A plan to run: the one in `status` when this run resumes it, else freshly compiled. */
@@ -65,16 +81,28 @@ export async function planToRun(
   event: PowerEvent,
   status: PowerEventStatus,
   plan: ResolvedPlan,
+  extras: CompileExtras = {},
 ): Promise<RenderedPlan> {
-  const mode = MODE_OF[event.spec.action];
-  const resumable = status.phase === 'Running' && status.plan?.mode === mode && status.plan.execute;
-  if (resumable && status.plan) return status.plan;
-  return compileFor(deps, event, plan);
+  const resumed = resumedPlan(event, status);
+  return resumed ?? compileFor(deps, event, plan, extras);
 }
 
-async function compileInput(deps: CompileDeps, event: PowerEvent, plan: ResolvedPlan): Promise<CompileInput> {
+/** The plan in `status` when the event is Running it already (a restart resumes it), else undefined. */
+export function resumedPlan(event: PowerEvent, status: PowerEventStatus): RenderedPlan | undefined {
+  const mode = MODE_OF[event.spec.action];
+  const resumable = status.phase === 'Running' && status.plan?.mode === mode && status.plan.execute;
+  return resumable ? status.plan : undefined;
+}
+
+async function compileInput(
+  deps: CompileDeps,
+  event: PowerEvent,
+  plan: ResolvedPlan,
+  extras: CompileExtras,
+): Promise<CompileInput> {
   const { name: planName, spec } = plan;
   const outage = event.status?.outage;
+  const reason = [event.spec.reason, extras.note].filter(Boolean).join('; ');
   const bundle = spec.harbor
     ? (spec.harbor.bundlePath ??
       `~/.local/share/hecate/bundles/harbor-bootstrap-${spec.harbor.version}-${spec.harbor.arch}.tar.zst`)
@@ -88,8 +116,9 @@ async function compileInput(deps: CompileDeps, event: PowerEvent, plan: Resolved
       stateFile: spec.stateFile ?? DEFAULT_STATE_FILE,
       ...(bundle ? { harborBundle: bundle } : {}),
     },
-    observed: await deps.observe(spec),
+    observed: extras.observed ?? (await deps.observe(spec)),
     ...(outage ? { outage } : {}),
+    ...(reason ? { reason } : {}),
     ...(event.spec.ignoreUps ? { ignoreUps: true } : {}),
     ...(deps.selfNode ? { selfNode: deps.selfNode } : {}),
   };

@@ -23,7 +23,9 @@ import {
   powerEvent,
   type RenderedPlan,
   toIssues,
+  UPS_TRIGGER_LABEL,
 } from '../../core/api/index.js';
+import { recordedWayBackGap } from '../../core/plan/way-back.js';
 import { missingExecutors } from '../../core/run/runner.js';
 import { getCondition } from '../../core/status/conditions.js';
 import { Reason } from '../../core/status/reasons.js';
@@ -34,7 +36,7 @@ import { emit, factsOf } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
 import { handOffWait } from './handoff.js';
 import { confirmLastStatus, SealableStore } from './last-status.js';
-import { compileFor, planToRun, type ResolvedPlan, resolvePlan } from './plan.js';
+import { type CompileExtras, compileFor, planToRun, type ResolvedPlan, resolvePlan, resumedPlan } from './plan.js';
 import { runEvent } from './run.js';
 import { DELETED_REASON, hasStopFinalizer, recordStop, stopIfDeleted } from './stop.js';
 
@@ -158,7 +160,9 @@ export class PowerEventReconciler {
       }
       return Outcome.requeueAfter(this.deps.waitRequeueMs ?? 30_000);
     }
-    const rendered = await planToRun(this.deps, event, store.current, plan);
+    const wayBack = await this.wayBack(key, event, store.current, plan);
+    const rendered = await planToRun(this.deps, event, store.current, plan, wayBack.extras);
+    if (wayBack.refused) return this.stall(event, store, Reason.WayBackNotVerified, wayBack.refused, rendered);
     const wiring = this.deps.executors({ ...plan, mode: rendered.mode });
     try {
       const missing = missingExecutors(rendered, wiring.executors);
@@ -181,6 +185,40 @@ export class PowerEventReconciler {
     } finally {
       await wiring.close?.().catch(() => undefined);
     }
+  }
+
+  /**
+   * Never a shutdown without a way back: the operator cannot see the control host, so a new executing shutdown reads
+   * the verdict `hecate prepare --execute` recorded in its PowerPlan's status. Missing, not verified, older than
+   * `spec.shutdown.wayBackMaxAge`, or for a Flux revision since replaced: the event stalls naming the gap (a change
+   * to the plan brings it back), unless `spec.ignoreWayBack`; a UPS-triggered (emergency) shutdown only warns, as a
+   * UPS running out does not wait. Going ahead anyway is recorded in the outage reason. A resumed run was checked
+   * when it started.
+   */
+  private async wayBack(
+    key: string,
+    event: PowerEvent,
+    status: PowerEventStatus,
+    plan: ResolvedPlan,
+  ): Promise<{ extras: CompileExtras; refused?: string }> {
+    if (event.spec.action !== 'shutdown' || resumedPlan(event, status)) return { extras: {} };
+    const observed = await this.deps.observe(plan.spec);
+    const gap = recordedWayBackGap({
+      plan: plan.name,
+      record: plan.wayBack,
+      now: this.deps.clock.now(),
+      maxAge: plan.spec.shutdown.wayBackMaxAge,
+      fluxRevision: observed.flux?.sourceRevision,
+    });
+    if (!gap) return { extras: { observed } };
+    const emergency = event.metadata.labels?.[UPS_TRIGGER_LABEL] === 'ups';
+    if (!emergency && !event.spec.ignoreWayBack) {
+      return { extras: { observed }, refused: `Not shutting down: ${gap}. Nothing was changed` };
+    }
+    const why = emergency ? 'emergency: triggered by the UPS' : 'spec.ignoreWayBack';
+    this.emit(event, 'Warning', Reason.WayBackIgnored, `Shutting down without a verified way back (${why}): ${gap}`);
+    this.deps.logger.warn('Shutting down without a verified way back', { powerEvent: key, why, gap });
+    return { extras: { observed, note: `way back not verified (${why}): ${gap}` } };
   }
 
   /** A CLI run (or another operator) holds the run Lease: wait, naming it, and look again later. */

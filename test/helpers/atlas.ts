@@ -39,3 +39,14 @@ export function atlasInput(overrides: Partial<CompileInput> = {}): CompileInput 
     ...overrides,
   };
 }
+
+/**
+ * A way back `hecate prepare --execute` verified an hour before the fake clock's start (test/helpers/fakes.ts): the
+ * PowerPlan status an executing shutdown PowerEvent needs before the operator runs it.
+ */
+export const VERIFIED_WAY_BACK = {
+  verified: true,
+  checkedAt: '2026-11-25T01:00:00.000Z',
+  checkedBy: 'cli/control-host',
+  gaps: [],
+} as const;

@@ -12,7 +12,7 @@ import { checkKstatusInvariants, getCondition } from '../../core/status/conditio
 import type { EventRecorder } from '../../operator/events.js';
 import type { ExecutorFactory, PowerEventReconcilerDeps } from '../../operator/reconcile/deps.js';
 import { PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
-import { atlasSpec } from '../helpers/atlas.js';
+import { atlasSpec, VERIFIED_WAY_BACK } from '../helpers/atlas.js';
 import { FakeClock, silentLogger } from '../helpers/fakes.js';
 import { singleControlPlane } from './reconciler-world.js';
 
@@ -77,7 +77,13 @@ function event(name: string, spec: Record<string, unknown>, status?: unknown) {
   };
 }
 
-const atlas = { apiVersion: API_VERSION, kind: 'PowerPlan', metadata: { name: 'atlas' }, spec: atlasSpec() };
+const atlas = {
+  apiVersion: API_VERSION,
+  kind: 'PowerPlan',
+  metadata: { name: 'atlas' },
+  spec: atlasSpec(),
+  status: { conditions: [], wayBack: VERIFIED_WAY_BACK },
+};
 
 /** Executors for every step kind that record what they ran; `failOn` makes one step fail. */
 function recordingExecutors(ran: string[], failOn?: string): ExecutorFactory {

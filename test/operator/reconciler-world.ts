@@ -10,10 +10,10 @@ import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepExecutor } from '../../core/run/executor.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
 import type { EventRecorder } from '../../operator/events.js';
-import type { ExecutorFactory } from '../../operator/reconcile/deps.js';
+import type { ExecutorFactory, PowerEventReconcilerDeps } from '../../operator/reconcile/deps.js';
 import { PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
 import { STOP_FINALIZER, type StopFinalizer, type StopRecord } from '../../operator/reconcile/stop.js';
-import { atlasSpec } from '../helpers/atlas.js';
+import { atlasSpec, VERIFIED_WAY_BACK } from '../helpers/atlas.js';
 import { FakeClock, silentLogger } from '../helpers/fakes.js';
 
 export const KEY = 'hecate-system/ev';
@@ -28,8 +28,15 @@ export const singleControlPlane = planObject({
   nodes: atlasSpec().nodes.filter((n) => n.name !== 'titan-01' && n.name !== 'titan-02'),
 });
 
-function planObject(spec: PowerPlanSpec) {
-  return { apiVersion: API_VERSION, kind: 'PowerPlan', metadata: { name: 'atlas' }, spec };
+/** A PowerPlan whose way back `hecate prepare --execute` verified (its status), as a shutdown needs. */
+export function planObject(spec: PowerPlanSpec) {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'PowerPlan',
+    metadata: { name: 'atlas' },
+    spec,
+    status: { conditions: [], wayBack: VERIFIED_WAY_BACK },
+  };
 }
 
 export type Obj = {
@@ -82,7 +89,12 @@ export function api(initial: Obj) {
 export function operator(
   world: World,
   executors: ExecutorFactory,
-  options: { selfNode?: string; signal?: AbortSignal; plan?: typeof atlas } = {},
+  options: {
+    selfNode?: string;
+    signal?: AbortSignal;
+    plan?: Record<string, unknown>;
+    observe?: PowerEventReconcilerDeps['observe'];
+  } = {},
 ) {
   const recorded: string[] = [];
   const recorder: EventRecorder = {
@@ -96,7 +108,7 @@ export function operator(
   const reconciler = new PowerEventReconciler({
     events: { get: (ns, name) => world.objects[`${ns}/${name}`], list: () => Object.values(world.objects) },
     plans: { get: (name) => (name === 'atlas' ? plan : undefined) },
-    observe: async () => ({ api: 'reachable', nodes: [] }),
+    observe: options.observe ?? (async () => ({ api: 'reachable', nodes: [] })),
     executors,
     openStatus: (ref, current) =>
       new PowerEventStatusStore(ref, current, async (r, status) => {
