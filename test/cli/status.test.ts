@@ -175,7 +175,13 @@ describe('buildStatus', () => {
       apiVersion: 'power.hecate.dev/v1alpha1' as const,
       kind: 'PowerEvent' as const,
       metadata: { name, namespace: 'default' },
-      spec: { action: 'startup' as const, planRef: { name: 'atlas' }, execute: true, ignoreUps: false, ignoreWayBack: false },
+      spec: {
+        action: 'startup' as const,
+        planRef: { name: 'atlas' },
+        execute: true,
+        ignoreUps: false,
+        ignoreWayBack: false,
+      },
       status: { phase: phase as 'Running', stage: 'chain', startedAt, conditions: [] },
     });
     const facts = {
