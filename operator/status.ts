@@ -72,7 +72,7 @@ export function waiting(
     now,
     generation,
   );
-  return { ...status, conditions, phase: 'Waiting' };
+  return { ...unobserved(status), conditions, phase: 'Waiting' };
 }
 
 /** The run starts (or resumes): the plan is recorded before the first step acts. */
@@ -87,7 +87,13 @@ export function running(status: PowerEventStatus, plan: RenderedPlan, { generati
     now,
     generation,
   );
-  return { ...status, conditions, plan, phase: 'Running', startedAt: status.startedAt ?? now.toISOString() };
+  return {
+    ...unobserved(status),
+    conditions,
+    plan,
+    phase: 'Running',
+    startedAt: status.startedAt ?? now.toISOString(),
+  };
 }
 
 /** A step of `stage` starts: its stage's condition goes False/Progressing and the root stage moves. */
@@ -320,6 +326,15 @@ export function conditionOf(stage: string): string {
 
 function ready(status: 'True' | 'False', reason: string, message: string) {
   return { type: ConditionType.Ready, status, reason, message } as const;
+}
+
+/**
+ * Work on the generation starts again (a stall it recovers from, such as a way back recorded since): it is no longer
+ * the observed one until the work ends (kstatus: never observedGeneration == generation while Reconciling).
+ */
+function unobserved(status: PowerEventStatus): PowerEventStatus {
+  const { observedGeneration: _handled, ...rest } = status;
+  return rest;
 }
 
 function withGeneration(status: PowerEventStatus, generation: number | undefined): PowerEventStatus {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
+import { type PowerPlanSpec, parseOrThrow, powerPlan, type WayBackRecord } from '../../core/api/index.js';
 import type { CompileInput } from '../../core/plan/index.js';
 import { fromYaml } from '../../core/yaml.js';
 
@@ -44,9 +44,9 @@ export function atlasInput(overrides: Partial<CompileInput> = {}): CompileInput 
  * A way back `hecate prepare --execute` verified an hour before the fake clock's start (test/helpers/fakes.ts): the
  * PowerPlan status an executing shutdown PowerEvent needs before the operator runs it.
  */
-export const VERIFIED_WAY_BACK = {
+export const VERIFIED_WAY_BACK: WayBackRecord = {
   verified: true,
   checkedAt: '2026-11-25T01:00:00.000Z',
   checkedBy: 'cli/control-host',
   gaps: [],
-} as const;
+};

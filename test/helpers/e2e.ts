@@ -17,6 +17,7 @@ import {
   setHeaderOptions,
   type V1Node,
 } from '@kubernetes/client-node';
+import { execa } from 'execa';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { runCli } from '../../cli/main.js';
 import type { ObjectRef, OutageRecord, Progress } from '../../core/api/index.js';
@@ -46,6 +47,8 @@ export interface PlanTweaks {
   drainTimeout?: string;
   parallelism?: number;
   delayBetweenNodes?: string;
+  /** The plan's Flux source URL (default: the Atlas plan's): the bed's Git server. */
+  sourceUrl?: string;
 }
 
 export interface E2eOptions extends PlanTweaks {
@@ -104,11 +107,30 @@ export async function bedPlan(dir: string, snapshot: string, statePath: string, 
   };
   plan.spec.storage = { ...spec.storage, detachTimeout: '30s' };
   plan.spec.startup = { apiTimeout: '2m', nodeReadyQuorum: 0.6, nodesReadyTimeout: '1m' };
-  plan.spec.flux = { ...spec.flux, convergeTimeout: '1m' };
+  const source = {
+    ...(spec.flux?.source as Record<string, unknown>),
+    ...(tweaks.sourceUrl ? { url: tweaks.sourceUrl } : {}),
+  };
+  plan.spec.flux = { ...spec.flux, source, convergeTimeout: '1m' };
   if (!tweaks.harbor) delete plan.spec.harbor;
   const file = join(dir, 'atlas-powerplan.yaml');
   await writeFile(file, toYaml(plan));
   return file;
+}
+
+/**
+ * The bed's Git server: a bare repository the snapshot is a clone of (its origin), so that `prepare --execute`
+ * refreshes the snapshot from the plan's Flux source URL as on a real control host. Returns that URL.
+ */
+async function serveSnapshot(snapshot: string, bare: string): Promise<string> {
+  const url = `file://${bare}`;
+  const git = (...args: string[]) => execa('git', args, { env: { LC_ALL: 'C' } });
+  await git('clone', '--quiet', '--bare', snapshot, bare);
+  await git('-C', snapshot, 'remote', 'add', 'origin', url);
+  await git('-C', snapshot, 'fetch', '--quiet', 'origin');
+  await git('-C', snapshot, 'branch', '--quiet', '--set-upstream-to=origin/main', 'main');
+  await git('-C', snapshot, 'remote', 'set-head', 'origin', 'main');
+  return url;
 }
 
 /**
@@ -147,9 +169,10 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     const kubeconfig = await plane.writeKubeConfig(kc, 'hecate.kubeconfig');
     const snapshot = join(dir, 'hecate-repo');
     const revision = await writeSnapshot(scenario, snapshot);
+    const origin = await serveSnapshot(snapshot, join(dir, 'git-server', 'atlas.git'));
     await serveRevision(plane.kubeConfig, scenario, revision);
     const statePath = join(dir, 'state', 'cluster_power_recovery.state');
-    const planPath = await bedPlan(dir, snapshot, statePath, options);
+    const planPath = await bedPlan(dir, snapshot, statePath, { ...options, sourceUrl: origin });
     await waitConverged(plane, scenario);
     log(`e2e bed up: ${plane.server}`);
     const env = { HOME: dir, HECATE_KUBECTL: plane.binaries.kubectl, PATH: process.env.PATH ?? '' };
@@ -178,7 +201,7 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       // NOTE: the run Lease (taken and released around every executing run) is a lock, not a change to the cluster
       mutations: async () => mutationsBy(await plane.readAudit(), HECATE_USER).filter((e) => !isRunLease(e)),
       writePlan: async (tweaks) => {
-        await bedPlan(dir, snapshot, statePath, tweaks);
+        await bedPlan(dir, snapshot, statePath, { sourceUrl: origin, ...tweaks });
       },
       stop: async () => {
         await started.stop();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConditionType } from '../../core/api/index.js';
 import { STAGE_CONDITION, type Stage } from '../../core/plan/index.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
-import { describeEvent, requireBed } from '../bed/index.js';
+import { describeEvent, isMutation, requireBed } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
 import { type OperatorBed, runsOf, startOperatorBed } from '../fixtures/operator/bed.js';
 import { listFlux, nodes, suspendedFlux } from '../helpers/e2e.js';
@@ -22,23 +22,50 @@ describe.skipIf(!bed.ok)('operator: executed shutdown on the Atlas bed', () => {
   let b: OperatorBed;
 
   beforeAll(async () => {
-    b = await startOperatorBed({ drainTimeout: '8s' });
+    // no way back recorded: the shutdown waits for hecate prepare --execute to record one
+    b = await startOperatorBed({ drainTimeout: '8s', wayBack: false });
   });
   afterAll(async () => {
     await b?.stop();
   });
 
-  it('runs the plan in order, keeps the kstatus invariants, and leaves Flux suspended and every node off', async () => {
+  it('stalls while the plan has no way back; once hecate prepare --execute recorded one, runs the plan in order, keeps the kstatus invariants, and leaves Flux suspended and every node off', async () => {
     const op = b.startOperator('shutdown-a');
     await op.waitForLog((l) => l.message === 'Caches synced, reconciling');
-    const started = Date.now();
     await b.createEvent('shutdown', { action: 'shutdown', planRef: { name: 'atlas' }, execute: true });
+    const stalled = await b.waitForEvent(
+      'shutdown',
+      (e) => getCondition(e.status?.conditions, 'Stalled') !== undefined,
+    );
+    const condition = getCondition(stalled.status?.conditions, 'Stalled');
+    expect(condition?.reason).toBe('WayBackNotVerified');
+    expect(condition?.message).toMatch(
+      /^Not shutting down: PowerPlan "atlas" has no way-back record \(status\.wayBack\)/,
+    );
+    expect(stalled.status?.progress).toBeUndefined();
+    // while stalled, the operator wrote only its own status, Events and its leader Lease
+    const bookkeeping = ['leases', 'events'];
+    const acted = (await b.requests()).filter(
+      (e) => isMutation(e) && !e.objectRef?.subresource && !bookkeeping.includes(e.objectRef?.resource ?? ''),
+    );
+    expect(acted.map(describeEvent)).toEqual([]);
+
+    const started = Date.now();
+    const prepared = await b.e2e.hecate(['prepare', ...b.e2e.args('--execute')]);
+    expect(prepared.code, prepared.stderr).toBe(0);
+    expect(prepared.stderr).toContain(
+      'Way back verified: a shutdown now has what startup needs after the power is cut',
+    );
+    expect(prepared.stderr).toContain('Recorded in PowerPlan atlas (status.wayBack)');
+    const { stdout } = await b.kubectl('get', 'powerplan', 'atlas', '-o', 'jsonpath={.status.wayBack}');
+    expect(JSON.parse(stdout)).toMatchObject({ verified: true, fluxRevision: b.e2e.revision, gaps: [] });
     const done = await b.waitForEvent(
       'shutdown',
       (e) => ['Succeeded', 'Failed'].includes(e.status?.phase ?? ''),
       110_000,
     );
     expect(done.status?.phase, JSON.stringify(getCondition(done.status?.conditions, 'Ready'))).toBe('Succeeded');
+    expect(getCondition(done.status?.conditions, 'Stalled')).toBeUndefined();
     // three control-plane nodes: that was the last status, written before their power-offs; the run goes on
     await op.waitForLog((l) => l.message === 'Finished the plan', 60_000);
     console.info(`operator shutdown of the Atlas bed: ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -62,7 +89,11 @@ describe.skipIf(!bed.ok)('operator: executed shutdown on the Atlas bed', () => {
     const trueOrder: string[] = [];
     for (const v of versions) {
       for (const c of v.status?.conditions ?? []) {
-        if (c.status === 'True' && !trueOrder.includes(c.type) && !['Ready', 'Reconciling'].includes(c.type)) {
+        if (
+          c.status === 'True' &&
+          !trueOrder.includes(c.type) &&
+          !['Ready', 'Reconciling', 'Stalled'].includes(c.type)
+        ) {
           trueOrder.push(c.type);
         }
       }

@@ -90,6 +90,8 @@ describe('an executing shutdown PowerEvent and its plan’s way back', () => {
     expect(getCondition(status?.conditions, 'Stalled')).toBeUndefined();
     expect(world.timeline).toContain('deliver titan-03');
     expect(fresh.recorded.some((r) => r.includes('WayBackIgnored'))).toBe(false);
+    // the stall had observed the generation; running it again un-observes it (kstatus) until it ends
+    expect(world.violations).toEqual([]);
   });
 
   it.each([
