@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   say('A real control plane on 127.0.0.1, the Atlas scenario (7 nodes, Flux, the chain, apps with PDBs), the RBAC');
   // drain levels of 8 s (the apps/api PDB never allows an eviction), 1 s between power-offs; no Harbor: seeding it
   // needs a bundle and a node that can exec (tested on a real containerd in test/integration/harbor-seed.test.ts)
-  const b = await startOperatorBed({ drainTimeout: '8s', delayBetweenNodes: '1s' });
+  const b = await startOperatorBed({ drainTimeout: '8s', delayBetweenNodes: '1s', wayBack: false });
   bed = b;
   const { e2e } = b;
   out(`  up in ${elapsed()}; repo snapshot ${e2e.snapshot} (${e2e.revision})`);
@@ -154,6 +154,10 @@ async function main(): Promise<void> {
   await hecate(b, ['status', ...e2e.args()]);
   say('hecate shutdown: the dry-run first (nothing changes)');
   await hecate(b, ['shutdown', ...e2e.args()]);
+
+  say('hecate prepare --execute: refresh the repo snapshot, check the way back, record it where the operator reads it');
+  await execute(b, 'prepare');
+  await kubectl(b, 'get', 'powerplan', 'atlas', '-o', 'jsonpath={.status.wayBack}{"\\n"}');
 
   say(`The operator starts: a process under ServiceAccount ${NS}/hecate-operator, leader on a Lease`);
   let op = b.startOperator('hecate-operator-0');

@@ -91,7 +91,16 @@ export const powerOffSpec = z.strictObject({
   command: z.array(z.string().min(1)).min(1).default(['systemctl', 'poweroff']),
   sshUser: z.string().min(1).default('root'),
   sshKeyFile: z.string().min(1).optional(),
-  delayBetweenNodes: duration.default('5s'),
+  parallelism: z
+    .number()
+    .int()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe('Workers powered off at the same time (default: all of them); the control plane goes one at a time'),
+  delayBetweenNodes: duration
+    .default('5s')
+    .describe('Pause before each control-plane power-off after the first (workers go together)'),
 });
 
 export const upsSpec = z.strictObject({

@@ -102,9 +102,6 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
     'helper-pod': 'the helper pod must be scheduled on the node (it tolerates every taint)',
     none: 'Hecate waits for the node to stop reporting',
   }[powerOff.method];
-  const workerWhy = emergency
-    ? "No time to drain: the kubelet's graceful node shutdown stops the pods"
-    : 'Workers go first, while the control plane still serves the API';
   const selfIsControlPlane = controlPlane.some((n) => n.name === self);
   const last = controlPlane[controlPlane.length - 1]?.name;
   const controlPlaneWhy = (name: string) => {
@@ -114,6 +111,15 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
       ? 'The last control-plane node: the API goes away with it'
       : `Control-plane nodes go last, in order; ${last} stays up to the end`;
   };
+  // Workers go down together (up to powerOff.parallelism at once); the control plane and Hecate's own node, in order.
+  const together = workers.filter((n) => n.name !== self);
+  const parallelism = String(Math.min(powerOff.parallelism ?? together.length, Math.max(together.length, 1)));
+  const grouped = (name: string) => together.length > 1 && together.some((n) => n.name === name);
+  const atOnce =
+    parallelism === String(together.length) ? `all ${together.length} at once` : `${parallelism} at a time`;
+  const workerWhy = emergency
+    ? `No time to drain: the kubelet's graceful node shutdown stops the pods; workers go together (${atOnce})`
+    : `Workers go first and together (${atOnce}), while the control plane still serves the API`;
   return nodes.map((node) =>
     step({
       id: `power-off/${node.name}`,
@@ -129,10 +135,18 @@ export function powerOffSteps(input: CompileInput, emergency: boolean): PlanStep
             : controlPlaneWhy(node.name),
       blockers: [reach],
       destructive: true,
-      params: { node: node.name, method: powerOff.method, role: node.role },
+      params: {
+        node: node.name,
+        method: powerOff.method,
+        role: node.role,
+        ...(grouped(node.name) ? { group: POWER_OFF_WORKERS, parallelism } : {}),
+      },
     }),
   );
 }
+
+/** The `params.group` of the worker power-offs, which the runner starts together. */
+export const POWER_OFF_WORKERS = 'power-off-workers';
 
 /**
  * A note for `powerOff.method: helper-pod` with three or more control-plane nodes: a helper pod needs the API, and

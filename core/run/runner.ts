@@ -78,7 +78,10 @@ async function inParallel<T>(items: readonly T[], limit: number, work: (item: T)
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} steps failed`);
+  if (errors.length > 1) {
+    const each = errors.map((e) => (e instanceof Error ? e.message : String(e)));
+    throw new AggregateError(errors, `${errors.length} steps failed: ${each.join('; ')}`);
+  }
 }
 
 /** One run's mutable state. NOTE: every save goes through `chain`, so parallel steps never interleave writes. */

@@ -41,6 +41,17 @@ function waitsForNode(step: PlanStep, ctx: StepContext): boolean {
   return powerOffSteps(ctx).at(-1)?.id !== step.id;
 }
 
+/**
+ * `powerOff.delayBetweenNodes` comes before a node that goes on its own after another that went on its own: between
+ * control-plane nodes (and before Hecate's own node), never among the workers, which go together.
+ */
+function pausesBefore(step: PlanStep, ctx: StepContext): boolean {
+  if (step.params.group) return false;
+  const all = powerOffSteps(ctx);
+  const previous = all[all.findIndex((s) => s.id === step.id) - 1];
+  return previous !== undefined && !previous.params.group;
+}
+
 /** Down: NotReady/Unknown or gone. `undefined` when the API cannot tell (unreachable). */
 async function isDown(nodes: NodePort, name: string): Promise<boolean | undefined> {
   try {
@@ -68,7 +79,8 @@ async function goesDown(nodes: NodePort, name: string, ctx: StepContext, ms: num
  *
  * - check(): recorded AND down. A recorded control-plane node is also done when the API no longer answers (a
  *   control plane that lost its quorum cannot report it, and cannot run another helper).
- * - Honours `powerOff.delayBetweenNodes` before every node but the first.
+ * - Workers go together (the runner starts the steps of their group at once); `powerOff.delayBetweenNodes` is the
+ *   pause between the nodes that go one at a time (the control plane, then Hecate's own node).
  * - method `none`: records, asks a person (report) and waits for the node to go down.
  *
  * NOTE: recorded but still Ready means a crash came between the record and the delivery, or the host is still
@@ -99,9 +111,7 @@ export function powerOffNode(
       const node = planNode(spec, step);
       const method = step.params.method ?? spec.powerOff.method;
       const resent = ctx.outage().poweredOff.includes(node.name);
-      if (powerOffSteps(ctx)[0]?.id !== step.id) {
-        await ctx.clock.sleep(parseDuration(spec.powerOff.delayBetweenNodes), ctx.signal);
-      }
+      if (pausesBefore(step, ctx)) await ctx.clock.sleep(parseDuration(spec.powerOff.delayBetweenNodes), ctx.signal);
       if (resent && ctx.plan.mode !== 'emergency-shutdown' && !dryRun) {
         const grace = options.resendAfterMs ?? 60_000;
         ctx.report(

@@ -422,3 +422,11 @@ export async function waitForReady(kc: KubeConfig, w: ObjectRef): Promise<boolea
   })) as { status?: { conditions?: { type: string; status: string }[] } };
   return h.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
+
+/**
+ * A power-off order with the workers, which go together, sorted: what the order must equal is then the sorted workers
+ * followed by the control plane in its order. A control-plane node among the first `workers.length` fails it.
+ */
+export function workersTogether(order: readonly string[], workers: readonly string[]): string[] {
+  return [...order.slice(0, workers.length).sort(), ...order.slice(workers.length)];
+}

@@ -20,6 +20,7 @@ import { runPlan } from '../../core/run/runner.js';
 import { powerOffNode } from '../../core/steps/power.js';
 import { freePorts } from '../bed/ports.js';
 import { atlasInput } from '../helpers/atlas.js';
+import { workersTogether } from '../helpers/e2e.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
 import { requireSshd, type Sshd, startSshd } from '../helpers/sshd.js';
 
@@ -191,7 +192,15 @@ describe.skipIf(!tools.ok)('SSH transport against a real sshd on loopback', () =
         logger: silentLogger,
       });
     await run();
-    expect(order).toEqual(['titan-04', 'titan-05', 'titan-06', 'titan-07', 'titan-03', 'titan-02', 'titan-01']);
+    expect(workersTogether(order, ['titan-04', 'titan-05', 'titan-06', 'titan-07'])).toEqual([
+      'titan-04',
+      'titan-05',
+      'titan-06',
+      'titan-07',
+      'titan-03',
+      'titan-02',
+      'titan-01',
+    ]);
     expect(recordedAtCall.every(Boolean)).toBe(true);
     expect(await calls()).toHaveLength(7);
     // A rerun of a finished plan, and a rerun from scratch with the same outage record: nothing is sent again.

@@ -75,7 +75,7 @@ describe('knownKeysAt', () => {
       'a nested object behind a prefault',
       powerPlan,
       ['spec', 'powerOff'],
-      ['method', 'command', 'sshUser', 'sshKeyFile', 'delayBetweenNodes'],
+      ['method', 'command', 'sshUser', 'sshKeyFile', 'parallelism', 'delayBetweenNodes'],
     ],
     [
       'an array element',

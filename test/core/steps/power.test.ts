@@ -91,6 +91,23 @@ async function run(
   });
 }
 
+/** The most nodes sent and not yet read down at once: a node reads down on the third read after its send (lag 2). */
+function maxInFlight(log: readonly string[]): number {
+  const reads = new Map<string, number>();
+  let most = 0;
+  for (const entry of log) {
+    const [what, node = ''] = entry.split(' ');
+    if (what === 'send') reads.set(node, 0);
+    else if (reads.has(node)) {
+      const n = (reads.get(node) ?? 0) + 1;
+      if (n === 3) reads.delete(node);
+      else reads.set(node, n);
+    }
+    most = Math.max(most, reads.size);
+  }
+  return most;
+}
+
 function readsAfterSend(cluster: FakeCluster, name: string): number {
   return cluster.log.slice(cluster.log.indexOf(`send ${name}`)).filter((e) => e === `read ${name}`).length;
 }
@@ -123,13 +140,32 @@ describe('powerOffNode', () => {
     expect(reports).toContain('not waiting for titan-01: last node, the API goes with it');
   });
 
-  it('given delayBetweenNodes 5s, then consecutive requests are at least 5 s apart and the first is not delayed', async () => {
+  it('given delayBetweenNodes 5s, then the workers go together without a pause, the control-plane nodes at least 5 s apart after them', async () => {
     const env = setup();
     const started = env.clock.now().getTime();
     await run(env);
-    const times = env.cluster.sent.map((s) => s.at);
-    expect(times[0]).toBe(started);
-    for (let i = 1; i < times.length; i++) expect((times[i] ?? 0) - (times[i - 1] ?? 0)).toBeGreaterThanOrEqual(5_000);
+    const at = new Map(env.cluster.sent.map((s) => [s.node, s.at]));
+    const workers = ORDER.slice(0, 4);
+    for (const worker of workers) expect(at.get(worker) ?? 0).toBeLessThan(started + 5_000);
+    expect(maxInFlight(env.cluster.log)).toBe(4);
+    const controlPlane = ORDER.slice(4).map((n) => at.get(n) ?? 0);
+    expect(controlPlane[0]).toBeGreaterThan(Math.max(...workers.map((w) => at.get(w) ?? 0)));
+    for (let i = 1; i < controlPlane.length; i++) {
+      expect((controlPlane[i] ?? 0) - (controlPlane[i - 1] ?? 0)).toBeGreaterThanOrEqual(5_000);
+    }
+  });
+
+  it('given powerOff.parallelism 2, then at most two workers are in flight at once', async () => {
+    const env = setup();
+    env.input.spec.powerOff.parallelism = 2;
+    await run(env);
+    expect(
+      env.cluster.sent
+        .slice(0, 4)
+        .map((s) => s.node)
+        .sort(),
+    ).toEqual(ORDER.slice(0, 4));
+    expect(maxInFlight(env.cluster.log)).toBe(2);
   });
 
   it('given a crash just after titan-06 was delivered, when rerun, then no power-off is sent twice', async () => {
@@ -140,7 +176,7 @@ describe('powerOffNode', () => {
       if (node === 'titan-06') store.crashAfter = store.history.length;
       return undefined;
     };
-    await expect(run(env)).rejects.toThrow(/killed/);
+    await expect(run(env)).rejects.toThrow(/killed/); // (every worker in flight fails its next save)
     store.crashAfter = Number.POSITIVE_INFINITY;
     env.cluster.failSend = undefined;
     await run(env);
@@ -163,10 +199,14 @@ describe('powerOffNode', () => {
       }
     };
     await expect(run(env2)).rejects.toThrow(/killed/);
-    expect(env2.cluster.sent).toEqual([]);
+    const before = env2.cluster.sent.map((s) => s.node);
+    expect(before).not.toContain('titan-04');
+    expect(before.filter((n) => !ORDER.slice(0, 4).includes(n))).toEqual([]); // the control plane waits for all
     await run(env2);
-    expect(env2.cluster.sent.map((s) => s.node)).toEqual(ORDER);
-    expect(store2.latest?.outage.poweredOff).toEqual(ORDER);
+    const sent = env2.cluster.sent.map((s) => s.node);
+    expect([...sent].sort()).toEqual([...ORDER].sort()); // each once
+    expect(sent.slice(-3)).toEqual(ORDER.slice(-3));
+    expect([...(store2.latest?.outage.poweredOff ?? [])].sort()).toEqual([...ORDER].sort());
   });
 
   it('given a node recorded and still Ready whose host is going down, then the request is not repeated: the executor waits for NotReady', async () => {
@@ -199,7 +239,9 @@ describe('powerOffNode', () => {
     const env = setup();
     env.cluster.failSend = (node) => (node === 'titan-04' ? new Error('Permission denied (publickey)') : undefined);
     await expect(run(env)).rejects.toThrow(/Permission denied/);
-    expect(env.store.latest?.outage.poweredOff).toEqual(['titan-04']);
+    // the other workers went together with it; no control-plane node is touched after a failed worker
+    expect(env.store.latest?.outage.poweredOff).toEqual(ORDER.slice(0, 4));
+    expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER.slice(1, 4));
   });
 
   it('given the API gone after a control-plane node, then a recorded control-plane node counts as done', async () => {
