@@ -8,6 +8,7 @@ import { type ResolvedPaths, StepKind } from '../core/plan/index.js';
 import type { Logger } from '../core/ports.js';
 import type { Executors, GuardEvaluator } from '../core/run/executor.js';
 import { applyChainStage } from '../core/steps/chain.js';
+import { cordonNodes } from '../core/steps/cordon.js';
 import { drainNode } from '../core/steps/drain.js';
 import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from '../core/steps/flux.js';
 import { reconcileHarbor, seedHarbor } from '../core/steps/harbor.js';
@@ -63,6 +64,7 @@ export interface ClusterWiring {
 export const SERVER_DRY_RUN_KINDS: readonly string[] = [
   StepKind.PrepullImage,
   StepKind.SuspendFlux,
+  StepKind.CordonNodes,
   StepKind.DrainNode,
   StepKind.PowerOffNode,
   // Only reads, into the dry run's in-memory record: the uncordons and Flux resumes after it then probe what the
@@ -134,6 +136,7 @@ export function clusterExecutors({
       [StepKind.VerifyBundle]: verifyBundle(bundleFiles, spec),
       [StepKind.Preflight]: preflight(new KubePreflight(kc), spec),
       [StepKind.SuspendFlux]: suspendFlux(flux, spec, dryRun),
+      [StepKind.CordonNodes]: cordonNodes(nodes, { dryRun }),
       [StepKind.DrainNode]: drainNode(
         nodes,
         new KubePods(kc),

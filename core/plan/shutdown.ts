@@ -32,12 +32,25 @@ function formatMinutes(ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
 }
 
-/** One drain step per worker; the runner drains up to `parallelism` of them at once. */
+/** Every worker cordoned first, then one drain step per worker; the runner drains up to `parallelism` at once. */
 export function drainSteps(input: CompileInput): PlanStep[] {
   const { drain } = input.spec;
   const timeout = parseDuration(drain.timeout);
   const bypass = drain.escalation.includes('disable-eviction');
-  return nodesInOrder(input.spec.nodes, 'worker').map((node) =>
+  const workers = nodesInOrder(input.spec.nodes, 'worker');
+  if (workers.length === 0) return [];
+  const cordonAll = step({
+    id: 'cordon/workers',
+    stage: Stage.Drain,
+    kind: StepKind.CordonNodes,
+    title: `Cordon every worker: ${humanList(workers.map((n) => n.name))}`,
+    targets: workers.map((n) => n.name),
+    why: 'Before the first eviction: a pod evicted from one worker must not be rescheduled onto a worker drained later',
+    blockers: ['a node cordoned by someone else is left out of the record: startup leaves it cordoned'],
+    destructive: true,
+    params: {},
+  });
+  const drains = workers.map((node) =>
     step({
       id: `drain/${node.name}`,
       stage: Stage.Drain,
@@ -58,6 +71,7 @@ export function drainSteps(input: CompileInput): PlanStep[] {
       params: { node: node.name, group: 'drain-workers', parallelism: String(drain.parallelism) },
     }),
   );
+  return [cordonAll, ...drains];
 }
 
 export function storageStep(input: CompileInput): PlanStep[] {

@@ -52,6 +52,7 @@ export const StepKind = {
   AdoptOutage: 'adopt-outage',
   CloseOutage: 'close-outage',
   SuspendFlux: 'suspend-flux',
+  CordonNodes: 'cordon-nodes',
   DrainNode: 'drain-node',
   QuiesceStorage: 'quiesce-storage',
   PowerOffNode: 'power-off-node',

@@ -2,8 +2,9 @@ import type { PlanStep } from '../api/plan.js';
 import { selectPodsForDrain } from '../drain/filters.js';
 import type { DrainOptions } from '../drain/options.js';
 import { type DrainPod, podKey } from '../drain/pod.js';
-import type { NodePort, NodeView, PodPort } from '../ports.js';
+import type { NodePort, PodPort } from '../ports.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
+import { cordonNode } from './cordon.js';
 import { simulateDrain } from './drain-dry-run.js';
 import { type DrainLoopSettings, drainPodsOn, NodeDrain, type Perform } from './drain-loop.js';
 
@@ -34,8 +35,8 @@ export function nodeOf(step: PlanStep): string {
  * - check: the node is cordoned and no pod is left that any level would delete (DaemonSet and mirror pods do not
  *   count); a node Hecate cordoned but has not recorded is not done, so that apply records it, nor is a node whose
  *   escalation level is still recorded (a crash after its last pod went), so that wait removes the entry.
- * - apply: records the node in `cordonedByHecate` BEFORE cordoning it, unless someone else had already cordoned it:
- *   then it is left out of the record (startup must leave it cordoned) and the report says so.
+ * - apply: records the node in `cordonedByHecate` BEFORE cordoning it, unless someone else had already cordoned it
+ *   (./cordon.ts); in a shutdown, `cordon-nodes` has done both for every worker already.
  * - wait: evicts, escalates and waits (watch-driven, bounded by `ctx.deadline`) until every pod is gone (404 or a new
  *   uid), or throws {@link DrainFailedError} / DeadlineExceededError naming every pod left and why.
  *
@@ -64,7 +65,7 @@ export function drainNode(
       const name = nodeOf(step);
       const node = await nodes.get(name);
       if (!node) return ctx.report(`${name}: no such node, nothing to cordon or drain`);
-      await cordon(node, ctx, { nodes, owner, dryRun });
+      await cordonNode(node, nodes, ctx, { owner, dryRun });
     },
     wait: async (step, ctx) => {
       const name = nodeOf(step);
@@ -80,24 +81,6 @@ async function leftToDrain(pods: PodPort, node: string, options: DrainOptions, n
   if (last === undefined) return [];
   const selection = selectPodsForDrain(await drainPodsOn(pods, node), options, last, nowMs);
   return [...selection.toDelete, ...selection.errors.map((v) => v.pod)];
-}
-
-async function cordon(
-  node: NodeView,
-  ctx: StepContext,
-  how: { nodes: NodePort; owner: string; dryRun: boolean },
-): Promise<void> {
-  const recorded = ctx.outage().cordonedByHecate.includes(node.name);
-  const mine = recorded || node.cordonedBy === how.owner;
-  if (node.unschedulable && !mine) {
-    const by = node.cordonedBy ? ` (by ${node.cordonedBy})` : '';
-    ctx.report(`${node.name} was already cordoned by someone else${by}: not recorded, so startup leaves it cordoned`);
-    return;
-  }
-  if (!recorded && !how.dryRun) await ctx.record((outage) => outage.cordonedByHecate.push(node.name));
-  if (node.unschedulable && node.cordonedBy === how.owner) return;
-  await how.nodes.cordon(node.name, how.owner, { dryRun: how.dryRun });
-  ctx.report(`Cordoned ${node.name}${how.dryRun ? ' (server dry run)' : ''}`);
 }
 
 function perform(pods: PodPort, ctx: StepContext, dryRun: boolean): Perform {

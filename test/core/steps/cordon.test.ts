@@ -1,0 +1,116 @@
+/**
+ * cordon-nodes: every worker cordoned before the first eviction of a shutdown, each recorded before any cordon is
+ * sent; a node someone else cordoned is neither recorded nor cordoned again; the drain steps after it send no second
+ * cordon. Behaviour on the real API server: test/integration/shutdown-e2e.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { outageRecord } from '../../../core/api/index.js';
+import { compilePlan } from '../../../core/plan/index.js';
+import { runPlan } from '../../../core/run/runner.js';
+import { cordonNodes } from '../../../core/steps/cordon.js';
+import { drainNode } from '../../../core/steps/drain.js';
+import { atlasInput } from '../../helpers/atlas.js';
+import { FakeCluster } from '../../helpers/fake-pods.js';
+import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
+import { options as drainOptions } from '../drain/fixtures.js';
+
+const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];
+
+function world() {
+  const cluster = new FakeCluster(new FakeClock());
+  for (const name of WORKERS) cluster.nodes.add(name);
+  return cluster;
+}
+
+/** The Atlas shutdown's cordon and drain steps, run against the fake cluster. */
+async function cordonAndDrain(cluster: FakeCluster, store = new MemoryStore(), options: { dryRun?: boolean } = {}) {
+  const plan = compilePlan('shutdown', atlasInput());
+  const steps = plan.steps.filter((s) => s.stage === 'drain');
+  const reports: string[] = [];
+  const savesAtCordon: Record<string, string[]> = {};
+  const cordon = cluster.nodes.cordon.bind(cluster.nodes);
+  cluster.nodes.cordon = async (name, owner, opts) => {
+    savesAtCordon[name] = [...((await store.load())?.outage.cordonedByHecate ?? [])];
+    return cordon(name, owner, opts);
+  };
+  await runPlan({
+    plan: { ...plan, steps },
+    action: 'shutdown',
+    executors: {
+      'cordon-nodes': cordonNodes(cluster.nodes, options),
+      'drain-node': drainNode(cluster.nodes, cluster.pods, drainOptions({ levelTimeoutMs: 60_000 }), options),
+    },
+    store,
+    clock: cluster.clock,
+    logger: silentLogger,
+    onEvent: (e) => (e.type === 'report' ? reports.push(e.message) : undefined),
+  });
+  return { steps, reports, savesAtCordon, store };
+}
+
+describe('cordon-nodes', () => {
+  it('comes first in the drain stage of a shutdown and of an emergency shutdown, naming every worker', () => {
+    for (const mode of ['shutdown', 'emergency-shutdown'] as const) {
+      const drain = compilePlan(mode, atlasInput()).steps.filter((s) => s.stage === 'drain');
+      expect(drain.map((s) => s.id)).toEqual(['cordon/workers', ...WORKERS.map((w) => `drain/${w}`)]);
+      expect(drain[0]?.targets).toEqual(WORKERS);
+      expect(drain[0]?.destructive).toBe(true);
+    }
+  });
+
+  it('records every worker in one save before the first cordon, cordons all before any eviction, and the drains send no second cordon', async () => {
+    const cluster = world();
+    cluster.addPod({
+      namespace: 'apps',
+      name: 'web-1',
+      app: 'web',
+      node: 'titan-04',
+      controller: { kind: 'ReplicaSet', name: 'web' },
+    });
+    const { savesAtCordon, store } = await cordonAndDrain(cluster);
+    for (const worker of WORKERS) expect(savesAtCordon[worker], worker).toEqual(WORKERS);
+    const verbs = cluster.requests.map((r) => `${r.verb} ${r.target}`);
+    expect(verbs.slice(0, 4).sort()).toEqual(WORKERS.map((w) => `cordon ${w}`));
+    expect(verbs.filter((v) => v.startsWith('cordon'))).toHaveLength(4);
+    expect(verbs.indexOf('evict apps/web-1')).toBeGreaterThan(3);
+    expect(store.latest?.outage.cordonedByHecate).toEqual(WORKERS);
+    for (const w of WORKERS)
+      expect(cluster.nodes.views.get(w)).toMatchObject({ unschedulable: true, cordonedBy: 'hecate' });
+  });
+
+  it('leaves a worker someone else cordoned out of the record, says so once, and does not cordon it again', async () => {
+    const cluster = world();
+    cluster.nodes.add('titan-05', { unschedulable: true, cordonedBy: 'ops' });
+    const { reports, store } = await cordonAndDrain(cluster);
+    expect(store.latest?.outage.cordonedByHecate).toEqual(['titan-04', 'titan-06', 'titan-07']);
+    expect(cluster.requests.filter((r) => r.verb === 'cordon').map((r) => r.target)).not.toContain('titan-05');
+    expect(cluster.nodes.views.get('titan-05')?.cordonedBy).toBe('ops');
+    const said = 'titan-05 was already cordoned by someone else (by ops): not recorded, so startup leaves it cordoned';
+    expect(reports.filter((r) => r === said)).toHaveLength(1);
+  });
+
+  it('on a rerun after a crash between the record and the cordons, cordons what is left without recording twice', async () => {
+    const cluster = world();
+    const store = new MemoryStore({ outage: outageRecord.parse({ cordonedByHecate: WORKERS }) });
+    await cluster.nodes.cordon('titan-04', 'hecate');
+    await cordonAndDrain(cluster, store);
+    expect(store.latest?.outage.cordonedByHecate).toEqual(WORKERS);
+    expect(cluster.requests.filter((r) => r.verb === 'cordon').map((r) => r.target)).toEqual([
+      'titan-04', // the one before the crash
+      'titan-05',
+      'titan-06',
+      'titan-07',
+    ]);
+  });
+
+  it('in a server dry run sends every cordon with dryRun and records nothing', async () => {
+    const cluster = world();
+    const store = new MemoryStore();
+    await cordonAndDrain(cluster, store, { dryRun: true });
+    const cordons = cluster.requests.filter((r) => r.verb === 'cordon');
+    expect(cordons.length).toBeGreaterThanOrEqual(4);
+    expect(cordons.every((r) => r.dryRun)).toBe(true);
+    expect((store.latest?.outage.cordonedByHecate ?? []).length).toBe(0);
+    for (const w of WORKERS) expect(cluster.nodes.views.get(w)?.unschedulable).toBe(false);
+  });
+});
