@@ -3,7 +3,7 @@ import type { PlanStep } from '../api/plan.js';
 import type { PowerPlanSpec } from '../api/powerplan.js';
 import { fluxSuspendSteps } from './flux-steps.js';
 import type { CompileInput } from './input.js';
-import { drainSteps, powerOffSteps, recordOutageStep, selfNodeOf, storageStep } from './shutdown.js';
+import { drainSteps, POWER_OFF_WORKERS, powerOffSteps, recordOutageStep, selfNodeOf, storageStep } from './shutdown.js';
 import { nodesInOrder } from './step.js';
 
 /**
@@ -57,11 +57,8 @@ export function compileEmergencyShutdownTuned(input: CompileInput): PlanStep[] {
     ...powerOffSteps(tuned, true).map((s) => ({
       ...s,
       timeoutSeconds: EMERGENCY.powerOffSeconds,
-      // Workers lose power together; the control plane still goes one node at a time, then Hecate's own node.
-      params:
-        s.params.role === 'worker' && s.params.node !== self
-          ? { ...s.params, group: 'power-off-workers', parallelism: String(workers) }
-          : s.params,
+      // Every worker at once, whatever powerOff.parallelism says; the control plane still one node at a time.
+      params: s.params.group === POWER_OFF_WORKERS ? { ...s.params, parallelism: String(workers) } : s.params,
     })),
   ];
 }

@@ -172,7 +172,13 @@ describe('the Atlas shutdown plan', () => {
     const steps = compilePlan('shutdown', atlasInput()).steps;
     for (const s of steps.filter((s) => s.stage === 'drain' || s.stage === 'power-off'))
       expect(s.destructive).toBe(true);
-    expect(steps.filter((s) => s.stage === 'drain').map((s) => s.params.parallelism)).toEqual(['2', '2', '2', '2']);
+    const drain = steps.filter((s) => s.stage === 'drain');
+    expect(drain[0]?.id).toBe('cordon/workers'); // every worker cordoned before the first eviction
+    expect(drain.slice(1).map((s) => s.params.parallelism)).toEqual(['2', '2', '2', '2']);
+    const workers = steps.filter((s) => s.stage === 'power-off' && s.params.role === 'worker');
+    expect(workers.map((s) => [s.params.group, s.params.parallelism])).toEqual(
+      workers.map(() => ['power-off-workers', '4']),
+    );
   });
 });
 
@@ -181,7 +187,7 @@ describe('the emergency shutdown plan', () => {
     const plan = compilePlan('emergency-shutdown', atlasInput());
     const steps = plan.steps.map((s) => s.id);
     expect(steps[0]).toBe('outage/record');
-    const drains = plan.steps.filter((s) => s.stage === 'drain');
+    const drains = plan.steps.filter((s) => s.kind === 'drain-node');
     expect(drains.map((s) => s.params.parallelism)).toEqual(['4', '4', '4', '4']);
     expect(drains[0]?.blockers.join(' ')).toContain('evict → disable-eviction after 15s');
     expect(steps.filter((id) => id.startsWith('power-off/')).at(-1)).toBe('power-off/titan-01');
@@ -199,7 +205,7 @@ describe('the emergency shutdown plan', () => {
   it('never waits longer at a drain level than the plan itself would', () => {
     const input = atlasInput();
     const short = { ...input, spec: { ...input.spec, drain: { ...input.spec.drain, timeout: '5s' } } };
-    const drain = compilePlan('emergency-shutdown', short).steps.find((s) => s.stage === 'drain');
+    const drain = compilePlan('emergency-shutdown', short).steps.find((s) => s.kind === 'drain-node');
     expect(drain?.blockers.join(' ')).toContain('evict → disable-eviction after 5s');
   });
 });
