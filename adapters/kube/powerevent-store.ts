@@ -69,22 +69,35 @@ function retriable(error: unknown): boolean {
   return isConflict(error) || code === 429 || (code !== undefined && code >= 500);
 }
 
+/** A change waiting for the next write, and the caller waiting for it (none for a note). */
+interface Pending {
+  change: (status: PowerEventStatus) => PowerEventStatus;
+  done?: { resolve(): void; reject(error: unknown): void };
+}
+
 /**
  * One PowerEvent's status, held in memory and written through `apply`. Writes are serialised (parallel runner steps
  * never interleave) and skipped when nothing changed. `fence` runs before every write; it throws when this process
  * may no longer write (it lost the leader lease).
+ *
+ * Status writes never hold the work: the changes that arrive while a write is in flight go out together in the next
+ * one (each `update` still resolves only once a write holding its change is done, so what a resume needs is
+ * recorded before the caller acts), and a `note` (progress shown to people: a stage condition) waits up to
+ * `noteDelayMs` to ride along with the next write instead of making its own.
  */
 export class PowerEventStatusStore implements ProgressStore {
   private status: PowerEventStatus;
   private written: string;
-  private chain: Promise<void> = Promise.resolve();
+  private pending: Pending[] = [];
+  private writing: Promise<void> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly ref: PowerEventRef,
     current: PowerEventStatus,
     private readonly apply: StatusApply,
     private readonly fence: () => void = () => undefined,
-    private readonly onWrite?: (status: PowerEventStatus) => void,
+    private readonly noteDelayMs = 250,
   ) {
     this.status = structuredClone(current);
     this.written = JSON.stringify(current);
@@ -95,10 +108,61 @@ export class PowerEventStatusStore implements ProgressStore {
     return structuredClone(this.status);
   }
 
-  /** Changes the status and writes it; resolves when the write (and every earlier one) is done. */
+  /** Changes the status and writes it; resolves when a write holding the change (and every earlier one) is done. */
   update(change: (status: PowerEventStatus) => PowerEventStatus): Promise<void> {
-    const run = this.chain.then(async () => {
-      const next = change(structuredClone(this.status));
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ change, done: { resolve, reject } });
+      this.flushSoon(0);
+    });
+  }
+
+  /** Changes the status in the next write, within `noteDelayMs`; nobody waits for it. */
+  note(change: (status: PowerEventStatus) => PowerEventStatus): void {
+    this.pending.push({ change });
+    this.flushSoon(this.noteDelayMs);
+  }
+
+  /** Resolves once every change made so far is written (or failed). */
+  async flushed(): Promise<void> {
+    this.flushSoon(0);
+    while (this.writing) await this.writing;
+  }
+
+  private flushSoon(delayMs: number): void {
+    if (this.writing) return; // the write in flight takes the rest when it ends
+    if (delayMs > 0) {
+      this.timer ??= setTimeout(() => this.startWriting(), delayMs);
+      return;
+    }
+    this.startWriting();
+  }
+
+  private startWriting(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.writing || this.pending.length === 0) return;
+    this.writing = this.writeAll().finally(() => {
+      this.writing = undefined;
+      // notes that came during the write wait their delay; updates go at once
+      if (this.pending.some((p) => p.done)) this.startWriting();
+      else if (this.pending.length > 0) this.flushSoon(this.noteDelayMs);
+    });
+  }
+
+  /** One write for every pending change, in the order they came; a change that throws fails only its caller. */
+  private async writeAll(): Promise<void> {
+    const batch = this.pending.splice(0);
+    let next = structuredClone(this.status);
+    const applied: Pending[] = [];
+    for (const pending of batch) {
+      try {
+        next = pending.change(next);
+        applied.push(pending);
+      } catch (error) {
+        pending.done?.reject(error);
+      }
+    }
+    try {
       const text = JSON.stringify(next);
       if (text !== this.written) {
         this.fence();
@@ -106,10 +170,10 @@ export class PowerEventStatusStore implements ProgressStore {
         this.written = text;
       }
       this.status = next; // NOTE: only once written, so `current` never shows what the API refused
-      this.onWrite?.(structuredClone(next));
-    });
-    this.chain = run.catch(() => undefined);
-    return run;
+      for (const pending of applied) pending.done?.resolve();
+    } catch (error) {
+      for (const pending of applied) pending.done?.reject(error);
+    }
   }
 
   async load(): Promise<{ outage: OutageRecord; progress?: PowerEventStatus['progress'] } | undefined> {

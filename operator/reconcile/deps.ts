@@ -24,6 +24,8 @@ export type ExecutorFactory = (plan: { name: string; spec: PowerPlanSpec; mode: 
 export interface StatusStore extends ProgressStore {
   readonly current: PowerEventStatus;
   update(change: (status: PowerEventStatus) => PowerEventStatus): Promise<void>;
+  /** Progress for people (a stage condition): goes out with the next write, within a moment; nobody waits. */
+  note(change: (status: PowerEventStatus) => PowerEventStatus): void;
 }
 
 export interface ReconcileMetrics {

@@ -178,6 +178,10 @@ export class SealableStore implements StatusStore {
     return this.sealed ? Promise.resolve() : this.inner.update(change);
   }
 
+  note(change: (status: PowerEventStatus) => PowerEventStatus): void {
+    if (!this.sealed) this.inner.note(change);
+  }
+
   load(): ReturnType<StatusStore['load']> {
     return this.inner.load();
   }

@@ -119,7 +119,7 @@ function onRunEvent(
   };
   if (e.type === 'start') {
     started.set(e.step.id, deps.clock.now().getTime());
-    void store.update((s) => next.stageProgress(s, e.step, facts)).catch(() => undefined);
+    store.note((s) => next.stageProgress(s, e.step, facts));
     record('Normal', 'StepStarted', e.step.title);
     log.info('Step started', { powerEvent: key, step: e.step.id, stage: e.step.stage });
   } else if (e.type === 'done' || e.type === 'already-done' || e.type === 'skipped') {
@@ -127,7 +127,7 @@ function onRunEvent(
     if (since !== undefined) {
       deps.metrics?.stageFinished(e.step.stage, (deps.clock.now().getTime() - since) / 1000);
     }
-    void store.update((s) => next.stageDone(s, e.step, facts)).catch(() => undefined);
+    store.note((s) => next.stageDone(s, e.step, facts));
     if (e.type === 'done') record('Normal', 'StepFinished', e.step.title);
     log.info('Step finished', { powerEvent: key, step: e.step.id, result: e.type });
   } else if (e.type === 'failed') {
