@@ -32,6 +32,30 @@ export interface InformerOptions<T extends KubernetesObject> {
   staleAfterMs?: number;
 }
 
+/**
+ * What the cache keeps of an object: everything but `metadata.managedFields` (server-side apply's bookkeeping, often
+ * larger than the object itself; the operator never reads it). The object is trimmed in place: it came fresh from a
+ * list or a watch event and nothing else holds it.
+ */
+export function forTheCache<T extends KubernetesObject>(obj: T): T {
+  if (obj?.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
+}
+
+/** A Watch whose events reach the informer's cache trimmed by {@link forTheCache}. */
+class TrimmingWatch extends Watch {
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    const trimmed = (phase: string, obj: unknown, watchObj?: unknown) =>
+      callback(phase, forTheCache(obj as KubernetesObject), watchObj);
+    return super.watch(path, queryParams, trimmed, done);
+  }
+}
+
 export class Informer<T extends KubernetesObject> {
   private readonly informer: ListWatch<T>;
   private stopping = false;
@@ -47,7 +71,11 @@ export class Informer<T extends KubernetesObject> {
     kubeConfig: KubeConfig,
     private readonly options: InformerOptions<T>,
   ) {
-    this.informer = new ListWatch<T>(options.path, new Watch(kubeConfig), options.list, false);
+    const list = async () => {
+      const listed = await options.list();
+      return { ...listed, items: listed.items.map(forTheCache) };
+    };
+    this.informer = new ListWatch<T>(options.path, new TrimmingWatch(kubeConfig), list, false);
     const seen = (obj: T) => {
       this.lastEventAt = Date.now();
       options.onChange(obj);

@@ -57,3 +57,29 @@ describe('Informer restarts', () => {
     expect(log.delays.slice(0, 6)).toEqual([5, 10, 20, 40, 40, 40]);
   });
 });
+
+describe('Informer cache', () => {
+  it('keeps listed objects without metadata.managedFields, everything else as listed', async () => {
+    const { logger } = delayLog();
+    const managedFields = [{ manager: 'hecate-operator', operation: 'Apply', fieldsV1: { 'f:status': {} } }];
+    const informer = new Informer(unreachable(), {
+      name: 'powerplans',
+      path: '/apis/power.hecate.dev/v1alpha1/powerplans',
+      list: async () => ({
+        metadata: { resourceVersion: '7' },
+        items: [{ apiVersion: 'v1', kind: 'Thing', metadata: { name: 'a', uid: 'u', managedFields }, spec: { x: 1 } }],
+      }),
+      onChange: () => {},
+      logger,
+      backoffMs: { min: 60_000, max: 60_000 },
+    });
+    await informer.start();
+    await informer.stop();
+    expect(informer.get('a')).toEqual({
+      apiVersion: 'v1',
+      kind: 'Thing',
+      metadata: { name: 'a', uid: 'u' },
+      spec: { x: 1 },
+    });
+  });
+});
