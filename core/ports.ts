@@ -52,6 +52,8 @@ export interface FluxPort {
     namespace: string,
     name: string,
   ): Promise<{ ready: boolean; revision?: string; message?: string } | undefined>;
+  /** A feed of changes to every Kustomization and HelmRelease and to the named source, when the adapter can watch. */
+  watch?(source: { kind: string; namespace: string; name: string }): Promise<ChangeFeed>;
 }
 
 export interface NodeView {
@@ -63,9 +65,23 @@ export interface NodeView {
   arch?: string;
 }
 
+/**
+ * Wakes a wait when what it waits for may have changed (a watch event), so that it looks again at once instead of at
+ * its next poll. Counts the changes seen; closed when the wait ends.
+ */
+export interface ChangeFeed {
+  /** Changes seen since the feed opened. */
+  readonly version: number;
+  /** Resolves once `version` is past `since`, after `ms` at the latest (the poll as a safety net), or on abort. */
+  changedSince(since: number, ms: number, signal?: AbortSignal): Promise<void>;
+  close(): void;
+}
+
 export interface NodePort {
   list(): Promise<NodeView[]>;
   get(name: string): Promise<NodeView | undefined>;
+  /** A feed of changes to these nodes (all nodes when empty), when the adapter can watch. */
+  watch?(names: readonly string[]): Promise<ChangeFeed>;
   /** Marks the node unschedulable and annotates it as cordoned by `owner`; idempotent. */
   cordon(name: string, owner: string, options?: MutationOptions): Promise<void>;
   /** Clears unschedulable and the annotation; idempotent. */

@@ -1,7 +1,8 @@
 import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type FluxKind, type FluxObject, type FluxObjectRef, toFluxObject } from '../../core/flux/objects.js';
-import type { FluxPort, MutationOptions } from '../../core/ports.js';
+import type { ChangeFeed, FluxPort, MutationOptions } from '../../core/ports.js';
 import { isNotFound } from './errors.js';
+import { objectWatch, watchFeed } from './watch-feed.js';
 
 export const FLUX_APIS = {
   Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },
@@ -24,8 +25,23 @@ interface Conditioned {
 export class KubeFlux implements FluxPort {
   private readonly api: CustomObjectsApi;
 
-  constructor(kc: KubeConfig) {
+  constructor(private readonly kc: KubeConfig) {
     this.api = kc.makeApiClient(CustomObjectsApi);
+  }
+
+  /** Every Kustomization and HelmRelease, and the source: the Flux-ready wait looks again on each event. */
+  watch(source: { kind: string; namespace: string; name: string }): Promise<ChangeFeed> {
+    const path = ({ group, version, plural }: { group: string; version: string; plural: string }) =>
+      `/apis/${group}/${version}/${plural}`;
+    const api = SOURCE_APIS[source.kind];
+    const sourceWatch = api
+      ? [objectWatch(`/apis/${api.group}/${api.version}/namespaces/${source.namespace}/${api.plural}/${source.name}`)]
+      : [];
+    return watchFeed(this.kc, [
+      { path: path(FLUX_APIS.Kustomization) },
+      { path: path(FLUX_APIS.HelmRelease) },
+      ...sourceWatch,
+    ]);
   }
 
   async list(kind: FluxKind): Promise<FluxObject[]> {

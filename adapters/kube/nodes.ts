@@ -1,7 +1,8 @@
 import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
-import type { MutationOptions, NodePort, NodeView } from '../../core/ports.js';
+import type { ChangeFeed, MutationOptions, NodePort, NodeView } from '../../core/ports.js';
 import { within } from '../within.js';
 import { isNotFound } from './errors.js';
+import { objectWatch, watchFeed } from './watch-feed.js';
 
 export const CORDONED_BY = 'power.hecate.dev/cordoned-by';
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -35,7 +36,7 @@ export class KubeNodes implements NodePort {
   private readonly api: CoreV1Api;
 
   constructor(
-    kc: KubeConfig,
+    private readonly kc: KubeConfig,
     private readonly options: { readTimeoutMs?: number } = {},
   ) {
     this.api = kc.makeApiClient(CoreV1Api);
@@ -57,6 +58,14 @@ export class KubeNodes implements NodePort {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /** One node by name, or every node: the node-down and nodes-Ready waits look again on each event. */
+  watch(names: readonly string[]): Promise<ChangeFeed> {
+    const [only] = names;
+    return watchFeed(this.kc, [
+      names.length === 1 && only ? objectWatch(`/api/v1/nodes/${only}`) : { path: '/api/v1/nodes' },
+    ]);
   }
 
   async cordon(name: string, owner: string, options: MutationOptions = {}): Promise<void> {

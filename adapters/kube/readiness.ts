@@ -3,6 +3,7 @@
  * (a Kustomization missing from the snapshot, substituteFrom ConfigMaps and Secrets).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { ChangeFeed } from '../../core/ports.js';
 import { toKustomizationView } from '../../core/steps/chain-kustomization.js';
 import type {
   FluxKustomizationPort,
@@ -14,6 +15,7 @@ import type {
 } from '../../core/steps/chain-ports.js';
 import { notFound, type ObservedObject, type ObservedPod, readinessOf } from '../../core/steps/readiness.js';
 import { ObjectClient } from './apply.js';
+import { objectWatch, watchFeed } from './watch-feed.js';
 
 /** The API version of kinds a plan names without one (waitFor has only kind, namespace and name). */
 const KNOWN_VERSIONS: Record<string, string> = {
@@ -54,7 +56,7 @@ export class KubeReadiness implements ReadinessPort {
   private readonly client: ObjectClient;
   private readonly versions = new Map<string, string>(Object.entries(KNOWN_VERSIONS));
 
-  constructor(kc: KubeConfig) {
+  constructor(private readonly kc: KubeConfig) {
     this.client = ObjectClient.for(kc);
   }
 
@@ -80,14 +82,22 @@ export class KubeReadiness implements ReadinessPort {
     return lines;
   }
 
+  /** Each object by name: a stage's wait looks again when one of them changes (its status, or it appears). */
+  async watch(refs: readonly ObjectKey[]): Promise<ChangeFeed> {
+    return watchFeed(this.kc, await Promise.all(refs.map(async (ref) => objectWatch(await this.pathOf(ref)))));
+  }
+
   private async read(ref: ObjectKey): Promise<ObservedObject | undefined> {
+    return (await this.client.get(await this.pathOf(ref))) as ObservedObject | undefined;
+  }
+
+  private async pathOf(ref: ObjectKey): Promise<string> {
     const apiVersion = ref.apiVersion ?? (await this.versionOf(ref.kind));
-    const path = await this.client.pathOf({
+    return this.client.pathOf({
       apiVersion,
       kind: ref.kind,
       metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
     });
-    return (await this.client.get(path)) as ObservedObject | undefined;
   }
 
   /** The preferred version of a kind no table names: the first group in discovery that serves it. */

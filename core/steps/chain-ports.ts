@@ -3,6 +3,7 @@
  * repo snapshot, applies them, and waits for what the stage names (and what its Flux Kustomization health-checks)
  * to be Ready.
  */
+import type { ChangeFeed } from '../ports.js';
 
 /** A Kubernetes object as plain JSON, the way kustomize prints it and the API server reads it. */
 export interface KubeObject {
@@ -83,6 +84,8 @@ export interface ReadinessPort {
    * their pods' (Unschedulable and its message, ImagePullBackOff, CrashLoopBackOff...) and recent Warning events.
    */
   explain?(ref: ObjectKey): Promise<string[]>;
+  /** A feed of changes to these objects, when the adapter can watch: the stage's wait looks again on each event. */
+  watch?(refs: readonly ObjectKey[]): Promise<ChangeFeed>;
 }
 
 /** A `substituteFrom` entry of a Flux Kustomization. */

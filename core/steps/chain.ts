@@ -30,7 +30,7 @@ import {
   waitTargets,
 } from './chain-targets.js';
 import { UNSEAL_HINT } from './readiness.js';
-import { waitUntil } from './wait.js';
+import { openFeed, waitUntil } from './wait.js';
 
 export interface ChainOptions {
   /** Reads the stage's Flux Kustomization (postBuild, healthChecks, wait); without it neither applies. */
@@ -191,8 +191,12 @@ export function applyChainStage(
         }
         return { done: last.length === 0, status: statusLine(stage.name, last) };
       };
+      // each object the stage waits for is watched: the stage ends one watch event after it is Ready, not a poll
+      const refs = (await pending(step, stage, ks)).map((o) => o.ref);
+      const watch = readiness.watch?.bind(readiness);
+      const feed = refs.length > 0 && watch ? await openFeed(() => watch(refs)) : undefined;
       try {
-        await waitUntil(ctx, probe, options.intervalMs ?? 1_000);
+        await waitUntil(ctx, probe, options.intervalMs ?? 1_000, feed);
       } catch (error) {
         if (!(error instanceof DeadlineExceededError) || last.length === 0) throw error;
         const elapsed = `${Math.round((ctx.clock.now().getTime() - started) / 1000)}s`;
@@ -200,6 +204,7 @@ export function applyChainStage(
         for (const line of reportLines(failure)) ctx.report(line);
         throw failure;
       } finally {
+        feed?.close();
         built.delete(step.id);
       }
       ctx.report(`${stage.name}: Ready`);

@@ -1,6 +1,6 @@
 import type { ApiPort, NodePort } from '../ports.js';
 import type { StepExecutor } from '../run/executor.js';
-import { waitUntil } from './wait.js';
+import { openFeed, waitUntil } from './wait.js';
 
 /** Waits until `params.quorum` nodes of the plan report Ready. */
 export function waitNodes(nodes: NodePort, intervalMs = 2_000): StepExecutor {
@@ -11,7 +11,15 @@ export function waitNodes(nodes: NodePort, intervalMs = 2_000): StepExecutor {
   return {
     check: async (step) => (await probe(step.targets, Number(step.params.quorum ?? 1))).done,
     apply: async () => {},
-    wait: (step, ctx) => waitUntil(ctx, () => probe(step.targets, Number(step.params.quorum ?? 1)), intervalMs),
+    wait: async (step, ctx) => {
+      const watch = nodes.watch?.bind(nodes);
+      const feed = watch ? await openFeed(() => watch([])) : undefined;
+      try {
+        await waitUntil(ctx, () => probe(step.targets, Number(step.params.quorum ?? 1)), intervalMs, feed);
+      } finally {
+        feed?.close();
+      }
+    },
   };
 }
 

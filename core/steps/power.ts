@@ -4,7 +4,7 @@ import { StepKind } from '../plan/stages.js';
 import type { NodeAccessPort, NodePort } from '../ports.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
-import { waitUntil } from './wait.js';
+import { openFeed, waitUntil } from './wait.js';
 
 export interface PowerOffOptions {
   /** Send with dryRun: nothing is recorded and nothing is waited for (default false). */
@@ -162,14 +162,18 @@ export function powerOffNode(
         if (down === undefined) throw new Error(`cannot read node ${node.name}`);
         return { done: down, status: down ? `${node.name} is down` : `${node.name} is still Ready` };
       };
+      const watch = nodes.watch?.bind(nodes);
+      const feed = watch ? await openFeed(() => watch([node.name])) : undefined;
       try {
-        await waitUntil(bounded, probe, options.intervalMs ?? 2_000);
+        await waitUntil(bounded, probe, options.intervalMs ?? 2_000, feed);
       } catch (error) {
         const cause = sendErrors.get(step.id);
         if (error instanceof DeadlineExceededError && cause) {
           throw new DeadlineExceededError(`${error.message}; sending the power-off failed`, { cause });
         }
         throw error;
+      } finally {
+        feed?.close();
       }
     },
   };

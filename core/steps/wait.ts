@@ -1,3 +1,4 @@
+import type { ChangeFeed } from '../ports.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import type { StepContext } from '../run/executor.js';
 
@@ -12,14 +13,26 @@ function formatElapsed(ms: number, round: (x: number) => number = Math.floor): s
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
+/** With a change feed, the poll is only a safety net (a watch that ended, an event missed): this slow. */
+export const SAFETY_NET_MS = 5_000;
+
 /**
- * Polls `probe` every `intervalMs` until it is done or the step's deadline passes. A probe that throws counts as
- * not done (the API may be coming back); its message becomes the status. Reports each change of status.
+ * Probes until it is done or the step's deadline passes. A probe that throws counts as not done (the API may be
+ * coming back); its message becomes the status. Reports each change of status.
+ *
+ * Without `feed`, polls every `intervalMs`. With one, probes again as soon as the feed saw a change since the last
+ * probe began (the latency of one watch event), and every {@link SAFETY_NET_MS} (at least `intervalMs`) otherwise.
  */
-export async function waitUntil(ctx: StepContext, probe: () => Promise<Probe>, intervalMs = 1_000): Promise<void> {
+export async function waitUntil(
+  ctx: StepContext,
+  probe: () => Promise<Probe>,
+  intervalMs = 1_000,
+  feed?: ChangeFeed,
+): Promise<void> {
   const started = ctx.clock.now().getTime();
   let last = '';
   for (;;) {
+    const since = feed?.version ?? 0;
     const result = await probe().catch((error: unknown): Probe => ({ done: false, status: (error as Error).message }));
     if (result.done) return;
     const now = ctx.clock.now().getTime();
@@ -31,6 +44,54 @@ export async function waitUntil(ctx: StepContext, probe: () => Promise<Probe>, i
     if (ctx.deadline !== undefined && now >= ctx.deadline) {
       throw new DeadlineExceededError(`gave up after ${formatElapsed(now - started)}: ${result.status}`);
     }
-    await ctx.clock.sleep(intervalMs, ctx.signal);
+    if (!feed) {
+      await ctx.clock.sleep(intervalMs, ctx.signal);
+      continue;
+    }
+    const untilDeadline = ctx.deadline === undefined ? Number.POSITIVE_INFINITY : ctx.deadline - now;
+    await feed.changedSince(since, Math.min(Math.max(intervalMs, SAFETY_NET_MS), untilDeadline), ctx.signal);
+    if (ctx.signal?.aborted) throw ctx.signal.reason;
+  }
+}
+
+/** Opens a feed; none when its watches cannot start (the wait then polls, as without one). */
+export async function openFeed(open: () => Promise<ChangeFeed>): Promise<ChangeFeed | undefined> {
+  return open().catch(() => undefined);
+}
+
+/** A {@link ChangeFeed} an adapter bumps on each watch event; `onClose` stops its watches. */
+export class ChangeCounter implements ChangeFeed {
+  private count = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly onClose: () => void = () => {}) {}
+
+  get version(): number {
+    return this.count;
+  }
+
+  bump(): void {
+    this.count += 1;
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  changedSince(since: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.count > since || signal?.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  close(): void {
+    for (const wake of [...this.waiters]) wake();
+    this.onClose();
   }
 }
