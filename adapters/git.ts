@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import type { SnapshotPort } from '../core/steps/prepare-ports.js';
 import { expandHome, type PathEnv } from './paths.js';
 
@@ -74,6 +73,7 @@ export class GitSnapshot implements SnapshotPort {
 
   private async git(args: string[], cwd: string | undefined, signal?: AbortSignal): Promise<string> {
     const env = this.options.env ?? process.env;
+    const { execa } = await import('execa');
     const result = await execa(this.options.git ?? 'git', args, {
       ...(cwd ? { cwd } : {}),
       reject: false,
@@ -102,7 +102,9 @@ export class GitSnapshot implements SnapshotPort {
 export async function snapshotRevision(dir: string, git = 'git'): Promise<{ present: boolean; revision?: string }> {
   if (!existsSync(join(dir, '.git'))) return { present: false };
   const run = (args: string[]) =>
-    execa(git, ['-C', dir, ...args], { reject: false, stdin: 'ignore', timeout: 10_000, env: { LC_ALL: 'C' } });
+    import('execa').then(({ execa }) =>
+      execa(git, ['-C', dir, ...args], { reject: false, stdin: 'ignore', timeout: 10_000, env: { LC_ALL: 'C' } }),
+    );
   const [sha, branch] = await Promise.all([run(['rev-parse', 'HEAD']), run(['rev-parse', '--abbrev-ref', 'HEAD'])]);
   if (sha.exitCode !== 0) return { present: true };
   return {

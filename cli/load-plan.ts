@@ -1,6 +1,6 @@
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { GROUP, type PowerPlanSpec, parseOrThrow, powerPlan, VERSION } from '../core/api/index.js';
 import { fromYamlAll } from '../core/yaml.js';
 import { ExitCode, ExitError } from './exit.js';
@@ -154,6 +154,8 @@ export async function findPlanInSnapshot(snapshot: string): Promise<LoadedPlan |
 
 /** The PowerPlan in the cluster, when there is exactly one. */
 export async function findPlanInCluster(kc: KubeConfig): Promise<LoadedPlan | undefined> {
+  // NOTE: loaded here, not at the top: --help and an offline dry-run never load the Kubernetes client
+  const { CustomObjectsApi } = await import('@kubernetes/client-node');
   const api = kc.makeApiClient(CustomObjectsApi);
   const list = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'powerplans' })) as {
     items?: unknown[];

@@ -2,7 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { CommanderError } from 'commander';
-import { StateFileError } from '../adapters/state-file.js';
+import type { StateFileError } from '../adapters/state-file.js';
 import { CommandNotFoundError, describeSystemError } from '../adapters/system.js';
 import { ValidationError } from '../core/api/validate.js';
 import type { CliDeps } from './deps.js';
@@ -32,7 +32,11 @@ function isSystemError(error: unknown): error is NodeJS.ErrnoException & { sysca
   return error instanceof Error && typeof e?.code === 'string' && typeof e.syscall === 'string';
 }
 
-function reportError(error: unknown, deps: CliDeps): number {
+/**
+ * NOTE: main.ts loads only what `--help` needs (see ./program.ts); a class that only this path needs is imported
+ * here. When such an error was thrown, its module is loaded already and the import costs nothing.
+ */
+async function reportError(error: unknown, deps: CliDeps): Promise<number> {
   if (error instanceof CommanderError) {
     return error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage; // commander printed its own message
   }
@@ -44,6 +48,7 @@ function reportError(error: unknown, deps: CliDeps): number {
     deps.stderr(`hecate: ${error.message}\n`);
     return ExitCode.Usage;
   }
+  const { StateFileError } = await import('../adapters/state-file.js');
   if (error instanceof StateFileError) {
     deps.stderr(`hecate: ${error.message}\n`);
     return stateFileExit(error);

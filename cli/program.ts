@@ -1,11 +1,13 @@
-import { Command, Option } from 'commander';
+/**
+ * The command table: every command's name, options, parsers and help, and nothing of what the commands do. Each
+ * action imports its command's module when it runs, so that `hecate --help`, a usage error or a dry-run loads only
+ * what it uses (an offline dry-run never loads @kubernetes/client-node): keep this file's imports light.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { PlanMode } from '../core/api/index.js';
-import { ANALYZE_HELP, type AnalyzeOptions, parseAnalyzeOutput, runAnalyze } from './commands/analyze.js';
-import { BUNDLE_BUILD_HELP, type BundleBuildOptions, parseLevel, runBundleBuild } from './commands/bundle.js';
-import { runConsole } from './commands/console.js';
-import { runMode } from './commands/mode.js';
-import { runStatus, type StatusOptions } from './commands/status.js';
-import { UPS_WATCH_HELP } from './commands/ups-watch.js';
+import type { AnalyzeOptions, AnalyzeOutput } from './commands/analyze.js';
+import type { BundleBuildOptions } from './commands/bundle.js';
+import type { StatusOptions } from './commands/status.js';
 import type { CliDeps } from './deps.js';
 import { EXIT_CODES_HELP } from './exit.js';
 import { type CommonOptions, parseDryRun, parseOutput } from './options.js';
@@ -34,6 +36,65 @@ const MODES: { mode: PlanMode; summary: string; example: string }[] = [
     example: 'hecate harbor-seed --execute',
   },
 ];
+
+/** Commander's parser for `analyze -o`. */
+function parseAnalyzeOutput(value: string): AnalyzeOutput {
+  if (value === 'text' || value === 'json') return value;
+  throw new InvalidArgumentError('expected one of: text, json');
+}
+
+/** Commander's parser for `bundle build --level`. */
+function parseLevel(value: string): number {
+  const level = Number(value);
+  if (!Number.isInteger(level) || level < 1 || level > 19) throw new InvalidArgumentError('expected 1 to 19');
+  return level;
+}
+
+/** Help text for `hecate startup` (after the options list): the UPS watch of ./commands/ups-watch.ts. */
+const UPS_WATCH_HELP = `
+UPS watch (startup --execute, plans with ups.source set):
+  While the startup runs, Hecate reads the UPS every ups.pollInterval (every 5 s while on battery). When power
+  fails again and the UPS is on battery under ups.emergencyCharge (or reports LB or FSD, or stops answering after
+  it was seen on battery), the startup stops at the next safe point (the step in flight finishes, no new step
+  starts), the emergency shutdown runs to completion even if power returns meanwhile, and hecate exits 3: rerun
+  startup when power is stable. A failed read while on line does not stop the startup.
+  --ignore-ups overrides the start gate only: the watch stays armed. An emergency already present when the
+  startup began is the one overridden; a new outage after power returns still stops the startup.`;
+
+/** Help text for `hecate analyze` (after the options list). */
+const ANALYZE_HELP = `
+Reads every YAML file of a Flux repo (no cluster, no network) and reports:
+  - deadlock 1: a Flux source whose host is served by a workload Flux applies from that same source
+  - deadlock 2: a registry deployed from the repo that pulls its own images or charts
+  - the dependsOn graph in layers (plus what objects imply: namespaces, CRDs, sources), cycles, missing targets
+  - the derived bootstrap chain and where the registry seed goes
+  - what it could not decide (variables in SOPS Secrets, remote bases, ties)
+With --plan, it also reports where that PowerPlan's chain disagrees with the repo.
+
+Examples:
+  $ hecate analyze --repo ~/hecate-repo
+  $ hecate analyze --repo . -o json
+  $ hecate analyze --repo ~/hecate-repo --emit-plan /tmp/powerplan.yaml
+  $ hecate analyze --repo ~/hecate-repo --emit-plan /tmp/powerplan.yaml --force
+  $ hecate analyze --plan manifests/atlas-powerplan.yaml --repo ~/hecate-repo
+
+Exit codes:
+  0  the analysis ran (findings or not); with --plan, the check found no error (warnings are fine)
+  1  the --plan check found an error (the whole analysis is printed first); or --emit-plan could not be
+     written (read-only or full file system)
+  2  bad input: the repo or --plan cannot be used, or --emit-plan exists (pass --force) or is a bad path`;
+
+/** Help text for `hecate bundle build` (after the options list). */
+const BUNDLE_BUILD_HELP = `
+The bundle is one OCI archive, zstd-compressed, holding only the linux/<arch> variant of each image; beside it
+<bundle>.manifest.json lists every image's reference, digest and platform, the bundle's sha256 and the Harbor
+version. harbor-seed and prepare refuse a bundle that does not match it. Registry credentials come from the usual
+auth files (\${XDG_RUNTIME_DIR}/containers/auth.json, ~/.docker/config.json) or --authfile. Needs skopeo, tar, zstd.
+
+Examples:
+  $ hecate bundle build --plan manifests/atlas-powerplan.yaml
+  $ hecate bundle build --plan manifests/atlas-powerplan.yaml --execute
+  $ hecate bundle build --harbor-version v2.14.1 --arch arm64 --image docker.io/goharbor/harbor-core:v2.14.1 --execute`;
 
 function addCommonOptions(command: Command): Command {
   return command
@@ -100,7 +161,10 @@ export function buildProgram(deps: CliDeps): Command {
       'after',
       `\nExample:\n  $ ${example}\n  $ ${example.replace(' --execute', '')} -o yaml\n${EXIT_CODES_HELP}`,
     );
-    command.action((options: CommonOptions) => runMode(mode, options, deps));
+    command.action(async (options: CommonOptions) => {
+      const { runMode } = await import('./commands/mode.js');
+      await runMode(mode, options, deps);
+    });
   }
   addCommonOptions(
     program
@@ -113,7 +177,10 @@ export function buildProgram(deps: CliDeps): Command {
         'redraw on every change the watches report until interrupted (-o json: one line per update)',
         false,
       ),
-  ).action((options: StatusOptions) => runStatus(options, deps));
+  ).action(async (options: StatusOptions) => {
+    const { runStatus } = await import('./commands/status.js');
+    await runStatus(options, deps);
+  });
   program
     .command('console')
     .description(
@@ -123,9 +190,10 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context to use')
     .option('--state-file <file>', 'outage state file')
-    .action((options: CommonOptions) =>
-      runConsole({ ...options, execute: false, output: 'text', offline: false }, deps),
-    );
+    .action(async (options: CommonOptions) => {
+      const { runConsole } = await import('./commands/console.js');
+      await runConsole({ ...options, execute: false, output: 'text', offline: false }, deps);
+    });
   program
     .command('analyze')
     .description('find the bootstrap deadlocks in a Flux repo, derive the bootstrap chain, draft or check a PowerPlan')
@@ -143,7 +211,10 @@ export function buildProgram(deps: CliDeps): Command {
       "compare this PowerPlan's bootstrap chain and seed stage with the repo (exit 1 when the check finds an error)",
     )
     .addHelpText('after', ANALYZE_HELP)
-    .action((options: AnalyzeOptions) => runAnalyze(options, deps));
+    .action(async (options: AnalyzeOptions) => {
+      const { runAnalyze } = await import('./commands/analyze.js');
+      await runAnalyze(options, deps);
+    });
   const bundle = program.command('bundle').description('the Harbor bootstrap bundle on the control host');
   bundle
     .command('build')
@@ -176,6 +247,9 @@ export function buildProgram(deps: CliDeps): Command {
       new Option('-o, --output <format>', 'output format: text or json').default('text').choices(['text', 'json']),
     )
     .addHelpText('after', `${BUNDLE_BUILD_HELP}\n${EXIT_CODES_HELP}`)
-    .action((options: BundleBuildOptions) => runBundleBuild(options, deps));
+    .action(async (options: BundleBuildOptions) => {
+      const { runBundleBuild } = await import('./commands/bundle.js');
+      await runBundleBuild(options, deps);
+    });
   return program;
 }

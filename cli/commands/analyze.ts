@@ -1,6 +1,5 @@
 import { stat, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { InvalidArgumentError } from 'commander';
 import { defaultRepoSnapshot, expandHome } from '../../adapters/paths.js';
 import { RepoReadError, readRepo } from '../../adapters/repo-reader.js';
 import { describeSystemError } from '../../adapters/system.js';
@@ -24,11 +23,6 @@ export interface AnalyzeOptions {
   plan?: string;
   /** Let --emit-plan replace an existing file. */
   force?: boolean;
-}
-
-export function parseAnalyzeOutput(value: string): AnalyzeOutput {
-  if (value === 'text' || value === 'json') return value;
-  throw new InvalidArgumentError('expected one of: text, json');
 }
 
 function pathOf(path: string, deps: CliDeps): string {
@@ -76,6 +70,7 @@ async function emitPlan(target: string, options: AnalyzeOptions, deps: CliDeps, 
  * Finds both bootstrap deadlocks in a Flux repo and derives the bootstrap chain. Exit 0 when the analysis ran,
  * findings or not, except that a --plan check with an error exits 1 (after printing the whole analysis), so that
  * CI can gate on it; 2 when the repo, --plan or --emit-plan cannot be used. Never touches the cluster.
+ * `hecate analyze --help` says so too: ANALYZE_HELP in ../program.ts.
  */
 export async function runAnalyze(options: AnalyzeOptions, deps: CliDeps): Promise<void> {
   const plan: LoadedPlan | undefined = options.plan ? await loadPlanFile(pathOf(options.plan, deps)) : undefined;
@@ -104,26 +99,3 @@ export async function runAnalyze(options: AnalyzeOptions, deps: CliDeps): Promis
     throw new ExitError(ExitCode.Failed, `the plan check of ${source} found ${what}: ${errors[0]?.message ?? ''}`);
   }
 }
-
-/** Help text for `hecate analyze` (after the options list). */
-export const ANALYZE_HELP = `
-Reads every YAML file of a Flux repo (no cluster, no network) and reports:
-  - deadlock 1: a Flux source whose host is served by a workload Flux applies from that same source
-  - deadlock 2: a registry deployed from the repo that pulls its own images or charts
-  - the dependsOn graph in layers (plus what objects imply: namespaces, CRDs, sources), cycles, missing targets
-  - the derived bootstrap chain and where the registry seed goes
-  - what it could not decide (variables in SOPS Secrets, remote bases, ties)
-With --plan, it also reports where that PowerPlan's chain disagrees with the repo.
-
-Examples:
-  $ hecate analyze --repo ~/hecate-repo
-  $ hecate analyze --repo . -o json
-  $ hecate analyze --repo ~/hecate-repo --emit-plan /tmp/powerplan.yaml
-  $ hecate analyze --repo ~/hecate-repo --emit-plan /tmp/powerplan.yaml --force
-  $ hecate analyze --plan manifests/atlas-powerplan.yaml --repo ~/hecate-repo
-
-Exit codes:
-  0  the analysis ran (findings or not); with --plan, the check found no error (warnings are fine)
-  1  the --plan check found an error (the whole analysis is printed first); or --emit-plan could not be
-     written (read-only or full file system)
-  2  bad input: the repo or --plan cannot be used, or --emit-plan exists (pass --force) or is a bad path`;

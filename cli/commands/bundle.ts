@@ -4,7 +4,6 @@
  * prints what would be copied and where, and touches nothing.
  */
 import { resolve } from 'node:path';
-import { InvalidArgumentError } from 'commander';
 import { type BuildInput, type BuildResult, BundleBuildError, buildBundle } from '../../adapters/bundle/build.js';
 import { defaultBundlePath, expandHome } from '../../adapters/paths.js';
 import { CommandNotFoundError } from '../../adapters/system.js';
@@ -34,17 +33,6 @@ export interface BundleBuildOptions {
   level?: number;
   output?: 'text' | 'json';
 }
-
-export const BUNDLE_BUILD_HELP = `
-The bundle is one OCI archive, zstd-compressed, holding only the linux/<arch> variant of each image; beside it
-<bundle>.manifest.json lists every image's reference, digest and platform, the bundle's sha256 and the Harbor
-version. harbor-seed and prepare refuse a bundle that does not match it. Registry credentials come from the usual
-auth files (\${XDG_RUNTIME_DIR}/containers/auth.json, ~/.docker/config.json) or --authfile. Needs skopeo, tar, zstd.
-
-Examples:
-  $ hecate bundle build --plan manifests/atlas-powerplan.yaml
-  $ hecate bundle build --plan manifests/atlas-powerplan.yaml --execute
-  $ hecate bundle build --harbor-version v2.14.1 --arch arm64 --image docker.io/goharbor/harbor-core:v2.14.1 --execute`;
 
 export type BundleEngine = (input: BuildInput) => Promise<BuildResult>;
 
@@ -129,11 +117,4 @@ export async function runBundleBuild(
     `Wrote ${result.path} (${mib} MiB, sha256 ${result.manifest.sha256}) in ${seconds} s\n` +
       `and ${result.manifestPath}:\n${result.manifest.images.map((i) => `  ${i.reference} ${i.digest} ${i.platform}`).join('\n')}\n`,
   );
-}
-
-/** Commander's parser for --level. */
-export function parseLevel(value: string): number {
-  const level = Number(value);
-  if (!Number.isInteger(level) || level < 1 || level > 19) throw new InvalidArgumentError('expected 1 to 19');
-  return level;
 }

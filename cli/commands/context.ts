@@ -1,8 +1,6 @@
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { snapshotRevision } from '../../adapters/git.js';
-import { loadKubeConfig, NoKubeConfigError } from '../../adapters/kube/config.js';
-import { observeCluster } from '../../adapters/kube/observe.js';
 import { defaultBundlePath, defaultStateFile, expandHome } from '../../adapters/paths.js';
 import { StateFile } from '../../adapters/state-file.js';
 import type { OutageRecord, Progress } from '../../core/api/index.js';
@@ -29,9 +27,11 @@ const DEFAULT_SNAPSHOT = '~/hecate-repo';
 /**
  * The kubeconfig, found as kubectl finds it; undefined only with --offline. None at all is bad input (exit 2),
  * never a silent fallback to a server on localhost.
+ * NOTE: the kube adapters (and @kubernetes/client-node) are loaded only when the cluster is used, never offline.
  */
-function kubeConfigFor(options: CommonOptions, env: CliDeps['env']): KubeConfig | undefined {
+async function kubeConfigFor(options: CommonOptions, env: CliDeps['env']): Promise<KubeConfig | undefined> {
   if (options.offline) return undefined;
+  const { loadKubeConfig, NoKubeConfigError } = await import('../../adapters/kube/config.js');
   try {
     return loadKubeConfig(
       {
@@ -104,13 +104,15 @@ export function resolveSelfNode(
 
 /** Loads the plan, the state file (read-only) and, unless --offline, a short look at the cluster. */
 export async function loadContext(options: CommonOptions, deps: CliDeps): Promise<CommandContext> {
-  const kubeConfig = kubeConfigFor(options, deps.env);
+  const kubeConfig = await kubeConfigFor(options, deps.env);
   const plan = await resolvePlan(options, deps, kubeConfig);
   const paths = resolvePaths(plan, options, deps);
   const stateFile = new StateFile(paths.stateFile);
   const saved = await stateFile.load();
   const [cluster, snapshot] = await Promise.all([
-    kubeConfig ? observeCluster(kubeConfig, plan.spec) : ({ api: 'unknown' } as const),
+    kubeConfig
+      ? import('../../adapters/kube/observe.js').then((kube) => kube.observeCluster(kubeConfig, plan.spec))
+      : ({ api: 'unknown' } as const),
     snapshotRevision(paths.repoSnapshot),
   ]);
   const observed: Observed = { ...cluster, snapshot };

@@ -1,9 +1,5 @@
 import { hostname } from 'node:os';
-import { KubeApi } from '../../adapters/kube/api.js';
-import { describeTarget } from '../../adapters/kube/config.js';
-import { whoAmI } from '../../adapters/kube/identity.js';
-import { describeRefusal, KubeRunLease, operatorRunEnded } from '../../adapters/kube/run-lease.js';
-import { recordWayBack } from '../../adapters/kube/way-back-record.js';
+import type { KubeRunLease } from '../../adapters/kube/run-lease.js';
 import { describeHolder, processSeams, RunLock, RunLockHeldError } from '../../adapters/run-lock.js';
 import type { PlanMode, RenderedPlan } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
@@ -14,8 +10,6 @@ import { ExitCode, ExitError } from '../exit.js';
 import type { CommonOptions } from '../options.js';
 import { renderPlanText } from '../render/plan-text.js';
 import { type CommandContext, loadContext } from './context.js';
-import { executePlan } from './execute.js';
-import { runServerDryRun } from './server-dry-run.js';
 import { renderGaps, wayBack } from './way-back.js';
 
 export function compileFor(mode: PlanMode, ctx: CommandContext, options: CommonOptions): RenderedPlan {
@@ -74,9 +68,11 @@ async function requireApi(
 ): Promise<string | undefined> {
   const kc = ctx.kubeConfig;
   if (!kc) return undefined;
+  const { describeTarget } = await import('../../adapters/kube/config.js');
   const target = describeTarget(kc);
   if (options.execute) {
     if (!NEEDS_THE_API.has(mode)) return undefined;
+    const { whoAmI } = await import('../../adapters/kube/identity.js');
     const identity = await whoAmI(kc);
     if (!identity.ok) {
       throw new ExitError(
@@ -87,6 +83,7 @@ async function requireApi(
     return `Acting as ${identity.username} on ${target}`;
   }
   if (ctx.observed.api !== 'unreachable') return undefined;
+  const { KubeApi } = await import('../../adapters/kube/api.js');
   const reason = await new KubeApi(kc).ping().then(
     () => 'it did not answer in time',
     (error: Error) => error.message,
@@ -133,13 +130,18 @@ async function takeRunLock(
  * prepare | shutdown | startup | harbor-seed. Dry-run (the default, `--dry-run=client`) prints the plan and changes
  * nothing: not the cluster, not a node, not the state file. `--dry-run=server` also sends the plan's changes with
  * dryRun=All (./server-dry-run.ts). `--execute` runs it.
+ * NOTE: what only a server dry-run or an executing run uses is imported when it runs: an offline dry-run loads no
+ * kube adapter (none of @kubernetes/client-node).
  */
 export async function runMode(requested: PlanMode, options: CommonOptions, deps: CliDeps): Promise<void> {
   const mode = requested === 'shutdown' && options.emergency ? 'emergency-shutdown' : requested;
   checkDryRun(options);
   const ctx = await loadContext(options, deps);
   const plan = compileFor(mode, ctx, options);
-  if (options.dryRun === 'server') return runServerDryRun(plan, ctx, options, deps);
+  if (options.dryRun === 'server') {
+    const { runServerDryRun } = await import('./server-dry-run.js');
+    return runServerDryRun(plan, ctx, options, deps);
+  }
   if (!options.execute) {
     await requireApi(mode, ctx, options, deps);
     if (checksWayBack(mode)) showWayBack(mode, await wayBack(ctx, options, deps), options, deps);
@@ -148,6 +150,7 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
   if (!ctx.kubeConfig) {
     throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig (and not --offline)');
   }
+  const { executePlan } = await import('./execute.js');
   const lock = await takeRunLock(requested, ctx, options, deps);
   let lease: KubeRunLease | undefined;
   try {
@@ -180,6 +183,7 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
  */
 async function takeRunLease(lock: RunLock, ctx: CommandContext, deps: CliDeps): Promise<KubeRunLease | undefined> {
   if (!ctx.kubeConfig || ctx.observed.api !== 'reachable') return undefined;
+  const { describeRefusal, KubeRunLease, operatorRunEnded } = await import('../../adapters/kube/run-lease.js');
   const { host, pid, command } = lock.holder;
   const alive = processSeams(host).isAlive;
   const kc = ctx.kubeConfig;
@@ -223,6 +227,7 @@ async function reportWayBack(options: CommonOptions, deps: CliDeps): Promise<voi
     fluxRevision: ctx.observed.flux?.sourceRevision,
   });
   const plan = ctx.plan.name;
+  const { recordWayBack } = await import('../../adapters/kube/way-back-record.js');
   const written = await recordWayBack(ctx.kubeConfig, plan, record).catch((error: Error) => error);
   if (written === true) {
     deps.stderr(`Recorded in PowerPlan ${plan} (status.wayBack): the operator's shutdowns read it\n`);

@@ -16,6 +16,9 @@
  *   the power to come back (a trustworthy on-line reading) and stops the startup on the next emergency.
  * - The caller closes the watch before it runs the emergency shutdown: power returning then cannot interrupt it
  *   (NUT's power race): the shutdown finishes and the operator restarts by hand.
+ *
+ * `hecate startup --help` explains this to the user: UPS_WATCH_HELP in ../program.ts, kept there so that help loads
+ * none of this module.
  */
 import type { Gate } from '../../core/gates/index.js';
 import { UpsMonitor } from '../../core/gates/monitor.js';
@@ -25,16 +28,6 @@ import type { Clock } from '../../core/ports.js';
 
 /** Poll interval while on battery, like upsmon's POLLFREQALERT; never slower than the plan's interval. */
 export const ALERT_INTERVAL_MS = 5_000;
-
-export const UPS_WATCH_HELP = `
-UPS watch (startup --execute, plans with ups.source set):
-  While the startup runs, Hecate reads the UPS every ups.pollInterval (every 5 s while on battery). When power
-  fails again and the UPS is on battery under ups.emergencyCharge (or reports LB or FSD, or stops answering after
-  it was seen on battery), the startup stops at the next safe point (the step in flight finishes, no new step
-  starts), the emergency shutdown runs to completion even if power returns meanwhile, and hecate exits 3: rerun
-  startup when power is stable. A failed read while on line does not stop the startup.
-  --ignore-ups overrides the start gate only: the watch stays armed. An emergency already present when the
-  startup began is the one overridden; a new outage after power returns still stops the startup.`;
 
 /** Why the watch stopped the startup. */
 export interface UpsStop {

@@ -3,9 +3,7 @@
  * last applied, the Harbor bundle against its manifest, the kubectl the chain needs, and, for SSH power-off, each
  * node's answer to a key-only `ssh ... true`. Only reads; an offline dry-run does not ask the cluster or the nodes.
  */
-import { execa } from 'execa';
 import { localBundleFiles } from '../../adapters/bundle-files.js';
-import { sshArgs } from '../../adapters/node-access/ssh.js';
 import { whichCommand } from '../../adapters/system.js';
 import { type WayBackFacts, type WayBackGap, wayBackGaps } from '../../core/plan/way-back.js';
 import { bundleExpectation, readBundle } from '../../core/steps/prepare.js';
@@ -56,10 +54,14 @@ async function bundleFacts(ctx: CommandContext, deps: CliDeps): Promise<WayBackF
   }
 }
 
-/** Each node's answer to `ssh -o BatchMode=yes user@node true`, asked in parallel with a 5 s connect timeout. */
+/**
+ * Each node's answer to `ssh -o BatchMode=yes user@node true`, asked in parallel with a 5 s connect timeout.
+ * NOTE: execa is imported here, not above: an offline dry-run asks no node and loads none of it.
+ */
 async function sshFacts(ctx: CommandContext): Promise<WayBackFacts['ssh']> {
   const { powerOff, nodes } = ctx.plan.spec;
   if (powerOff.method !== 'ssh') return undefined;
+  const [{ execa }, { sshArgs }] = await Promise.all([import('execa'), import('../../adapters/node-access/ssh.js')]);
   const options = {
     user: powerOff.sshUser,
     connectTimeoutSeconds: 5,
