@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordWayBack } from '../../adapters/kube/way-back-record.js';
 import { type Condition, GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
+import { wayBackRecordOf } from '../../core/plan/way-back.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
 import { fromYamlAll } from '../../core/yaml.js';
 import {
@@ -95,6 +97,8 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     api = plane.kubeConfig.makeApiClient(CustomObjectsApi);
     await kubectl('apply', '-f', 'manifests/namespace.yaml', '-f', 'manifests/rbac.yaml');
     await kubectl('apply', '-f', 'manifests/atlas-powerplan.yaml');
+    // the way back as hecate prepare --execute records it: executing shutdowns below may run
+    await recordWayBack(plane.kubeConfig, 'atlas', wayBackRecordOf([], { now: new Date(), checkedBy: 'cli/test' }));
     saKubeconfig = await plane.writeKubeConfig(
       await plane.serviceAccountKubeConfig(NS, 'hecate-operator'),
       'hecate-operator.kubeconfig',

@@ -254,6 +254,7 @@ describe.skipIf(!bed.ok)('hecate status on the Atlas bed', () => {
       done('flux-suspend/root'),
       done('flux-suspend/kustomizations'),
       done('flux-suspend/helmreleases'),
+      done('cordon/workers'),
       { id: 'drain/titan-04', state: 'running' as const, startedAt: '2026-11-25T01:04:00Z' },
     ];
     await new StateFile(e2e.statePath).save({ outage: record, progress: run('shutdown', steps) });
@@ -263,7 +264,7 @@ describe.skipIf(!bed.ok)('hecate status on the Atlas bed', () => {
       mode: 'shutdown',
       stage: 'drain',
       condition: 'NodesDrained',
-      lastDone: { id: 'flux-suspend/helmreleases' },
+      lastDone: { id: 'cordon/workers' },
       running: { id: 'drain/titan-04' },
       next: { id: 'drain/titan-04' },
     });
