@@ -192,7 +192,11 @@ export function applyChainStage(
         return { done: last.length === 0, status: statusLine(stage.name, last) };
       };
       // each object the stage waits for is watched: the stage ends one watch event after it is Ready, not a poll
-      const refs = (await pending(step, stage, ks)).map((o) => o.ref);
+      // (an API that does not answer now opens no feed: the wait then polls, and its probe rides out the outage)
+      const refs = await pending(step, stage, ks).then(
+        (waiting) => waiting.map((o) => o.ref),
+        () => [],
+      );
       const watch = readiness.watch?.bind(readiness);
       const feed = refs.length > 0 && watch ? await openFeed(() => watch(refs)) : undefined;
       try {
