@@ -99,13 +99,20 @@ export class NodeDrain {
     this.state = startEscalation(this.now());
   }
 
-  async run(): Promise<void> {
-    const targets = await this.firstLook();
+  /**
+   * Drains the node. `listed`: the node's pods as listed just before, while it was already cordoned (the step's
+   * check), so that they are not listed twice before the first eviction.
+   */
+  async run(listed?: DrainPod[]): Promise<void> {
+    const targets = await this.firstLook(listed);
     for (const target of targets) this.tracked.set(keyOf(target), { target });
     this.resume();
+    // the first decision is made on the first look: the pods are listed once before the first eviction
+    let fresh: DrainPod[] | undefined = targets;
     for (;;) {
       this.ctx.signal.throwIfAborted();
-      const observations = await this.observe();
+      const observations = fresh ? this.observationsOf(fresh) : await this.observe();
+      fresh = undefined;
       if (observations === undefined) continue;
       const decision = decide(this.state, observations, this.now(), this.options);
       if (decision.kind === 'done') return this.finish(decision.terminating);
@@ -168,9 +175,9 @@ export class NodeDrain {
   }
 
   /** The first list, retried like every other; reports how many pods the drain waits on and kubectl's warnings. */
-  private async firstLook(): Promise<DrainPod[]> {
-    for (;;) {
-      const pods = await this.list();
+  private async firstLook(listed?: DrainPod[]): Promise<DrainPod[]> {
+    for (let given = listed; ; given = undefined) {
+      const pods = given ?? (await this.list());
       if (pods === undefined) continue;
       const last = this.options.escalation[this.options.escalation.length - 1] ?? 'evict';
       const selection = selectPodsForDrain(pods, this.options, last, this.now());
@@ -185,7 +192,11 @@ export class NodeDrain {
   /** One list of the node's pods as observations of the targets; undefined after a failed list (retried). */
   private async observe(): Promise<PodObservation[] | undefined> {
     const pods = await this.list();
-    if (pods === undefined) return undefined;
+    return pods === undefined ? undefined : this.observationsOf(pods);
+  }
+
+  /** A list of the node's pods as observations of the targets. */
+  private observationsOf(pods: readonly DrainPod[]): PodObservation[] {
     const byName = new Map(pods.map((pod) => [`${pod.namespace}/${pod.name}`, pod]));
     return [...this.tracked.values()].map(({ target, last }) => ({
       target,

@@ -52,14 +52,20 @@ export function drainNode(
 ): StepExecutor {
   const owner = settings.owner ?? 'hecate';
   const dryRun = settings.dryRun ?? false;
+  /** Per node: its pods as check() listed them on the cordoned node, for the drain that follows (listed once). */
+  const listedByCheck = new Map<string, DrainPod[]>();
   return {
     check: async (step, ctx) => {
       const name = nodeOf(step);
+      listedByCheck.delete(name);
       const node = await nodes.get(name);
       if (!node?.unschedulable) return false;
       if (node.cordonedBy === owner && !ctx.outage().cordonedByHecate.includes(name)) return false;
       if (ctx.outage().drainLevels?.[name] !== undefined) return false;
-      return (await leftToDrain(pods, name, options, ctx.clock.now().getTime())).length === 0;
+      const listed = await drainPodsOn(pods, name);
+      if (leftToDrain(listed, options, ctx.clock.now().getTime()).length === 0) return true;
+      listedByCheck.set(name, listed); // cordoned when listed: no pod the drain must see is scheduled after it
+      return false;
     },
     apply: async (step, ctx) => {
       const name = nodeOf(step);
@@ -69,17 +75,19 @@ export function drainNode(
     },
     wait: async (step, ctx) => {
       const name = nodeOf(step);
+      const listed = listedByCheck.get(name);
+      listedByCheck.delete(name);
       if (dryRun) return simulateDrain(name, pods, options, ctx, perform(pods, ctx, true));
-      await new NodeDrain(name, pods, options, ctx, settings, perform(pods, ctx, false)).run();
+      await new NodeDrain(name, pods, options, ctx, settings, perform(pods, ctx, false)).run(listed);
     },
   };
 }
 
 /** Pods on `node` that a drain at its harshest level would delete, or that block it (errors). */
-async function leftToDrain(pods: PodPort, node: string, options: DrainOptions, nowMs: number): Promise<DrainPod[]> {
+function leftToDrain(listed: DrainPod[], options: DrainOptions, nowMs: number): DrainPod[] {
   const last = options.escalation[options.escalation.length - 1];
   if (last === undefined) return [];
-  const selection = selectPodsForDrain(await drainPodsOn(pods, node), options, last, nowMs);
+  const selection = selectPodsForDrain(listed, options, last, nowMs);
   return [...selection.toDelete, ...selection.errors.map((v) => v.pod)];
 }
 

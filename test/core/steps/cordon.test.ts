@@ -78,6 +78,31 @@ describe('cordon-nodes', () => {
       expect(cluster.nodes.views.get(w)).toMatchObject({ unschedulable: true, cordonedBy: 'hecate' });
   });
 
+  it("lists a cordoned worker's pods once before its first eviction (the drain uses its check's list)", async () => {
+    const cluster = world();
+    cluster.addPod({
+      namespace: 'apps',
+      name: 'web-1',
+      app: 'web',
+      node: 'titan-04',
+      controller: { kind: 'ReplicaSet', name: 'web' },
+    });
+    const lists: string[] = [];
+    const listOnNode = cluster.pods.listOnNode.bind(cluster.pods);
+    cluster.pods.listOnNode = async (node) => {
+      lists.push(`list ${node}`);
+      return listOnNode(node);
+    };
+    const evict = cluster.pods.evict.bind(cluster.pods);
+    cluster.pods.evict = async (...args) => {
+      lists.push(`evict ${args[0].name}`);
+      return evict(...args);
+    };
+    await cordonAndDrain(cluster);
+    const beforeEviction = lists.slice(0, lists.indexOf('evict web-1'));
+    expect(beforeEviction.filter((l) => l === 'list titan-04')).toEqual(['list titan-04']);
+  });
+
   it('leaves a worker someone else cordoned out of the record, says so once, and does not cordon it again', async () => {
     const cluster = world();
     cluster.nodes.add('titan-05', { unschedulable: true, cordonedBy: 'ops' });
