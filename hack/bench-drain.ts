@@ -1,7 +1,7 @@
 /**
  * Benchmark, not a test: drain makespan on the test bed, 10 workers × 30 pods with realistic grace periods (10 s,
- * 30 s and 60 s, run `speed` times faster by the kubelet stand-in). Hecate's parallel drain (the drain steps of a
- * shutdown plan, every worker at once) against the script-style baseline: the real `kubectl drain` (the bed's
+ * 30 s and 60 s, run `speed` times faster by the kubelet stand-in). Hecate's parallel drain (the drain stage of a
+ * shutdown plan: every worker cordoned, then drained at once) against the script-style baseline: the real `kubectl drain` (the bed's
  * kubectl) node after node. The lower bound is the longest single grace period. Also: API requests per pod, from
  * the audit log (each side runs as its own user).
  *
@@ -101,7 +101,7 @@ try {
     paths,
     observed: { api: 'reachable' },
   });
-  const plan = { ...full, steps: full.steps.filter((s) => s.kind === 'drain-node') };
+  const plan = { ...full, steps: full.steps.filter((s) => s.stage === 'drain') };
   const wiring = clusterExecutors({ kc: hecateKc, mode: 'shutdown', spec, paths, env: {}, logger: silentLogger });
   const t0 = Date.now();
   await runPlan({
