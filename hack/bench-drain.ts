@@ -2,8 +2,8 @@
  * Benchmark, not a test: drain makespan on the test bed, 10 workers × 30 pods with realistic grace periods (10 s,
  * 30 s and 60 s, run `speed` times faster by the kubelet stand-in). Hecate's parallel drain (the drain stage of a
  * shutdown plan: every worker cordoned, then drained at once) against the script-style baseline: the real
- * `kubectl drain` (the bed's kubectl) node after node. The lower bound is the longest single grace period. Also: API requests per pod, from
- * the audit log (each side runs as its own user).
+ * `kubectl drain` (the bed's kubectl) node after node. The lower bound is the longest single grace period. Also:
+ * API requests per pod, from the audit log (each side runs as its own user).
  *
  *   npx tsx hack/bench-drain.ts [workers=10] [podsPerWorker=30] [speed=10]
  *
