@@ -34,15 +34,23 @@ const isStatusWrite = (e: AuditEvent) =>
 
 /**
  * The node of each power-off helper pod the operator created, in audit order. A create by generateName has no name
- * in the audit record; the adapter's next read of its pod does (`hecate-power-off-<node>-<suffix>`).
+ * in the audit record; the adapter's reads of its pod do (`hecate-power-off-<node>-<suffix>`): each create takes the
+ * first helper read after it that no earlier create took (the workers' helpers are created together).
  */
 function helperNodes(requests: AuditEvent[]): { index: number; node: string }[] {
   const out: { index: number; node: string }[] = [];
+  const taken = new Set<string>();
   requests.forEach((e, index) => {
     if (!isHelperCreate(e)) return;
     const read = requests
       .slice(index + 1)
-      .find((r) => r.objectRef?.resource === 'pods' && /^hecate-power-off-/.test(r.objectRef.name ?? ''));
+      .find(
+        (r) =>
+          r.objectRef?.resource === 'pods' &&
+          /^hecate-power-off-/.test(r.objectRef.name ?? '') &&
+          !taken.has(r.objectRef.name ?? ''),
+      );
+    if (read?.objectRef?.name) taken.add(read.objectRef.name);
     const node = /^hecate-power-off-(.+)-[a-z0-9]{5}$/.exec(read?.objectRef?.name ?? '')?.[1] ?? '?';
     out.push({ index, node });
   });
