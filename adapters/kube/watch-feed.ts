@@ -5,7 +5,43 @@
  */
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { ChangeFeed } from '../../core/ports.js';
-import { ChangeCounter } from '../../core/steps/wait.js';
+
+/** A {@link ChangeFeed} bumped on each watch event; `onClose` stops the watches. */
+export class ChangeCounter implements ChangeFeed {
+  private count = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly onClose: () => void = () => {}) {}
+
+  get version(): number {
+    return this.count;
+  }
+
+  bump(): void {
+    this.count += 1;
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  changedSince(since: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.count > since || signal?.aborted) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  close(): void {
+    for (const wake of [...this.waiters]) wake();
+    this.onClose();
+  }
+}
 
 /** One watch: a collection path (`/api/v1/nodes`) and what to select in it. */
 export interface WatchTarget {

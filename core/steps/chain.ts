@@ -30,7 +30,7 @@ import {
   waitTargets,
 } from './chain-targets.js';
 import { UNSEAL_HINT } from './readiness.js';
-import { openFeed, waitUntil } from './wait.js';
+import { waitWatching } from './wait.js';
 
 export interface ChainOptions {
   /** Reads the stage's Flux Kustomization (postBuild, healthChecks, wait); without it neither applies. */
@@ -198,9 +198,13 @@ export function applyChainStage(
         () => [],
       );
       const watch = readiness.watch?.bind(readiness);
-      const feed = refs.length > 0 && watch ? await openFeed(() => watch(refs)) : undefined;
       try {
-        await waitUntil(ctx, probe, options.intervalMs ?? 1_000, feed);
+        await waitWatching(
+          ctx,
+          probe,
+          options.intervalMs ?? 1_000,
+          refs.length > 0 && watch ? () => watch(refs) : undefined,
+        );
       } catch (error) {
         if (!(error instanceof DeadlineExceededError) || last.length === 0) throw error;
         const elapsed = `${Math.round((ctx.clock.now().getTime() - started) / 1000)}s`;
@@ -208,7 +212,6 @@ export function applyChainStage(
         for (const line of reportLines(failure)) ctx.report(line);
         throw failure;
       } finally {
-        feed?.close();
         built.delete(step.id);
       }
       ctx.report(`${stage.name}: Ready`);

@@ -3,7 +3,7 @@ import { type FluxObject, type FluxObjectRef, fluxKey, parseFluxKey } from '../f
 import { resumeOrder, suspendOrder } from '../flux/order.js';
 import type { FluxPort } from '../ports.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
-import { openFeed, waitUntil } from './wait.js';
+import { waitWatching } from './wait.js';
 
 type Scope = 'root' | 'kustomizations' | 'helmreleases';
 
@@ -122,12 +122,12 @@ export function waitFlux(flux: FluxPort, spec: PowerPlanSpec, intervalMs = 2_000
     wait: async (_step, ctx: StepContext) => {
       const watch = flux.watch?.bind(flux);
       const { source, namespace } = spec.flux;
-      const feed = watch ? await openFeed(() => watch({ kind: source.kind, namespace, name: source.name })) : undefined;
-      try {
-        await waitUntil(ctx, probe, intervalMs, feed);
-      } finally {
-        feed?.close();
-      }
+      await waitWatching(
+        ctx,
+        probe,
+        intervalMs,
+        watch && (() => watch({ kind: source.kind, namespace, name: source.name })),
+      );
     },
   };
 }

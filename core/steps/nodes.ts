@@ -1,6 +1,6 @@
 import type { ApiPort, NodePort } from '../ports.js';
 import type { StepExecutor } from '../run/executor.js';
-import { openFeed, waitUntil } from './wait.js';
+import { waitUntil, waitWatching } from './wait.js';
 
 /** Waits until `params.quorum` nodes of the plan report Ready. */
 export function waitNodes(nodes: NodePort, intervalMs = 2_000): StepExecutor {
@@ -13,12 +13,8 @@ export function waitNodes(nodes: NodePort, intervalMs = 2_000): StepExecutor {
     apply: async () => {},
     wait: async (step, ctx) => {
       const watch = nodes.watch?.bind(nodes);
-      const feed = watch ? await openFeed(() => watch([])) : undefined;
-      try {
-        await waitUntil(ctx, () => probe(step.targets, Number(step.params.quorum ?? 1)), intervalMs, feed);
-      } finally {
-        feed?.close();
-      }
+      const quorum = Number(step.params.quorum ?? 1);
+      await waitWatching(ctx, () => probe(step.targets, quorum), intervalMs, watch && (() => watch([])));
     },
   };
 }

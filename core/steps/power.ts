@@ -4,7 +4,7 @@ import { StepKind } from '../plan/stages.js';
 import type { NodeAccessPort, NodePort } from '../ports.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
-import { openFeed, waitUntil } from './wait.js';
+import { waitWatching } from './wait.js';
 
 export interface PowerOffOptions {
   /** Send with dryRun: nothing is recorded and nothing is waited for (default false). */
@@ -163,17 +163,14 @@ export function powerOffNode(
         return { done: down, status: down ? `${node.name} is down` : `${node.name} is still Ready` };
       };
       const watch = nodes.watch?.bind(nodes);
-      const feed = watch ? await openFeed(() => watch([node.name])) : undefined;
       try {
-        await waitUntil(bounded, probe, options.intervalMs ?? 2_000, feed);
+        await waitWatching(bounded, probe, options.intervalMs ?? 2_000, watch && (() => watch([node.name])));
       } catch (error) {
         const cause = sendErrors.get(step.id);
         if (error instanceof DeadlineExceededError && cause) {
           throw new DeadlineExceededError(`${error.message}; sending the power-off failed`, { cause });
         }
         throw error;
-      } finally {
-        feed?.close();
       }
     },
   };

@@ -54,44 +54,20 @@ export async function waitUntil(
   }
 }
 
-/** Opens a feed; none when its watches cannot start (the wait then polls, as without one). */
-export async function openFeed(open: () => Promise<ChangeFeed>): Promise<ChangeFeed | undefined> {
-  return open().catch(() => undefined);
-}
-
-/** A {@link ChangeFeed} an adapter bumps on each watch event; `onClose` stops its watches. */
-export class ChangeCounter implements ChangeFeed {
-  private count = 0;
-  private readonly waiters = new Set<() => void>();
-
-  constructor(private readonly onClose: () => void = () => {}) {}
-
-  get version(): number {
-    return this.count;
-  }
-
-  bump(): void {
-    this.count += 1;
-    for (const wake of [...this.waiters]) wake();
-  }
-
-  changedSince(since: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.count > since || signal?.aborted) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  close(): void {
-    for (const wake of [...this.waiters]) wake();
-    this.onClose();
+/**
+ * {@link waitUntil} on the feed `open` opens (none when the adapter cannot watch, or its watches cannot start: the
+ * wait then polls), closed when the wait ends.
+ */
+export async function waitWatching(
+  ctx: StepContext,
+  probe: () => Promise<Probe>,
+  intervalMs: number,
+  open: (() => Promise<ChangeFeed>) | undefined,
+): Promise<void> {
+  const feed = open ? await open().catch(() => undefined) : undefined;
+  try {
+    await waitUntil(ctx, probe, intervalMs, feed);
+  } finally {
+    feed?.close();
   }
 }

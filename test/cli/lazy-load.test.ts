@@ -6,11 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../bed/ports.js';
 
 /** `node` arguments of the CLI run as the other CLI tests run it (through tsx), with `hook` imported after tsx. */
 const cli = (hook: string) => ['--import', 'tsx', '--import', pathToFileURL(hook).href, 'cli/main.ts'];
@@ -29,15 +29,6 @@ export async function resolve(specifier, context, next) {
 register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});\n`;
 }
 
-/** A loopback port that nothing listens on: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 interface Run {
   code: number | null;
   stderr: string;
@@ -53,7 +44,8 @@ describe('which modules a command loads', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'hecate-lazy-load-'));
     kubeconfig = join(dir, 'kubeconfig');
-    const server = `https://127.0.0.1:${await closedPort()}`;
+    const [closed] = await freePorts(1); // free a moment ago: nothing listens on it
+    const server = `https://127.0.0.1:${closed}`;
     await writeFile(
       kubeconfig,
       [

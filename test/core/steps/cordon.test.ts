@@ -22,6 +22,18 @@ function world() {
   return cluster;
 }
 
+/** One ReplicaSet pod, apps/web-1, on titan-04. */
+function withWebPod(cluster: FakeCluster): FakeCluster {
+  cluster.addPod({
+    namespace: 'apps',
+    name: 'web-1',
+    app: 'web',
+    node: 'titan-04',
+    controller: { kind: 'ReplicaSet', name: 'web' },
+  });
+  return cluster;
+}
+
 /** The Atlas shutdown's cordon and drain steps, run against the fake cluster. */
 async function cordonAndDrain(cluster: FakeCluster, store = new MemoryStore(), options: { dryRun?: boolean } = {}) {
   const plan = compilePlan('shutdown', atlasInput());
@@ -59,14 +71,7 @@ describe('cordon-nodes', () => {
   });
 
   it('records every worker in one save before the first cordon, cordons all before any eviction, and the drains send no second cordon', async () => {
-    const cluster = world();
-    cluster.addPod({
-      namespace: 'apps',
-      name: 'web-1',
-      app: 'web',
-      node: 'titan-04',
-      controller: { kind: 'ReplicaSet', name: 'web' },
-    });
+    const cluster = withWebPod(world());
     const { savesAtCordon, store } = await cordonAndDrain(cluster);
     for (const worker of WORKERS) expect(savesAtCordon[worker], worker).toEqual(WORKERS);
     const verbs = cluster.requests.map((r) => `${r.verb} ${r.target}`);
@@ -79,14 +84,7 @@ describe('cordon-nodes', () => {
   });
 
   it("lists a cordoned worker's pods once before its first eviction (the drain uses its check's list)", async () => {
-    const cluster = world();
-    cluster.addPod({
-      namespace: 'apps',
-      name: 'web-1',
-      app: 'web',
-      node: 'titan-04',
-      controller: { kind: 'ReplicaSet', name: 'web' },
-    });
+    const cluster = withWebPod(world());
     const lists: string[] = [];
     const listOnNode = cluster.pods.listOnNode.bind(cluster.pods);
     cluster.pods.listOnNode = async (node) => {

@@ -1,11 +1,11 @@
 /**
  * Waits driven by watch events: waitUntil probes again as soon as its feed saw a change since the probe began, and
- * polls only as a safety net; ChangeCounter wakes its waiters on a change, on close and on abort.
+ * polls only as a safety net (the feed's counter: test/adapters/kube/watch-feed.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import type { ChangeFeed } from '../../../core/ports.js';
 import type { StepContext } from '../../../core/run/executor.js';
-import { ChangeCounter, SAFETY_NET_MS, waitUntil } from '../../../core/steps/wait.js';
+import { SAFETY_NET_MS, waitUntil } from '../../../core/steps/wait.js';
 import { FakeClock, silentLogger } from '../../helpers/fakes.js';
 
 function context(clock = new FakeClock(), deadline?: number): StepContext {
@@ -66,31 +66,5 @@ describe('waitUntil with a change feed', () => {
       waitUntil(context(clock, deadline), async () => ({ done: false, status: 'still Ready' }), 1_000, feed),
     ).rejects.toThrow('gave up after 7s: still Ready');
     expect(asked).toEqual([SAFETY_NET_MS, 2_000]);
-  });
-});
-
-describe('ChangeCounter', () => {
-  it('resolves at once for a change already seen, on the next change, on close and on abort', async () => {
-    const counter = new ChangeCounter();
-    counter.bump();
-    await counter.changedSince(0, 60_000); // already past 0
-    const woken: string[] = [];
-    const next = counter.changedSince(1, 60_000).then(() => woken.push('change'));
-    counter.bump();
-    await next;
-    const abort = new AbortController();
-    const aborted = counter.changedSince(2, 60_000, abort.signal).then(() => woken.push('abort'));
-    abort.abort();
-    await aborted;
-    let closed = false;
-    const counterWithClose = new ChangeCounter(() => {
-      closed = true;
-    });
-    const onClose = counterWithClose.changedSince(0, 60_000).then(() => woken.push('close'));
-    counterWithClose.close();
-    await onClose;
-    expect(woken).toEqual(['change', 'abort', 'close']);
-    expect(closed).toBe(true);
-    expect(counter.version).toBe(2);
   });
 });
