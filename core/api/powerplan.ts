@@ -86,6 +86,13 @@ export const drainSpec = z.strictObject({
 });
 export type DrainSpec = z.infer<typeof drainSpec>;
 
+/**
+ * NOTE: bounded so that the CRD's CEL rules over these lists stay within the API server's cost budget (the
+ * api-semantics bed test creates a plan of MAX_NODES nodes); 500 is well past a small on-prem cluster.
+ */
+export const MAX_NODES = 500;
+export const MAX_CHAIN_STAGES = 64;
+
 export const powerOffSpec = z.strictObject({
   method: z.enum(['ssh', 'helper-pod', 'none']).default('helper-pod'),
   command: z.array(z.string().min(1)).min(1).default(['systemctl', 'poweroff']),
@@ -95,7 +102,7 @@ export const powerOffSpec = z.strictObject({
     .number()
     .int()
     .min(1)
-    .max(128)
+    .max(MAX_NODES)
     .optional()
     .describe('Workers powered off at the same time (default: all of them); the control plane goes one at a time'),
   delayBetweenNodes: duration
@@ -120,10 +127,6 @@ export const upsSpec = z.strictObject({
   emergencyCharge: z.number().min(0).max(100).default(30).describe('On battery below this: emergency shutdown'),
   pollInterval: duration.default('15s'),
 });
-
-/** NOTE: bounded so that the CRD's CEL rules over these lists stay within the API server's cost budget. */
-export const MAX_NODES = 128;
-export const MAX_CHAIN_STAGES = 64;
 
 const powerPlanSpecFields = z.strictObject({
   flux: fluxSpec.prefault({}),

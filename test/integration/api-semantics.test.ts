@@ -15,6 +15,7 @@ import {
   type V1ConfigMap,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_NODES } from '../../core/api/powerplan.js';
 import { fromYaml } from '../../core/yaml.js';
 import {
   type ControlPlane,
@@ -25,6 +26,7 @@ import {
   startControlPlane,
   upstreamCrdPaths,
 } from '../bed/index.js';
+import { atlasSpec } from '../helpers/atlas.js';
 
 const bed = requireBed();
 const SSA = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -234,6 +236,38 @@ describe.skipIf(!bed.ok)('API semantics on the real API server', () => {
       const error = await failureOf(custom.createNamespacedCustomObject({ ...powerEvents, body }));
       expect(error.code).toBe(422);
       expect(messageOf(error)).toContain(field);
+    });
+
+    describe('a PowerPlan at the node limit', () => {
+      const powerPlans = { group: 'power.hecate.dev', version: 'v1alpha1', plural: 'powerplans' };
+      const plan = (name: string, nodes: number) => {
+        const names = Array.from({ length: nodes }, (_, i) => `node-${String(i).padStart(3, '0')}`.padEnd(253, 'x'));
+        const spec = {
+          ...atlasSpec(),
+          nodes: names.map((n, i) => ({ name: n, role: i < 3 ? 'control-plane' : 'worker' })),
+        };
+        return { apiVersion: 'power.hecate.dev/v1alpha1', kind: 'PowerPlan', metadata: { name }, spec };
+      };
+
+      it(`accepts ${MAX_NODES} nodes of the longest names, the Harbor node among them (the CEL rule fits the budget)`, async () => {
+        const body = plan('at-limit', MAX_NODES);
+        body.spec.harbor = { ...body.spec.harbor, node: body.spec.nodes.at(-1)?.name ?? '' } as typeof body.spec.harbor;
+        await custom.createClusterCustomObject({ ...powerPlans, body });
+        const missing = plan('harbor-unlisted', MAX_NODES);
+        missing.spec.harbor = { ...missing.spec.harbor, node: 'not-a-node' } as typeof missing.spec.harbor;
+        const error = await failureOf(custom.createClusterCustomObject({ ...powerPlans, body: missing }));
+        expect(messageOf(error)).toContain('spec.harbor.node must be the name of one of spec.nodes');
+      });
+
+      it(`refuses ${MAX_NODES + 1} nodes, naming spec.nodes`, async () => {
+        const error = await failureOf(
+          custom.createClusterCustomObject({ ...powerPlans, body: plan('over-limit', MAX_NODES + 1) }),
+        );
+        expect(error.code).toBe(422);
+        expect(messageOf(error)).toContain(
+          `spec.nodes: Too many: ${MAX_NODES + 1}: must have at most ${MAX_NODES} items`,
+        );
+      });
     });
 
     it('refuse changing spec.action of an existing PowerEvent', async () => {
