@@ -53,8 +53,14 @@ export * from './pod.js';
 export interface KubeletOptions {
   /** Time compression for grace periods, helper run times and back-offs: speed 10 turns 30 s into 3 s. */
   speed?: number;
-  /** Lease renewal and Ready heartbeat period (default 1500 ms). */
+  /** Lease renewal period (default 1500 ms): what the node lifecycle controller reads as the node's heartbeat. */
   heartbeatMs?: number;
+  /**
+   * How often an unchanged node status is posted again (default 10 s, the kubelet's nodeStatusUpdateFrequency); a
+   * changed one (conditions, images, a boot) is posted at the next heartbeat. A status patch on every heartbeat
+   * would wake every Node watcher (scheduler, controllers, Hecate) each time: with 200 nodes that saturates the bed.
+   */
+  statusReportMs?: number;
   /** Whether `image` can be pulled onto `node` now (default: always). Absent images that cannot wait in ImagePullBackOff. */
   canPull?: (image: string, node: string) => boolean;
   /**
@@ -75,6 +81,8 @@ interface NodeRuntime extends NodeState {
   nextPodIP: number;
   /** When the node last went down, for the restarted containers' lastState. */
   downAt?: Date;
+  /** The last status posted, without its heartbeat times, and when: an unchanged one waits for `statusReportMs`. */
+  posted?: { status: string; at: number };
 }
 
 interface PodRuntime {
@@ -182,6 +190,7 @@ export class KubeletStandIn {
     runtime.on = true;
     runtime.bootID = randomUUID();
     runtime.readySince = now.toISOString().replace(/\.\d+Z$/, 'Z');
+    runtime.posted = undefined; // a booted kubelet posts its status at once
     this.options.log?.('Node powered on', { node });
     await this.beat(runtime);
     for (const pod of this.informer.list()) if (pod.spec?.nodeName === node) this.queue.add(podKey(pod));
@@ -243,6 +252,10 @@ export class KubeletStandIn {
     const now = new Date();
     try {
       const name = node.spec.name;
+      const status = nodeStatus(node, now);
+      const unchanged = JSON.stringify(nodeStatus(node, new Date(0)));
+      const due =
+        node.posted?.status !== unchanged || now.getTime() - node.posted.at >= (this.options.statusReportMs ?? 10_000);
       await Promise.all([
         this.coordination.patchNamespacedLease(
           {
@@ -254,7 +267,11 @@ export class KubeletStandIn {
           },
           APPLY,
         ),
-        this.core.patchNodeStatus({ name, body: { status: nodeStatus(node, now) } }, STRATEGIC),
+        due
+          ? this.core.patchNodeStatus({ name, body: { status } }, STRATEGIC).then(() => {
+              node.posted = { status: unchanged, at: now.getTime() };
+            })
+          : undefined,
       ]);
     } catch (error) {
       this.options.log?.('Heartbeat failed', { node: node.spec.name, error: String(error) });
