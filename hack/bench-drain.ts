@@ -17,7 +17,7 @@ import { clusterExecutors } from '../adapters/wiring.js';
 import { parseOrThrow, powerPlan } from '../core/api/index.js';
 import { compilePlan } from '../core/plan/index.js';
 import { runPlan } from '../core/run/runner.js';
-import { allCrdPaths, requestsBy, startControlPlane } from '../test/bed/index.js';
+import { type AuditEvent, allCrdPaths, requestsBy, startControlPlane } from '../test/bed/index.js';
 import { parseScenario } from '../test/bed/scenario.js';
 import { eventually, startScenario } from '../test/bed/simulators.js';
 import { MemoryStore, silentLogger } from '../test/helpers/fakes.js';
@@ -54,6 +54,42 @@ const scenario = parseScenario({
 });
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * Where the drain's time goes, from the audit log between `from` and `to`: Hecate's evictions, and each pod's final
+ * removal by the kubelet stand-in, whose lag after the eviction beyond the pod's scaled grace period is the bed's own.
+ */
+function drainProfile(audit: readonly AuditEvent[], from: number, to: number) {
+  const at = (e: AuditEvent) => Date.parse(e.timestamp);
+  const inRun = audit.filter((e) => e.stage === 'ResponseComplete' && at(e) >= from && at(e) <= to + 1_000);
+  const evictions = requestsBy(inRun, 'hecate-bench').filter((e) => e.objectRef?.subresource === 'eviction');
+  const accepted = new Map<string, number>();
+  for (const e of evictions) {
+    if ((e.responseStatus?.code ?? 0) < 300) accepted.set(`${e.objectRef?.namespace}/${e.objectRef?.name}`, at(e));
+  }
+  const lags: number[] = [];
+  let lastGone = 0;
+  for (const e of inRun) {
+    const key = `${e.objectRef?.namespace}/${e.objectRef?.name}`;
+    const evictedAt = accepted.get(key);
+    if (e.verb !== 'delete' || e.objectRef?.resource !== 'pods' || e.user === 'hecate-bench' || evictedAt === undefined)
+      continue;
+    lastGone = Math.max(lastGone, at(e) - from);
+    const grace = Number(/-g(\d+)-/.exec(key)?.[1] ?? 0);
+    lags.push(at(e) - evictedAt - (grace * 1000) / speed);
+  }
+  lags.sort((a, b) => a - b);
+  const times = evictions.map((e) => at(e) - from);
+  return {
+    evictions: evictions.length,
+    refused: evictions.length - accepted.size,
+    firstEviction: Math.min(...times),
+    lastEviction: Math.max(...times),
+    lastGone,
+    bedLagMedian: lags[Math.floor(lags.length / 2)] ?? Number.NaN,
+    bedLagMax: lags.at(-1) ?? Number.NaN,
+  };
+}
 const started = Date.now();
 const plane = await startControlPlane({ crds: allCrdPaths() });
 const sims = await startScenario(plane.kubeConfig, scenario, { kubelet: { speed }, flux: false, longhorn: false });
@@ -114,6 +150,7 @@ try {
   });
   const hecateMs = Date.now() - t0;
   await wiring.close();
+  const profile = drainProfile(await plane.readAudit(), t0, t0 + hecateMs);
 
   await refill();
 
@@ -149,6 +186,12 @@ try {
   console.log(`kubectl drain node by node:        ${seconds(kubectlMs)}, ${perPod('kubectl-bench')} API requests/pod`);
   console.log(
     `ratio kubectl / hecate: ${(kubectlMs / hecateMs).toFixed(1)}×; hecate / lower bound: ${(hecateMs / lowerBound).toFixed(2)}×`,
+  );
+  console.log(
+    `  where Hecate's time goes (audit log, from the step's start): first eviction +${seconds(profile.firstEviction)}, last +${seconds(profile.lastEviction)} (${profile.evictions} evictions, ${profile.refused} refused); last pod removed by the kubelet stand-in +${seconds(profile.lastGone)}; step ended +${seconds(hecateMs)}`,
+  );
+  console.log(
+    `  what the bed adds: a pod's removal lags its eviction by its grace period / speed plus ${seconds(profile.bedLagMedian)} median, ${seconds(profile.bedLagMax)} max (the stand-in's termination and the API server's writes)`,
   );
   console.log(`reproduce: npx tsx hack/bench-drain.ts ${workers} ${perWorker} ${speed}`);
 } finally {

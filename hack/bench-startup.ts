@@ -22,7 +22,7 @@ import { type ChainStage, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { compilePlan } from '../core/plan/index.js';
 import { runPlan } from '../core/run/runner.js';
 import { fromYaml, toYaml } from '../core/yaml.js';
-import { allCrdPaths, startControlPlane } from '../test/bed/index.js';
+import { type AuditEvent, allCrdPaths, MUTATING_VERBS, requestsBy, startControlPlane } from '../test/bed/index.js';
 import { KUBELET_ANNOTATIONS } from '../test/bed/kubelet/index.js';
 import { ATLAS_SCENARIO, loadScenario } from '../test/bed/scenario.js';
 import { eventually, startScenario } from '../test/bed/simulators.js';
@@ -44,6 +44,56 @@ const DELAY_S: Record<string, number> = {
 const WORKLOADS = ['Deployment', 'StatefulSet', 'DaemonSet'];
 const strip = (path: string) => path.replace(/^\.\//, '');
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const ms = (n: number) => (Number.isNaN(n) ? '-' : `${Math.round(n)} ms`);
+const RESOURCE: Record<string, string> = {
+  Deployment: 'deployments',
+  StatefulSet: 'statefulsets',
+  DaemonSet: 'daemonsets',
+  HelmRelease: 'helmreleases',
+  Kustomization: 'kustomizations',
+};
+
+interface StageSplit {
+  /** Step start → Hecate's first write. */
+  beforeApply: number;
+  /** First → last write of the stage's objects. */
+  applying: number;
+  /** Last write → the last waited-for object's last status write (the bed, simulated readiness included). */
+  bed: number;
+  /** That status write → the step's end: how long Hecate took to notice. */
+  reaction: number;
+}
+
+/** One chain stage's time, split by the audit log into Hecate's part and the bed's part. */
+function splitStage(audit: readonly AuditEvent[], stage: ChainStage, start: number, end: number): StageSplit {
+  const at = (e: AuditEvent) => Date.parse(e.timestamp);
+  const within = audit.filter((e) => e.stage === 'ResponseComplete' && at(e) >= start && at(e) <= end);
+  const writes = requestsBy(within, 'hecate-bench')
+    .filter((e) => MUTATING.has(e.verb) && !e.dryRun)
+    .map(at);
+  const readyWrites = within
+    .filter(
+      (e) =>
+        e.objectRef?.subresource === 'status' &&
+        stage.waitFor.some(
+          (w) =>
+            RESOURCE[w.kind] === e.objectRef?.resource &&
+            w.name === e.objectRef?.name &&
+            (w.namespace ?? '') === (e.objectRef?.namespace ?? ''),
+        ),
+    )
+    .map(at);
+  const firstWrite = Math.min(...writes);
+  const lastWrite = Math.max(...writes);
+  const ready = readyWrites.length > 0 ? Math.max(...readyWrites) : Number.NaN;
+  return {
+    beforeApply: firstWrite - start,
+    applying: lastWrite - firstWrite,
+    bed: ready - lastWrite,
+    reaction: end - ready,
+  };
+}
+const MUTATING = new Set<string>(MUTATING_VERBS);
 
 const atlas = await loadScenario(ATLAS_SCENARIO);
 const plane = await startControlPlane({ crds: allCrdPaths() });
@@ -105,12 +155,15 @@ try {
   });
   const hecateMs = Date.now() - t0;
   await wiring.close();
+  const steps = store.latest?.progress?.steps ?? [];
   const hecateStages = new Map(
-    (store.latest?.progress?.steps ?? []).map((s) => [
-      s.id.replace(/^chain\//, ''),
-      Date.parse(s.finishedAt ?? '') - Date.parse(s.startedAt ?? ''),
-    ]),
+    steps.map((s) => [s.id.replace(/^chain\//, ''), Date.parse(s.finishedAt ?? '') - Date.parse(s.startedAt ?? '')]),
   );
+  const audit = await plane.readAudit();
+  const split = spec.bootstrapChain.map((stage) => {
+    const step = steps.find((s) => s.id === `chain/${stage.name}`);
+    return splitStage(audit, stage, Date.parse(step?.startedAt ?? ''), Date.parse(step?.finishedAt ?? ''));
+  });
 
   // Baseline: kubectl apply --server-side -k per stage, then check readiness every 5 s
   await coldBoot();
@@ -152,6 +205,16 @@ try {
   console.log(
     `total            ${seconds(criticalPath).padStart(8)}  ${seconds(hecateMs).padStart(7)} (${seconds(hecateMs - criticalPath).padStart(7)})   ${seconds(scriptMs).padStart(7)} (${seconds(scriptMs - criticalPath).padStart(7)})`,
   );
+  const sum = (f: (x: StageSplit) => number) => split.reduce((a, x) => a + (Number.isNaN(f(x)) ? 0 : f(x)), 0);
+  console.log(
+    `where Hecate's overhead goes (audit log): before its first apply ${seconds(sum((x) => x.beforeApply))}, applying ${seconds(sum((x) => x.applying))}, from the last waited-for object turning Ready on the server to the step's end ${seconds(sum((x) => x.reaction))} (the watch's latency); the bed's controllers, scheduler and kubelet stand-in beyond the simulated readiness: ${seconds(sum((x) => x.bed) - criticalPath)}`,
+  );
+  for (const [i, stage] of spec.bootstrapChain.entries()) {
+    const x = split[i] as StageSplit;
+    console.log(
+      `  ${stage.name.padEnd(16)} before apply ${ms(x.beforeApply)}, applying ${ms(x.applying)}, bed ${ms(x.bed)}, reaction ${ms(x.reaction)}`,
+    );
+  }
   console.log(`reproduce: npx tsx hack/bench-startup.ts ${speed}`);
 } finally {
   await sims.stop();
