@@ -75,6 +75,20 @@ export function waiting(
   return { ...unobserved(status), conditions, phase: 'Waiting' };
 }
 
+/**
+ * The PowerPlan changed since the running event started: the run keeps the spec it recorded (progress.planSpec), and
+ * the PlanChanged condition says what differs until the event ends.
+ */
+export function planChanged(status: PowerEventStatus, message: string, { generation, now }: Facts): PowerEventStatus {
+  const conditions = setCondition(
+    status.conditions,
+    { type: ConditionType.PlanChanged, status: 'True', reason: Reason.PlanChangedDuringEvent, message },
+    now,
+    generation,
+  );
+  return { ...status, conditions };
+}
+
 /** The run starts (or resumes): the plan is recorded before the first step acts. */
 export function running(status: PowerEventStatus, plan: RenderedPlan, { generation, now }: Facts): PowerEventStatus {
   const message = `Running ${plan.mode}: ${plan.steps.length} step(s)`;

@@ -141,6 +141,7 @@ async function runWithProgress(
       action: ACTION_OF[plan.mode],
       executors: wiring.executors,
       guard: wiring.guard,
+      planSpec: ctx.plan.spec,
       store: ctx.stateFile,
       clock,
       logger,

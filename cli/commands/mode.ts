@@ -3,6 +3,7 @@ import type { KubeRunLease } from '../../adapters/kube/run-lease.js';
 import { describeHolder, processSeams, RunLock, RunLockHeldError } from '../../adapters/run-lock.js';
 import type { PlanMode, RenderedPlan } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
+import { describeSpecChanges, specForRun } from '../../core/plan/recorded-spec.js';
 import { type WayBackGap, wayBackRecordOf } from '../../core/plan/way-back.js';
 import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
@@ -24,6 +25,16 @@ export function compileFor(mode: PlanMode, ctx: CommandContext, options: CommonO
     ...(options.reason ? { reason: options.reason } : {}),
     ...(ctx.selfNode ? { selfNode: ctx.selfNode } : {}),
   });
+}
+
+/**
+ * A rerun resumes its unfinished run from the PowerPlan spec that run recorded, not from the plan file as it is now;
+ * when the two differ it says what changed (on stderr, when `say`), and the change waits for the next run.
+ */
+function withRecordedSpec(mode: PlanMode, ctx: CommandContext, deps: CliDeps, say: boolean): CommandContext {
+  const chosen = specForRun(mode, ctx.plan.spec, ctx.saved?.progress);
+  if (say && chosen.changes.length > 0) deps.stderr(`${describeSpecChanges(ctx.plan.name, mode, chosen.changes)}\n`);
+  return chosen.recorded ? { ...ctx, plan: { ...ctx.plan, spec: chosen.spec } } : ctx;
 }
 
 export function printPlan(plan: RenderedPlan, source: string, options: CommonOptions, deps: CliDeps): void {
@@ -136,7 +147,8 @@ async function takeRunLock(
 export async function runMode(requested: PlanMode, options: CommonOptions, deps: CliDeps): Promise<void> {
   const mode = requested === 'shutdown' && options.emergency ? 'emergency-shutdown' : requested;
   checkDryRun(options);
-  const ctx = await loadContext(options, deps);
+  const loaded = await loadContext(options, deps);
+  const ctx = withRecordedSpec(mode, loaded, deps, true);
   const plan = compileFor(mode, ctx, options);
   if (options.dryRun === 'server') {
     const { runServerDryRun } = await import('./server-dry-run.js');
@@ -160,9 +172,9 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
     if (acting) deps.stderr(`${acting}\n`);
     const run = ignored ? { ...options, reason: [options.reason, ignored].filter(Boolean).join('; ') } : options;
     // NOTE: the state file may have changed between loadContext and the lock; compile from what is there now.
-    const { saved: _before, ...rest } = ctx;
+    const { saved: _before, ...rest } = loaded;
     const saved = await ctx.stateFile.load();
-    const locked: CommandContext = saved ? { ...rest, saved } : rest;
+    const locked = withRecordedSpec(mode, saved ? { ...rest, saved } : rest, deps, ctx === loaded);
     const current = compileFor(mode, locked, run);
     printPlan(current, ctx.plan.source, run, deps);
     const passOn = async () => lease?.release();

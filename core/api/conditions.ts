@@ -21,6 +21,8 @@ export const ConditionType = {
   ChainReady: 'ChainReady',
   HarborSeeded: 'HarborSeeded',
   FluxResumed: 'FluxResumed',
+  /** True while the PowerPlan differs from the spec the running event started with (which it keeps using). */
+  PlanChanged: 'PlanChanged',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { API_VERSION, timestamp } from './meta.js';
 import { action } from './plan.js';
+import { powerPlanSpec } from './powerplan.js';
 
 export const stepState = z.enum(['running', 'done', 'skipped', 'failed']);
 export type StepState = z.infer<typeof stepState>;
@@ -64,6 +65,11 @@ export const progress = z.strictObject({
   updatedAt: timestamp,
   finishedAt: timestamp.optional(),
   steps: z.array(stepRecord).default([]),
+  planSpec: powerPlanSpec
+    .optional()
+    .describe(
+      'The PowerPlan spec this run was compiled from: a rerun or a restarted operator keeps it until the run ends, whatever the PowerPlan says by then',
+    ),
   stopped: z
     .strictObject({
       beforeStep: z.string().min(1).describe('The first step not started; a rerun resumes here'),

@@ -2,6 +2,7 @@ import {
   type OutageRecord,
   outageRecord,
   type PlanStep,
+  type PowerPlanSpec,
   type Progress,
   type RenderedPlan,
   type StepRecord,
@@ -25,6 +26,11 @@ export interface RunOptions {
   clock: Clock;
   logger: Logger;
   guard?: GuardEvaluator;
+  /**
+   * The PowerPlan spec the plan was compiled from, recorded with a new run's progress (`progress.planSpec`) so that a
+   * rerun or a restarted operator compiles and acts from it until the run ends. A resumed run keeps its record.
+   */
+  planSpec?: PowerPlanSpec;
   /** Interrupts the step in flight (process shutdown). Executors see it as `ctx.signal`. */
   signal?: AbortSignal;
   /**
@@ -105,7 +111,7 @@ class Run {
     const previous = saved?.progress;
     const resumable = previous && !previous.finishedAt && previous.mode === options.plan.mode;
     const progress: Progress = resumable
-      ? { ...withoutStop(previous), updatedAt: now }
+      ? { ...withoutStop(previous), steps: settleDropped(previous.steps, options.plan, now), updatedAt: now }
       : {
           action: options.action,
           mode: options.plan.mode,
@@ -113,6 +119,7 @@ class Run {
           startedAt: now,
           updatedAt: now,
           steps: [],
+          ...(options.planSpec ? { planSpec: options.planSpec } : {}),
         };
     const run = new Run(options, outage, progress);
     if (resumable) options.onEvent?.({ type: 'resume', done: progress.steps.filter(isFinished).length });
@@ -243,6 +250,25 @@ class Run {
     this.chain = this.chain.then(() => this.options.store.save(snapshot));
     return this.chain;
   }
+}
+
+/**
+ * A step recorded `running` (the run was cut while it acted or waited) that the resuming plan no longer has (it was
+ * compiled from what is observed now: a Flux source Ready again drops the bootstrap chain) is recorded `skipped`,
+ * saying so, before anything runs: the record never hands a `running` step on to a closed run or the operator.
+ */
+function settleDropped(steps: readonly StepRecord[], plan: RenderedPlan, now: string): StepRecord[] {
+  const planned = new Set(plan.steps.map((s) => s.id));
+  return steps.map((s) =>
+    s.state === 'running' && !planned.has(s.id)
+      ? {
+          ...s,
+          state: 'skipped',
+          finishedAt: now,
+          message: `cut short while running; the plan this run resumed with no longer has it (compiled from what was observed then), so it was not run again${s.message ? ` (before: ${s.message})` : ''}`,
+        }
+      : s,
+  );
 }
 
 function withoutStop(progress: Progress): Progress {

@@ -23,6 +23,8 @@ export const OperatorReason = {
   WayBackNotVerified: 'WayBackNotVerified',
   /** A shutdown went ahead without a verified way back: spec.ignoreWayBack, or an emergency (recorded). */
   WayBackIgnored: 'WayBackIgnored',
+  /** The PowerPlan changed while the event ran: the run keeps the spec it started with (progress.planSpec). */
+  PlanChangedDuringEvent: 'PlanChangedDuringEvent',
 } as const;
 export type OperatorReason = (typeof OperatorReason)[keyof typeof OperatorReason];
 

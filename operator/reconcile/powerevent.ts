@@ -25,6 +25,7 @@ import {
   toIssues,
   UPS_TRIGGER_LABEL,
 } from '../../core/api/index.js';
+import { describeSpecChanges, specForRun } from '../../core/plan/recorded-spec.js';
 import { recordedWayBackGap } from '../../core/plan/way-back.js';
 import { missingExecutors } from '../../core/run/runner.js';
 import { getCondition } from '../../core/status/conditions.js';
@@ -37,7 +38,7 @@ import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
 import { handOffWait } from './handoff.js';
 import { confirmLastStatus, SealableStore } from './last-status.js';
 import { type CompileExtras, compileFor, planToRun, type ResolvedPlan, resolvePlan, resumedPlan } from './plan.js';
-import { runEvent } from './run.js';
+import { type EventRun, runEvent } from './run.js';
 import { DELETED_REASON, hasStopFinalizer, recordStop, stopIfDeleted } from './stop.js';
 
 /**
@@ -163,7 +164,13 @@ export class PowerEventReconciler {
     const wayBack = await this.wayBack(key, event, store.current, plan);
     const rendered = await planToRun(this.deps, event, store.current, plan, wayBack.extras);
     if (wayBack.refused) return this.stall(event, store, Reason.WayBackNotVerified, wayBack.refused, rendered);
-    const wiring = this.deps.executors({ ...plan, mode: rendered.mode });
+    // A resumed run acts from the spec it started with (progress.planSpec), whatever the PowerPlan says now
+    const resumed = resumedPlan(event, store.current) ? store.current.progress : undefined;
+    const chosen = specForRun(rendered.mode, plan.spec, resumed);
+    const planChanged = chosen.changes.length
+      ? describeSpecChanges(plan.name, rendered.mode, chosen.changes)
+      : undefined;
+    const wiring = this.deps.executors({ ...plan, spec: chosen.spec, mode: rendered.mode });
     try {
       const missing = missingExecutors(rendered, wiring.executors);
       if (missing.length > 0) {
@@ -176,7 +183,7 @@ export class PowerEventReconciler {
       try {
         const attempt = (await lease?.acquire()) ?? { ok: true };
         if (!attempt.ok) return await this.waitForLease(event, store, attempt);
-        return await this.run(key, event, store, rendered, wiring);
+        return await this.run(key, event, store, rendered, wiring, { planSpec: chosen.spec, planChanged });
       } finally {
         this.claims.delete(key);
         await lease?.release();
@@ -247,6 +254,7 @@ export class PowerEventReconciler {
     store: SealableStore,
     plan: RenderedPlan,
     wiring: ExecutorWiring,
+    source: Pick<EventRun, 'planSpec' | 'planChanged'>,
   ): Promise<Outcome> {
     const stop = new AbortController();
     this.stops.set(key, stop);
@@ -256,6 +264,7 @@ export class PowerEventReconciler {
       store,
       plan,
       wiring,
+      ...source,
       stop: stop.signal,
       noticeDeletion: () => this.noticeDeletion(key),
       silenced: this.silenced,

@@ -5,7 +5,7 @@
  * ./stop.ts records it), or interrupted (the operator stops: it stays Running, to be resumed). Any other error is
  * not a step's fault (the API, a status write) and is thrown, to be retried with backoff.
  */
-import type { PowerEvent, RenderedPlan } from '../../core/api/index.js';
+import type { PowerEvent, PowerPlanSpec, RenderedPlan } from '../../core/api/index.js';
 import { RunStoppedError, StepFailedError } from '../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../core/run/runner.js';
 import { Reason } from '../../core/status/reasons.js';
@@ -24,6 +24,10 @@ export interface EventRun {
   store: SealableStore;
   plan: RenderedPlan;
   wiring: ExecutorWiring;
+  /** The PowerPlan spec the run acts from: recorded with a new run's progress, kept by a resumed one. */
+  planSpec: PowerPlanSpec;
+  /** Set when the PowerPlan changed since the run started: what differs (the run keeps its recorded spec). */
+  planChanged?: string;
   /** Aborted when the event is seen deleted: the run stops at its next safe point. */
   stop: AbortSignal;
   /** Looks for a deletion in the cache again: one seen before the finalizer was on did not stop the run. */
@@ -43,6 +47,15 @@ export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): P
     await deps.finalizer?.add(liveEvent(deps.events, event));
     run.noticeDeletion();
     await store.update((s) => next.running(s, plan, facts()));
+    if (run.planChanged) {
+      const message = run.planChanged;
+      await store.update((s) => next.planChanged(s, message, facts()));
+      emit(deps.recorder, event, 'Warning', Reason.PlanChangedDuringEvent, message);
+      log.warn('The PowerPlan changed during the event; keeping the spec the run started with', {
+        powerEvent: key,
+        message,
+      });
+    }
     deps.metrics?.phase(key, 'Running');
     log.info('Running the plan', { powerEvent: key, mode: plan.mode, steps: plan.steps.length });
     const started = new Map<string, number>();
@@ -51,6 +64,7 @@ export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): P
       action: event.spec.action,
       executors: withLastStatus(deps, run),
       ...(wiring.guard ? { guard: wiring.guard } : {}),
+      planSpec: run.planSpec,
       store,
       clock: deps.clock,
       logger: log,

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PowerEventGoneError, PowerEventStatusStore } from '../../adapters/kube/powerevent-store.js';
-import { API_VERSION, type PowerEventStatus } from '../../core/api/index.js';
+import { API_VERSION, type PowerEventStatus, type PowerPlanSpec } from '../../core/api/index.js';
 import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepExecutor } from '../../core/run/executor.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
@@ -292,6 +292,55 @@ describe('PowerEventReconciler', () => {
     const done = new Set(ran.slice(0, failedAt).filter((id) => id !== 'drain/titan-05'));
     expect(again.filter((id) => done.has(id))).toEqual([]);
     expect(again).toContain('drain/titan-05');
+  });
+
+  it('resumes from the PowerPlan spec the run started with, and says what changed in the live one', async () => {
+    const w1 = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: recordingExecutors([], 'drain/titan-05'),
+    });
+    await w1.reconciler.reconcile(KEY);
+    const status = { ...w1.status(KEY), phase: 'Running' } as PowerEventStatus;
+    expect(status.progress?.planSpec).toEqual(atlas.spec);
+    // the PowerPlan is edited while the event is Running; the operator restarts
+    const edited = { ...atlas, spec: { ...atlas.spec, drain: { ...atlas.spec.drain, timeout: '10m' } } };
+    const given: PowerPlanSpec[] = [];
+    const ran: string[] = [];
+    const executors: ExecutorFactory = (plan) => {
+      given.push(plan.spec);
+      return recordingExecutors(ran)(plan);
+    };
+    const w2 = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }, status) },
+      plans: { atlas: edited },
+      executors,
+    });
+    expect(await w2.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(given).toEqual([atlas.spec]);
+    expect(ran).toContain('drain/titan-05');
+    const changed = getCondition(w2.status(KEY)?.conditions, 'PlanChanged');
+    expect(changed).toMatchObject({ status: 'True', reason: 'PlanChangedDuringEvent' });
+    expect(changed?.message).toContain(`spec.drain.timeout: "${atlas.spec.drain.timeout}" → "10m"`);
+    expect(changed?.message).toContain('the run keeps the plan it started with until it ends');
+    expect(w2.recorded).toContain('ev Warning PlanChangedDuringEvent');
+    expect(w2.status(KEY)?.progress?.planSpec).toEqual(atlas.spec);
+    expect(w2.violations).toEqual([]);
+  });
+
+  it('a new run acts from the live PowerPlan, with no PlanChanged condition', async () => {
+    const given: PowerPlanSpec[] = [];
+    const w = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: (plan) => {
+        given.push(plan.spec);
+        return recordingExecutors([])(plan);
+      },
+    });
+    await w.reconciler.reconcile(KEY);
+    expect(given).toEqual([atlas.spec]);
+    expect(getCondition(w.status(KEY)?.conditions, 'PlanChanged')).toBeUndefined();
   });
 
   it('forgets an event that is gone from the cache', async () => {

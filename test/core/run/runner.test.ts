@@ -4,6 +4,7 @@ import { step } from '../../../core/plan/step.js';
 import { MissingExecutorError, RunStoppedError, StepFailedError } from '../../../core/run/errors.js';
 import type { Executors, StepExecutor } from '../../../core/run/executor.js';
 import { runPlan } from '../../../core/run/runner.js';
+import { atlasSpec } from '../../helpers/atlas.js';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
 
 function plan(steps: PlanStep[]): RenderedPlan {
@@ -71,6 +72,54 @@ describe('runPlan', () => {
     const second: string[] = [];
     await run([s('a'), s('b'), s('c')], { act: recording(second) }, store);
     expect(second).toEqual(['apply b', 'apply c']);
+  });
+
+  it('given a new run, then the spec it was compiled from is recorded; a resumed run keeps the one it started with', async () => {
+    const store = new MemoryStore();
+    const first = atlasSpec();
+    const options = { action: 'shutdown' as const, store, clock: new FakeClock(), logger: silentLogger };
+    await expect(
+      runPlan({
+        ...options,
+        plan: plan([s('a'), s('b')]),
+        executors: { act: recording([], { failOn: new Set(['b']) }) },
+        planSpec: first,
+      }),
+    ).rejects.toBeInstanceOf(StepFailedError);
+    expect(store.history[0]?.progress?.planSpec).toEqual(first);
+    const later = { ...first, drain: { ...first.drain, timeout: '10m' } };
+    await runPlan({ ...options, plan: plan([s('a'), s('b')]), executors: { act: recording([]) }, planSpec: later });
+    expect(store.latest?.progress?.planSpec).toEqual(first);
+  });
+
+  it('given a step recorded running that the resuming plan no longer has, then it is recorded skipped, saying why, before any step runs', async () => {
+    const store = new MemoryStore();
+    const log: string[] = [];
+    await expect(
+      run([s('a'), s('chain/gitea')], { act: recording(log, { failOn: new Set(['chain/gitea']) }) }, store),
+    ).rejects.toBeInstanceOf(StepFailedError);
+    // as after a kill mid-step: the record says running
+    const saved = store.latest;
+    const steps = saved?.progress?.steps.map((r) =>
+      r.id === 'chain/gitea'
+        ? { id: r.id, state: 'running' as const, startedAt: r.startedAt }
+        : { ...r, state: 'done' as const },
+    );
+    const killed = new MemoryStore(
+      saved && { ...saved, progress: saved.progress && { ...saved.progress, steps: steps ?? [] } },
+    );
+    await run([s('a'), s('close')], { act: recording(log) }, killed);
+    const dropped = killed.history[0]?.progress?.steps.find((r) => r.id === 'chain/gitea');
+    expect(dropped).toMatchObject({
+      state: 'skipped',
+      message: expect.stringContaining('the plan this run resumed with no longer has it'),
+    });
+    expect(dropped?.finishedAt).toBeDefined();
+    expect(killed.latest?.progress?.steps.map((r) => `${r.id}:${r.state}`)).toEqual([
+      'a:done',
+      'chain/gitea:skipped',
+      'close:done',
+    ]);
   });
 
   it('given a step whose effect is already in place, then it is recorded done without acting', async () => {
