@@ -2,7 +2,7 @@ import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Nod
 import type { ChangeFeed, MutationOptions, NodePort, NodeView } from '../../core/ports.js';
 import { within } from '../within.js';
 import { isNotFound } from './errors.js';
-import { objectWatch, watchFeed } from './watch-feed.js';
+import { SharedWatch } from './watch-feed.js';
 
 export const CORDONED_BY = 'power.hecate.dev/cordoned-by';
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -34,12 +34,14 @@ export class ApiReadTimeoutError extends Error {
  */
 export class KubeNodes implements NodePort {
   private readonly api: CoreV1Api;
+  private readonly nodeWatch: SharedWatch;
 
   constructor(
-    private readonly kc: KubeConfig,
+    kc: KubeConfig,
     private readonly options: { readTimeoutMs?: number } = {},
   ) {
     this.api = kc.makeApiClient(CoreV1Api);
+    this.nodeWatch = new SharedWatch(kc, '/api/v1/nodes');
   }
 
   async list(): Promise<NodeView[]> {
@@ -60,12 +62,12 @@ export class KubeNodes implements NodePort {
     }
   }
 
-  /** One node by name, or every node: the node-down and nodes-Ready waits look again on each event. */
+  /**
+   * Events on the named nodes (every node when none is named): the node-down and nodes-Ready waits look again on
+   * each. Every wait of this adapter shares one watch of the Nodes.
+   */
   watch(names: readonly string[]): Promise<ChangeFeed> {
-    const [only] = names;
-    return watchFeed(this.kc, [
-      names.length === 1 && only ? objectWatch(`/api/v1/nodes/${only}`) : { path: '/api/v1/nodes' },
-    ]);
+    return this.nodeWatch.feed(names);
   }
 
   async cordon(name: string, owner: string, options: MutationOptions = {}): Promise<void> {

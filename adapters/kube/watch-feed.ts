@@ -98,3 +98,68 @@ export function objectWatch(objectPath: string): WatchTarget {
   const cut = objectPath.lastIndexOf('/');
   return { path: objectPath.slice(0, cut), fieldSelector: `metadata.name=${objectPath.slice(cut + 1)}` };
 }
+
+/**
+ * One watch of a whole collection, shared by every wait in flight on its objects: a power-off of 200 workers holds
+ * one watch of the Nodes, not 200 connections. Each feed is bumped only by events on the objects it names (all of
+ * them when it names none). The watch opens with the first feed and stops with the last; one that ends is opened
+ * again by the next feed, and the waits holding the old one go on on their slow poll.
+ */
+export class SharedWatch {
+  private readonly subscribers = new Set<{ names: ReadonlySet<string>; counter: ChangeCounter }>();
+  private open: Promise<AbortController> | undefined;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly path: string,
+  ) {}
+
+  async feed(names: readonly string[]): Promise<ChangeFeed> {
+    const subscriber = {
+      names: new Set(names),
+      counter: new ChangeCounter(() => {
+        this.subscribers.delete(subscriber);
+        if (this.subscribers.size === 0) this.stop();
+      }),
+    };
+    this.subscribers.add(subscriber);
+    try {
+      await this.opened();
+      return subscriber.counter;
+    } catch (error) {
+      subscriber.counter.close();
+      throw error;
+    }
+  }
+
+  private opened(): Promise<AbortController> {
+    if (this.open) return this.open;
+    const opening = new Watch(this.kc).watch(
+      this.path,
+      { allowWatchBookmarks: false },
+      (_type: string, object: { metadata?: { name?: string } }) => {
+        const name = object?.metadata?.name ?? '';
+        for (const s of this.subscribers) if (s.names.size === 0 || s.names.has(name)) s.counter.bump();
+      },
+      () => {
+        if (this.open === opening) this.open = undefined; // ended: the next feed opens it again
+      },
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`watches did not open in ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
+    });
+    const open = Promise.race([opening, timeout]).finally(() => clearTimeout(timer));
+    this.open = open;
+    open.catch(() => {
+      if (this.open === open) this.open = undefined;
+    });
+    return open;
+  }
+
+  private stop(): void {
+    const open = this.open;
+    this.open = undefined;
+    void open?.then((controller) => controller.abort()).catch(() => undefined);
+  }
+}
