@@ -52,15 +52,25 @@ function sample(pid: number): { rss: number; hwm: number; cpuTicks: number } {
   return { rss: kib('VmRSS'), hwm: kib('VmHWM'), cpuTicks: Number(fields[11]) + Number(fields[12]) };
 }
 
-/** Samples every `intervalMs` until stopped. */
+/** Samples every `intervalMs` until stopped, or until the process is gone (its last samples are kept). */
 function sampler(pid: number, intervalMs: number) {
   const samples: ReturnType<typeof sample>[] = [sample(pid)];
-  const timer = setInterval(() => samples.push(sample(pid)), intervalMs);
+  const timer = setInterval(() => {
+    try {
+      samples.push(sample(pid));
+    } catch {
+      clearInterval(timer); // the process ended: what it did is reported by the caller
+    }
+  }, intervalMs);
   return {
     samples,
     stop: () => {
       clearInterval(timer);
-      samples.push(sample(pid));
+      try {
+        samples.push(sample(pid));
+      } catch {
+        // gone
+      }
       return samples;
     },
   };
@@ -203,7 +213,15 @@ async function measure(
     const during = sampler(pid, 200);
     const a0 = Date.now();
     await apply(b, 'shutdown', true);
-    const done = await seen(b, 'shutdown', (s) => ['Succeeded', 'Failed'].includes(s?.phase ?? ''), 900_000);
+    const operator = op;
+    const done = await Promise.race([
+      seen(b, 'shutdown', (s) => ['Succeeded', 'Failed'].includes(s?.phase ?? ''), 1_800_000),
+      operator.exited.then((code) => {
+        throw new Error(
+          `the operator exited (${code}) during the executed shutdown of ${total} nodes; its last lines:\n${operator.tail(40)}\n${operator.stderr.slice(-20).join('')}`,
+        );
+      }),
+    ]);
     const wallMs = Date.now() - a0;
     const samples = during.stop();
     await sleep(5_000);
@@ -264,7 +282,12 @@ const { entry, how } = await operatorEntry();
 const results: Figures[] = [];
 for (const total of sizes) {
   console.log(`\n--- ${total} nodes ---`);
-  results.push(await measure(total, deployment, entry, how));
+  try {
+    results.push(await measure(total, deployment, entry, how));
+  } catch (error) {
+    console.log(`${total} nodes: not measured: ${(error as Error).message}`);
+    process.exitCode = 1;
+  }
 }
 if (results.length > 1) {
   const [base] = results;
