@@ -90,7 +90,15 @@ export class FluxStandIn {
   ) {
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
-    this.passes = new PassScheduler(() => this.pass(), { resyncMs: options.resyncMs ?? 5_000 });
+    // NOTE: a pass that fails (the API server restarting under it) is logged and followed by another, as Flux's
+    // controllers requeue; unhandled, it would end the process that hosts the bed
+    this.passes = new PassScheduler(() => this.pass(), {
+      resyncMs: options.resyncMs ?? 5_000,
+      onError: (error) => {
+        options.log?.('Flux pass failed', { error: String(error) });
+        setTimeout(() => this.passes.schedule(), 500).unref();
+      },
+    });
     const apps = kubeConfig.makeApiClient(AppsV1Api);
     const onChange = () => this.passes.schedule();
     const log = options.log;

@@ -210,6 +210,14 @@ export async function powerCut(e2e: E2e, spec: PowerPlanSpec): Promise<void> {
   );
 }
 
+/** What is killed, and when (ms after the mode's first process started). */
+export interface Kill {
+  /** `cli`: SIGKILL of the CLI process. `api`: the bed's kube-apiserver stopped, and started again `downMs` later. */
+  what: 'cli' | 'api';
+  atMs: number;
+  downMs?: number;
+}
+
 export interface ModeRun {
   /** Wall time of each process, killed ones included. */
   runs: { ms: number; exit: number | string }[];
@@ -220,31 +228,50 @@ export interface ModeRun {
   output: string;
 }
 
-/** `hecate <mode> --execute`, killed `killAtMs` after it starts when given, then rerun until it exits 0 (at most 4 times). */
-export async function runMode(e2e: E2e, mode: ChaosMode, killAtMs?: number): Promise<ModeRun> {
+/**
+ * `hecate <mode> --execute`, with `kill` at its instant when given, then rerun until it exits 0 (at most 5 runs). After
+ * a CLI kill only a SIGKILLed run is rerun; after an API kill any failed run is (the CLI may stop on the outage).
+ */
+export async function runMode(e2e: E2e, mode: ChaosMode, kill?: Kill): Promise<ModeRun> {
   const from = Date.now();
   const runs: ModeRun['runs'] = [];
   let output = '';
   let killedAtMs: number | undefined;
+  let apiBack: Promise<void> | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
+    await apiBack;
     const started = Date.now();
     const child = spawnCli([mode, ...e2e.args('--execute')], e2e.env);
+    let exit: number | string | undefined;
     let timer: NodeJS.Timeout | undefined;
-    if (attempt === 0 && killAtMs !== undefined) {
+    if (attempt === 0 && kill) {
       timer = setTimeout(() => {
+        if (exit !== undefined) return;
         killedAtMs = Date.now() - started;
-        child.kill();
-      }, killAtMs);
+        if (kill.what === 'cli') child.kill();
+        else apiBack = apiOutage(e2e, kill.downMs ?? 4_000);
+      }, kill.atMs);
     }
-    const exit = await child.exited;
+    exit = await child.exited;
     clearTimeout(timer);
-    if (exit !== 'SIGKILL') killedAtMs = attempt === 0 ? undefined : killedAtMs;
     runs.push({ ms: Date.now() - started, exit });
     output += `\n--- ${mode} run ${attempt + 1} (exit ${exit}) ---\n${child.output().slice(-6000)}`;
-    if (exit === 0) return { runs, ...(killedAtMs !== undefined ? { killedAtMs } : {}), from, to: Date.now(), output };
-    if (exit !== 'SIGKILL') break;
+    if (exit === 0) {
+      await apiBack;
+      return { runs, ...(killedAtMs !== undefined ? { killedAtMs } : {}), from, to: Date.now(), output };
+    }
+    const rerun = kill?.what === 'api' ? killedAtMs !== undefined : exit === 'SIGKILL';
+    if (!rerun) break;
   }
+  await apiBack;
   throw new Error(`hecate ${mode} --execute did not complete after ${runs.length} run(s):${output}`);
+}
+
+/** The API server goes away (a control-plane node's power cut, etcd losing quorum) and comes back `downMs` later. */
+async function apiOutage(e2e: E2e, downMs: number): Promise<void> {
+  await e2e.plane.stopApiServer();
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await e2e.plane.startApiServer();
 }
 
 export interface CycleResult {
@@ -254,11 +281,11 @@ export interface CycleResult {
   sends: Sends;
 }
 
-/** One power event: shutdown, the power cut, startup; each mode killed at the instant given for it. */
+/** One power event: shutdown, the power cut, startup; each mode with the kill given for it. */
 export async function cycle(
   e2e: E2e,
   spec: PowerPlanSpec,
-  kills: Partial<Record<ChaosMode, number>> = {},
+  kills: Partial<Record<ChaosMode, Kill>> = {},
 ): Promise<CycleResult> {
   const watch = watchPowerOffHelpers(e2e.plane.kubeConfig);
   try {

@@ -53,9 +53,9 @@ describe.skipIf(!bed.ok)('chaos: SIGKILL at seeded instants of shutdown and star
       // reference pulls what the next ones find), and a kill after its end tests nothing (npm run chaos draws over
       // the whole run and counts such kills apart)
       const kills = {
-        shutdown: Math.floor(random() * 0.6 * (reference.shutdown.runs[0]?.ms ?? 0)),
-        startup: Math.floor(random() * 0.6 * (reference.startup.runs[0]?.ms ?? 0)),
-      };
+        shutdown: { what: 'cli', atMs: Math.floor(random() * 0.6 * (reference.shutdown.runs[0]?.ms ?? 0)) },
+        startup: { what: 'cli', atMs: Math.floor(random() * 0.6 * (reference.startup.runs[0]?.ms ?? 0)) },
+      } as const;
       const result = await cycle(e2e, spec, kills);
       const runs = `kills ${JSON.stringify(kills)}; runs: shutdown ${JSON.stringify(result.shutdown.runs)}, startup ${JSON.stringify(result.startup.runs)}`;
       console.info(`chaos cycle ${n}: ${runs}`);
