@@ -4,7 +4,7 @@
  * every round so that a busy machine weighs on all three alike:
  *
  * - `hecate --help`: goal at most 2.5x the baseline
- * - `hecate shutdown --offline --plan manifests/atlas-powerplan.yaml` (a dry-run that reads no cluster): goal 5x
+ * - `hecate shutdown --offline --plan examples/atlas-powerplan.yaml` (a dry-run that reads no cluster): goal 5x
  *
  * It builds the sources into .cache/bench-cli/ first (as `npm run build` would, without touching dist/), or
  * measures the `main.js` given with `--cli`. Each command runs with a throwaway HOME, so no ~/hecate-repo or state
@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUILD_DIR = '.cache/bench-cli';
-const PLAN = 'manifests/atlas-powerplan.yaml';
+const PLAN = 'examples/atlas-powerplan.yaml';
 
 interface Case {
   name: string;

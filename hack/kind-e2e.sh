@@ -39,14 +39,14 @@ k label nodes -l node-role.kubernetes.io/control-plane node-role.kubernetes.io/c
 echo "==> Applying crds/ and manifests/"
 k apply -f crds/
 k wait --for=condition=Established crd/powerevents.power.hecate.dev crd/powerplans.power.hecate.dev --timeout=60s
-k apply -f manifests/namespace.yaml -f manifests/rbac.yaml -f manifests/atlas-powerplan.yaml
+k apply -f manifests/namespace.yaml -f manifests/rbac.yaml -f examples/atlas-powerplan.yaml
 k apply -f manifests/deployment.yaml
 k -n "$NS" set image deployment/hecate-operator operator="$IMAGE"
 k -n "$NS" rollout status deployment/hecate-operator --timeout=180s
 
 echo "==> Dry-run PowerEvent"
 before="$(k get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.spec.unschedulable}{"\n"}{end}')"
-k apply -f manifests/samples/powerevent-shutdown.yaml
+k apply -f examples/samples/powerevent-shutdown.yaml
 k -n "$NS" wait --for=condition=Ready powerevent/atlas-shutdown --timeout=120s
 steps="$(k -n "$NS" get powerevent atlas-shutdown -o jsonpath='{.status.plan.steps[*].id}' | wc -w)"
 [[ "$steps" -gt 0 ]] || { echo "kind-e2e: status.plan has no steps" >&2; exit 1; }

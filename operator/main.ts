@@ -13,6 +13,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../adapters/kube/config.js';
+import { KubeFlux } from '../adapters/kube/flux.js';
 import { observeCluster } from '../adapters/kube/observe.js';
 import { kubeStatusApply, PowerEventStatusStore } from '../adapters/kube/powerevent-store.js';
 import { KubeRunLease } from '../adapters/kube/run-lease.js';
@@ -26,9 +27,11 @@ import { HecateOperator } from './hecate.js';
 import { createWinston, toLogger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
 import type { ExecutorFactory } from './reconcile/deps.js';
-import { HealthServer } from './runtime/http.js';
+import { HealthServer, isLoopbackHost, type ServingOptions } from './runtime/http.js';
 import { KubeLease } from './runtime/kube-lease.js';
 import { LeaderElector } from './runtime/leader.js';
+import { kubeReviews, MetricsAuthorizer } from './runtime/metrics-auth.js';
+import { selfSignedCertificate } from './runtime/self-signed.js';
 import { ConfigMapStopRecords } from './stop-record.js';
 import { kubeUpsEvents, UpsWatcher } from './ups-watch.js';
 
@@ -69,17 +72,32 @@ export async function runOperator(
     if (elector && !elector.isLeader) throw new NotLeaderError(`${config.identity} does not hold the leader lease`);
   };
   const operator = buildOperator(config, kc, logger, metrics, executorsFor(kc, logger), runs.signal, fence);
-  const health = new HealthServer({
-    healthy: () => true,
-    ready: () => (elector && !elector.isLeader ? true : operator.synced),
-    metrics: async () => {
-      metrics.queueDepth.set({ controller: 'powerevent' }, operator.queue.depth);
-      metrics.leader.set(elector ? (elector.isLeader ? 1 : 0) : 1);
-      return { contentType: metrics.contentType, body: await metrics.text() };
-    },
+  const flux = new KubeFlux(kc);
+  metrics.observeCluster({
+    events: () => operator.cachedEvents(),
+    plans: () => operator.cachedPlans(),
+    fluxRevision: async ({ flux: { source, namespace } }) =>
+      (await flux.source(source.kind, namespace, source.name))?.revision,
+    now: () => systemClock.now(),
   });
+  const health = new HealthServer(
+    {
+      healthy: () => true,
+      ready: () => (elector && !elector.isLeader ? true : operator.synced),
+      metrics: async () => {
+        metrics.queueDepth.set({ controller: 'powerevent' }, operator.queue.depth);
+        metrics.leader.set(elector ? (elector.isLeader ? 1 : 0) : 1);
+        return { contentType: metrics.contentType, body: await metrics.text() };
+      },
+    },
+    servingOptions(config, kc, logger),
+  );
   const address = await health.start(config.bindHost, config.bindPort);
-  logger.info('Serving health and metrics', { address: address.address, port: address.port });
+  logger.info('Serving health and metrics', {
+    address: address.address,
+    port: address.port,
+    metrics: health.secure ? 'HTTPS, for tokens allowed to get /metrics' : 'HTTP, open (loopback only)',
+  });
   let code = 0;
   let started: Promise<void> | undefined;
   let failed: () => void = () => undefined;
@@ -91,7 +109,7 @@ export async function runOperator(
     started = operator
       .start()
       .then(() => {
-        if (config.upsWatch) watching = upsWatcher(config, kc, operator, logger).run(runs.signal);
+        if (config.upsWatch) watching = upsWatcher(config, kc, operator, logger, metrics).run(runs.signal);
       })
       .catch((error: unknown) => {
         logger.error('Could not start the operator', { error });
@@ -187,14 +205,40 @@ function buildOperator(
   });
 }
 
+/**
+ * How /metrics is served. On a loopback address: HTTP, open (only this pod's network namespace reaches it: a
+ * kube-rbac-proxy sidecar, or a person on the host). On any other address: HTTPS with a self-signed certificate made
+ * at start, and /metrics only for a bearer token that a TokenReview authenticates and a SubjectAccessReview allows to
+ * `get` the non-resource URL /metrics (controller-runtime's secure metrics; the ClusterRole hecate-metrics-reader).
+ */
+function servingOptions(config: OperatorConfig, kc: KubeConfig, logger: Logger): ServingOptions {
+  if (isLoopbackHost(config.bindHost)) return {};
+  const service = `hecate-operator-metrics.${config.leaseNamespace}.svc`;
+  const tls = selfSignedCertificate({
+    commonName: 'hecate-operator-metrics',
+    altNames: [service, `${service}.cluster.local`, 'localhost'],
+    now: systemClock.now(),
+  });
+  return { tls, metricsAccess: new MetricsAuthorizer(kubeReviews(kc)), logger };
+}
+
 /** The UPS watcher on the operator's caches; it creates PowerEvents where the operator keeps its Lease. */
-function upsWatcher(config: OperatorConfig, kc: KubeConfig, operator: HecateOperator, logger: Logger): UpsWatcher {
+function upsWatcher(
+  config: OperatorConfig,
+  kc: KubeConfig,
+  operator: HecateOperator,
+  logger: Logger,
+  metrics: OperatorMetrics,
+): UpsWatcher {
   const namespace = config.watchNamespace ?? config.leaseNamespace;
   return new UpsWatcher({
     namespace,
     plans: () => operator.cachedPlans(),
     events: kubeUpsEvents(kc, namespace, () => operator.cachedEvents()),
-    source: (ups) => upsSource(ups, { clock: systemClock, logger }),
+    source: (ups) => {
+      const port = upsSource(ups, { clock: systemClock, logger });
+      return port && metrics.watchUps(port);
+    },
     clock: systemClock,
     logger,
   });

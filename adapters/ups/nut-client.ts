@@ -1,10 +1,19 @@
 /**
  * A NUT network protocol client (networkupstools docs/net-protocol.txt) over node:net: GET VAR, LIST VAR, and with
- * credentials USERNAME / PASSWORD / LOGIN. Every request is bounded: a deadline covers connect, login and reply,
+ * credentials USERNAME / PASSWORD / LOGIN. Every request is bounded: a deadline covers connect, handshake and reply,
  * lines are capped in length and lists in size, so a hostile or hung server yields a clear error, never a hang.
  * One connection, reused; it is dropped after any transport or protocol error and reopened by the next request.
+ *
+ * STARTTLS (docs/security.txt): every connection asks for it first, as upsmon does. When upsd offers it (`OK
+ * STARTTLS`; it has a certificate: CERTFILE with OpenSSL, CERTPATH + CERTIDENT with NSS) the rest of the session is
+ * TLS. The certificate is checked against `tls.ca`, else Node's CAs (with NODE_EXTRA_CA_CERTS); one that does not
+ * verify still encrypts (upsmon's CERTVERIFY 0) and {@link NutClient.security} says so. When upsd does not offer TLS
+ * (ERR FEATURE-NOT-CONFIGURED or FEATURE-NOT-SUPPORTED) the session stays in clear, and the password is only sent in
+ * clear to a upsd on loopback: to any other host the login is refused ({@link NutCleartextLoginError}) before a word
+ * of it is sent. Reads need no login, so a plan can drop its credentials instead.
  */
-import { createConnection } from 'node:net';
+import { createConnection, isIPv4, isIPv6 } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../core/ports.js';
 import type { NutCredentials } from './credentials.js';
 import { excerpt, NutLine, splitNutLine } from './nut-line.js';
@@ -16,6 +25,11 @@ export class NutConnectionError extends Error {
 
 export class NutTimeoutError extends NutConnectionError {
   override readonly name = 'NutTimeoutError';
+}
+
+/** The password would have crossed the network in clear: upsd is not on loopback and did not offer STARTTLS. */
+export class NutCleartextLoginError extends Error {
+  override readonly name = 'NutCleartextLoginError';
 }
 
 /** The server sent something that is not a NUT reply (garbage, a huge line, too many lines). */
@@ -59,7 +73,24 @@ export interface NutClientOptions {
    * a password without changing the UPS. The user needs `upsmon secondary` in upsd.users. Reads need no login.
    */
   login?: { ups: string; credentials: NutCredentials };
+  /** STARTTLS: CA certificates (PEM) that upsd's certificate is checked against; default Node's. */
+  tls?: { ca?: string | Buffer | undefined };
+  /** Refuse to log in over a connection that is not TLS; default: unless upsd is on loopback. */
+  requireTlsForLogin?: boolean;
   logger?: Logger;
+}
+
+/** How the last connection was protected: `tls` with `verified` false encrypts but does not authenticate upsd. */
+export type NutSecurity =
+  | { tls: false; why: string }
+  | { tls: true; verified: boolean; protocol: string; why?: string | undefined };
+
+/** 127.0.0.0/8, ::1 and localhost: a connection that never leaves this host. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIPv4(host)) return host.startsWith('127.');
+  if (isIPv6(host)) return host === '::1' || /^::ffff:127\./i.test(host);
+  return false;
 }
 
 /** Encodes one request line; arguments with spaces, quotes or backslashes are quoted as upsd expects. */
@@ -78,11 +109,17 @@ export class NutClient {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly timeoutMs: number;
   private readonly maxListLength: number;
+  private secured: NutSecurity | undefined;
 
   constructor(private readonly options: NutClientOptions) {
     this.where = `upsd at ${options.host}:${options.port}`;
     this.timeoutMs = options.timeoutMs ?? 5_000;
     this.maxListLength = options.maxListLength ?? 1_000;
+  }
+
+  /** How the current (or last) connection is protected; undefined before the first one. */
+  get security(): NutSecurity | undefined {
+    return this.secured;
   }
 
   /** `GET VAR <ups> <name>` → the value. Throws NutServerError on ERR (e.g. VAR-NOT-SUPPORTED, DATA-STALE). */
@@ -181,13 +218,48 @@ export class NutClient {
       maxQueuedLines: this.maxListLength + 8,
       connectionError: (message, cause) => new NutConnectionError(`${this.where}: ${message}`, { cause }),
       protocolError: (message) => new NutProtocolError(`${this.where} ${message}`),
-      login: login ? (c) => this.login(c, login.ups, login.credentials) : undefined,
+      handshake: async (c) => {
+        this.secured = await this.startTls(c);
+        this.options.logger?.debug('Connected to upsd', { server: this.where, ...this.secured });
+        if (login) await this.login(c, login.ups, login.credentials);
+      },
     });
     this.options.logger?.debug('Connecting to upsd', { server: this.where, login: login?.credentials.username });
     return conn;
   }
 
+  /** Asks for TLS; upsd without a certificate (or without TLS support) answers ERR, and the session stays in clear. */
+  private async startTls(conn: NutLine): Promise<NutSecurity> {
+    conn.write(nutCommand('STARTTLS'));
+    let words: string[];
+    try {
+      words = await this.reply(conn, 'STARTTLS');
+    } catch (error) {
+      if (error instanceof NutServerError) return { tls: false, why: `upsd answered ERR ${error.code} to STARTTLS` };
+      throw error;
+    }
+    if (words.join(' ') !== 'OK STARTTLS')
+      throw this.protocolError('sent an unexpected reply to STARTTLS', words.join(' '));
+    const { host } = this.options;
+    const secure: TLSSocket = await conn.startTls({
+      host,
+      ...(isIPv4(host) || isIPv6(host) ? {} : { servername: host }),
+      ...(this.options.tls?.ca ? { ca: this.options.tls.ca } : {}),
+      minVersion: 'TLSv1.2',
+      // NOTE: judged below instead: an unverified certificate still encrypts, as upsmon's CERTVERIFY 0 does
+      rejectUnauthorized: false,
+    });
+    const why = secure.authorized ? undefined : String(secure.authorizationError ?? 'not verified');
+    return { tls: true, verified: secure.authorized, protocol: secure.getProtocol() ?? 'TLS', why };
+  }
+
   private async login(conn: NutLine, ups: string, credentials: NutCredentials): Promise<void> {
+    const requireTls = this.options.requireTlsForLogin ?? !isLoopbackHost(this.options.host);
+    if (requireTls && this.secured?.tls !== true) {
+      throw new NutCleartextLoginError(
+        `${this.where} does not offer STARTTLS (${this.secured?.tls === false ? this.secured.why : 'no TLS'}): not sending the password of ${credentials.username} in clear over the network; give upsd a certificate (upsd.conf CERTFILE, or CERTPATH and CERTIDENT), or drop the credentials (reads need no login)`,
+      );
+    }
     const steps: [string, string][] = [
       [nutCommand('USERNAME', credentials.username), `USERNAME ${credentials.username}`],
       [nutCommand('PASSWORD', credentials.revealPassword()), 'PASSWORD'],

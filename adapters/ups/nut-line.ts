@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 
 interface Redactor {
   redact(text: string): string;
@@ -53,48 +54,95 @@ export interface NutLineOptions {
   maxQueuedLines: number;
   connectionError(message: string, cause?: unknown): Error;
   protocolError(message: string): Error;
-  /** Runs once after connecting, before `ready` resolves. */
-  login: ((conn: NutLine) => Promise<void>) | undefined;
+  /** Runs once after connecting, before `ready` resolves: STARTTLS, then the login. */
+  handshake: ((conn: NutLine) => Promise<void>) | undefined;
 }
 
-/** One connection read as lines. `fail` closes it for good; every pending and later read rejects with the reason. */
+/**
+ * One connection read as lines, in clear or, after `startTls`, over TLS on the same socket. `fail` closes it for good;
+ * every pending and later read rejects with the reason.
+ */
 export class NutLine {
   /** Resolves once connected (and logged in); rejects with the failure. */
   readonly ready: Promise<void>;
   private readonly lines: string[] = [];
   private partial = '';
-  private connected = false;
+  private phase: 'connecting' | 'tls-handshake' | 'open' = 'connecting';
   private failure: Error | undefined;
   private waiter: { resolve(line: string): void; reject(error: Error): void } | undefined;
   private readonly decoder = new StringDecoder('utf8');
+  private socket: Socket;
+  private detach: () => void;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly raw: Socket,
     private readonly options: NutLineOptions,
   ) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      const what = this.connected ? 'the connection failed' : 'cannot connect';
-      this.fail(options.connectionError(`${what} (${e.code ?? e.message})`, e));
-    });
-    socket.on('end', () => this.fail(options.connectionError('the server closed the connection'), true));
-    socket.on('close', () => this.fail(options.connectionError('the connection closed'), true));
+    this.socket = raw;
+    raw.setNoDelay(true);
+    this.detach = this.listen(raw);
     const connected = new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => {
-        this.connected = true;
+      raw.once('connect', () => {
+        this.phase = 'open';
         resolve();
       });
-      socket.once('close', () => reject(this.failure));
+      raw.once('close', () => reject(this.failure));
     });
     // NOTE: a refused login closes the connection, so the next request connects and logs in afresh.
     this.ready = connected
-      .then(() => options.login?.(this))
+      .then(() => options.handshake?.(this))
       .catch((error: Error) => {
         this.fail(error);
         throw error;
       });
     this.ready.catch(() => undefined);
+  }
+
+  /**
+   * Hands the connection to TLS, after upsd answered `OK STARTTLS`; resolves with the TLS socket once the handshake
+   * is done (the caller judges its certificate). A handshake that fails fails the line.
+   */
+  async startTls(options: ConnectionOptions): Promise<TLSSocket> {
+    if (this.failure) throw this.failure;
+    if (this.hasUnread()) throw this.options.protocolError('sent data after OK STARTTLS, before the TLS handshake');
+    this.detach();
+    this.raw.on('error', () => undefined); // the TLS socket reports it
+    this.phase = 'tls-handshake';
+    const secure = tlsConnect({ ...options, socket: this.raw });
+    this.socket = secure;
+    this.detach = this.listen(secure);
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => {
+        this.phase = 'open';
+        resolve();
+      });
+      secure.once('close', () => reject(this.failure));
+    });
+    return secure;
+  }
+
+  private listen(socket: Socket): () => void {
+    const onData = (chunk: Buffer) => this.onData(chunk);
+    const onError = (e: NodeJS.ErrnoException) => {
+      const what = {
+        connecting: 'cannot connect',
+        'tls-handshake': 'the TLS handshake failed',
+        open: 'the connection failed',
+      }[this.phase];
+      this.fail(this.options.connectionError(`${what} (${e.code ?? e.message})`, e));
+    };
+    const onEnd = () => this.fail(this.options.connectionError('the server closed the connection'), true);
+    const onClose = () => this.fail(this.options.connectionError('the connection closed'), true);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('end', onEnd);
+    socket.on('close', onClose);
+    return () => {
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('end', onEnd);
+      socket.off('close', onClose);
+    };
   }
 
   get failed(): boolean {
@@ -127,6 +175,7 @@ export class NutLine {
       this.failure = reason;
       if (!keepReceived) this.lines.length = 0;
       this.socket.destroy();
+      this.raw.destroy();
     }
     this.wake();
   }

@@ -8,7 +8,13 @@ import type { UpsPort } from '../../core/gates/ports.js';
 import type { UpsFault, UpsReading } from '../../core/gates/ups.js';
 import type { Clock, Logger } from '../../core/ports.js';
 import { CredentialsError, loadCredentials, type NutCredentials } from './credentials.js';
-import { NutClient, NutProtocolError, NutServerError } from './nut-client.js';
+import {
+  NutCleartextLoginError,
+  NutClient,
+  type NutClientOptions,
+  NutProtocolError,
+  NutServerError,
+} from './nut-client.js';
 
 export interface ClosableUpsPort extends UpsPort {
   /** Releases the connection (NUT: LOGOUT); never throws. */
@@ -39,7 +45,7 @@ export function faultOf(error: unknown): NonNullable<UpsReading['error']> {
   if (error instanceof NutServerError) {
     fault = STALE_CODES.has(error.code) ? 'stale' : REFUSED_CODES.has(error.code) ? 'refused' : 'protocol';
   } else if (error instanceof NutProtocolError) fault = 'protocol';
-  else if (error instanceof CredentialsError) fault = 'refused';
+  else if (error instanceof CredentialsError || error instanceof NutCleartextLoginError) fault = 'refused';
   return { fault, message };
 }
 
@@ -60,6 +66,8 @@ export interface NutSourceOptions {
   ups: string;
   /** Credentials, or a function that loads them (retried on each read until it succeeds). */
   credentials?: NutCredentials | (() => Promise<NutCredentials>);
+  /** STARTTLS: the CA that upsd's certificate is checked against (default Node's, with NODE_EXTRA_CA_CERTS). */
+  tls?: NutClientOptions['tls'];
 }
 
 /** Reads `ups.status`, `battery.charge` and `battery.runtime` from upsd; the connection is kept between reads. */
@@ -77,7 +85,7 @@ export function nutSource(options: NutSourceOptions, deps: SourceDeps): Closable
     if (client) return client;
     const creds = typeof options.credentials === 'function' ? await options.credentials() : options.credentials;
     const login = creds ? { ups, credentials: creds } : undefined;
-    client = new NutClient({ host, port, login, timeoutMs: deps.timeoutMs, logger: deps.logger });
+    client = new NutClient({ host, port, login, tls: options.tls, timeoutMs: deps.timeoutMs, logger: deps.logger });
     return client;
   };
   const optional = async (nut: NutClient, name: string, signal?: AbortSignal) => {

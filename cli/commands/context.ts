@@ -57,7 +57,7 @@ async function resolvePlan(options: CommonOptions, deps: CliDeps, kc: KubeConfig
   if (fromCluster) return fromCluster;
   throw new ExitError(
     ExitCode.Usage,
-    `no PowerPlan found: pass --plan FILE (for example manifests/atlas-powerplan.yaml), keep one in ${snapshot}, or apply one to the cluster`,
+    `no PowerPlan found: pass --plan FILE (for example examples/atlas-powerplan.yaml), keep one in ${snapshot}, or apply one to the cluster`,
   );
 }
 

@@ -139,7 +139,7 @@ describe('the CLI with a state file it cannot read', () => {
     const before = await folderChecksums(dir);
     Object.assign(inject, { op: 'readFile', code: c.code, under: dir });
     const run = await hecate(
-      ['shutdown', '--plan', 'manifests/atlas-powerplan.yaml', '--offline', '--state-file', path],
+      ['shutdown', '--plan', 'examples/atlas-powerplan.yaml', '--offline', '--state-file', path],
       dir,
     );
     expect(run.code).toBe(c.exit);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hecate, withHome } from '../helpers/cli.js';
 
-const PLAN = 'manifests/atlas-powerplan.yaml';
+const PLAN = 'examples/atlas-powerplan.yaml';
 
 const ready = (status: 'True' | 'False') => ({ conditions: [{ type: 'Ready', status }] });
 const RESPONSES: Record<string, unknown> = {

@@ -13,7 +13,7 @@ import type { StepProbe } from '../../cli/commands/server-dry-run.js';
 import { fromYaml, toYaml } from '../../core/yaml.js';
 import { hecate, withHome } from '../helpers/cli.js';
 
-const PLAN = 'manifests/atlas-powerplan.yaml';
+const PLAN = 'examples/atlas-powerplan.yaml';
 const NODES = ['titan-01', 'titan-02', 'titan-03', 'titan-04', 'titan-05', 'titan-06', 'titan-07'];
 const FORBIDDEN_MESSAGE =
   'pods "web-1" is forbidden: User "limited" cannot create resource "pods/eviction" in API group "" in the namespace "apps"';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ATLAS_PLAN_PATH } from '../helpers/atlas.js';
 import { hecate, withHome } from '../helpers/cli.js';
 
-const PLAN = 'manifests/atlas-powerplan.yaml';
+const PLAN = 'examples/atlas-powerplan.yaml';
 const MODES = ['prepare', 'shutdown', 'startup', 'harbor-seed'] as const;
 const GOLDEN_DIR = new URL('./golden/', import.meta.url);
 

@@ -6,7 +6,7 @@ import { whichCommand } from '../../adapters/system.js';
 import { fromYamlAll, toYaml } from '../../core/yaml.js';
 import { type CliResult, folderChecksums, hecate } from '../helpers/cli.js';
 
-const PLAN = 'manifests/atlas-powerplan.yaml';
+const PLAN = 'examples/atlas-powerplan.yaml';
 const ATLAS = 'test/fixtures/analyze/atlas';
 const STACK = /\n\s+at /;
 

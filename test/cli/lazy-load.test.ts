@@ -14,7 +14,7 @@ import { freePorts } from '../bed/ports.js';
 
 /** `node` arguments of the CLI run as the other CLI tests run it (through tsx), with `hook` imported after tsx. */
 const cli = (hook: string) => ['--import', 'tsx', '--import', pathToFileURL(hook).href, 'cli/main.ts'];
-const PLAN = 'manifests/atlas-powerplan.yaml';
+const PLAN = 'examples/atlas-powerplan.yaml';
 const CLIENT_NODE = '/node_modules/@kubernetes/client-node/';
 
 /** A module for `node --import` that appends each module the process resolves to `out`: `<importer> <url>` a line. */

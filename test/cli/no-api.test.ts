@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { folderChecksums, hecate, withHome } from '../helpers/cli.js';
 
-const PLAN = 'manifests/atlas-powerplan.yaml';
+const PLAN = 'examples/atlas-powerplan.yaml';
 
 /** A loopback port that nothing listens on: bound once, then closed. */
 async function closedPort(): Promise<number> {

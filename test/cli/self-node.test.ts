@@ -7,7 +7,7 @@ import { ExitError } from '../../cli/exit.js';
 import { atlasSpec } from '../helpers/atlas.js';
 import { hecate, withHome } from '../helpers/cli.js';
 
-const plan = { name: 'atlas', spec: atlasSpec(), source: 'manifests/atlas-powerplan.yaml' };
+const plan = { name: 'atlas', spec: atlasSpec(), source: 'examples/atlas-powerplan.yaml' };
 
 describe('resolveSelfNode', () => {
   it.each([
@@ -49,7 +49,7 @@ describe('hecate shutdown --self-node', () => {
   const ids = (stdout: string) => (JSON.parse(stdout) as { steps: { id: string }[] }).steps.map((s) => s.id);
 
   it('given the CLI runs on titan-04 (a worker), then the dry-run powers titan-04 off last, after every other node', async () => {
-    const base = ['shutdown', '--plan', 'manifests/atlas-powerplan.yaml', '--offline', '-o', 'json'];
+    const base = ['shutdown', '--plan', 'examples/atlas-powerplan.yaml', '--offline', '-o', 'json'];
     const plain = await withHome((home) => hecate(base, home, { HECATE_SELF_NODE: 'elsewhere' }));
     const self = await withHome((home) => hecate([...base, '--self-node', 'titan-04'], home));
     expect(self.code).toBe(0);

@@ -17,7 +17,7 @@ import { fromYaml } from '../../core/yaml.js';
 import { hecate, withHome } from '../helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '../..');
-const PLAN = join(ROOT, 'manifests/atlas-powerplan.yaml');
+const PLAN = join(ROOT, 'examples/atlas-powerplan.yaml');
 const NOW = new Date('2026-11-25T02:00:00Z');
 const spec: PowerPlanSpec = parseOrThrow(powerPlan, fromYaml(await readFile(PLAN, 'utf8')), PLAN).spec;
 const staticUps = { ...spec.ups, source: 'static' as const, staticCharge: 90 };

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { folderChecksums, hecate, withHome } from '../helpers/cli.js';
 
-const ATLAS = 'manifests/atlas-powerplan.yaml';
+const ATLAS = 'examples/atlas-powerplan.yaml';
 const FLUX_COMMIT = '1111111111111111111111111111111111111111';
 /** What the stand-in's GitRepository reports as the revision Flux last applied. */
 let fluxCommit = FLUX_COMMIT;

@@ -4,7 +4,7 @@ import { type PowerPlanSpec, parseOrThrow, powerPlan, type WayBackRecord } from 
 import type { CompileInput } from '../../core/plan/index.js';
 import { fromYaml } from '../../core/yaml.js';
 
-/** The Atlas bootstrap chain, in the order manifests/atlas-powerplan.yaml declares it. */
+/** The Atlas bootstrap chain, in the order examples/atlas-powerplan.yaml declares it. */
 export const ATLAS_CHAIN = [
   'core',
   'helm',
@@ -18,7 +18,7 @@ export const ATLAS_CHAIN = [
   'gitea',
 ];
 
-export const ATLAS_PLAN_PATH = fileURLToPath(new URL('../../manifests/atlas-powerplan.yaml', import.meta.url));
+export const ATLAS_PLAN_PATH = fileURLToPath(new URL('../../examples/atlas-powerplan.yaml', import.meta.url));
 
 export function atlasSpec(): PowerPlanSpec {
   return parseOrThrow(powerPlan, fromYaml(readFileSync(ATLAS_PLAN_PATH, 'utf8')), ATLAS_PLAN_PATH).spec;

@@ -87,7 +87,7 @@ export interface E2e {
 
 /** The Atlas PowerPlan with the bed's facts. */
 export async function bedPlan(dir: string, snapshot: string, statePath: string, tweaks: PlanTweaks): Promise<string> {
-  const plan = fromYaml(await readFile(join(REPO_ROOT, 'manifests/atlas-powerplan.yaml'), 'utf8')) as {
+  const plan = fromYaml(await readFile(join(REPO_ROOT, 'examples/atlas-powerplan.yaml'), 'utf8')) as {
     spec: Record<string, Record<string, unknown> | unknown>;
   };
   const spec = plan.spec as Record<string, Record<string, unknown>>;

@@ -208,7 +208,7 @@ describe.skipIf(!bed.ok)('API semantics on the real API server', () => {
       namespace: 'hecate-system',
       plural: 'powerevents',
     };
-    const sample = fromYaml(readFileSync(join(REPO_ROOT, 'manifests/samples/powerevent-shutdown.yaml'), 'utf8')) as {
+    const sample = fromYaml(readFileSync(join(REPO_ROOT, 'examples/samples/powerevent-shutdown.yaml'), 'utf8')) as {
       metadata: { name: string };
       spec: Record<string, unknown>;
     };

@@ -86,7 +86,7 @@ describe.skipIf(!tools.ok)('bundle build against a real registry', () => {
     expect((multi.body as { manifests: unknown[] }).manifests).toHaveLength(2);
 
     const { run, out } = build(home, {
-      plan: 'manifests/atlas-powerplan.yaml',
+      plan: 'examples/atlas-powerplan.yaml',
       repository: `${registry.host}/goharbor`,
     });
     await run;
@@ -146,7 +146,7 @@ describe.skipIf(!tools.ok)('bundle build against a real registry', () => {
   it('dry-run lists the images and the target and writes nothing', async () => {
     const home = await mkdtemp(join(work, 'home-'));
     const d = deps(home);
-    await runBundleBuild({ execute: false, plan: 'manifests/atlas-powerplan.yaml' }, d.deps);
+    await runBundleBuild({ execute: false, plan: 'examples/atlas-powerplan.yaml' }, d.deps);
     expect(d.out.stdout).toContain(`Harbor ${VERSION} bundle, linux/arm64 only, 10 images:`);
     expect(d.out.stdout).toContain(`  docker.io/goharbor/harbor-core:${VERSION}`);
     expect(d.out.stdout).toContain('Dry-run: nothing copied or written');

@@ -1,10 +1,12 @@
 /**
  * Hecate against a real NUT: upsd + dummy-ups on loopback (test/helpers/nut.ts). Reads, .dev changes and the time
- * Hecate takes to see them, a dead driver, a stopped upsd, stale data, wrong credentials, and the startup gate.
+ * Hecate takes to see them, a dead driver, a stopped upsd, stale data, wrong credentials, and the startup gate; and
+ * STARTTLS against a upsd with a certificate, watched by a recording proxy (issue 20 item 4).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../adapters/system.js';
 import { NutCredentials } from '../../adapters/ups/credentials.js';
+import { NutClient } from '../../adapters/ups/nut-client.js';
 import { type ClosableUpsPort, nutSource } from '../../adapters/ups/sources.js';
 import { outageRecord, upsSpec } from '../../core/api/index.js';
 import { UpsMonitor } from '../../core/gates/monitor.js';
@@ -24,8 +26,10 @@ import { EmergencyShutdownRequired, GateRefusedError, upsGateExecutor } from '..
 import { atlasInput } from '../helpers/atlas.js';
 import { MemoryStore } from '../helpers/fakes.js';
 import { NutServer, requireNut } from '../helpers/nut.js';
+import { enableStartTls, RecordingProxy, requireNssTools } from '../helpers/nut-tls.js';
 
 const nut = requireNut();
+const nss = nut.ok && requireNssTools();
 const PASSWORD = 'pa55 w0rd-for-hecate';
 const ONLINE = { 'battery.charge': 100, 'battery.runtime': 3600, 'ups.status': 'OL', 'ups.mfr': 'Fake' };
 
@@ -252,6 +256,69 @@ describe.skipIf(!nut.ok)('a real upsd with dummy-ups', () => {
     );
     return error instanceof StepFailedError ? error.cause : error;
   }
+});
+
+describe.skipIf(!nut.ok || !nss)('STARTTLS against a real upsd with a certificate (NSS: CERTPATH, CERTIDENT)', () => {
+  let plain: NutServer;
+  let secure: NutServer;
+  let ca: string;
+  const deps = { clock: systemClock, logger };
+  const credentials = new NutCredentials('hecate', PASSWORD, '/etc/hecate/nut');
+
+  beforeAll(async () => {
+    [plain, secure] = await Promise.all([
+      NutServer.start({ dev: ONLINE, users: { hecate: PASSWORD } }),
+      NutServer.start({ dev: ONLINE, users: { hecate: PASSWORD } }),
+    ]);
+    ca = await enableStartTls(secure);
+  });
+  afterAll(async () => {
+    await Promise.all([plain?.stop(), secure?.stop()]);
+  });
+
+  /** Logs in and reads through a recording proxy; returns the reading and what crossed the wire. */
+  async function readThroughProxy(server: NutServer, tls?: { ca: string }) {
+    const proxy = await RecordingProxy.start({ host: server.host, port: server.port });
+    const port = nutSource({ host: '127.0.0.1', port: proxy.port, ups: server.ups, credentials, tls }, deps);
+    try {
+      return { reading: await port.read(), wire: proxy.wire() };
+    } finally {
+      await port.close();
+      await proxy.stop();
+    }
+  }
+
+  it('given the CA, then the session is TLS, verified, and neither the password nor a reading crosses in clear', async () => {
+    const { reading, wire } = await readThroughProxy(secure, { ca });
+    expect(reading).toEqual(expect.objectContaining({ charge: 100, status: ['OL'] }));
+    expect(reading.error).toBeUndefined();
+    expect(wire).toContain('STARTTLS');
+    for (const secret of [PASSWORD, 'USERNAME', 'battery.charge', 'LOGIN']) expect(wire).not.toContain(secret);
+    expect(await secure.log('upsd')).toMatch(/User hecate@127\.0\.0\.1 logged into UPS \[ups\] \(SSL\)/);
+  });
+
+  it('tells a verified certificate from one it cannot verify (both encrypt)', async () => {
+    const verified = new NutClient({ host: secure.host, port: secure.port, tls: { ca } });
+    const unverified = new NutClient({ host: secure.host, port: secure.port });
+    try {
+      expect(await verified.getVar(secure.ups, 'ups.status')).toBe('OL');
+      expect(await unverified.getVar(secure.ups, 'ups.status')).toBe('OL');
+    } finally {
+      await Promise.all([verified.close(), unverified.close()]);
+    }
+    expect(verified.security).toEqual(expect.objectContaining({ tls: true, verified: true }));
+    expect(unverified.security).toEqual(
+      expect.objectContaining({ tls: true, verified: false, why: 'SELF_SIGNED_CERT_IN_CHAIN' }),
+    );
+    console.info(`NUT STARTTLS: ${JSON.stringify(verified.security)}`);
+  });
+
+  it('given a upsd without a certificate on loopback, then the same login crosses in clear (what the proxy would see)', async () => {
+    const { reading, wire } = await readThroughProxy(plain);
+    expect(reading.charge).toBe(100);
+    expect(wire).toContain('ERR FEATURE-NOT-CONFIGURED');
+    expect(wire).toContain(`PASSWORD "${PASSWORD}"`);
+  });
 });
 
 function evaluate(reading: UpsReading): UpsVerdict {

@@ -79,7 +79,7 @@ describe.skipIf(!bed.ok)('operator leader election', () => {
     const kubectl = (...args: string[]) =>
       run(plane.binaries.kubectl, ['--kubeconfig', plane.kubeconfigPath, ...args], { cwd: REPO_ROOT });
     await kubectl('apply', '-f', 'manifests/namespace.yaml', '-f', 'manifests/rbac.yaml');
-    await kubectl('apply', '-f', 'manifests/atlas-powerplan.yaml');
+    await kubectl('apply', '-f', 'examples/atlas-powerplan.yaml');
     saKubeconfig = await plane.writeKubeConfig(
       await plane.serviceAccountKubeConfig(NS, 'hecate-operator'),
       'hecate-operator.kubeconfig',

@@ -96,7 +96,7 @@ describe.skipIf(!bed.ok)('operator against the control plane', () => {
     plane = await startControlPlane({ crds: allCrdPaths() });
     api = plane.kubeConfig.makeApiClient(CustomObjectsApi);
     await kubectl('apply', '-f', 'manifests/namespace.yaml', '-f', 'manifests/rbac.yaml');
-    await kubectl('apply', '-f', 'manifests/atlas-powerplan.yaml');
+    await kubectl('apply', '-f', 'examples/atlas-powerplan.yaml');
     // the way back as hecate prepare --execute records it: executing shutdowns below may run
     await recordWayBack(plane.kubeConfig, 'atlas', wayBackRecordOf([], { now: new Date(), checkedBy: 'cli/test' }));
     saKubeconfig = await plane.writeKubeConfig(

@@ -126,7 +126,7 @@ describe('the Atlas scenario', () => {
 
   beforeAll(async () => {
     atlas = await loadScenario(ATLAS_SCENARIO);
-    plan = fromYaml(await readFile(join(REPO_ROOT, 'manifests/atlas-powerplan.yaml'), 'utf8')) as AtlasPlan;
+    plan = fromYaml(await readFile(join(REPO_ROOT, 'examples/atlas-powerplan.yaml'), 'utf8')) as AtlasPlan;
   });
 
   it('has the PowerPlan nodes, roles and architectures', () => {
@@ -206,7 +206,7 @@ describe.skipIf(!bed.ok)('the Atlas scenario on the bed', () => {
 
   beforeAll(async () => {
     atlas = await loadScenario(ATLAS_SCENARIO);
-    plan = fromYaml(await readFile(join(REPO_ROOT, 'manifests/atlas-powerplan.yaml'), 'utf8')) as AtlasPlan;
+    plan = fromYaml(await readFile(join(REPO_ROOT, 'examples/atlas-powerplan.yaml'), 'utf8')) as AtlasPlan;
     plane = await startControlPlane({ crds: allCrdPaths() });
     const started = Date.now();
     sims = await startScenario(plane.kubeConfig, atlas, { kubelet: { speed: 10 } });

@@ -60,7 +60,7 @@ describe.skipIf(!bed.ok || !nut.ok)('operator UPS watcher with a real NUT dummy 
     const kubectl = (...args: string[]) =>
       run(plane.binaries.kubectl, ['--kubeconfig', plane.kubeconfigPath, ...args], { cwd: REPO_ROOT });
     await kubectl('apply', '-f', 'manifests/namespace.yaml', '-f', 'manifests/rbac.yaml');
-    const plan = fromYaml(await readFile(join(REPO_ROOT, 'manifests/atlas-powerplan.yaml'), 'utf8')) as {
+    const plan = fromYaml(await readFile(join(REPO_ROOT, 'examples/atlas-powerplan.yaml'), 'utf8')) as {
       spec: Record<string, unknown>;
     };
     plan.spec.ups = {

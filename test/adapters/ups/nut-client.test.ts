@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NutCredentials } from '../../../adapters/ups/credentials.js';
 import {
+  isLoopbackHost,
+  NutCleartextLoginError,
   NutClient,
   type NutClientOptions,
   NutConnectionError,
@@ -10,6 +12,7 @@ import {
   nutCommand,
 } from '../../../adapters/ups/nut-client.js';
 import { splitNutLine } from '../../../adapters/ups/nut-line.js';
+import { selfSignedCertificate } from '../../../operator/runtime/self-signed.js';
 import { honest, type Script, ScriptedUpsd } from './scripted-upsd.js';
 
 const TIMEOUT = 400;
@@ -123,6 +126,7 @@ describe('NutClient login', () => {
     expect(await client.getVar('ups', 'battery.charge')).toBe('80');
     expect(await client.getVar('ups', 'ups.status')).toBe('OL');
     expect(server.received).toEqual([
+      'STARTTLS',
       'USERNAME hecate',
       'PASSWORD "hunter2 with spaces"',
       'LOGIN ups',
@@ -239,5 +243,96 @@ describe('NutClient against hostile servers: a bounded, clear error, never a han
     const { error, ms } = await timed(client.getVar('ups', 'ups.status', controller.signal));
     expect(error?.message).toBe('stopping');
     expect(ms).toBeLessThan(TIMEOUT + SLACK);
+  });
+});
+
+describe('NutClient STARTTLS', () => {
+  const cert = selfSignedCertificate({ commonName: 'upsd', altNames: ['127.0.0.1'], now: new Date() });
+  const users = { hecate: 'hunter2' };
+  const credentials = new NutCredentials('hecate', 'hunter2', '/etc/hecate/nut');
+  const login = { ups: 'ups', credentials };
+
+  it('given upsd offers TLS, then the session switches to it before the login, and says it is not verified', async () => {
+    const server = await ScriptedUpsd.start(honest({ users }), { tls: cert });
+    client = new NutClient({ host: '127.0.0.1', port: server.port, login, requireTlsForLogin: true });
+    expect(await client.getVar('ups', 'battery.charge')).toBe('80');
+    expect(server.tlsSessions).toEqual([expect.stringMatching(/^TLSv1\.[23]$/)]);
+    expect(server.received).toEqual([
+      'STARTTLS',
+      'USERNAME hecate',
+      'PASSWORD hunter2',
+      'LOGIN ups',
+      'GET VAR ups battery.charge',
+    ]);
+    expect(client.security).toMatchObject({
+      tls: true,
+      verified: false,
+      why: expect.stringMatching(/SELF_SIGNED|self.signed/i),
+    });
+    await client.close();
+    await server.stop();
+  });
+
+  it('given the CA of its certificate, then upsd is verified', async () => {
+    const server = await ScriptedUpsd.start(honest(), { tls: cert });
+    client = new NutClient({ host: '127.0.0.1', port: server.port, tls: { ca: cert.cert } });
+    expect(await client.getVar('ups', 'ups.status')).toBe('OL');
+    expect(client.security).toEqual({ tls: true, verified: true, protocol: expect.any(String), why: undefined });
+    await client.close();
+    await server.stop();
+  });
+
+  it('given upsd without a certificate, then reads go on in clear', async () => {
+    const { client, server } = await connect(honest());
+    expect(await client.getVar('ups', 'ups.status')).toBe('OL');
+    expect(client.security).toEqual({ tls: false, why: 'upsd answered ERR FEATURE-NOT-CONFIGURED to STARTTLS' });
+    expect(server.received).toEqual(['STARTTLS', 'GET VAR ups ups.status']);
+  });
+
+  it('given a login that must not be in clear and no TLS, then it is refused before the username is sent', async () => {
+    const { client, server } = await connect(honest({ users }), { login, requireTlsForLogin: true });
+    const { error, ms } = await timed(client.getVar('ups', 'ups.status'));
+    expect(error).toBeInstanceOf(NutCleartextLoginError);
+    expect(error?.message).toMatch(/does not offer STARTTLS \(upsd answered ERR FEATURE-NOT-CONFIGURED/);
+    expect(error?.message).not.toContain('hunter2');
+    expect(server.received).toEqual(['STARTTLS']);
+    expect(ms).toBeLessThan(TIMEOUT + SLACK);
+  });
+
+  it.each([
+    ['a host name', 'nut.lan', true],
+    ['a LAN address', '192.168.1.10', true],
+    ['loopback', '127.0.0.1', false],
+    ['localhost', 'localhost', false],
+  ])('refuses a cleartext login by default to %s: %s', (_name, host, refused) => {
+    expect(!isLoopbackHost(host)).toBe(refused);
+  });
+
+  const okAndMore: Script = (line, socket) =>
+    socket.write(line === 'STARTTLS' ? 'OK STARTTLS\nVAR ups ups.status "OL"\n' : 'OK\n');
+  /** Answers the client's TLS hello with plain text. */
+  const okThenPlainText: Script = (line, socket) => {
+    if (line !== 'STARTTLS') return;
+    socket.write('OK STARTTLS\n');
+    setTimeout(() => socket.write('this is not a TLS server hello\n'), 50);
+  };
+  const okThenSilence: Script = (line, socket) => {
+    if (line === 'STARTTLS') socket.write('OK STARTTLS\n');
+  };
+  const oddReply: Script = (_line, socket) => socket.write('OK MAYBE\n');
+
+  it.each([
+    ['an odd reply to STARTTLS', oddReply, NutProtocolError, /unexpected reply to STARTTLS: "OK MAYBE"/],
+    ['OK STARTTLS and a line in clear', okAndMore, NutProtocolError, /sent data after OK STARTTLS/],
+    ['OK STARTTLS, then plain text', okThenPlainText, NutConnectionError, /the TLS handshake failed \(/],
+    ['OK STARTTLS, then silence', okThenSilence, NutTimeoutError, /did not complete GET VAR ups ups.status within/],
+  ] as const)('given %s, then a bounded error of the right class', async (_name, script, errorClass, message) => {
+    const server = await ScriptedUpsd.start(script, { starttls: 'script' });
+    client = new NutClient({ host: '127.0.0.1', port: server.port, timeoutMs: TIMEOUT });
+    const { error, ms } = await timed(client.getVar('ups', 'ups.status'));
+    expect(error).toBeInstanceOf(errorClass);
+    expect(error?.message).toMatch(message);
+    expect(ms).toBeLessThan(TIMEOUT + SLACK);
+    await server.stop();
   });
 });

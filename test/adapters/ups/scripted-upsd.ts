@@ -1,11 +1,23 @@
 /**
  * An in-process TCP server on 127.0.0.1 that answers NUT requests from a script: honest replies, or hostile ones
  * (huge lines, garbage, a slow-loris that never finishes a line, silence, floods).
+ *
+ * STARTTLS is answered as upsd answers it: `ERR FEATURE-NOT-CONFIGURED` without a certificate (the default), or with
+ * `tls` set, `OK STARTTLS` and a TLS handshake on the same socket, after which the script reads and writes through
+ * TLS. `starttls: 'script'` hands the STARTTLS line to the script like any other.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { splitNutLine } from '../../../adapters/ups/nut-line.js';
 
 export type Script = (line: string, socket: Socket, server: ScriptedUpsd) => void;
+
+export interface ScriptedOptions {
+  /** A certificate: STARTTLS is offered. */
+  tls?: { cert: string; key: string };
+  /** Who answers STARTTLS (default: the server, as upsd). */
+  starttls?: 'server' | 'script';
+}
 
 export class ScriptedUpsd {
   /** Every request line received, in order, across connections. */
@@ -19,9 +31,12 @@ export class ScriptedUpsd {
     readonly port: number,
   ) {}
 
-  static async start(script: Script): Promise<ScriptedUpsd> {
+  /** The TLS protocol of each connection that switched to TLS, in order. */
+  readonly tlsSessions: string[] = [];
+
+  static async start(script: Script, options: ScriptedOptions = {}): Promise<ScriptedUpsd> {
     let self: ScriptedUpsd | undefined;
-    const server = createServer((socket) => self?.accept(socket, script));
+    const server = createServer((socket) => self?.accept(socket, script, options));
     await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no TCP address');
@@ -46,21 +61,38 @@ export class ScriptedUpsd {
     await new Promise((resolve) => this.server.close(resolve));
   }
 
-  private accept(socket: Socket, script: Script): void {
+  private accept(raw: Socket, script: Script, options: ScriptedOptions): void {
     this.connections++;
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => undefined);
+    this.sockets.add(raw);
+    raw.on('close', () => this.sockets.delete(raw));
+    raw.on('error', () => undefined);
+    let socket: Socket = raw;
     let buffer = '';
-    socket.on('data', (chunk) => {
+    const onData = (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
       for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         this.received.push(line);
-        if (!socket.destroyed) script(line, socket, this);
+        if (socket.destroyed) continue;
+        if (line === 'STARTTLS' && options.starttls !== 'script') {
+          if (!options.tls || socket !== raw) {
+            socket.write(socket === raw ? 'ERR FEATURE-NOT-CONFIGURED\n' : 'ERR ALREADY-SSL-MODE\n');
+            continue;
+          }
+          socket.write('OK STARTTLS\n');
+          raw.off('data', onData);
+          const secure = new TLSSocket(raw, { isServer: true, cert: options.tls.cert, key: options.tls.key });
+          secure.on('error', () => undefined);
+          secure.on('secure', () => this.tlsSessions.push(secure.getProtocol() ?? 'TLS'));
+          secure.on('data', onData);
+          socket = secure;
+          return;
+        }
+        script(line, socket, this);
       }
-    });
+    };
+    raw.on('data', onData);
   }
 }
 

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NutCredentials } from '../../../adapters/ups/credentials.js';
+import { NutCleartextLoginError } from '../../../adapters/ups/nut-client.js';
 import {
   type ClosableUpsPort,
   commandSource,
+  faultOf,
   nutSource,
   staticSource,
   upsSource,
@@ -170,6 +172,11 @@ describe('upsSource', () => {
     const spec = upsSpec.parse({ source: 'nut', nut: { ups: 'ups', port: server.port, credentialsFile: file } });
     port = upsSource(spec, deps);
     expect((await port?.read())?.charge).toBe(80);
-    expect(server.received.slice(0, 3)).toEqual(['USERNAME hecate', 'PASSWORD right', 'LOGIN ups']);
+    expect(server.received.slice(0, 4)).toEqual(['STARTTLS', 'USERNAME hecate', 'PASSWORD right', 'LOGIN ups']);
+  });
+
+  it('a refused cleartext login counts as refused (a configuration error), like wrong credentials', () => {
+    const error = new NutCleartextLoginError('upsd at nut.lan:3493 does not offer STARTTLS');
+    expect(faultOf(error)).toEqual({ fault: 'refused', message: error.message });
   });
 });

@@ -60,7 +60,7 @@ function readYaml(path: string): unknown {
 
 describe('valid input', () => {
   it('parses the Atlas PowerPlan', () => {
-    const plan = parseOrThrow(powerPlan, readYaml('manifests/atlas-powerplan.yaml'), 'atlas-powerplan.yaml');
+    const plan = parseOrThrow(powerPlan, readYaml('examples/atlas-powerplan.yaml'), 'atlas-powerplan.yaml');
 
     expect(plan.spec.nodes).toHaveLength(7);
     expect(plan.spec.bootstrapChain.map((stage) => stage.name)).toEqual(ATLAS_CHAIN);
@@ -68,8 +68,8 @@ describe('valid input', () => {
     expect(plan.spec.ups.nut?.ups).toBe('atlas-ups');
   });
 
-  it.each(readdirSync(join(ROOT, 'manifests/samples')))('parses the sample %s', (file) => {
-    const event = parseOrThrow(powerEvent, readYaml(`manifests/samples/${file}`), file);
+  it.each(readdirSync(join(ROOT, 'examples/samples')))('parses the sample %s', (file) => {
+    const event = parseOrThrow(powerEvent, readYaml(`examples/samples/${file}`), file);
 
     expect(event.spec.planRef.name).toBe('atlas');
     expect(event.spec.execute).toBe(false);
