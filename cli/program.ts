@@ -16,13 +16,13 @@ const MODES: { mode: PlanMode; summary: string; example: string }[] = [
   {
     mode: 'prepare',
     summary: 'pre-pull the helper image, refresh the repo snapshot, check the Harbor bundle, report shutdown blockers',
-    example: 'hecate prepare --plan manifests/atlas-powerplan.yaml',
+    example: 'hecate prepare --plan examples/atlas-powerplan.yaml',
   },
   {
     mode: 'shutdown',
     summary:
       'record the outage, suspend Flux, drain workers, quiesce storage, power off workers then the control plane',
-    example: 'hecate shutdown --plan manifests/atlas-powerplan.yaml --execute --reason "utility maintenance"',
+    example: 'hecate shutdown --plan examples/atlas-powerplan.yaml --execute --reason "utility maintenance"',
   },
   {
     mode: 'startup',
@@ -63,26 +63,46 @@ UPS watch (startup --execute, plans with ups.source set):
 
 /** Help text for `hecate analyze` (after the options list). */
 const ANALYZE_HELP = `
-Reads every YAML file of a Flux repo (no cluster, no network) and reports:
+Reads every YAML file of a Flux repo (no network; a cluster only with --kubeconfig) and reports, per cluster:
   - deadlock 1: a Flux source whose host is served by a workload Flux applies from that same source
   - deadlock 2: a registry deployed from the repo that pulls its own images or charts
-  - the dependsOn graph in layers (plus what objects imply: namespaces, CRDs, sources), cycles, missing targets
+  - the dependsOn graph in layers (plus what objects imply: namespaces, CRDs, sources, and the inferred run-time
+    needs: StorageClasses, databases and Services, chart-installed CRDs, each with the field it came from)
   - the derived bootstrap chain and where the registry seed goes
-  - what it could not decide (variables in SOPS Secrets, remote bases, ties)
+  - what it could not decide
 With --plan, it also reports where that PowerPlan's chain disagrees with the repo.
+
+Clusters: each root is analyzed on its own: a FluxInstance's sync.path (custom resource, or the values of a
+flux-instance HelmRelease), a Kustomization whose path applies its own definition (flux bootstrap), or a
+clusters/<name> folder. -o json has one report per cluster; --cluster NAME (the cluster folder's name, or the
+root's path) picks one. Flux objects that no root reaches (test fixtures, old folders) are listed as "not part of
+any cluster" and left out of every graph. --emit-plan drafts one cluster: pass --cluster when there are several.
+
+Could not decide: questions the repo does not answer, each with where it came from: a \${VAR} whose value is
+encrypted (SOPS) or not in the repo, a source without a URL, an in-cluster Service that no file, operator, route
+or HelmRelease makes, a remote base, a tie in the order. A deadlock verdict "could not decide" (never "none
+found") means one of them could hide that deadlock: check it by hand.
+
+The draft (--emit-plan) holds no invented value: what the repo does not decide is left empty with a "# TODO:"
+comment, and the draft does not validate until a person fills it. --kubeconfig/--context read the nodes (names,
+roles from the node-role labels, arch) from the live cluster; nothing else contacts a cluster.
 
 Examples:
   $ hecate analyze --repo ~/hecate-repo
   $ hecate analyze --repo . -o json
+  $ hecate analyze --repo . --cluster home
   $ hecate analyze --repo ~/hecate-repo --emit-plan /tmp/powerplan.yaml
-  $ hecate analyze --repo ~/hecate-repo --emit-plan /tmp/powerplan.yaml --force
-  $ hecate analyze --plan manifests/atlas-powerplan.yaml --repo ~/hecate-repo
+  $ hecate analyze --repo . --cluster home --emit-plan /tmp/powerplan.yaml --kubeconfig ~/.kube/config --force
+  $ hecate analyze --plan examples/atlas-powerplan.yaml --repo ~/hecate-repo
 
 Exit codes:
-  0  the analysis ran (findings or not); with --plan, the check found no error (warnings are fine)
+  0  the analysis ran (findings, "could not decide" or not; a draft with TODOs too); with --plan, the check found
+     no error (warnings are fine)
   1  the --plan check found an error (the whole analysis is printed first); or --emit-plan could not be
      written (read-only or full file system)
-  2  bad input: the repo or --plan cannot be used, or --emit-plan exists (pass --force) or is a bad path`;
+  2  bad input: the repo, --plan or --kubeconfig cannot be used, --cluster names no cluster, --emit-plan exists
+     (pass --force), is a bad path, or the repo has several clusters and no --cluster
+  4  --kubeconfig's cluster did not answer when its nodes were read`;
 
 /** Help text for `hecate bundle build` (after the options list). */
 const BUNDLE_BUILD_HELP = `
@@ -92,8 +112,8 @@ version. harbor-seed and prepare refuse a bundle that does not match it. Registr
 auth files (\${XDG_RUNTIME_DIR}/containers/auth.json, ~/.docker/config.json) or --authfile. Needs skopeo, tar, zstd.
 
 Examples:
-  $ hecate bundle build --plan manifests/atlas-powerplan.yaml
-  $ hecate bundle build --plan manifests/atlas-powerplan.yaml --execute
+  $ hecate bundle build --plan examples/atlas-powerplan.yaml
+  $ hecate bundle build --plan examples/atlas-powerplan.yaml --execute
   $ hecate bundle build --harbor-version v2.14.1 --arch arm64 --image docker.io/goharbor/harbor-core:v2.14.1 --execute`;
 
 function addCommonOptions(command: Command): Command {
@@ -196,7 +216,9 @@ export function buildProgram(deps: CliDeps): Command {
     });
   program
     .command('analyze')
-    .description('find the bootstrap deadlocks in a Flux repo, derive the bootstrap chain, draft or check a PowerPlan')
+    .description(
+      'find the bootstrap deadlocks in each cluster of a Flux repo, derive the bootstrap chain, draft or check a PowerPlan',
+    )
     .option('--repo <dir>', "the Flux repo (default: --plan's repoSnapshot, else ~/hecate-repo)")
     .addOption(
       new Option('-o, --output <format>', 'output format: text or json').default('text').argParser(parseAnalyzeOutput),
@@ -210,6 +232,9 @@ export function buildProgram(deps: CliDeps): Command {
       '--plan <file>',
       "compare this PowerPlan's bootstrap chain and seed stage with the repo (exit 1 when the check finds an error)",
     )
+    .option('--cluster <name>', "only this cluster: its folder's name (clusters/<name>) or its root's path")
+    .option('--kubeconfig <file>', 'with --emit-plan: read the nodes (names, roles, arch) from this cluster')
+    .option('--context <name>', 'with --emit-plan: the kubeconfig context to read the nodes from')
     .addHelpText('after', ANALYZE_HELP)
     .action(async (options: AnalyzeOptions) => {
       const { runAnalyze } = await import('./commands/analyze.js');

@@ -3,8 +3,8 @@ import { basename, resolve } from 'node:path';
 import { defaultRepoSnapshot, expandHome } from '../../adapters/paths.js';
 import { RepoReadError, readRepo } from '../../adapters/repo-reader.js';
 import { describeSystemError } from '../../adapters/system.js';
-import { analyzeRepo } from '../../core/analyze/analyze.js';
-import { draftPlanYaml } from '../../core/analyze/draft.js';
+import { type AnalysisContext, analyzeRepository, type RepoAnalysis } from '../../core/analyze/analyze.js';
+import { type DraftNodes, draftPlanYaml } from '../../core/analyze/draft.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import { type LoadedPlan, loadPlanFile } from '../load-plan.js';
@@ -23,6 +23,11 @@ export interface AnalyzeOptions {
   plan?: string;
   /** Let --emit-plan replace an existing file. */
   force?: boolean;
+  /** Only this cluster: its folder's name (clusters/<name>) or its root path. */
+  cluster?: string;
+  /** Read the nodes for --emit-plan from this cluster (never contacted otherwise). */
+  kubeconfig?: string;
+  context?: string;
 }
 
 function pathOf(path: string, deps: CliDeps): string {
@@ -66,13 +71,65 @@ async function emitPlan(target: string, options: AnalyzeOptions, deps: CliDeps, 
   });
 }
 
+/** --cluster NAME: by the cluster folder's name or the root's path; every cluster without it. */
+function selectClusters(repo: RepoAnalysis, options: AnalyzeOptions, where: string): AnalysisContext[] {
+  if (!options.cluster) return repo.clusters;
+  const wanted = options.cluster.replace(/^\.\//, '').replace(/\/$/, '');
+  const found = repo.clusters.filter(
+    (c) => c.analysis.cluster.name === options.cluster || c.analysis.cluster.root.slice(2) === wanted,
+  );
+  if (found.length > 0) return found.slice(0, 1);
+  const names = repo.clusters.map((c) => c.analysis.cluster.name).join(', ');
+  throw new ExitError(
+    ExitCode.Usage,
+    `--cluster ${options.cluster}: no such cluster in ${where} (expected one of: ${names})`,
+  );
+}
+
+/** The live cluster's nodes for the draft, read only when --kubeconfig or --context is given. */
+async function liveNodes(options: AnalyzeOptions, deps: CliDeps): Promise<DraftNodes | undefined> {
+  if (!options.kubeconfig && !options.context) return undefined;
+  const { loadKubeConfig } = await import('../../adapters/kube/config.js');
+  const { readDraftNodes } = await import('../../adapters/kube/analyze-nodes.js');
+  let kc: Awaited<ReturnType<typeof loadKubeConfig>>;
+  try {
+    const kubeconfig = options.kubeconfig ? { kubeconfig: pathOf(options.kubeconfig, deps) } : {};
+    kc = loadKubeConfig({ ...kubeconfig, ...(options.context ? { context: options.context } : {}) }, deps.env);
+  } catch (cause) {
+    throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
+  }
+  return readDraftNodes(kc).catch((cause: Error) => {
+    throw new ExitError(ExitCode.Unreachable, `cannot read the nodes for --emit-plan: ${cause.message}`, { cause });
+  });
+}
+
+function checkOptions(options: AnalyzeOptions): void {
+  if ((options.kubeconfig || options.context) && !options.emitPlan) {
+    const flag = options.kubeconfig ? '--kubeconfig' : '--context';
+    throw new ExitError(ExitCode.Usage, `${flag}: only used with --emit-plan (it reads the nodes for the draft)`);
+  }
+}
+
+/** The one cluster --emit-plan drafts: --cluster's, or the repo's only one. */
+function draftTarget(selected: AnalysisContext[]): AnalysisContext {
+  const [only] = selected;
+  if (selected.length === 1 && only) return only;
+  const names = selected.map((c) => c.analysis.cluster.name).join(', ');
+  throw new ExitError(
+    ExitCode.Usage,
+    `--emit-plan: the repo holds ${selected.length} clusters (${names}); pass --cluster NAME to draft one`,
+  );
+}
+
 /**
- * Finds both bootstrap deadlocks in a Flux repo and derives the bootstrap chain. Exit 0 when the analysis ran,
- * findings or not, except that a --plan check with an error exits 1 (after printing the whole analysis), so that
- * CI can gate on it; 2 when the repo, --plan or --emit-plan cannot be used. Never touches the cluster.
+ * Finds both bootstrap deadlocks in each cluster of a Flux repo and derives its bootstrap chain. Exit 0 when the
+ * analysis ran, findings or not, except that a --plan check with an error exits 1 (after printing the whole
+ * analysis), so that CI can gate on it; 2 when the repo, --plan, --cluster or --emit-plan cannot be used; 4 when
+ * --kubeconfig's cluster does not answer. Touches a cluster only with --kubeconfig/--context, to read its nodes.
  * `hecate analyze --help` says so too: ANALYZE_HELP in ../program.ts.
  */
 export async function runAnalyze(options: AnalyzeOptions, deps: CliDeps): Promise<void> {
+  checkOptions(options);
   const plan: LoadedPlan | undefined = options.plan ? await loadPlanFile(pathOf(options.plan, deps)) : undefined;
   const repo = options.repo ?? plan?.spec.repoSnapshot;
   const dir = repo ? pathOf(repo, deps) : defaultRepoSnapshot(deps.env);
@@ -81,18 +138,24 @@ export async function runAnalyze(options: AnalyzeOptions, deps: CliDeps): Promis
       throw new ExitError(ExitCode.Usage, `--repo: ${error.message}`, { cause: error });
     throw error;
   });
-  const ctx = analyzeRepo(input);
-  if (plan) ctx.analysis.planCheck = ctx.compare(plan.spec);
+  const analyzed = analyzeRepository(input);
+  const selected = selectClusters(analyzed, options, repo ?? dir);
+  const checked = plan ? (options.cluster ? selected[0] : analyzed.forPlan(plan.spec)) : undefined;
+  if (plan && checked) checked.analysis.planCheck = checked.compare(plan.spec);
   const extras: AnalyzeTextExtras = plan ? { planSource: options.plan ?? plan.source } : {};
   if (options.emitPlan) {
-    const draft = ctx.draft(draftName(dir));
-    await emitPlan(options.emitPlan, options, deps, draftPlanYaml(draft, repo ?? dir));
-    extras.emitted = { path: options.emitPlan, review: draft.review };
+    const target = draftTarget(selected);
+    const cluster = target.analysis.cluster.name;
+    // NOTE: a cluster named by its root's path (no clusters/<name> folder) takes the repo's name.
+    const draft = target.draft(draftName(/[/.]/.test(cluster) ? dir : cluster), await liveNodes(options, deps));
+    await emitPlan(options.emitPlan, options, deps, draftPlanYaml(draft, repo ?? dir, cluster));
+    extras.emitted = { path: options.emitPlan, cluster, todos: draft.todos, review: draft.review };
     if (options.output === 'json') deps.stderr(`Draft PowerPlan written to ${options.emitPlan}\n`);
   }
-  if (options.output === 'json') deps.stdout(`${JSON.stringify(ctx.analysis, null, 2)}\n`);
-  else deps.stdout(renderAnalysisText(ctx.analysis, extras));
-  const errors = ctx.analysis.planCheck?.filter((f) => f.severity === 'error') ?? [];
+  const report = { ...analyzed.report, clusters: selected.map((c) => c.analysis) };
+  if (options.output === 'json') deps.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  else deps.stdout(renderAnalysisText(report, extras));
+  const errors = checked?.analysis.planCheck?.filter((f) => f.severity === 'error') ?? [];
   if (errors.length > 0) {
     const source = options.plan ?? plan?.source;
     const what = errors.length === 1 ? 'an error' : `${errors.length} errors`;

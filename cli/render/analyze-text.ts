@@ -1,36 +1,56 @@
-import type { Analysis } from '../../core/analyze/analyze.js';
-import type { Cycle } from '../../core/analyze/graph.js';
+import type { Analysis, RepoReport, Verdict } from '../../core/analyze/analyze.js';
+import type { DraftTodo } from '../../core/analyze/draft.js';
+import { todoField } from '../../core/analyze/draft.js';
+import type { Cycle, Edge } from '../../core/analyze/graph.js';
 import type { RegistryFinding } from '../../core/analyze/selfhost.js';
 
-/** Extra lines the command adds: where the draft went, what to review, which plan was checked. */
+/** Extra lines the command adds: where the draft went, what to fill and review, which plan was checked. */
 export interface AnalyzeTextExtras {
   planSource?: string;
-  emitted?: { path: string; review: string[] };
+  emitted?: { path: string; cluster: string; todos: DraftTodo[]; review: string[] };
 }
 
 const short = (key: string) => key.replace(/^flux-system\//, '');
 
-function header(a: Analysis): string[] {
-  const c = a.counts;
+function header(r: RepoReport): string[] {
+  const names = r.clusters.map((c) => c.cluster.name).join(', ');
   return [
-    `Repo ${a.repo}: ${c.files} YAML files, ${c.documents} documents, ${c.kustomizations} Kustomizations, ${c.sources} sources, ${c.helmReleases} HelmReleases`,
-    `Flux source of this repo: ${a.repoSource ?? '(none: no Kustomization names a source)'}`,
+    `Repo ${r.repo}: ${r.counts.files} YAML files, ${r.counts.documents} documents, ${r.counts.clusters} cluster${r.counts.clusters === 1 ? '' : 's'} (${names})`,
   ];
 }
 
-function parseErrors(a: Analysis): string[] {
-  if (a.parseErrors.length === 0) return [];
+function clusterHeader(a: Analysis): string[] {
+  const c = a.counts;
   return [
     '',
-    `Files that failed to parse (${a.parseErrors.length}); their objects are not in the analysis:`,
-    ...a.parseErrors.map((p) => `  ${p.file}:${p.line}:${p.column}  ${p.message}`),
+    `== Cluster ${a.cluster.name} (root ${a.cluster.root}) ==`,
+    `Found by ${a.cluster.foundBy}`,
+    `${c.kustomizations} Kustomizations, ${c.sources} sources, ${c.helmReleases} HelmReleases`,
+    `Flux source of this cluster: ${a.repoSource ?? '(none: no Kustomization names a source)'}`,
   ];
+}
+
+function parseErrors(r: RepoReport): string[] {
+  if (r.parseErrors.length === 0) return [];
+  return [
+    '',
+    `Files that failed to parse (${r.parseErrors.length}); their objects are not in the analysis:`,
+    ...r.parseErrors.map((p) => `  ${p.file}:${p.line}:${p.column}  ${p.message}`),
+  ];
+}
+
+function verdictLine(title: string, verdict: Verdict): string {
+  return verdict === 'could not decide'
+    ? `${title}: could not decide (see "Could not decide" below)`
+    : `${title}: none found`;
 }
 
 function gitDeadlocks(a: Analysis): string[] {
   if (a.deadlocks.git.length === 0) {
-    const external = a.external.map((e) => `  ${e.source} fetches from ${e.host}, which nothing in the repo serves`);
-    return ['', 'Deadlock 1 (Git source): none found', ...external];
+    const external = a.external.map(
+      (e) => `  ${e.source} fetches from ${e.host}, which nothing in this cluster serves`,
+    );
+    return ['', verdictLine('Deadlock 1 (Git source)', a.verdicts.git), ...external];
   }
   return a.deadlocks.git.flatMap((d) => {
     const needs = a.chain.stages.filter((s) => s.key !== d.kustomization).map((s) => short(s.key));
@@ -63,29 +83,34 @@ function registryDeadlocks(a: Analysis): string[] {
     `Registry ${r.host} (${short(r.kustomization)}): no deadlock; workloads pull from it`,
     ...pullers(r),
   ]);
-  if (deadlocks.length === 0 && others.length === 0) return ['', 'Deadlock 2 (registry): none found'];
+  if (deadlocks.length === 0) return [...others, '', verdictLine('Deadlock 2 (registry)', a.verdicts.registry)];
   return [...deadlocks, ...others];
 }
+
+const edgeText = (e: Edge) => (e.kind === 'dependsOn' ? e.reason : `${e.from} → ${e.to}: ${e.reason}`);
 
 function cycleLines(cycle: Cycle): string[] {
   return [
     `  ${cycle.path.map(short).join(' → ')}`,
-    ...cycle.edges.map(
-      (e) =>
-        `    ${e.kind === 'dependsOn' ? e.reason : `${e.from} → ${e.to}: ${e.reason}`} (${e.where.file}:${e.where.line})`,
-    ),
+    ...cycle.edges.map((e) => `    ${edgeText(e)} (${e.where.file}:${e.where.line})`),
   ];
 }
 
 function graphLines(a: Analysis): string[] {
   const g = a.graph;
+  const inferred = g.implied.filter((e) => e.inferred);
   const lines = [
     '',
-    `Dependency graph (${g.layers.length} layers; ${g.implied.length} edges implied by what objects require):`,
+    `Dependency graph (${g.layers.length} layers; ${g.implied.length} edges implied by what objects require, ${inferred.length} of them inferred from run-time needs):`,
   ];
   g.layers.forEach((layer, i) => {
     lines.push(`  ${String(i).padStart(2)}  ${layer.map(short).join(', ')}`);
   });
+  if (inferred.length > 0)
+    lines.push(
+      'Inferred needs (storage, databases, Services, chart CRDs):',
+      ...inferred.map((e) => `  ${edgeText(e)}`),
+    );
   if (g.cycles.length > 0)
     lines.push(`Cycles (${g.cycles.length}): no order can apply these`, ...g.cycles.flatMap(cycleLines));
   if (g.unordered.length > 0) lines.push(`  Unordered (in or behind a cycle): ${g.unordered.map(short).join(', ')}`);
@@ -93,7 +118,7 @@ function graphLines(a: Analysis): string[] {
     lines.push(
       `Missing dependsOn targets (${g.missing.length}):`,
       ...g.missing.map(
-        (m) => `  ${m.from} dependsOn ${m.to} (${m.where.file}:${m.where.line}): no such Kustomization in the repo`,
+        (m) => `  ${m.from} dependsOn ${m.to} (${m.where.file}:${m.where.line}): no such Kustomization in the cluster`,
       ),
     );
   }
@@ -126,16 +151,8 @@ function listSection(title: string, items: string[]): string[] {
   return items.length > 0 ? ['', `${title} (${items.length}):`, ...items.map((i) => `  - ${i}`)] : [];
 }
 
-/** The `hecate analyze` screen: both deadlocks with their chains of objects, the graph, the chain, the unknowns. */
-export function renderAnalysisText(a: Analysis, extras: AnalyzeTextExtras = {}): string {
-  const lines = [
-    ...header(a),
-    ...parseErrors(a),
-    ...gitDeadlocks(a),
-    ...registryDeadlocks(a),
-    ...graphLines(a),
-    ...chainLines(a),
-  ];
+function clusterLines(a: Analysis, extras: AnalyzeTextExtras): string[] {
+  const lines = [...clusterHeader(a), ...gitDeadlocks(a), ...registryDeadlocks(a), ...graphLines(a), ...chainLines(a)];
   if (a.planCheck) {
     const check = a.planCheck.map((f) => `${f.severity.padEnd(7)} ${f.kind}: ${f.message}`);
     lines.push(
@@ -151,7 +168,38 @@ export function renderAnalysisText(a: Analysis, extras: AnalyzeTextExtras = {}):
       a.undecided.map((u) => `${u.subject}: ${u.reason}`),
     ),
   );
-  if (extras.emitted)
-    lines.push(...listSection(`Draft PowerPlan written to ${extras.emitted.path}; review`, extras.emitted.review));
+  return lines;
+}
+
+function emittedLines(emitted: NonNullable<AnalyzeTextExtras['emitted']>): string[] {
+  const where = `Draft PowerPlan written to ${emitted.path} (cluster ${emitted.cluster})`;
+  const todos =
+    emitted.todos.length > 0
+      ? listSection(
+          `${where}; it does not validate until you fill its TODOs`,
+          emitted.todos.map((t) => `${todoField(t)}: ${t.what}`),
+        )
+      : ['', `${where}; it validates as it is`];
+  return [...todos, ...listSection('Review in the draft', emitted.review)];
+}
+
+/** The `hecate analyze` screen: per cluster, both deadlocks with their objects, the graph, the chain, the unknowns. */
+export function renderAnalysisText(report: RepoReport, extras: AnalyzeTextExtras = {}): string {
+  const lines = [...header(report), ...parseErrors(report)];
+  lines.push(...listSection('Notes on the repo', report.notes));
+  lines.push(
+    ...listSection(
+      'Could not decide about the repo',
+      report.undecided.map((u) => `${u.subject}: ${u.reason}`),
+    ),
+  );
+  for (const analysis of report.clusters) lines.push(...clusterLines(analysis, extras));
+  lines.push(
+    ...listSection(
+      'Not part of any cluster (no root reaches them; left out of every graph)',
+      report.outside.map((o) => `${o.kind} ${o.namespace}/${o.name} (${o.file}:${o.line})`),
+    ),
+  );
+  if (extras.emitted) lines.push(...emittedLines(extras.emitted));
   return `${lines.join('\n')}\n`;
 }

@@ -1,14 +1,17 @@
-import { asString, dig, type RepoDocument } from './input.js';
-import { type FluxKustomization, idOf, ksKey, type ObjectId, type RepoModel } from './model.js';
+import { dig, type Location, type RepoDocument } from './input.js';
+import { FLUX_NAMESPACE, type FluxKustomization, idOf, type ObjectId, type RepoModel } from './model.js';
 import { dirnameOf, isKustomizeFile, isUnder, joinPath, kustomizeFileIn, leavesRepo } from './paths.js';
 
 /** One object as a Flux Kustomization applies it: the namespace is the effective one after kustomize and Flux. */
 export interface Deployed {
   doc: RepoDocument;
   id: ObjectId;
-  /** Key (`namespace/name`) of the Flux Kustomization that applies it. */
+  /** Key (`namespace/name`) of the Flux Kustomization that applies it; {@link ROOT_OWNER} for a root folder. */
   owner: string;
 }
+
+/** The owner of what a cluster's root folder applies when no Kustomization in the repo is that root. */
+export const ROOT_OWNER = '';
 
 /** A kustomization.yaml entry that was not followed. */
 export interface UnfollowedEntry {
@@ -18,6 +21,7 @@ export interface UnfollowedEntry {
   reason: 'remote' | 'missing' | 'outside-repo';
 }
 
+/** What one cluster applies, found from its root: every Kustomization reached, and what each applies. */
 export interface DeployIndex {
   byOwner: Map<string, Deployed[]>;
   /** Flux Kustomization key → keys of the Kustomizations whose path applies its definition. */
@@ -25,6 +29,14 @@ export interface DeployIndex {
   unfollowed: UnfollowedEntry[];
   /** Kustomizations whose path is not in this repo: another source, or a path that does not exist. */
   notInRepo: { owner: string; reason: string }[];
+  /** The cluster's Flux Kustomizations, keyed by their effective namespace, in the order reached. */
+  kustomizations: FluxKustomization[];
+  /** What the root folder applies itself (when the root is a folder, not a Kustomization in the repo). */
+  rootItems: Deployed[];
+  /** Kustomizations defined more than once in this cluster (same namespace/name); the first reached is used. */
+  duplicates: { key: string; where: Location[] }[];
+  /** Every document the cluster applies. */
+  reached: Set<RepoDocument>;
 }
 
 /** Kinds that are never namespaced (the ones Flux repos commonly hold). */
@@ -60,21 +72,44 @@ export function isRemoteEntry(entry: string): boolean {
 
 interface Walk {
   model: RepoModel;
-  dirs: Set<string>;
+  dirs: ReadonlySet<string>;
   owner: string;
   out: Deployed[];
   seen: Set<string>;
   unfollowed: UnfollowedEntry[];
 }
 
+/**
+ * kustomize build of `path` (a folder or one file) as the Flux Kustomization `owner` applies it: `namespace` is its
+ * targetNamespace, which wins over every kustomization.yaml namespace. NOTE: remote bases are never fetched.
+ */
+export function buildPath(
+  model: RepoModel,
+  dirs: ReadonlySet<string>,
+  path: string,
+  namespace: string | undefined,
+  owner: string,
+  unfollowed: UnfollowedEntry[] = [],
+): Deployed[] {
+  const walk: Walk = { model, dirs, owner, out: [], seen: new Set(), unfollowed };
+  if (model.files.has(path)) addFile(walk, path, namespace);
+  else addDir(walk, path, namespace);
+  return walk.out;
+}
+
+/** Flux's own objects default to flux-system (the bootstrap convention), everything else to `default`. */
+function defaultNamespaceOf(doc: RepoDocument): string {
+  const apiVersion = String(dig(doc.value, 'apiVersion'));
+  return /^(kustomize|source)\.toolkit\.fluxcd\.io\//.test(apiVersion) ? FLUX_NAMESPACE : 'default';
+}
+
 function addFile(walk: Walk, file: string, namespace: string | undefined): void {
   if (walk.seen.has(file)) return;
   walk.seen.add(file);
   for (const doc of walk.model.documentsByFile.get(file) ?? []) {
-    const id = idOf(doc, 'default');
+    const id = idOf(doc, defaultNamespaceOf(doc));
     if (isClusterScoped(id.kind)) id.namespace = '';
     else if (namespace) id.namespace = namespace;
-    else if (!asString(dig(doc.value, 'metadata', 'namespace'))) id.namespace = 'default';
     walk.out.push({ doc, id, owner: walk.owner });
   }
 }
@@ -127,7 +162,8 @@ function nestedKustomization(walk: Walk, dir: string, file: string): string | un
   return undefined;
 }
 
-function allDirs(files: Iterable<string>): Set<string> {
+/** Every folder of the repo that holds a YAML file, and their parents ("" is the root). */
+export function allDirs(files: Iterable<string>): Set<string> {
   const dirs = new Set<string>(['']);
   for (const file of files) {
     for (let dir = dirnameOf(file); dir !== '' && !dirs.has(dir); dir = dirnameOf(dir)) dirs.add(dir);
@@ -135,55 +171,23 @@ function allDirs(files: Iterable<string>): Set<string> {
   return dirs;
 }
 
-function sameRef(a: ObjectId, b: ObjectId): boolean {
-  return a.kind === b.kind && a.namespace === b.namespace && a.name === b.name;
-}
-
-/**
- * What each Flux Kustomization applies. Only Kustomizations whose source is the repo source are built from the
- * repo; the others are listed in `notInRepo`. NOTE: remote bases are never fetched (no network), only reported.
- */
-export function indexDeployments(model: RepoModel, repoSource: ObjectId | undefined): DeployIndex {
-  const dirs = allDirs(model.files);
-  const index: DeployIndex = { byOwner: new Map(), parents: new Map(), unfollowed: [], notInRepo: [] };
-  for (const ks of model.kustomizations) {
-    const owner = ksKey(ks);
-    if (index.byOwner.has(owner)) continue;
-    const out: Deployed[] = [];
-    index.byOwner.set(owner, out);
-    const reason = notInRepoReason(ks, repoSource, dirs);
-    if (reason) {
-      index.notInRepo.push({ owner, reason });
-      continue;
-    }
-    const walk: Walk = { model, dirs, owner, out, seen: new Set(), unfollowed: index.unfollowed };
-    if (model.files.has(ks.path)) addFile(walk, ks.path, ks.targetNamespace);
-    else addDir(walk, ks.path, ks.targetNamespace);
-  }
-  recordParents(model, index);
-  return index;
-}
-
-function notInRepoReason(ks: FluxKustomization, repoSource: ObjectId | undefined, dirs: Set<string>): string {
-  if (repoSource && !sameRef(ks.sourceRef, repoSource)) {
-    return `its source ${ks.sourceRef.kind} ${ks.sourceRef.namespace}/${ks.sourceRef.name} is not this repo`;
+/** Why `ks` is not built from this repo ("" when it is): another source, or a path that is not here. */
+export function notInRepoReason(
+  ks: FluxKustomization,
+  repoSource: ObjectId | undefined,
+  dirs: ReadonlySet<string>,
+): string {
+  const ref = ks.sourceRef;
+  if (
+    repoSource &&
+    !(ref.kind === repoSource.kind && ref.namespace === repoSource.namespace && ref.name === repoSource.name)
+  ) {
+    return `its source ${ref.kind} ${ref.namespace}/${ref.name} is not this repo`;
   }
   if (leavesRepo(ks.path)) return `its path "${ks.path}" leaves the repo`;
   return dirs.has(ks.path) ? '' : `its path "./${ks.path}" does not exist in the repo`;
 }
 
-function recordParents(model: RepoModel, index: DeployIndex): void {
-  const known = new Set(model.kustomizations.map(ksKey));
-  for (const [owner, deployed] of index.byOwner) {
-    for (const item of deployed) {
-      if (
-        item.id.kind !== 'Kustomization' ||
-        !String(dig(item.doc.value, 'apiVersion')).startsWith('kustomize.toolkit')
-      )
-        continue;
-      const child = ksKey(idOf(item.doc, 'flux-system'));
-      if (child === owner || !known.has(child)) continue;
-      index.parents.set(child, [...(index.parents.get(child) ?? []), owner]);
-    }
-  }
+export function isFluxKustomization(doc: RepoDocument): boolean {
+  return idOf(doc).kind === 'Kustomization' && String(dig(doc.value, 'apiVersion')).startsWith('kustomize.toolkit');
 }

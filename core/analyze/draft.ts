@@ -1,35 +1,74 @@
+/**
+ * A draft PowerPlan from the analysis. It never holds an invented value: a field the repo (or, for nodes, the live
+ * cluster) does not decide is written empty with a `# TODO:` comment, so that the draft does not validate until a
+ * person fills it. What is derived but worth a look goes into `review`.
+ */
 import { API_VERSION } from '../api/meta.js';
-import { type PowerPlanSpecInput, powerPlan } from '../api/powerplan.js';
+import { powerPlan } from '../api/powerplan.js';
 import { parseOrThrow } from '../api/validate.js';
-import { toYaml } from '../yaml.js';
 import type { DerivedChain } from './chain.js';
-import type { Deployed, DeployIndex } from './deploy.js';
-import { asString, isRecord } from './input.js';
-import type { FluxKustomization, HelmReleaseInfo } from './model.js';
+import type { DeployIndex } from './deploy.js';
+import { harborSpec, LABEL, labelValuesIn, SUBDOMAIN } from './draft-harbor.js';
+import { isTemplate } from './hosts.js';
+import type { FluxKustomization, FluxSource, HelmReleaseInfo } from './model.js';
 import { ksKey } from './model.js';
 import type { GitDeadlock, RegistryFinding } from './selfhost.js';
+import { STORAGE_NAMES, type StorageUse } from './storage.js';
+import type { Variables } from './vars.js';
+
+/** A node of the live cluster, as `--kubeconfig` reads it. */
+export interface DraftNode {
+  name: string;
+  role: 'control-plane' | 'worker';
+  arch?: 'amd64' | 'arm64';
+}
+
+/** The nodes to draft from, and where they were read (for the review list). */
+export interface DraftNodes {
+  nodes: DraftNode[];
+  from: string;
+}
 
 export interface DraftInput {
   name: string;
+  cluster: string;
   chain: DerivedChain;
   git: readonly GitDeadlock[];
   registry?: RegistryFinding;
+  /** The source the cluster's root applies from, when the repo (or flux-operator's sync) defines it. */
+  repoSource?: FluxSource;
+  rootKustomization?: FluxKustomization;
   kustomizations: readonly FluxKustomization[];
   helmReleases: readonly HelmReleaseInfo[];
   index: DeployIndex;
+  storage: readonly StorageUse[];
+  vars: Variables;
+  nodes?: DraftNodes;
 }
 
-/** A draft PowerPlan (validated by the PowerPlan schema) and what a person must review before using it. */
+/** A field left empty for a person to fill: its path in the plan and what to put there. */
+export interface DraftTodo {
+  path: (string | number)[];
+  what: string;
+}
+
 export interface DraftPlan {
-  /** Only the fields the repo decides; the schema's defaults fill the rest when the plan is read. */
-  plan: { apiVersion: string; kind: 'PowerPlan'; metadata: { name: string }; spec: PowerPlanSpecInput };
+  /** The plan; a TODO field holds null. Fields the schema defaults are left out unless the repo decides them. */
+  plan: { apiVersion: string; kind: 'PowerPlan'; metadata: { name: string }; spec: Record<string, unknown> };
+  todos: DraftTodo[];
   review: string[];
 }
 
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
-const WORKLOADS = ['HelmRelease', 'Deployment', 'StatefulSet', 'DaemonSet'];
+const WORKLOADS = ['HelmRelease', 'Deployment', 'StatefulSet', 'DaemonSet', 'CephCluster'];
 const MAX_WAIT = 6;
+
+/** A draft being built: what it reads, and the TODOs and review points it collects. */
+export interface Draft {
+  input: DraftInput;
+  todos: DraftTodo[];
+  review: string[];
+}
 
 function toLabel(name: string, taken: Set<string>): string {
   const base =
@@ -44,139 +83,144 @@ function toLabel(name: string, taken: Set<string>): string {
   return label;
 }
 
-function isName(text: string): boolean {
-  return LABEL.test(text) || /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(text);
-}
+type Ref = { kind: string; namespace?: string; name: string };
 
-/** Flux's own health checks when the Kustomization has them, else the workloads it applies. */
-function waitFor(
-  ks: FluxKustomization | undefined,
-  deployed: Deployed[],
-): { kind: string; namespace?: string; name: string }[] {
-  const refs =
+/** Flux's own health checks when the Kustomization has them, else the storage it runs, then its workloads. */
+function waitFor(draft: Draft, ks: FluxKustomization | undefined, key: string, stage: string): Ref[] {
+  const deployed = draft.input.index.byOwner.get(key) ?? [];
+  const storage = draft.input.storage.filter((s) => s.kustomization === key).flatMap((s) => s.waitFor);
+  const refs: Ref[] =
     ks && ks.healthChecks.length > 0
       ? ks.healthChecks
-      : deployed.map((d) => d.id).filter((id) => WORKLOADS.includes(id.kind));
-  return refs
-    .filter((r) => isName(r.name) && (r.namespace === '' || LABEL.test(r.namespace)))
+      : [...storage, ...deployed.map((d) => d.id).filter((id) => WORKLOADS.includes(id.kind))];
+  const seen = new Set<string>();
+  const valid = refs.filter((r) => {
+    const k = `${r.kind}/${r.namespace}/${r.name}`;
+    const ok = !seen.has(k) && SUBDOMAIN.test(r.name) && (!r.namespace || LABEL.test(r.namespace));
+    seen.add(k);
+    return ok;
+  });
+  if (valid.length > MAX_WAIT) {
+    draft.review.push(
+      `bootstrapChain ${stage}: waits for the first ${MAX_WAIT} of ${valid.length} workloads; check which matter`,
+    );
+  }
+  return valid
     .slice(0, MAX_WAIT)
     .map((r) => ({ kind: r.kind, ...(r.namespace ? { namespace: r.namespace } : {}), name: r.name }));
 }
 
-/** Node names from `kubernetes.io/hostname` selectors and affinities, in the order first seen. */
-function hostnamesIn(value: unknown, out: Set<string>): void {
-  if (Array.isArray(value)) for (const v of value) hostnamesIn(v, out);
-  if (!isRecord(value)) return;
-  const pinned = asString(value['kubernetes.io/hostname']);
-  if (pinned && isName(pinned)) out.add(pinned);
-  if (value.key === 'kubernetes.io/hostname' && Array.isArray(value.values)) {
-    for (const v of value.values) if (typeof v === 'string' && isName(v)) out.add(v);
-  }
-  for (const v of Object.values(value)) hostnamesIn(v, out);
-}
-
-function mostCommonVersion(value: unknown): string | undefined {
-  const counts = new Map<string, number>();
-  const visit = (v: unknown, key: string): void => {
-    if (Array.isArray(v)) for (const x of v) visit(x, key);
-    else if (isRecord(v)) for (const [k, x] of Object.entries(v)) visit(x, k);
-    else if (key === 'tag' && typeof v === 'string' && /^v?[0-9]+\.[0-9]+\.[0-9]+/.test(v))
-      counts.set(v, (counts.get(v) ?? 0) + 1);
-  };
-  visit(value, '');
-  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
-}
-
-function harborStage(input: DraftInput, nodes: string[], review: string[]): PowerPlanSpecInput['harbor'] {
-  const registry = input.registry;
-  if (!registry) return undefined;
-  const deployed = input.index.byOwner.get(registry.kustomization) ?? [];
-  const release = input.helmReleases.find((h) => deployed.some((d) => d.doc.file === h.file && d.doc.line === h.line));
-  const pinned = new Set<string>();
-  for (const d of deployed) hostnamesIn(d.doc.value, pinned);
-  const node = [...pinned][0] ?? nodes[0] ?? 'node-1';
-  if (pinned.size === 0)
-    review.push(
-      `harbor.node: nothing in ${registry.kustomization} pins the registry to a node; set the node that holds its images`,
-    );
-  const version = mostCommonVersion(release?.values);
-  if (!version)
-    review.push(
-      `harbor.version: no image tag in ${release ? `HelmRelease ${release.name}` : registry.kustomization}'s values; set the registry version of the bundle`,
-    );
-  review.push('harbor.arch: not in the repo; arm64 assumed (the bundle is per architecture)');
-  const namespace = release?.namespace ?? registry.servedBy[0]?.site.namespace;
-  return {
-    node,
-    ...(namespace && LABEL.test(namespace) ? { namespace } : {}),
-    ...(release && isName(release.name) ? { helmRelease: release.name } : {}),
-    version: version ?? 'v0.0.0',
-    arch: 'arm64',
-  };
-}
-
-function nodesOf(input: DraftInput, review: string[]): string[] {
-  const names = new Set<string>();
-  for (const items of input.index.byOwner.values()) for (const d of items) hostnamesIn(d.doc.value, names);
-  if (names.size === 0) names.add('node-1');
-  review.push(
-    `nodes: ${[...names].join(', ')} (from kubernetes.io/hostname selectors); add every node with its role, arch and order`,
-  );
-  return [...names].sort();
-}
-
-/** Drafts a PowerPlan from the derived chain and the registry seed; throws a ValidationError if it is invalid. */
-export function draftPlan(input: DraftInput): DraftPlan {
-  const review: string[] = [];
+function chainStages(draft: Draft): unknown {
+  const { input } = draft;
   const byKey = new Map(input.kustomizations.map((k) => [ksKey(k), k]));
   const taken = new Set<string>();
-  const bootstrapChain = input.chain.stages.map((stage) => {
+  if (input.chain.stages.length === 0) {
+    draft.todos.push({
+      path: ['spec', 'bootstrapChain'],
+      what: `no self-hosted Flux source was found in cluster ${input.cluster}: list the stages (name, path, kustomization) that bring the Flux source back, in order`,
+    });
+    return null;
+  }
+  return input.chain.stages.map((stage) => {
     const ks = byKey.get(stage.key);
-    const wait = waitFor(ks, input.index.byOwner.get(stage.key) ?? []);
+    const name = toLabel(stage.name, taken);
+    const wait = waitFor(draft, ks, stage.key, name);
     return {
-      name: toLabel(stage.name, taken),
+      name,
       path: stage.path || '.',
       kustomization: { name: stage.name, ...(LABEL.test(stage.namespace) ? { namespace: stage.namespace } : {}) },
       ...(wait.length > 0 ? { waitFor: wait } : {}),
       ...(ks?.timeout && DURATION.test(ks.timeout) ? { timeout: ks.timeout } : {}),
     };
   });
-  if (bootstrapChain.length === 0)
-    review.push('bootstrapChain: no self-hosted Git source was found; the chain is empty');
-  const nodes = nodesOf(input, review);
-  const harbor = harborStage(input, nodes, review);
-  if (harbor && !nodes.includes(harbor.node)) nodes.push(harbor.node);
-  const source = input.git[0]?.source;
-  const draft = {
-    apiVersion: API_VERSION,
-    kind: 'PowerPlan' as const,
-    metadata: { name: input.name },
-    spec: {
-      flux: source
-        ? {
-            namespace: source.namespace,
-            source: {
-              kind: source.kind,
-              name: source.name,
-              url: source.url,
-              ...(source.branch ? { branch: source.branch } : {}),
-            },
-          }
-        : {},
-      bootstrapChain: bootstrapChain.length > 0 ? bootstrapChain : [{ name: 'review-me', path: '.' }],
-      ...(harbor ? { harbor } : {}),
-      nodes: nodes.map((name) => ({ name, role: 'worker' })),
-    },
-  };
-  parseOrThrow(powerPlan, draft, 'the drafted PowerPlan');
-  return { plan: draft as DraftPlan['plan'], review };
 }
 
-/** The draft as YAML 1.1, with the review list as a comment header. */
-export function draftPlanYaml(draft: DraftPlan, repo: string): string {
-  const header = [
-    `# Draft PowerPlan from \`hecate analyze --repo ${repo}\`. Review before use:`,
-    ...draft.review.map((line) => `#   - ${line}`),
-  ];
-  return `${header.join('\n')}\n${toYaml(draft.plan)}`;
+function fluxSpec(draft: Draft): Record<string, unknown> {
+  const { input } = draft;
+  const deadlock = input.git[0]?.source;
+  const source = deadlock ?? input.repoSource;
+  const flux: Record<string, unknown> = {};
+  if (input.rootKustomization && SUBDOMAIN.test(input.rootKustomization.name)) {
+    flux.rootKustomization = input.rootKustomization.name;
+  } else {
+    draft.review.push(
+      'flux.rootKustomization: the root Kustomization is not in the repo; the default flux-system applies (check with: flux get kustomizations -A)',
+    );
+  }
+  if (!source || source.kind === 'HelmRepository') {
+    draft.review.push(
+      "flux.source: the repo does not define the cluster's Flux source; the defaults (GitRepository flux-system) apply",
+    );
+    return flux;
+  }
+  if (LABEL.test(source.namespace)) flux.namespace = source.namespace;
+  const url = deadlock ? deadlock.url : source.url ? input.vars.resolve(source.url, undefined).value : undefined;
+  const src: Record<string, unknown> = { kind: source.kind, name: source.name };
+  if (url && (isTemplate(url) || url.includes('${'))) {
+    src.url = null;
+    draft.todos.push({
+      path: ['spec', 'flux', 'source', 'url'],
+      what: `the clone URL of ${source.kind} ${source.namespace}/${source.name}: the repo writes "${source.url ?? url}" and does not resolve its variables`,
+    });
+  } else if (url) src.url = url;
+  else draft.review.push(`flux.source.url: ${source.kind} ${source.namespace}/${source.name} has no URL in the repo`);
+  if (source.branch) src.branch = source.branch;
+  flux.source = src;
+  return flux;
 }
+
+function nodesSpec(draft: Draft): unknown {
+  const { input } = draft;
+  if (input.nodes && input.nodes.nodes.length > 0) {
+    draft.review.push(
+      `nodes: read from ${input.nodes.from}; set each node's order and address if power-off needs them`,
+    );
+    return input.nodes.nodes.map((n) => ({ name: n.name, role: n.role, ...(n.arch ? { arch: n.arch } : {}) }));
+  }
+  const seen = new Set<string>();
+  for (const items of input.index.byOwner.values())
+    for (const d of items) labelValuesIn(d.doc.value, 'kubernetes.io/hostname', seen);
+  const hint = seen.size > 0 ? ` (the repo pins workloads to ${[...seen].sort().join(', ')})` : '';
+  draft.todos.push({
+    path: ['spec', 'nodes'],
+    what: `every node with its name, role (control-plane or worker) and arch${hint}; or rerun with --kubeconfig to read them from the cluster`,
+  });
+  return null;
+}
+
+function storageSpec(draft: Draft): Record<string, unknown> {
+  const uses = draft.input.storage;
+  const longhorn = uses.find((u) => u.kind === 'longhorn');
+  if (longhorn) {
+    const namespace = longhorn.namespace && LABEL.test(longhorn.namespace) ? { namespace: longhorn.namespace } : {};
+    return { longhorn: true, ...namespace };
+  }
+  if (uses.length === 0) {
+    draft.todos.push({
+      path: ['spec', 'storage', 'longhorn'],
+      what: `true when cluster ${draft.input.cluster} runs Longhorn (shutdown then waits for its volumes to detach), else false: the repo shows no Longhorn, Rook-Ceph, TopoLVM or local-path`,
+    });
+    return { longhorn: null };
+  }
+  const names = [...new Set(uses.map((u) => STORAGE_NAMES[u.kind]))].join(', ');
+  draft.review.push(
+    `storage: the cluster runs ${names} (${uses.flatMap((u) => u.evidence).join('; ')}), not Longhorn: no Longhorn wait; the chain waits for the storage's own objects`,
+  );
+  return { longhorn: false };
+}
+
+/** Drafts a PowerPlan from the derived chain and the registry seed; TODOs where the repo does not decide. */
+export function draftPlan(input: DraftInput): DraftPlan {
+  const draft: Draft = { input, todos: [], review: [] };
+  const spec: Record<string, unknown> = { flux: fluxSpec(draft), bootstrapChain: chainStages(draft) };
+  const harbor = harborSpec(draft);
+  if (harbor) spec.harbor = harbor;
+  spec.nodes = nodesSpec(draft);
+  spec.storage = storageSpec(draft);
+  const plan = { apiVersion: API_VERSION, kind: 'PowerPlan' as const, metadata: { name: input.name }, spec };
+  // NOTE: a draft without TODOs must validate; one with TODOs must not (a null never passes the schema).
+  if (draft.todos.length === 0) parseOrThrow(powerPlan, plan, 'the drafted PowerPlan');
+  return { plan, todos: draft.todos, review: draft.review };
+}
+
+export { draftPlanYaml, todoField } from './draft-yaml.js';

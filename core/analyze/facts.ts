@@ -1,5 +1,5 @@
 import type { Deployed, DeployIndex } from './deploy.js';
-import { hostOfUrl, hostsInTraefikRule, registryOfImage } from './hosts.js';
+import { hostOfUrl, hostsInTraefikRule, registryOfImage, templateHostOf, templateRegistryOf } from './hosts.js';
 import { asArray, asString, dig, isRecord, type Location } from './input.js';
 import type { FluxSource, ObjectId, RepoModel } from './model.js';
 import type { UnknownVariable, Variables } from './vars.js';
@@ -10,23 +10,30 @@ export interface Site extends ObjectId, Location {
   owner?: string;
 }
 
-/** A host served by a workload the repo deploys. `route` evidence (Ingress, routes, LB Services) beats `values`. */
+/**
+ * A host served by a workload the repo deploys. `route` evidence (Ingress, routes, LB Services) beats `values`;
+ * `service` is an in-cluster Service name (services.ts).
+ */
 export interface HostFact {
+  /** A name, or a template (`harbor.${SECRET_DOMAIN}`) when a variable in it is unknown: then `unknown` says why. */
   host: string;
   site: Site;
   field: string;
-  evidence: 'route' | 'values';
+  evidence: 'route' | 'values' | 'service';
   via: string[];
+  unknown?: UnknownVariable[];
 }
 
 /** A pull from a registry host: an image, or a Helm chart through its source. */
 export interface PullFact {
+  /** A name, or a template (see {@link HostFact.host}). */
   host: string;
   reference: string;
   what: 'image' | 'chart';
   site: Site;
   field: string;
   via: string[];
+  unknown?: UnknownVariable[];
 }
 
 /** A host or pull reference whose `${VAR}` the repo does not resolve. */
@@ -58,6 +65,19 @@ function addHost(scan: Scan, text: string, field: string, evidence: HostFact['ev
   const resolved = scan.vars.resolve(text, scan.site.owner);
   if (resolved.unknown.length > 0) {
     scan.facts.unresolved.push({ text, role: 'served host', site: scan.site, field, unknown: resolved.unknown });
+    const extract = (t: string) => (evidence === 'values' || t.includes('/') ? hostOfUrl(t) : t.trim().toLowerCase());
+    for (const part of resolved.value.split(',')) {
+      const host = templateHostOf(part, extract);
+      if (host)
+        scan.facts.served.push({
+          host,
+          site: scan.site,
+          field,
+          evidence,
+          via: resolved.via,
+          unknown: resolved.unknown,
+        });
+    }
     return;
   }
   for (const part of resolved.value.split(',')) {
@@ -76,6 +96,12 @@ function addPull(
   const resolved = scan.vars.resolve(text, scan.site.owner);
   // NOTE: an unknown tag does not hide the registry; only an unknown first segment does.
   if ((resolved.value.split('/')[0] ?? '').includes('${')) {
+    const template = what === 'image' ? templateRegistryOf(resolved.value) : templateHostOf(resolved.value, toHost);
+    if (template) {
+      const pull = { host: template, reference: resolved.value, what, site: scan.site, field, via: resolved.via };
+      scan.facts.pulls.push({ ...pull, unknown: resolved.unknown });
+      return;
+    }
     scan.facts.unresolved.push({
       text,
       role: what === 'image' ? 'image' : 'chart source',
@@ -186,6 +212,19 @@ function scanChart(scan: Scan, value: unknown, sources: ReturnType<typeof source
   const url = vars.resolve(found.source.url, found.owner);
   const field = `spec.chart.spec.sourceRef → ${found.source.kind} ${found.source.namespace}/${found.source.name}`;
   if (url.unknown.length > 0) {
+    const template = templateHostOf(url.value, hostOfUrl);
+    if (template) {
+      scan.facts.pulls.push({
+        host: template,
+        reference: url.value,
+        what: 'chart',
+        site: scan.site,
+        field,
+        via: url.via,
+        unknown: url.unknown,
+      });
+      return;
+    }
     scan.facts.unresolved.push({
       text: found.source.url,
       role: 'chart source',

@@ -2,7 +2,15 @@ import type { DeployIndex } from './deploy.js';
 import { asString, dig, type Location } from './input.js';
 import { ksKey, type RepoModel } from './model.js';
 
-export type EdgeKind = 'dependsOn' | 'namespace' | 'crd' | 'source' | 'helmrelease';
+export type EdgeKind =
+  | 'dependsOn'
+  | 'namespace'
+  | 'crd'
+  | 'source'
+  | 'helmrelease'
+  | 'storage'
+  | 'database'
+  | 'service';
 
 /** `from` needs `to` Ready first: a dependsOn, or what one of `from`'s objects requires (implied). */
 export interface Edge {
@@ -12,6 +20,10 @@ export interface Edge {
   /** Human reason, such as "Ingress gitea/gitea is in namespace gitea, created by core". */
   reason: string;
   where: Location;
+  /** Inferred from what a workload uses at run time (needs.ts), not from what Flux must apply first. */
+  inferred?: boolean;
+  /** The field an inferred edge was read from. */
+  field?: string;
 }
 
 export interface Cycle {
@@ -34,6 +46,8 @@ export interface DependencyGraph {
   unordered: string[];
   /** Kustomizations defined more than once (same namespace/name); the first definition is used. */
   duplicates: { key: string; where: Location[] }[];
+  /** Inferred edges left out because they would close a cycle with edges that are certain. */
+  dropped: Edge[];
 }
 
 interface Providers {
@@ -131,16 +145,27 @@ function explicitEdges(model: RepoModel, known: Set<string>, graph: DependencyGr
   return edges;
 }
 
-function duplicatesOf(model: RepoModel): DependencyGraph['duplicates'] {
-  const seen = new Map<string, Location[]>();
-  for (const ks of model.kustomizations) {
-    seen.set(ksKey(ks), [...(seen.get(ksKey(ks)) ?? []), { file: ks.file, line: ks.line }]);
+/** True when `to` already needs `from` (so `from → to` would close a cycle). */
+function reaches(out: Map<string, Edge[]>, from: string, to: string): boolean {
+  const seen = new Set<string>([from]);
+  const stack = [from];
+  while (stack.length > 0) {
+    for (const edge of out.get(stack.pop() as string) ?? []) {
+      if (edge.to === to) return true;
+      if (!seen.has(edge.to)) {
+        seen.add(edge.to);
+        stack.push(edge.to);
+      }
+    }
   }
-  return [...seen].filter(([, where]) => where.length > 1).map(([key, where]) => ({ key, where }));
+  return false;
 }
 
-/** The Kustomization graph: dependsOn plus what objects imply; layers, cycles and missing targets. */
-export function buildGraph(model: RepoModel, index: DeployIndex): DependencyGraph {
+/**
+ * The Kustomization graph of one cluster: dependsOn plus what objects imply, then the `inferred` run-time needs
+ * (needs.ts) where they close no cycle; layers, cycles and missing targets.
+ */
+export function buildGraph(model: RepoModel, index: DeployIndex, inferred: readonly Edge[] = []): DependencyGraph {
   const nodes = [...new Set(model.kustomizations.map(ksKey))];
   const graph: DependencyGraph = {
     nodes,
@@ -149,13 +174,26 @@ export function buildGraph(model: RepoModel, index: DeployIndex): DependencyGrap
     cycles: [],
     layers: [],
     unordered: [],
-    duplicates: duplicatesOf(model),
+    duplicates: index.duplicates,
+    dropped: [],
   };
   const unique = new Map<string, Edge>();
   for (const edge of [...explicitEdges(model, new Set(nodes), graph), ...impliedEdges(model, index)]) {
     if (!unique.has(`${edge.from}\n${edge.to}`)) unique.set(`${edge.from}\n${edge.to}`, edge);
   }
   graph.edges = [...unique.values()];
+  const out = edgesFrom(graph);
+  for (const edge of inferred) {
+    const key = `${edge.from}\n${edge.to}`;
+    if (unique.has(key) || edge.from === edge.to || !out.has(edge.from) || !out.has(edge.to)) continue;
+    if (reaches(out, edge.to, edge.from)) {
+      graph.dropped.push(edge);
+      continue;
+    }
+    unique.set(key, edge);
+    graph.edges.push(edge);
+    out.get(edge.from)?.push(edge);
+  }
   layerGraph(graph);
   return graph;
 }

@@ -50,3 +50,40 @@ export function hostsInTraefikRule(rule: string): string[] {
   }
   return hosts;
 }
+
+const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)[^}]*\}/g;
+const PLACEHOLDER = /hecatevar(\d+)x/g;
+
+/** True when `host` still holds a `${VAR}` that the repo does not resolve (a template, not a name). */
+export function isTemplate(host: string): boolean {
+  return host.includes('${');
+}
+
+/**
+ * The host of a text that still holds unresolved `${VAR}`s, as a template (`harbor.${SECRET_DOMAIN}`): `extract` is
+ * {@link hostOfUrl} or {@link registryOfImage}, run with each variable stood in by a placeholder. Defaults
+ * (`${VAR:=x}`) are dropped, so that one variable gives one template whatever its default. Undefined when the
+ * variable is not inside the host.
+ */
+export function templateHostOf(text: string, extract: (t: string) => string | undefined): string | undefined {
+  const names: string[] = [];
+  const stood = text.replace(VARIABLE, (_, name: string) => `hecatevar${names.push(name) - 1}x`);
+  const host = extract(stood);
+  if (!host?.includes('hecatevar')) return undefined;
+  return host.replace(PLACEHOLDER, (_, i: string) => `\${${names[Number(i)]}}`);
+}
+
+/** True when some value of the template's variables would make it `host` (each variable stands for 1+ labels). */
+export function templateCouldBe(template: string, host: string): boolean {
+  const parts = template.split(/\$\{[^}]*\}/).map((p) => p.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&'));
+  return new RegExp(`^${parts.join('[a-z0-9.-]+')}$`).test(host);
+}
+
+/** The registry of an image reference that holds `${VAR}`s: a variable in the first of several segments is a host. */
+export function templateRegistryOf(image: string): string | undefined {
+  const first = image.split('/')[0] ?? '';
+  if (image.includes('/') && first.includes('${')) {
+    return first.replace(/:\d+$/, '').replace(VARIABLE, (_, name: string) => `\${${name}}`);
+  }
+  return templateHostOf(image, registryOfImage);
+}

@@ -1,5 +1,5 @@
 import { asArray, asString, dig, isRecord, type Location, type RepoDocument, type RepoInput } from './input.js';
-import { isKustomizeFile, normalizePath } from './paths.js';
+import { basenameOf, isKustomizeFile, joinPath, normalizePath } from './paths.js';
 
 /** A namespaced object reference as the analysis prints it: `Kind namespace/name`. */
 export interface ObjectId {
@@ -51,7 +51,16 @@ export interface HelmReleaseInfo extends ObjectId, Location {
   /** spec.chart.spec.sourceRef or spec.chartRef, namespace defaulted. */
   chartSource?: ObjectId;
   values: unknown;
+  /** spec.valuesFrom, in order: ConfigMaps and Secrets whose key holds more values. */
+  valuesFrom: { kind: string; name: string; key: string }[];
   dependsOn: { namespace: string; name: string }[];
+}
+
+/** A configMapGenerator entry of a kustomization.yaml: the ConfigMap's name and the files it is made of. */
+export interface GeneratedConfigMap {
+  name: string;
+  /** Key in the ConfigMap → repo-relative file. */
+  files: { key: string; file: string }[];
 }
 
 /** A kustomize kustomization.yaml: what it includes, and the namespace it forces on its resources. */
@@ -59,6 +68,7 @@ export interface KustomizeConfig extends Location {
   dir: string;
   resources: string[];
   namespace?: string;
+  configMaps: GeneratedConfigMap[];
 }
 
 export interface RepoModel {
@@ -66,6 +76,8 @@ export interface RepoModel {
   kustomizations: FluxKustomization[];
   sources: FluxSource[];
   helmReleases: HelmReleaseInfo[];
+  /** flux-operator FluxInstance objects (their namespace as written). */
+  fluxInstances: RepoDocument[];
   kustomizeConfigs: Map<string, KustomizeConfig>;
   /** Kubernetes documents by file (kustomize configs excluded). */
   documentsByFile: Map<string, RepoDocument[]>;
@@ -73,12 +85,14 @@ export interface RepoModel {
 }
 
 const KUSTOMIZE_API = 'kustomize.config.k8s.io/';
+export const FLUX_OPERATOR_API = 'fluxcd.controlplane.io/';
 
 /** A Kubernetes object: a mapping with string apiVersion and kind. Anything else in the repo is ignored. */
 export function isKubeObject(value: unknown): value is Record<string, unknown> & { apiVersion: string; kind: string } {
   return isRecord(value) && typeof value.apiVersion === 'string' && typeof value.kind === 'string';
 }
 
+/** The object's id with the namespace as written (`defaultNamespace` when it has none). */
 export function idOf(doc: RepoDocument, defaultNamespace = 'default'): ObjectId {
   const value = doc.value as Record<string, unknown>;
   return {
@@ -100,8 +114,18 @@ function stringMap(value: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
 }
 
-function toKustomization(doc: RepoDocument): FluxKustomization {
-  const id = idOf(doc, 'flux-system');
+/** The namespace Flux objects get when nothing sets one (the bootstrap convention). */
+export const FLUX_NAMESPACE = 'flux-system';
+
+/** `namespace`: the effective namespace (kustomize's namespace transformer, the parent's targetNamespace). */
+function withNamespace(doc: RepoDocument, namespace: string | undefined): ObjectId {
+  const id = idOf(doc, FLUX_NAMESPACE);
+  return namespace ? { ...id, namespace } : id;
+}
+
+/** A Flux Kustomization; references without a namespace are in its own (effective) namespace. */
+export function toKustomization(doc: RepoDocument, namespace?: string): FluxKustomization {
+  const id = withNamespace(doc, namespace);
   const spec = dig(doc.value, 'spec');
   const sourceNs = asString(dig(spec, 'sourceRef', 'namespace')) ?? id.namespace;
   return {
@@ -135,12 +159,12 @@ function toKustomization(doc: RepoDocument): FluxKustomization {
   };
 }
 
-function toSource(doc: RepoDocument, kind: SourceKind): FluxSource {
+export function toSource(doc: RepoDocument, kind: SourceKind, namespace?: string): FluxSource {
   const spec = dig(doc.value, 'spec');
   const url = asString(dig(spec, kind === 'Bucket' ? 'endpoint' : 'url'));
   const branch = asString(dig(spec, 'ref', 'branch'));
   return {
-    ...idOf(doc, 'flux-system'),
+    ...withNamespace(doc, namespace),
     kind,
     file: doc.file,
     line: doc.line,
@@ -150,8 +174,9 @@ function toSource(doc: RepoDocument, kind: SourceKind): FluxSource {
   };
 }
 
-function toHelmRelease(doc: RepoDocument): HelmReleaseInfo {
-  const id = idOf(doc, 'default');
+export function toHelmRelease(doc: RepoDocument, namespace?: string): HelmReleaseInfo {
+  const declared = idOf(doc, 'default');
+  const id = namespace ? { ...declared, namespace } : declared;
   const spec = dig(doc.value, 'spec');
   const chartSpec = dig(spec, 'chart', 'spec');
   const ref = dig(chartSpec, 'sourceRef') ?? dig(spec, 'chartRef');
@@ -170,8 +195,22 @@ function toHelmRelease(doc: RepoDocument): HelmReleaseInfo {
       ? { chartSource: { kind: refKind, name: refName, namespace: asString(dig(ref, 'namespace')) ?? id.namespace } }
       : {}),
     values: dig(spec, 'values') ?? {},
+    valuesFrom: asArray(dig(spec, 'valuesFrom')).flatMap((ref) => {
+      const name = asString(dig(ref, 'name'));
+      const kind = asString(dig(ref, 'kind')) ?? 'ConfigMap';
+      return name ? [{ kind, name, key: asString(dig(ref, 'valuesKey')) ?? 'values.yaml' }] : [];
+    }),
     dependsOn: nsRefs(dig(spec, 'dependsOn'), id.namespace),
   };
+}
+
+/** `key=path` or `path` (the key is then the file's name), relative to the kustomization's directory. */
+function generatedFile(entry: string, dir: string): { key: string; file: string } {
+  const [key, path] = entry.includes('=')
+    ? [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]
+    : ['', entry];
+  const file = joinPath(dir, path);
+  return { key: key || basenameOf(file), file };
 }
 
 function toKustomizeConfig(doc: RepoDocument, dir: string): KustomizeConfig {
@@ -184,10 +223,15 @@ function toKustomizeConfig(doc: RepoDocument, dir: string): KustomizeConfig {
     dir,
     resources: entries.filter((e): e is string => typeof e === 'string'),
     ...(namespace ? { namespace } : {}),
+    configMaps: asArray(dig(value, 'configMapGenerator')).flatMap((gen) => {
+      const name = asString(dig(gen, 'name'));
+      const files = asArray(dig(gen, 'files')).filter((f): f is string => typeof f === 'string');
+      return name ? [{ name, files: files.map((f) => generatedFile(f, dir)) }] : [];
+    }),
   };
 }
 
-function isFlux(value: { apiVersion: string }, group: string): boolean {
+export function isFlux(value: { apiVersion: string }, group: string): boolean {
   return value.apiVersion.startsWith(`${group}.toolkit.fluxcd.io/`);
 }
 
@@ -198,6 +242,7 @@ export function buildModel(input: RepoInput): RepoModel {
     kustomizations: [],
     sources: [],
     helmReleases: [],
+    fluxInstances: [],
     kustomizeConfigs: new Map(),
     documentsByFile: new Map(),
     files: new Set(input.files),
@@ -219,6 +264,8 @@ export function buildModel(input: RepoInput): RepoModel {
     model.documentsByFile.set(doc.file, list);
     if (value.kind === 'Kustomization' && isFlux(value, 'kustomize')) model.kustomizations.push(toKustomization(doc));
     else if (value.kind === 'HelmRelease' && isFlux(value, 'helm')) model.helmReleases.push(toHelmRelease(doc));
+    else if (value.kind === 'FluxInstance' && value.apiVersion.startsWith(FLUX_OPERATOR_API))
+      model.fluxInstances.push(doc);
     else if ((SOURCE_KINDS as readonly string[]).includes(value.kind) && isFlux(value, 'source')) {
       model.sources.push(toSource(doc, value.kind as SourceKind));
     }

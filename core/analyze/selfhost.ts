@@ -1,10 +1,24 @@
 import type { DeployIndex } from './deploy.js';
-import type { Facts, HostFact, PullFact, UnresolvedText } from './facts.js';
-import { type DependencyGraph, edgesFrom } from './graph.js';
-import { hostMatches, hostOfUrl } from './hosts.js';
+import type { Facts, HostFact, PullFact } from './facts.js';
+import type { DependencyGraph } from './graph.js';
+import { hostOfUrl, isTemplate, templateCouldBe, templateHostOf } from './hosts.js';
 import type { Location } from './input.js';
-import { ksKey, type ObjectId, type RepoModel } from './model.js';
-import type { Variables } from './vars.js';
+import { type FluxSource, ksKey, type ObjectId, type RepoModel } from './model.js';
+import { detectRegistries } from './registries.js';
+import { isClusterDns, type ServiceIndex } from './services.js';
+import {
+  byOwner,
+  type Detection,
+  factText,
+  objectText,
+  type Scope,
+  servingFacts,
+  templateNote,
+  unresolvedText,
+} from './serving.js';
+import type { Resolved, Variables } from './vars.js';
+
+export { closureOf, type Detection, objectText } from './serving.js';
 
 /** A Flux source served by a workload that Flux applies from that same source (deadlock 1). */
 export interface GitDeadlock {
@@ -34,57 +48,8 @@ export interface RegistryFinding {
 export interface Undecided {
   subject: string;
   reason: string;
-}
-
-export function objectText(o: ObjectId & Partial<Location>): string {
-  const where = o.file ? ` (${o.file}:${o.line})` : '';
-  return `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}${where}`;
-}
-
-/** Everything the Kustomization `key` needs, transitively (not itself). */
-export function closureOf(graph: DependencyGraph, key: string): Set<string> {
-  const out = edgesFrom(graph);
-  const seen = new Set<string>();
-  const stack = [key];
-  while (stack.length > 0) {
-    for (const edge of out.get(stack.pop() as string) ?? []) {
-      if (seen.has(edge.to)) continue;
-      seen.add(edge.to);
-      stack.push(edge.to);
-    }
-  }
-  seen.delete(key);
-  return seen;
-}
-
-/** Serving evidence for a host: route objects when there are any, else Helm values. */
-function servingFacts(facts: Facts, host: string): HostFact[] {
-  const all = facts.served.filter((f) => f.site.owner && hostMatches(f.host, host));
-  const routes = all.filter((f) => f.evidence === 'route');
-  return routes.length > 0 ? routes : all;
-}
-
-function byOwner(list: HostFact[]): Map<string, HostFact[]> {
-  const out = new Map<string, HostFact[]>();
-  for (const fact of list) out.set(fact.site.owner as string, [...(out.get(fact.site.owner as string) ?? []), fact]);
-  return out;
-}
-
-function factText(fact: HostFact): string {
-  const via = fact.via.length > 0 ? ` [${fact.via.join('; ')}]` : '';
-  return `${objectText(fact.site)} ${fact.field}${via}`;
-}
-
-function unresolvedText(u: UnresolvedText): string {
-  return `${objectText(u.site)} ${u.field} "${u.text}": ${u.unknown.map((v) => `\${${v.name}} ${v.reason}`).join('; ')}`;
-}
-
-export interface Detection {
-  git: GitDeadlock[];
-  registries: RegistryFinding[];
-  /** Sources whose host nothing in the repo serves: the source is outside the cluster (no Git cycle). */
-  external: { source: string; host: string }[];
-  undecided: Undecided[];
+  /** Which verdict it leaves open: deadlock 1 (`git`), deadlock 2 (`registry`), or neither. */
+  about?: 'git' | 'registry' | 'chain' | 'graph' | 'repo';
 }
 
 function ownerMap(index: DeployIndex): Map<string, string> {
@@ -96,29 +61,63 @@ function ownerMap(index: DeployIndex): Map<string, string> {
   return out;
 }
 
+const refKey = (r: ObjectId) => `${r.kind}/${r.namespace}/${r.name}`;
+
+/** A source's host: resolved, else a template of it; undefined (and undecided) when neither can be read. */
+function sourceHost(
+  scope: Scope,
+  source: FluxSource,
+  owner: string | undefined,
+): { host: string; url: Resolved } | undefined {
+  const label = objectText(source);
+  const subject = `whether ${label} is self-hosted`;
+  if (!source.url) {
+    scope.out.undecided.push({
+      subject,
+      reason: `it has no URL in the repo (${source.kind === 'Bucket' ? 'spec.endpoint' : 'spec.url'} is missing)`,
+      about: 'git',
+    });
+    return undefined;
+  }
+  const url = scope.vars.resolve(source.url, owner);
+  const host = url.unknown.length === 0 ? hostOfUrl(url.value) : templateHostOf(url.value, hostOfUrl);
+  if (!host) {
+    scope.out.undecided.push({
+      subject,
+      reason: `its URL "${source.url}" has no host the repo resolves${url.unknown.map((v) => `; \${${v.name}} ${v.reason}`).join('')}`,
+      about: 'git',
+    });
+    return undefined;
+  }
+  return { host, url };
+}
+
 /** Deadlock 1 for every source that some Kustomization applies from. */
-function detectGit(model: RepoModel, index: DeployIndex, facts: Facts, vars: Variables, out: Detection): void {
-  const owners = ownerMap(index);
-  const used = new Set(
-    model.kustomizations.map((k) => `${k.sourceRef.kind}/${k.sourceRef.namespace}/${k.sourceRef.name}`),
-  );
-  for (const source of model.sources) {
-    const key = `${source.kind}/${source.namespace}/${source.name}`;
-    if (!used.has(key) || !source.url || source.kind === 'HelmRepository') continue;
-    const url = vars.resolve(source.url, owners.get(key));
-    const label = objectText(source);
-    const host = url.unknown.length === 0 ? hostOfUrl(url.value) : undefined;
-    if (!host) {
+function detectGit(scope: Scope): void {
+  const { model, out } = scope;
+  const owners = ownerMap(scope.index);
+  const used = new Map<string, ObjectId>();
+  for (const ks of model.kustomizations)
+    if (ks.sourceRef.kind !== 'HelmRepository') used.set(refKey(ks.sourceRef), ks.sourceRef);
+  for (const [key, ref] of used) {
+    const source = model.sources.find((s) => refKey(s) === key);
+    if (!source) {
       out.undecided.push({
-        subject: `whether ${label} is self-hosted`,
-        reason: `its URL "${source.url}" has no host the repo resolves${url.unknown.map((v) => `; \${${v.name}} ${v.reason}`).join('')}`,
+        subject: `whether ${ref.kind} ${ref.namespace}/${ref.name} is self-hosted`,
+        reason:
+          'Kustomizations apply from it, but it is not in the repo (created outside it, such as by flux bootstrap): its URL is unknown',
+        about: 'git',
       });
       continue;
     }
-    const serving = byOwner(servingFacts(facts, host));
+    const found = sourceHost(scope, source, owners.get(key));
+    if (!found) continue;
+    const { host, url } = found;
+    const label = objectText(source);
+    const serving = byOwner(servingFacts(scope.facts, host, scope.services));
     const cycles = [...serving].filter(([owner]) => {
       const ks = model.kustomizations.find((k) => ksKey(k) === owner);
-      return ks && `${ks.sourceRef.kind}/${ks.sourceRef.namespace}/${ks.sourceRef.name}` === key;
+      return ks && refKey(ks.sourceRef) === key;
     });
     for (const [owner, served] of cycles) {
       const ks = model.kustomizations.find((k) => ksKey(k) === owner);
@@ -130,58 +129,52 @@ function detectGit(model: RepoModel, index: DeployIndex, facts: Facts, vars: Var
         links: [
           `${label} fetches ${url.value}${url.via.length > 0 ? ` [${url.via.join('; ')}]` : ''}`,
           ...served.map((f) => `host ${host} is served by ${factText(f)}`),
+          ...templateNote(host, served),
           `which Kustomization ${owner} applies (path ./${ks?.path ?? '?'}, ${ks?.file}:${ks?.line})`,
           `from ${source.kind} ${source.namespace}/${source.name}, the source it cannot fetch until ${host} answers`,
         ],
       });
     }
-    if (serving.size === 0) noteUnserved(facts, label, host, out);
+    if (serving.size === 0) noteUnserved(scope, label, host);
   }
 }
 
-function noteUnserved(facts: Facts, label: string, host: string, out: Detection): void {
-  const hidden = facts.unresolved.filter((u) => u.role === 'served host');
+/** True unless `text` (a served host with unknown variables) has a shape that can never be `host`. */
+function couldServe(text: string, host: string): boolean {
+  const template = templateHostOf(text, (t) => (t.includes('/') ? hostOfUrl(t) : t.trim().toLowerCase()));
+  return template === undefined || templateCouldBe(template, host);
+}
+
+/** A host nothing serves: outside the cluster, unless it is in-cluster, a template, or hidden behind a variable. */
+function noteUnserved(scope: Scope, label: string, host: string): void {
+  const { facts, out } = scope;
+  const subject = `whether ${host} (${label}) is served inside the cluster`;
+  if (isTemplate(host)) {
+    out.undecided.push({
+      subject,
+      reason: `its host is the template ${host}, and no object serves the same template`,
+      about: 'git',
+    });
+    return;
+  }
+  if (scope.services.serviceOf(host) || isClusterDns(host)) {
+    out.undecided.push({
+      subject,
+      reason: `${host} is an in-cluster Service name, but no Service, operator, route backend or HelmRelease in the repo makes it`,
+      about: 'git',
+    });
+    return;
+  }
+  const hidden = facts.unresolved.filter((u) => u.role === 'served host' && couldServe(u.text, host));
   if (hidden.length === 0) {
     out.external.push({ source: label, host });
     return;
   }
   out.undecided.push({
-    subject: `whether ${host} (${label}) is served inside the cluster`,
+    subject,
     reason: `no object in the repo serves it, but these hosts are unknown: ${hidden.map(unresolvedText).join(' | ')}`,
+    about: 'git',
   });
-}
-
-/** Every in-repo registry that something pulls from; a deadlock when the registry's own side pulls from it. */
-function detectRegistries(graph: DependencyGraph, facts: Facts, out: Detection): void {
-  const pullHosts = new Set(facts.pulls.map((p) => p.host));
-  for (const host of [...pullHosts].sort()) {
-    if (host === 'docker.io') continue;
-    for (const [owner, served] of byOwner(servingFacts(facts, host))) {
-      const needs = closureOf(graph, owner);
-      const pulls = facts.pulls.filter((p) => p.host === host);
-      const selfPulls = pulls.filter((p) => p.site.owner === owner || needs.has(p.site.owner ?? ''));
-      out.registries.push({
-        type: 'registry',
-        host,
-        servedBy: served,
-        kustomization: owner,
-        pulls,
-        selfPulls,
-        deadlock: selfPulls.length > 0,
-        links: [
-          ...served.map((f) => `registry ${host} is served by ${factText(f)}`),
-          `which Kustomization ${owner} applies`,
-          ...selfPulls.map(
-            (p) =>
-              `${p.site.owner === owner ? 'and it' : `and ${p.site.owner}, which ${owner} needs,`} pulls ${p.what} ${p.reference} (${objectText(p.site)} ${p.field})`,
-          ),
-        ],
-      });
-    }
-  }
-  for (const u of facts.unresolved.filter((x) => x.role === 'image' || x.role === 'chart source')) {
-    out.undecided.push({ subject: `which registry ${objectText(u.site)} pulls from`, reason: unresolvedText(u) });
-  }
 }
 
 /** Both deadlocks, the external sources, and what the repo does not tell. */
@@ -191,9 +184,11 @@ export function detectSelfHosting(
   graph: DependencyGraph,
   facts: Facts,
   vars: Variables,
+  services: ServiceIndex,
 ): Detection {
   const out: Detection = { git: [], registries: [], external: [], undecided: [] };
-  detectGit(model, index, facts, vars, out);
-  detectRegistries(graph, facts, out);
+  const scope: Scope = { model, index, facts, vars, services, out };
+  detectGit(scope);
+  detectRegistries(scope, graph);
   return out;
 }

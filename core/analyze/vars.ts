@@ -1,5 +1,5 @@
-import { asString, dig, isRecord, type Location } from './input.js';
-import { type FluxKustomization, idOf, ksKey, type RepoModel } from './model.js';
+import { asString, dig, isRecord, type Location, type RepoDocument } from './input.js';
+import { type FluxKustomization, ksKey, type ObjectId } from './model.js';
 
 /** A `${VAR}` whose value the repo does not tell, and why. */
 export interface UnknownVariable {
@@ -24,18 +24,20 @@ interface VarScope {
   gaps: string[];
 }
 
-/** Resolves `${VAR}` for the objects each Flux Kustomization applies, from postBuild and the repo's ConfigMaps. */
+/**
+ * Resolves `${VAR}` for the objects each Flux Kustomization applies, from postBuild and the ConfigMaps and Secrets
+ * the cluster applies (`configs`: each with the namespace it gets when applied).
+ */
 export class Variables {
   private readonly scopes = new Map<string, VarScope>();
   private readonly configs = new Map<string, { value: unknown } & Location>();
+  private readonly byKey: Map<string, FluxKustomization>;
 
-  constructor(private readonly model: RepoModel) {
-    for (const docs of model.documentsByFile.values()) {
-      for (const doc of docs) {
-        const id = idOf(doc, 'default');
-        if (id.kind === 'ConfigMap' || id.kind === 'Secret')
-          this.configs.set(`${id.kind}/${id.namespace}/${id.name}`, doc);
-      }
+  constructor(kustomizations: readonly FluxKustomization[], configs: Iterable<{ id: ObjectId; doc: RepoDocument }>) {
+    this.byKey = new Map(kustomizations.map((k) => [ksKey(k), k]));
+    for (const { id, doc } of configs) {
+      const key = `${id.kind}/${id.namespace}/${id.name}`;
+      if ((id.kind === 'ConfigMap' || id.kind === 'Secret') && !this.configs.has(key)) this.configs.set(key, doc);
     }
   }
 
@@ -64,7 +66,7 @@ export class Variables {
   private scopeOf(owner: string): VarScope {
     const cached = this.scopes.get(owner);
     if (cached) return cached;
-    const ks = this.model.kustomizations.find((k) => ksKey(k) === owner);
+    const ks = this.byKey.get(owner);
     const scope: VarScope = { vars: new Map(), gaps: [] };
     if (ks) this.fill(scope, ks);
     this.scopes.set(owner, scope);

@@ -1,17 +1,17 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are Flux ${VAR} substitutions, not templates
 import { describe, expect, it } from 'vitest';
-import { draftPlanYaml } from '../../../core/analyze/draft.js';
+import { draftPlanYaml, todoField } from '../../../core/analyze/draft.js';
 import { powerPlan } from '../../../core/api/powerplan.js';
 import { parseOrThrow } from '../../../core/api/validate.js';
 import { fromYamlAll } from '../../../core/yaml.js';
 import { ATLAS_CHAIN } from '../../helpers/atlas.js';
-import { analyzeFixture, chainNames } from './helpers.js';
+import { analyzeFixture, analyzeLayout, chainNames } from './helpers.js';
 
 describe('analyze: the Atlas-like repo', () => {
   it('given Gitea over SSH served from the repo, when analyzed, then the derived chain equals the Atlas chain', async () => {
     const ctx = await analyzeFixture('atlas');
     expect(chainNames(ctx)).toEqual(ATLAS_CHAIN);
-    expect(ctx.analysis.parseErrors).toEqual([]);
+    expect((await analyzeLayout('atlas')).report.parseErrors).toEqual([]);
   });
 
   it('reports deadlock 1 with the full chain of objects: source, serving objects, Kustomization, source', async () => {
@@ -48,10 +48,29 @@ describe('analyze: the Atlas-like repo', () => {
     );
   });
 
-  it('drafts a PowerPlan that the PowerPlan schema accepts, with the chain and the Harbor seed stage', async () => {
+  it('drafts a PowerPlan with the chain and the Harbor seed stage, and TODOs (not guesses) for arch and nodes', async () => {
     const ctx = await analyzeFixture('atlas');
-    const yaml = draftPlanYaml(ctx.draft('atlas'), 'atlas');
-    const plan = parseOrThrow(powerPlan, fromYamlAll(yaml)[0], 'draft');
+    const draft = ctx.draft('atlas');
+    expect(draft.todos.map(todoField)).toEqual(['spec.harbor.arch', 'spec.nodes']);
+    const yaml = draftPlanYaml(draft, 'atlas', 'atlas');
+    expect(yaml).toContain('    arch: # TODO: amd64 or arm64');
+    expect(() => parseOrThrow(powerPlan, fromYamlAll(yaml)[0], 'draft')).toThrow(
+      /spec\.harbor\.arch: .*\n.*spec\.nodes: /,
+    );
+  });
+
+  it('given the live nodes, the draft validates: the Harbor node gives the arch; the shipped plan agrees', async () => {
+    const ctx = await analyzeFixture('atlas');
+    const nodes = {
+      from: 'a test',
+      nodes: [
+        { name: 'titan-01', role: 'control-plane' as const, arch: 'amd64' as const },
+        { name: 'titan-05', role: 'worker' as const, arch: 'arm64' as const },
+      ],
+    };
+    const draft = ctx.draft('atlas', nodes);
+    expect(draft.todos).toEqual([]);
+    const plan = parseOrThrow(powerPlan, fromYamlAll(draftPlanYaml(draft, 'atlas', 'atlas'))[0], 'draft');
     expect(plan.spec.bootstrapChain.map((s) => s.name)).toEqual(ATLAS_CHAIN);
     expect(plan.spec.bootstrapChain.find((s) => s.name === 'gitea')?.path).toBe('services/gitea');
     expect(plan.spec.harbor).toMatchObject({
@@ -59,8 +78,11 @@ describe('analyze: the Atlas-like repo', () => {
       namespace: 'harbor',
       helmRelease: 'harbor',
       version: 'v2.14.1',
+      arch: 'arm64',
     });
     expect(plan.spec.flux.source.url).toBe('ssh://git@scm.bstein.dev/bstein/atlas.git');
+    expect(plan.spec.storage).toMatchObject({ longhorn: true, namespace: 'longhorn-system' });
+    expect(ctx.compare(plan.spec).filter((f) => f.severity === 'error')).toEqual([]);
   });
 });
 
@@ -147,7 +169,8 @@ describe('analyze: the small fixture repos', () => {
 
   it('given a broken YAML file, reports it with file and line and still analyzes the rest', async () => {
     const { analysis } = await analyzeFixture('broken-yaml');
-    expect(analysis.parseErrors).toEqual([
+    const repo = await analyzeLayout('broken-yaml');
+    expect(repo.report.parseErrors).toEqual([
       { file: 'apps/broken.yaml', line: 6, column: 8, message: expect.stringMatching(/Nested mappings/) },
     ]);
     expect(analysis.counts.kustomizations).toBe(2);

@@ -1,5 +1,10 @@
-import { readRepo } from '../../../adapters/repo-reader.js';
-import { type AnalysisContext, analyzeRepo } from '../../../core/analyze/analyze.js';
+import { parseRepoFile, readRepo } from '../../../adapters/repo-reader.js';
+import {
+  type AnalysisContext,
+  analyzeRepo,
+  analyzeRepository,
+  type RepoAnalysis,
+} from '../../../core/analyze/analyze.js';
 import type { RepoDocument, RepoInput } from '../../../core/analyze/input.js';
 import { fromYamlAll } from '../../../core/yaml.js';
 
@@ -7,6 +12,28 @@ export const FIXTURES = 'test/fixtures/analyze';
 
 export async function analyzeFixture(name: string): Promise<AnalysisContext> {
   return analyzeRepo(await readRepo(`${FIXTURES}/${name}`, name));
+}
+
+/** Every cluster of a fixture repo. */
+export async function analyzeLayout(name: string): Promise<RepoAnalysis> {
+  return analyzeRepository(await readRepo(`${FIXTURES}/${name}`, name));
+}
+
+/**
+ * A fixture read from disk with some files' text changed: `edit` maps a repo path to a function of its text. Each
+ * function must change the text, so that a twin cannot silently equal its original.
+ */
+export async function twinOf(name: string, edit: Record<string, (text: string) => string>): Promise<RepoAnalysis> {
+  const input = await readRepo(`${FIXTURES}/${name}`, `${name} (twin)`);
+  const { readFile } = await import('node:fs/promises');
+  let documents = [...input.documents];
+  for (const [file, change] of Object.entries(edit)) {
+    const before = await readFile(`${FIXTURES}/${name}/${file}`, 'utf8');
+    const after = change(before);
+    if (after === before) throw new Error(`twinOf(${name}): the edit of ${file} changes nothing`);
+    documents = [...documents.filter((d) => d.file !== file), ...parseRepoFile(file, after).documents];
+  }
+  return analyzeRepository({ ...input, documents });
 }
 
 /** An in-memory repo: file path → YAML text. */

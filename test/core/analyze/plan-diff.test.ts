@@ -4,7 +4,7 @@ import type { PowerPlanSpec } from '../../../core/api/powerplan.js';
 import { analyzeFixture } from './helpers.js';
 
 async function atlasSpec(): Promise<PowerPlanSpec> {
-  return (await loadPlanFile('manifests/atlas-powerplan.yaml')).spec;
+  return (await loadPlanFile('examples/atlas-powerplan.yaml')).spec;
 }
 
 function withChain(spec: PowerPlanSpec, names: string[]): PowerPlanSpec {
