@@ -83,8 +83,9 @@ function splitStage(audit: readonly AuditEvent[], stage: ChainStage, start: numb
         ),
     )
     .map(at);
-  const firstWrite = Math.min(...writes);
-  const lastWrite = Math.max(...writes);
+  // NOTE: a stage whose objects are still there and Ready is checked, not applied: no writes, nothing to split
+  const firstWrite = writes.length > 0 ? Math.min(...writes) : Number.NaN;
+  const lastWrite = writes.length > 0 ? Math.max(...writes) : Number.NaN;
   const ready = readyWrites.length > 0 ? Math.max(...readyWrites) : Number.NaN;
   return {
     beforeApply: firstWrite - start,
