@@ -43,7 +43,9 @@ export const USAGE = `Usage: hecate-operator [flags]
   --lease-name NAME        name of the Lease (default hecate-operator)
   --identity ID            this replica's identity (default: $POD_NAME, else hostname plus a random suffix)
   --lease-duration D       e.g. 15s (default 15s); --renew-deadline D (10s); --retry-period D (2s)
-  --bind-address H:P       /metrics, /healthz, /readyz (default 0.0.0.0:8080; port 0 picks one)
+  --bind-address H:P       /metrics, /healthz, /readyz (default 0.0.0.0:8080; port 0 picks one); off loopback
+                           it is HTTPS and /metrics answers only tokens allowed to get /metrics (TokenReview,
+                           SubjectAccessReview); on loopback (127.0.0.1:P) plain HTTP, for a proxy beside it
   --log-level L            error | warn | info | debug (default info)
   --concurrency N          PowerEvents reconciled at once (default 2)
   --resync D               re-enqueue every PowerEvent this often (default 10m; 0s disables)
