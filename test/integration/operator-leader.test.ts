@@ -131,6 +131,8 @@ describe.skipIf(!bed.ok)('operator leader election', () => {
 
     await createDryRun('leader-2');
     await waitReady('leader-2');
+    // NOTE: the operator logs "Rendered the plan" after the status write the test saw: wait for the line
+    await b.waitForLog((l) => l.message === 'Rendered the plan' && l.powerEvent === `${NS}/leader-2`, 10_000);
     expect(rendered(b, 'leader-2')).toBe(true);
   });
 
