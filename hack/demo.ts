@@ -10,18 +10,15 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
-import { KubeFlux } from '../adapters/kube/flux.js';
 import { runCli } from '../cli/main.js';
-import { type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
+import { type PowerEvent, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/yaml.js';
 import { REPO_ROOT } from '../test/bed/index.js';
-import type { Scenario } from '../test/bed/scenario.js';
 import { eventually } from '../test/bed/simulators.js';
-import { snapshotFiles } from '../test/bed/snapshot.js';
 import { NS, type OperatorBed, startOperatorBed } from '../test/fixtures/operator/bed.js';
 import type { OperatorProcess } from '../test/fixtures/operator/process.js';
+import { powerCut } from '../test/helpers/chaos.js';
 
 const keep = process.argv.includes('--keep');
 const say = (text: string) => process.stderr.write(`\n\x1b[1m== ${text}\x1b[0m\n`);
@@ -117,25 +114,6 @@ function printConditions(event: PowerEvent): void {
   }
 }
 
-/**
- * The cold-boot deadlock, as the bed can show it: the chain's workloads (Gitea among them) do not come back by
- * themselves, so Flux's source stays down until Hecate applies the chain from the repo snapshot.
- */
-async function loseChainWorkloads(kc: KubeConfig, scenario: Scenario, spec: PowerPlanSpec): Promise<void> {
-  const apps = kc.makeApiClient(AppsV1Api);
-  const chainPaths = new Set(spec.bootstrapChain.map((s) => s.path.replace(/^\.\//, '')));
-  for (const [path, objects] of snapshotFiles(scenario)) {
-    if (!chainPaths.has(path.replace(/^\.\//, ''))) continue;
-    for (const o of objects) {
-      const { namespace = '', name = '' } = o.metadata as { namespace?: string; name?: string };
-      const ref = { namespace, name };
-      if (o.kind === 'Deployment') await apps.deleteNamespacedDeployment(ref);
-      if (o.kind === 'StatefulSet') await apps.deleteNamespacedStatefulSet(ref);
-      if (o.kind === 'DaemonSet') await apps.deleteNamespacedDaemonSet(ref);
-    }
-  }
-}
-
 async function main(): Promise<void> {
   await ensureBinaries();
   say('A real control plane on 127.0.0.1, the Atlas scenario (7 nodes, Flux, the chain, apps with PDBs), the RBAC');
@@ -184,15 +162,7 @@ async function main(): Promise<void> {
   out(`  operator stopped (SIGTERM, exit ${await op.exited})`);
 
   say('The power goes out and comes back: every node boots again, but Gitea and the chain do not come back alone');
-  for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOff(node);
-  await loseChainWorkloads(e2e.plane.kubeConfig, e2e.scenario, spec);
-  for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOn(node);
-  const flux = new KubeFlux(e2e.plane.kubeConfig);
-  await eventually(
-    'the Flux source to be down (Gitea gone)',
-    async () => (await flux.source('GitRepository', 'flux-system', 'flux-system'))?.ready === false,
-    { timeoutMs: 60_000 },
-  );
+  await powerCut(e2e, spec);
   out('  Flux source down: Gitea is gone, Flux cannot fetch');
 
   say("The API is back and the operator's node boots: the operator starts again (nothing to do yet)");

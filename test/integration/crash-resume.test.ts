@@ -8,6 +8,7 @@
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, requireBed } from '../bed/index.js';
+import { watchPowerOffHelpers } from '../helpers/chaos.js';
 import {
   type E2e,
   HECATE_USER,
@@ -28,29 +29,15 @@ const byHecate = (events: AuditEvent[]) =>
 
 describe.skipIf(!bed.ok)('shutdown killed with SIGKILL and rerun', () => {
   let e2e: E2e;
-  /** Every power-off helper pod ever seen, by node. */
-  const helpers = new Map<string, Set<string>>();
-  let watching: NodeJS.Timeout | undefined;
+  /** Every power-off helper pod seen, by node. */
+  let watch: ReturnType<typeof watchPowerOffHelpers> | undefined;
 
   beforeAll(async () => {
     e2e = await startE2e({ scenario: withPausedApps });
-    const core = e2e.plane.kubeConfig.makeApiClient(CoreV1Api);
-    watching = setInterval(() => {
-      core
-        .listNamespacedPod({ namespace: 'hecate-system', labelSelector: 'hecate.dev/helper=power-off' })
-        .then((list) => {
-          for (const pod of list.items) {
-            const node = pod.metadata?.labels?.['hecate.dev/node'] ?? '?';
-            const seen = helpers.get(node) ?? new Set<string>();
-            seen.add(pod.metadata?.name ?? '');
-            helpers.set(node, seen);
-          }
-        })
-        .catch(() => {});
-    }, 100);
+    watch = watchPowerOffHelpers(e2e.plane.kubeConfig);
   });
   afterAll(async () => {
-    clearInterval(watching);
+    watch?.stop();
     await e2e?.stop();
   });
 
@@ -111,7 +98,7 @@ describe.skipIf(!bed.ok)('shutdown killed with SIGKILL and rerun', () => {
 
     // every node off, each sent exactly one power-off
     for (const node of ORDER) expect(e2e.sims.kubelet.isOn(node), node).toBe(false);
-    expect(Object.fromEntries([...helpers].map(([node, pods]) => [node, pods.size]))).toEqual(
+    expect(Object.fromEntries([...(watch?.helpers ?? [])].map(([node, pods]) => [node, pods.size]))).toEqual(
       Object.fromEntries(ORDER.map((node) => [node, 1])),
     );
     // the workers hold DaemonSet pods only
