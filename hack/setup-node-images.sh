@@ -5,7 +5,7 @@
 #   localhost/hecate/busybox:bed  Debian's busybox-static with its applet links: the test workloads' image;
 #   localhost/hecate/helper:bed   the helper image, built by buildah from images/helper/Dockerfile on a base made
 #                                 from Debian binaries (busybox-static for sh and nsenter, zstd with its libraries).
-# Each is a docker-archive tar that `ctr images import` reads, in
+# Each is a docker-archive tar that `ctr images import` reads (plus the pause binary itself, each node's PID 1), in
 #   ${HECATE_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/hecate}/node-images/<key>/
 # where <key> hashes this script, the Dockerfile, the Kubernetes version and the Debian packages' versions, so a
 # change to any of them makes new images. linux/amd64 only (the bed's nodes run on this machine's kernel).
@@ -35,7 +35,7 @@ key="$({ cat "${BASH_SOURCE[0]}" "$dockerfile"; echo "k8s $k8s_version"; echo "$
 cache_root="${HECATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hecate}"
 out="$cache_root/node-images/$key"
 images=(pause busybox helper)
-have_all() { for i in "${images[@]}"; do [[ -s "$out/$i.tar" ]] || return 1; done; }
+have_all() { [[ -x "$out/pause" ]] || return 1; for i in "${images[@]}"; do [[ -s "$out/$i.tar" ]] || return 1; done; }
 
 if have_all; then
   [[ $mode == find ]] || log "cached: $out"
@@ -51,7 +51,7 @@ done
 work="$(mktemp -d /tmp/hecate-node-images.XXXXXX)"
 # buildah's own storage lives in the work folder (vfs: no overlay mounts left behind) and goes with it
 b() { buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs "$@"; }
-cleanup() { b rm --all >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() { b rm --all >/dev/null 2>&1 || true; rm -rf "$work" "$out.tmp"; }
 trap cleanup EXIT
 mkdir -p "$out.tmp"
 start=$SECONDS
@@ -81,6 +81,7 @@ pause_c="$(cd "$here/test-binaries" && go mod download -json "k8s.io/kubernetes@
 mkdir -p "$work/pause"
 gcc -Os -static -DVERSION="v$k8s_version-hecate" -o "$work/pause/pause" "$pause_c"
 strip "$work/pause/pause"
+cp "$work/pause/pause" "$out.tmp/pause"
 commit localhost/hecate/pause:bed "$work/pause" --entrypoint '["/pause"]' --user 65535:65535
 
 log "busybox: Debian's busybox-static ($(busybox | head -1 | cut -d' ' -f2))"
@@ -101,5 +102,7 @@ for i in "${images[@]}"; do
   b push --quiet "localhost/hecate/$i:bed" "docker-archive:$out.tmp/$i.tar:localhost/hecate/$i:bed" >/dev/null
 done
 rm -rf "$out"; mv "$out.tmp" "$out"   # rename last: a killed run never leaves a half set under the final name
+# older sets (another script, Dockerfile or package version) are never used again
+find "$cache_root/node-images" -mindepth 1 -maxdepth 1 -type d ! -name "$key" ! -name '*.tmp' -exec rm -rf {} +
 log "images built in $((SECONDS - start)) s: $(cd "$out" && du -h ./*.tar | tr '\n\t' '  ')"
 echo "$out"

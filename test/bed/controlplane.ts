@@ -1,8 +1,10 @@
 /**
  * A real Kubernetes control plane on loopback (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)
- * in a fresh temporary folder. Only the kubelet is missing; the kubelet stand-in in this folder fills in.
+ * in a fresh temporary folder. Only the kubelet is missing: the kubelet stand-in in this folder fills in, and real
+ * kubelets (./real-node/) join too: the API server reaches them (logs, exec) on their InternalIP with a client
+ * certificate of its own.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
@@ -195,7 +197,7 @@ async function failed(bed: Bed, error: unknown): Promise<Error> {
 async function startApiServer(run: Run, bed: Bed, layout: Layout, pki: Pki, withEtcd = true) {
   run.log(`Starting ${withEtcd ? 'etcd and ' : ''}kube-apiserver in ${bed.dir}`);
   if (withEtcd) bed.spawn('etcd', etcdArgs(layout));
-  bed.spawn('kube-apiserver', apiserverArgs(layout));
+  bed.spawn('kube-apiserver', [...apiserverArgs(layout), ...kubeletClientArgs(layout.dir)]);
   const server = `https://127.0.0.1:${layout.ports.apiserver}`;
   const cert = await pki.clientCert(ADMIN_USER, ['system:masters']);
   const [caPem, certPem, keyPem] = (await Promise.all(
@@ -231,10 +233,27 @@ async function startControllers(run: Run, bed: Bed, layout: Layout, admin: BedCo
   ]);
 }
 
+/**
+ * How the API server calls real kubelets (logs, exec, attach, port-forward): as a system:masters user, on the Node's
+ * InternalIP (the node IP a real kubelet reports; the stand-ins are never called). The kubelet's self-signed serving
+ * certificate is not verified, as in kubeadm's default.
+ */
+function kubeletClientArgs(dir: string): string[] {
+  return [
+    `--kubelet-client-certificate=${join(dir, 'pki', KUBELET_CLIENT)}.crt`,
+    `--kubelet-client-key=${join(dir, 'pki', KUBELET_CLIENT)}.key`,
+    '--kubelet-preferred-address-types=InternalIP',
+  ];
+}
+const KUBELET_CLIENT = 'apiserver-kubelet-client';
+
 /** Certificates, ports, audit policy and component kubeconfigs, all inside `dir`. */
 async function prepare(dir: string, openssl: string): Promise<{ layout: Layout; pki: Pki }> {
   await Promise.all(['logs', 'pki', 'etcd'].map((d) => mkdir(join(dir, d), { recursive: true, mode: 0o700 })));
   const pki = await createPki(join(dir, 'pki'), openssl);
+  const kubeletClient = await pki.clientCert('kube-apiserver-kubelet-client', ['system:masters']);
+  await copyFile(kubeletClient.certPath, join(dir, 'pki', `${KUBELET_CLIENT}.crt`));
+  await copyFile(kubeletClient.keyPath, join(dir, 'pki', `${KUBELET_CLIENT}.key`));
   const [etcd, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [
     number,
     number,

@@ -1,4 +1,4 @@
-/** The test bed's public API: a real control plane on loopback, its audit log and CRDs. */
+/** The test bed's public API: a real control plane on loopback, its audit log and CRDs, real nodes. */
 export {
   type AuditEvent,
   describeEvent,
@@ -28,3 +28,21 @@ export {
 } from './crds.js';
 export type { ComponentMemory, ControlPlane } from './plane.js';
 export { type Component, isRunning, pidsWithCommandLine } from './processes.js';
+export {
+  BED_IMAGES,
+  type BedImage,
+  type BootTimings,
+  hostFingerprint,
+  type MixedScenario,
+  NODE_IMAGES_COMMAND,
+  RealNode,
+  type RealNodeAvailability,
+  type RealNodeOptions,
+  type RealNodeSpec,
+  type RealNodes,
+  type RealNodeTools,
+  realNodeAvailability,
+  requireRealNodes,
+  startMixedScenario,
+  startRealNodes,
+} from './real-node/index.js';

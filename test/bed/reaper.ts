@@ -6,6 +6,7 @@
  *   changes, every live bed is killed at once;
  * - on a normal process exit, live beds are killed and their folders removed synchronously;
  * - after a SIGKILL nothing runs, so each start first removes folders whose owner process is gone.
+ * Real nodes (./real-node/) add their own synchronous undo with `onBedKill`, run in both of the first two cases.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -15,12 +16,24 @@ import type { Component } from './processes.js';
 const OWNER_FILE = 'owner';
 const PARENT_POLL_MS = 500;
 const live = new Map<string, readonly Component[]>();
+const killHooks = new Set<() => void>();
 let exitHookInstalled = false;
 
 /** Records this process as the owner of `dir` and cleans it up if the process exits without stop(). */
 export function registerBed(dir: string, components: readonly Component[]): void {
   writeFileSync(join(dir, OWNER_FILE), `${process.pid} ${startTimeOf(process.pid) ?? ''}\n`);
   live.set(dir, components);
+  installExitHook();
+}
+
+/** Runs `undo` (synchronous) when this process exits or loses its parent before calling the returned `forget`. */
+export function onBedKill(undo: () => void): () => void {
+  killHooks.add(undo);
+  installExitHook();
+  return () => killHooks.delete(undo);
+}
+
+function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', killAllBeds);
@@ -28,6 +41,14 @@ export function registerBed(dir: string, components: readonly Component[]): void
 }
 
 function killAllBeds(): void {
+  for (const undo of killHooks) {
+    try {
+      undo();
+    } catch (error) {
+      console.error(`Bed reaper: ${(error as Error).message}`);
+    }
+  }
+  killHooks.clear();
   for (const [bedDir, running] of live) {
     for (const c of running) if (!c.hasExited()) killQuietly(c.pid);
     if (process.env.HECATE_BED_KEEP !== '1') rmSync(bedDir, { recursive: true, force: true });
@@ -42,7 +63,7 @@ function killAllBeds(): void {
 function watchParent(): void {
   const parent = process.ppid;
   const onParentGone = (why: string) => {
-    if (live.size === 0) return;
+    if (live.size === 0 && killHooks.size === 0) return;
     console.error(`Bed reaper: ${why}; killing ${live.size} control plane(s)`);
     killAllBeds();
   };

@@ -43,14 +43,21 @@ export const ScenarioNodeSchema = z.strictObject({
       pods: z.number().int().positive().default(110),
     })
     .default({ cpu: '4', memory: '16Gi', pods: 110 }),
-  /** Images already in the node's containerd at boot. */
+  /** Images already in the node's containerd at boot (stand-ins; a real node holds the bed's images). */
   images: z.array(z.string()).default([]),
+  /**
+   * A real kubelet + containerd + runc in a namespace of its own (test/bed/real-node/; root only) instead of a
+   * stand-in. Its capacity is the whole machine's; its pods need an image it holds (the bed's busybox).
+   */
+  real: z.boolean().optional(),
 });
 
 const podShape = {
   namespace: dnsLabel,
   name: dnsName,
   image: z.string().default('registry.k8s.io/pause:3.10'),
+  /** The container's command (a real node runs it; stand-ins ignore it). */
+  command: z.array(z.string()).min(1).optional(),
   labels: labels.default({}),
   nodeSelector: labels.default({}),
   tolerations: z.array(TolerationSchema).default([]),

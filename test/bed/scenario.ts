@@ -1,6 +1,7 @@
 /**
  * Scenarios: load and validate the YAML, render it into Kubernetes objects (pure), and apply them with
- * server-side apply (field manager `bed`). Nodes are not applied here: the kubelet stand-in registers them.
+ * server-side apply (field manager `bed`). Nodes are not applied here: the kubelet stand-in registers them, or a real
+ * kubelet (`real: true`, see real-node/startMixedScenario).
  */
 import { readFile } from 'node:fs/promises';
 import {
@@ -219,6 +220,7 @@ function podSpec(p: Workload | BarePod, claims: string[]) {
       {
         name: 'main',
         image: p.image,
+        ...(p.command ? { command: p.command } : {}),
         resources: { requests: p.requests },
         ...(mounts.length > 0 ? { volumeMounts: mounts } : {}),
       },
