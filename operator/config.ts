@@ -54,6 +54,40 @@ export const USAGE = `Usage: hecate-operator [flags]
   --ups-watch BOOL         poll each PowerPlan's UPS and create a dry-run shutdown PowerEvent on an outage (default true)
   --node-name NAME         the node this operator runs on, powered off last (default: $NODE_NAME, else none)`;
 
+/** `hecate-operator --help`: what it does, how it runs, its flags, environment and exit codes. */
+export const HELP = `hecate-operator: reconciles PowerEvents (power.hecate.dev/v1alpha1) against their PowerPlans.
+A PowerEvent asks for prepare, shutdown, startup or harbor-seed; the operator renders its plan into status.plan
+(a dry-run unless spec.execute is true), runs it step by step and records progress in the PowerEvent's status, so a
+restarted or newly elected operator resumes where the last one stopped. Two replicas elect a leader on a Lease;
+/healthz and /readyz answer on every replica, /metrics carries the UPS, way-back and PowerEvent gauges. The cold
+boot, when no operator can run, is the hecate CLI's (hecate startup --execute hands back to the operator).
+
+${USAGE}
+  -h, --help               print this help;  --version  print the version, the commit and the Node version
+
+Environment (manifests/deployment.yaml sets them through the downward API):
+  POD_NAME, POD_NAMESPACE, NODE_NAME   the defaults of --identity, --lease-namespace and --node-name
+  WATCH_NAMESPACE                      the default of --namespace
+  KUBECONFIG                           the kubeconfig when --kubeconfig is not given (else ~/.kube/config, in-cluster)
+
+Examples:
+  # as the Deployment runs it (kubectl apply -k manifests/)
+  node dist/operator/main.js --leader-elect=true --bind-address=:8443 --log-level=info --shutdown-grace=20s
+  # from a workstation against the current context: one replica, metrics on loopback, debug logs
+  node dist/operator/main.js --leader-elect=false --bind-address=127.0.0.1:8080 --log-level=debug
+
+Signals and exit codes:
+  SIGTERM or SIGINT stops taking work, lets running reconciles reach a step boundary (--shutdown-grace), writes
+  the last status and releases the Lease.
+  0  stopped on a signal    1  lost the Lease, or could not start    2  bad flags (the message names the flag)`;
+
+/** `--help`/`-h` or `--version` anywhere in argv: answered before the flags are checked, as most tools do. */
+export function infoRequest(argv: readonly string[]): 'help' | 'version' | undefined {
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
+  if (argv.includes('--version')) return 'version';
+  return undefined;
+}
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }

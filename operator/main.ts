@@ -9,8 +9,10 @@
  * last status is written (operator/reconcile/last-status.ts) still delivers the power-offs it announced first: it
  * writes nothing more, and the API that took the Lease away may be gone with the control plane's quorum.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../adapters/kube/config.js';
 import { KubeFlux } from '../adapters/kube/flux.js';
@@ -20,7 +22,7 @@ import { KubeRunLease } from '../adapters/kube/run-lease.js';
 import { systemClock } from '../adapters/system.js';
 import { upsSource } from '../adapters/ups/sources.js';
 import type { Logger } from '../core/ports.js';
-import { ConfigError, type OperatorConfig, parseConfig, USAGE } from './config.js';
+import { ConfigError, HELP, infoRequest, type OperatorConfig, parseConfig, USAGE } from './config.js';
 import { KubeEventRecorder } from './events.js';
 import { operatorExecutors, operatorPaths } from './executors.js';
 import { HecateOperator } from './hecate.js';
@@ -264,18 +266,51 @@ export function stopSignals(): Promise<void> {
   });
 }
 
+/**
+ * `--version`: the package's version, the commit and the Node version. Built (dist/), the commit is the one
+ * `npm run build` recorded in dist/build-info.json; from the sources, git's; else "unknown", never a guess.
+ * NOTE: the CLI reads the same records (cli/build-info.ts); cli/ and operator/ share no module.
+ */
+export function versionText(module = fileURLToPath(import.meta.url)): string {
+  const here = dirname(module);
+  const built = basename(dirname(here)) === 'dist';
+  const root = built ? dirname(dirname(here)) : dirname(here);
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const record = join(root, 'dist', 'build-info.json');
+  let commit: string | undefined;
+  if (built && existsSync(record)) commit = (JSON.parse(readFileSync(record, 'utf8')) as { commit?: string }).commit;
+  if (!built && existsSync(join(root, '.git'))) {
+    try {
+      const git = (...args: string[]) =>
+        execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: 'pipe' });
+      const dirty = git('status', '--porcelain', '--untracked-files=no').trim() !== '';
+      commit = `${git('rev-parse', 'HEAD').trim()}${dirty ? '-dirty' : ''}`;
+    } catch {
+      commit = undefined;
+    }
+  }
+  return `hecate-operator ${version}\ncommit: ${commit ?? 'unknown'}\nnode: ${process.version} (${process.platform}/${process.arch})\n`;
+}
+
 function isEntryPoint(): boolean {
   const script = process.argv[1];
   return script !== undefined && import.meta.url === pathToFileURL(realpathSync(script)).href;
 }
 
 if (isEntryPoint()) {
+  const info = infoRequest(process.argv.slice(2));
+  if (info) {
+    process.stdout.write(info === 'help' ? `${HELP}\n` : versionText());
+    process.exit(0);
+  }
   let config: OperatorConfig;
   try {
     config = parseConfig(process.argv.slice(2), process.env);
   } catch (error) {
     const usage = error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-    process.stderr.write(`hecate-operator: ${(error as Error).message}\n${usage ? `${USAGE}\n` : ''}`);
+    process.stderr.write(
+      `hecate-operator: ${(error as Error).message}\n${usage ? `${USAGE}\n(hecate-operator --help says more)\n` : ''}`,
+    );
     process.exit(2);
   }
   const code = await runOperator(config, (kc, logger) => operatorExecutors(kc, process.env, logger), {
