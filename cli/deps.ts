@@ -1,3 +1,5 @@
+import type { Interrupts } from './interrupt.js';
+
 /** What a command may touch. main.ts wires the real process; tests pass their own. */
 export interface CliDeps {
   stdout(text: string): void;
@@ -7,4 +9,6 @@ export interface CliDeps {
   now(): Date;
   /** True when stderr is a terminal: progress is drawn with listr2 instead of one line per event. */
   isTTY?: boolean;
+  /** Ctrl-C (main.ts wires SIGINT): an executing run holds it to stop at a safe point. Absent in tests that need none. */
+  interrupts?: Interrupts;
 }

@@ -5,6 +5,8 @@ export const ExitCode = {
   Usage: 2,
   RefusedByGate: 3,
   Unreachable: 4,
+  /** 128 + SIGINT, as a shell reports a command ended by Ctrl-C. */
+  Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -22,8 +24,9 @@ export class ExitError extends Error {
 
 export const EXIT_CODES_HELP = `
 Exit codes:
-  0  done (or the dry-run was printed)
-  1  a step failed; rerun the same command to resume where it stopped
-  2  bad usage or bad input (the message names the flag, file or field)
-  3  refused by a gate, such as the UPS charge (see --ignore-ups)
-  4  the cluster is unreachable (status)`;
+  0    done (or the dry-run was printed)
+  1    a step failed; rerun the same command to resume where it stopped
+  2    bad usage or bad input (the message names the flag, file or field)
+  3    refused by a gate, such as the UPS charge (see --ignore-ups)
+  4    the cluster is unreachable (status)
+  130  interrupted (Ctrl-C): an executing run first stops at the next safe point; rerun to resume`;

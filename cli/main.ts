@@ -7,15 +7,19 @@ import { CommandNotFoundError, describeSystemError } from '../adapters/system.js
 import { ValidationError } from '../core/api/validate.js';
 import type { CliDeps } from './deps.js';
 import { ExitCode, ExitError } from './exit.js';
+import { Interrupts } from './interrupt.js';
+import { type GlobalOptions, verbosityEnv } from './options.js';
 import { buildProgram } from './program.js';
 
 /** Runs the CLI and returns the exit code; prints every failure as one human message. */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const program = buildProgram(deps);
   try {
-    await buildProgram(deps).parseAsync([...argv], { from: 'user' });
+    await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.Ok;
   } catch (error) {
-    return reportError(error, deps);
+    const verbose = (program.opts() as Partial<GlobalOptions>).verbose ?? 0;
+    return reportError(error, { ...deps, env: verbosityEnv(deps.env, verbose) });
   }
 }
 
@@ -65,7 +69,7 @@ async function reportError(error: unknown, deps: CliDeps): Promise<number> {
   // NOTE: anything else is a bug or an unforeseen failure: one line, and the stack only when asked for.
   const message = error instanceof Error ? error.message : String(error);
   if (deps.env.HECATE_DEBUG && error instanceof Error && error.stack) deps.stderr(`hecate: ${error.stack}\n`);
-  else deps.stderr(`hecate: ${message}\n(unexpected error: HECATE_DEBUG=1 prints its stack trace)\n`);
+  else deps.stderr(`hecate: ${message}\n(unexpected error: -vv prints its stack trace)\n`);
   return ExitCode.Failed;
 }
 
@@ -101,13 +105,17 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  const stderr = processWriter(process.stderr, 'stderr');
+  const interrupts = new Interrupts(() => process.exit(ExitCode.Interrupted), stderr);
+  process.on('SIGINT', () => interrupts.onSignal());
   const deps: CliDeps = {
     stdout: processWriter(process.stdout, 'stdout'),
-    stderr: processWriter(process.stderr, 'stderr'),
+    stderr,
     env: process.env,
     cwd: process.cwd(),
     now: () => new Date(),
     isTTY: process.stderr.isTTY === true,
+    interrupts,
   };
   process.exitCode = await runCli(process.argv.slice(2), deps);
 }

@@ -3,14 +3,24 @@
  * action imports its command's module when it runs, so that `hecate --help`, a usage error or a dry-run loads only
  * what it uses (an offline dry-run never loads @kubernetes/client-node): keep this file's imports light.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { PlanMode } from '../core/api/index.js';
+import { versionText } from './build-info.js';
 import type { AnalyzeOptions, AnalyzeOutput } from './commands/analyze.js';
 import type { BundleBuildOptions } from './commands/bundle.js';
 import type { StatusOptions } from './commands/status.js';
+import { completionScript, SHELLS, type Shell } from './completion.js';
 import type { CliDeps } from './deps.js';
 import { EXIT_CODES_HELP } from './exit.js';
-import { type CommonOptions, parseDryRun, parseOutput } from './options.js';
+import {
+  type CommonOptions,
+  type GlobalOptions,
+  increaseVerbosity,
+  parseDryRun,
+  parseOutput,
+  parseRequestTimeout,
+  verbosityEnv,
+} from './options.js';
 
 const MODES: { mode: PlanMode; summary: string; example: string }[] = [
   {
@@ -39,8 +49,8 @@ const MODES: { mode: PlanMode; summary: string; example: string }[] = [
 
 /** Commander's parser for `analyze -o`. */
 function parseAnalyzeOutput(value: string): AnalyzeOutput {
-  if (value === 'text' || value === 'json') return value;
-  throw new InvalidArgumentError('expected one of: text, json');
+  if (value === 'text' || value === 'json' || value === 'yaml') return value;
+  throw new InvalidArgumentError('expected one of: text, json, yaml');
 }
 
 /** Commander's parser for `bundle build --level`. */
@@ -127,9 +137,61 @@ function addCommonOptions(command: Command): Command {
       "outage state file (default: the plan's, else $XDG_STATE_HOME/cluster_power_recovery.state)",
     )
     .option('--offline', 'do not contact the cluster; plan from the PowerPlan and the state file only', false)
+    .addOption(outputOption(parseOutput));
+}
+
+/** `-o text|json|yaml`: the choices are listed for help and completion; `parse` says what else was expected. */
+function outputOption(parse: (value: string) => string): Option {
+  return new Option('-o, --output <format>', 'output format')
+    .choices(['text', 'json', 'yaml'])
+    .default('text')
+    .argParser(parse);
+}
+
+/** Help text for `hecate completion`. */
+const COMPLETION_HELP = `
+Prints a completion script for the shell, built from this CLI's own commands and flags. Load it in this shell:
+  $ source <(hecate completion bash)
+  $ source <(hecate completion zsh)
+  $ hecate completion fish | source
+or for every new shell:
+  $ hecate completion bash > ~/.local/share/bash-completion/completions/hecate
+  $ hecate completion zsh > "\${fpath[1]}/_hecate"
+  $ hecate completion fish > ~/.config/fish/completions/hecate.fish`;
+
+/** An action's options with the global ones, and deps whose environment carries -v (the adapters' logger reads it). */
+function withGlobals<T>(command: Command, deps: CliDeps): { options: T & GlobalOptions; deps: CliDeps } {
+  const options = command.optsWithGlobals<T & GlobalOptions>();
+  return { options, deps: { ...deps, env: verbosityEnv(deps.env, options.verbose) } };
+}
+
+/**
+ * kubectl's global flags that Hecate has: -v and --request-timeout, before or after the command (commander reads
+ * the root's options anywhere) and listed in every command's help. `--version` prints the build lazily: it may ask
+ * git for the commit.
+ */
+function addGlobalOptions(program: Command, deps: CliDeps): Command {
+  return program
+    .option(
+      '-v, --verbose',
+      'more on stderr: -v each API request an executor makes, -vv also debug lines and stack traces',
+      increaseVerbosity,
+      0,
+    )
     .addOption(
-      new Option('-o, --output <format>', 'output format: text, json or yaml').default('text').argParser(parseOutput),
-    );
+      new Option(
+        '--request-timeout <duration>',
+        "wait this long for each API server request, in kubectl's form: seconds (5) or with a unit (1s, 2m, 3h); 0 for no limit. Watches are not cut",
+      )
+        .default(0, '0')
+        .argParser(parseRequestTimeout),
+    )
+    .option('-V, --version', 'print the version, the commit and the Node version')
+    .on('option:version', () => {
+      deps.stdout(versionText('hecate'));
+      throw new CommanderError(0, 'hecate.version', 'printed the version');
+    })
+    .configureHelp({ showGlobalOptions: true });
 }
 
 /** The command table. Each action is `async (options, deps)`; nothing here exits the process. */
@@ -138,11 +200,11 @@ export function buildProgram(deps: CliDeps): Command {
     .description(
       'Planned power events and cold-boot recovery for small on-prem Kubernetes clusters.\nEvery mode is a dry-run unless --execute is given.',
     )
-    .version('0.1.0')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: deps.stdout, writeErr: deps.stderr })
     .addHelpText('after', EXIT_CODES_HELP);
+  addGlobalOptions(program, deps);
   for (const { mode, summary, example } of MODES) {
     const command = addCommonOptions(program.command(mode).description(summary));
     if (mode !== 'harbor-seed') {
@@ -152,7 +214,9 @@ export function buildProgram(deps: CliDeps): Command {
           'client (the default without --execute): print the plan, reading the cluster at most; server: then send ' +
             "every change of the plan's actions with dryRun=All, so that RBAC and admission answer, and report each " +
             'as allowed or refused (exit 1 when one is refused); nothing is stored, not even the state file',
-        ).argParser(parseDryRun),
+        )
+          .choices(['client', 'server'])
+          .argParser(parseDryRun),
       );
     }
     if (mode === 'startup') {
@@ -181,9 +245,10 @@ export function buildProgram(deps: CliDeps): Command {
       'after',
       `\nExample:\n  $ ${example}\n  $ ${example.replace(' --execute', '')} -o yaml\n${EXIT_CODES_HELP}`,
     );
-    command.action(async (options: CommonOptions) => {
+    command.action(async (_: CommonOptions, self: Command) => {
       const { runMode } = await import('./commands/mode.js');
-      await runMode(mode, options, deps);
+      const run = withGlobals<CommonOptions>(self, deps);
+      await runMode(mode, run.options, run.deps);
     });
   }
   addCommonOptions(
@@ -197,9 +262,10 @@ export function buildProgram(deps: CliDeps): Command {
         'redraw on every change the watches report until interrupted (-o json: one line per update)',
         false,
       ),
-  ).action(async (options: StatusOptions) => {
+  ).action(async (_: StatusOptions, self: Command) => {
     const { runStatus } = await import('./commands/status.js');
-    await runStatus(options, deps);
+    const run = withGlobals<StatusOptions>(self, deps);
+    await runStatus(run.options, run.deps);
   });
   program
     .command('console')
@@ -210,9 +276,10 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context to use')
     .option('--state-file <file>', 'outage state file')
-    .action(async (options: CommonOptions) => {
+    .action(async (_: CommonOptions, self: Command) => {
       const { runConsole } = await import('./commands/console.js');
-      await runConsole({ ...options, execute: false, output: 'text', offline: false }, deps);
+      const run = withGlobals<CommonOptions>(self, deps);
+      await runConsole({ ...run.options, execute: false, output: 'text', offline: false }, run.deps);
     });
   program
     .command('analyze')
@@ -220,9 +287,7 @@ export function buildProgram(deps: CliDeps): Command {
       'find the bootstrap deadlocks in each cluster of a Flux repo, derive the bootstrap chain, draft or check a PowerPlan',
     )
     .option('--repo <dir>', "the Flux repo (default: --plan's repoSnapshot, else ~/hecate-repo)")
-    .addOption(
-      new Option('-o, --output <format>', 'output format: text or json').default('text').argParser(parseAnalyzeOutput),
-    )
+    .addOption(outputOption(parseAnalyzeOutput))
     .option(
       '--emit-plan <file>',
       'write a draft PowerPlan (chain and registry seed stage) to this file; an existing file is kept unless --force',
@@ -236,9 +301,10 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--kubeconfig <file>', 'with --emit-plan: read the nodes (names, roles, arch) from this cluster')
     .option('--context <name>', 'with --emit-plan: the kubeconfig context to read the nodes from')
     .addHelpText('after', ANALYZE_HELP)
-    .action(async (options: AnalyzeOptions) => {
+    .action(async (_: AnalyzeOptions, self: Command) => {
       const { runAnalyze } = await import('./commands/analyze.js');
-      await runAnalyze(options, deps);
+      const run = withGlobals<AnalyzeOptions>(self, deps);
+      await runAnalyze(run.options, run.deps);
     });
   const bundle = program.command('bundle').description('the Harbor bootstrap bundle on the control host');
   bundle
@@ -268,13 +334,18 @@ export function buildProgram(deps: CliDeps): Command {
     .option('--insecure', 'plain HTTP or unverified TLS to the source registry', false)
     .option('--authfile <file>', 'registry auth file (default: containers/auth.json, ~/.docker/config.json)')
     .option('--level <n>', 'zstd level, 1 to 19 (default 3; 19 is ~5 MB/s on 2 cores)', parseLevel)
-    .addOption(
-      new Option('-o, --output <format>', 'output format: text or json').default('text').choices(['text', 'json']),
-    )
+    .addOption(new Option('-o, --output <format>', 'output format').default('text').choices(['text', 'json', 'yaml']))
     .addHelpText('after', `${BUNDLE_BUILD_HELP}\n${EXIT_CODES_HELP}`)
-    .action(async (options: BundleBuildOptions) => {
+    .action(async (_: BundleBuildOptions, self: Command) => {
       const { runBundleBuild } = await import('./commands/bundle.js');
-      await runBundleBuild(options, deps);
+      const run = withGlobals<BundleBuildOptions>(self, deps);
+      await runBundleBuild(run.options, run.deps);
     });
+  program
+    .command('completion')
+    .description('print the shell completion script for bash, zsh or fish (as kubectl completion does)')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+    .addHelpText('after', COMPLETION_HELP)
+    .action((shell: Shell) => deps.stdout(completionScript(shell, program)));
   return program;
 }

@@ -5,12 +5,13 @@ import { RepoReadError, readRepo } from '../../adapters/repo-reader.js';
 import { describeSystemError } from '../../adapters/system.js';
 import { type AnalysisContext, analyzeRepository, type RepoAnalysis } from '../../core/analyze/analyze.js';
 import { type DraftNodes, draftPlanYaml } from '../../core/analyze/draft.js';
+import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import { type LoadedPlan, loadPlanFile } from '../load-plan.js';
 import { type AnalyzeTextExtras, renderAnalysisText } from '../render/analyze-text.js';
 
-export type AnalyzeOutput = 'text' | 'json';
+export type AnalyzeOutput = 'text' | 'json' | 'yaml';
 
 /** `hecate analyze` options. */
 export interface AnalyzeOptions {
@@ -28,6 +29,8 @@ export interface AnalyzeOptions {
   /** Read the nodes for --emit-plan from this cluster (never contacted otherwise). */
   kubeconfig?: string;
   context?: string;
+  /** Global `--request-timeout`, in milliseconds, for reading the nodes. */
+  requestTimeout?: number;
 }
 
 function pathOf(path: string, deps: CliDeps): string {
@@ -98,6 +101,10 @@ async function liveNodes(options: AnalyzeOptions, deps: CliDeps): Promise<DraftN
   } catch (cause) {
     throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
   }
+  if (options.requestTimeout) {
+    const { withRequestTimeout } = await import('../request-timeout.js');
+    withRequestTimeout(kc, options.requestTimeout);
+  }
   return readDraftNodes(kc).catch((cause: Error) => {
     throw new ExitError(ExitCode.Unreachable, `cannot read the nodes for --emit-plan: ${cause.message}`, { cause });
   });
@@ -150,10 +157,11 @@ export async function runAnalyze(options: AnalyzeOptions, deps: CliDeps): Promis
     const draft = target.draft(draftName(/[/.]/.test(cluster) ? dir : cluster), await liveNodes(options, deps));
     await emitPlan(options.emitPlan, options, deps, draftPlanYaml(draft, repo ?? dir, cluster));
     extras.emitted = { path: options.emitPlan, cluster, todos: draft.todos, review: draft.review };
-    if (options.output === 'json') deps.stderr(`Draft PowerPlan written to ${options.emitPlan}\n`);
+    if (options.output !== 'text') deps.stderr(`Draft PowerPlan written to ${options.emitPlan}\n`);
   }
   const report = { ...analyzed.report, clusters: selected.map((c) => c.analysis) };
   if (options.output === 'json') deps.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  else if (options.output === 'yaml') deps.stdout(toYaml(report));
   else deps.stdout(renderAnalysisText(report, extras));
   const errors = checked?.analysis.planCheck?.filter((f) => f.severity === 'error') ?? [];
   if (errors.length > 0) {

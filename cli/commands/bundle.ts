@@ -9,6 +9,7 @@ import { defaultBundlePath, expandHome } from '../../adapters/paths.js';
 import { CommandNotFoundError } from '../../adapters/system.js';
 import { harborImages, uniqueReferences } from '../../core/bundle/images.js';
 import { platformOf } from '../../core/bundle/platform.js';
+import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import { findPlanInSnapshot, type LoadedPlan, loadPlanFile } from '../load-plan.js';
@@ -31,7 +32,7 @@ export interface BundleBuildOptions {
   authfile?: string;
   /** zstd level, 1-19 (default 3). */
   level?: number;
-  output?: 'text' | 'json';
+  output?: 'text' | 'json' | 'yaml';
 }
 
 export type BundleEngine = (input: BuildInput) => Promise<BuildResult>;
@@ -67,6 +68,11 @@ async function resolveInput(options: BundleBuildOptions, deps: CliDeps) {
   return { version, arch, bundle, images, platform: platformOf(arch) };
 }
 
+/** `-o json` and `-o yaml` print the same object. */
+function printData(value: unknown, options: BundleBuildOptions, deps: CliDeps): void {
+  deps.stdout(options.output === 'yaml' ? toYaml(value) : `${JSON.stringify(value, null, 2)}\n`);
+}
+
 /** bundle build: dry-run prints the plan of the build; `--execute` builds it. */
 export async function runBundleBuild(
   options: BundleBuildOptions,
@@ -74,9 +80,8 @@ export async function runBundleBuild(
   engine: BundleEngine = buildBundle,
 ): Promise<void> {
   const input = await resolveInput(options, deps);
-  const json = options.output === 'json';
   if (!options.execute) {
-    if (json) deps.stdout(`${JSON.stringify({ execute: false, ...input }, null, 2)}\n`);
+    if (options.output === 'json' || options.output === 'yaml') printData({ execute: false, ...input }, options, deps);
     else {
       const list = input.images.map((i) => `  ${i}`).join('\n');
       deps.stdout(
@@ -107,8 +112,8 @@ export async function runBundleBuild(
     }
     throw cause;
   }
-  if (json) {
-    deps.stdout(`${JSON.stringify(result.manifest, null, 2)}\n`);
+  if (options.output === 'json' || options.output === 'yaml') {
+    printData(result.manifest, options, deps);
     return;
   }
   const seconds = ((deps.now().getTime() - started) / 1000).toFixed(1);

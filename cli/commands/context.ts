@@ -25,15 +25,16 @@ export interface CommandContext {
 const DEFAULT_SNAPSHOT = '~/hecate-repo';
 
 /**
- * The kubeconfig, found as kubectl finds it; undefined only with --offline. None at all is bad input (exit 2),
+ * The kubeconfig, found as kubectl finds it, with --request-timeout on its clients; undefined only with --offline. None at all is bad input (exit 2),
  * never a silent fallback to a server on localhost.
  * NOTE: the kube adapters (and @kubernetes/client-node) are loaded only when the cluster is used, never offline.
  */
 async function kubeConfigFor(options: CommonOptions, env: CliDeps['env']): Promise<KubeConfig | undefined> {
   if (options.offline) return undefined;
   const { loadKubeConfig, NoKubeConfigError } = await import('../../adapters/kube/config.js');
+  let kc: KubeConfig;
   try {
-    return loadKubeConfig(
+    kc = loadKubeConfig(
       {
         ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}),
         ...(options.context ? { context: options.context } : {}),
@@ -45,6 +46,9 @@ async function kubeConfigFor(options: CommonOptions, env: CliDeps['env']): Promi
     if (cause instanceof NoKubeConfigError) throw new ExitError(ExitCode.Usage, `${cause.message}: ${hint}`, { cause });
     throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
   }
+  if (!options.requestTimeout) return kc;
+  const { withRequestTimeout } = await import('../request-timeout.js');
+  return withRequestTimeout(kc, options.requestTimeout);
 }
 
 /** --plan FILE, else the PowerPlan in the repo snapshot, else the one in the cluster. */

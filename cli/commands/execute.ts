@@ -145,7 +145,7 @@ async function runWithProgress(
       store: ctx.stateFile,
       clock,
       logger,
-      ...(watch ? { stop: watch.stop } : {}),
+      ...stopOn(watch?.stop, deps.interrupts?.signal),
       onEvent: (event) => {
         if (event.type === 'start') inFlight = event.step;
         progress.onEvent(event);
@@ -164,6 +164,27 @@ async function runWithProgress(
   if (watch?.trigger) throw new StoppedByUps(watch.trigger, outcome);
   if ('error' in outcome) throw outcome.error;
   return outcome.progress;
+}
+
+/** The run stops at a safe point when the UPS watch fires or on Ctrl-C, whichever comes first. */
+function stopOn(...signals: (AbortSignal | undefined)[]): { stop?: AbortSignal } {
+  const given = signals.filter((s): s is AbortSignal => s !== undefined);
+  if (given.length === 0) return {};
+  return { stop: given.length === 1 ? (given[0] as AbortSignal) : AbortSignal.any(given) };
+}
+
+/** A run stopped by Ctrl-C at a safe point: exit 130 saying where, and that a rerun resumes there. */
+function interrupted(error: unknown, deps: CliDeps, rerun: string): ExitError | undefined {
+  if (!(error instanceof RunStoppedError) || !deps.interrupts?.signal.aborted) return undefined;
+  const step = `step ${error.beforeStep.id} (${error.beforeStep.title})`;
+  const where = error.waitCut
+    ? `stopped while waiting on ${step}, which had acted: its wait was cut short and a rerun checks it again`
+    : `stopped before ${step}: the step in flight finished, nothing after it started`;
+  return new ExitError(
+    ExitCode.Interrupted,
+    `interrupted (Ctrl-C): ${where}. The state file records where; rerun ${rerun} to resume.`,
+    { cause: error },
+  );
 }
 
 /** Where and how the startup ended when the UPS watch fired, for the message. */
@@ -220,6 +241,8 @@ async function runEmergency(
   try {
     printRecords(await runWithProgress(emergency, ctx, options, deps, seams), options, deps);
   } catch (error) {
+    const stopped = interrupted(error, deps, 'hecate shutdown --emergency --execute');
+    if (stopped) throw stopped;
     if (!(error instanceof StepFailedError)) throw error;
     throw new ExitError(
       ExitCode.Failed,
@@ -264,6 +287,8 @@ export async function executePlan(
         { cause: error },
       );
     }
+    const stopped = interrupted(error, deps, 'the same command');
+    if (stopped) throw stopped;
     const cause = error instanceof StepFailedError ? error.cause : undefined;
     if (cause instanceof GateRefusedError) {
       throw new ExitError(ExitCode.RefusedByGate, cause.message, { cause });

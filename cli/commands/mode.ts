@@ -165,6 +165,8 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
   const { executePlan } = await import('./execute.js');
   const lock = await takeRunLock(requested, ctx, options, deps);
   let lease: KubeRunLease | undefined;
+  // NOTE: from here on, Ctrl-C stops at a safe point and the lock and the Lease are released (../interrupt.ts)
+  const release = deps.interrupts?.hold();
   try {
     const acting = await requireApi(mode, ctx, options, deps);
     const ignored = checksWayBack(mode) ? await requireWayBack(mode, ctx, options, deps) : undefined;
@@ -185,6 +187,7 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
   } finally {
     await lease?.release();
     await lock.release();
+    release?.();
   }
 }
 

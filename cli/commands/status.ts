@@ -63,14 +63,13 @@ export async function watchStatus(options: StatusOptions, deps: CliDeps, signal:
 /** One screen: nodes, Flux, the chain, Harbor, the UPS, the outage state and the active PowerEvent. */
 export async function runStatus(options: StatusOptions, deps: CliDeps): Promise<void> {
   if (options.watch) {
+    // NOTE: Ctrl-C ends the watch with 130 (../interrupt.ts); SIGTERM ends it with the last report's exit code.
     const stop = new AbortController();
     const onSignal = () => stop.abort();
-    process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
       exitFor(await watchStatus(options, deps, stop.signal));
     } finally {
-      process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
     return;
