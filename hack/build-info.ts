@@ -1,7 +1,9 @@
 /**
  * The build's version and commit, recorded where `--version` reads them (cli/build-info.ts): `npm run build` (and so
  * `npm pack`'s prepack) writes dist/build-info.json; hack/build-binaries.ts defines it in the single-file bundle.
- * A build from a tree without .git (a source tarball, a container build context) records "unknown": never a guess.
+ * A build from a tree without .git (a source tarball, a container build context) records "unknown", unless the builder
+ * says which commit it is building (HECATE_BUILD_COMMIT, such as a CI's commit SHA passed as a build argument): never a
+ * guess.
  *
  *   tsx hack/build-info.ts [--out dist/build-info.json]
  */
@@ -12,9 +14,9 @@ import { type BuildInfo, gitCommit } from '../cli/build-info.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function currentBuild(root = ROOT): Promise<BuildInfo> {
+export async function currentBuild(root = ROOT, env = process.env): Promise<BuildInfo> {
   const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
-  return { version, commit: gitCommit(root) ?? 'unknown' };
+  return { version, commit: env.HECATE_BUILD_COMMIT || gitCommit(root) || 'unknown' };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

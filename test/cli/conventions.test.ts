@@ -16,6 +16,7 @@ import { loadContext } from '../../cli/commands/context.js';
 import { parseRequestTimeout, verbosityEnv } from '../../cli/options.js';
 import { RequestTimeoutError, withRequestTimeout } from '../../cli/request-timeout.js';
 import { fromYaml } from '../../core/yaml.js';
+import { currentBuild } from '../../hack/build-info.js';
 import { freePorts } from '../bed/ports.js';
 import { hecate, withHome } from '../helpers/cli.js';
 
@@ -331,6 +332,13 @@ describe('--version', () => {
 
     it('as sources outside a git checkout, then "unknown"', () => {
       expect(readBuildInfo(join(root, 'cli', 'build-info.ts'))).toEqual({ version: '9.8.7', commit: 'unknown' });
+    });
+
+    it.each([
+      { env: {}, commit: 'unknown' },
+      { env: { HECATE_BUILD_COMMIT: '0123abcd' }, commit: '0123abcd' },
+    ])('built outside a git checkout with $env, then the build records $commit', async ({ env, commit }) => {
+      expect(await currentBuild(root, env)).toEqual({ version: '9.8.7', commit });
     });
   });
 });
