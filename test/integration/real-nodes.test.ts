@@ -6,9 +6,15 @@
  * controller marks it down. Root only (skips with the reason elsewhere; under CI=true it runs).
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CoreV1Api, PolicyV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeBundle } from '../../adapters/bundle/build.js';
+import { HelperPodImageSeed } from '../../adapters/bundle/seed-helper-pod.js';
+import { localBundleFiles } from '../../adapters/bundle-files.js';
 import { KubeNodes } from '../../adapters/kube/nodes.js';
 import { KubePods } from '../../adapters/kube/pods.js';
 import { HelperPodAccess } from '../../adapters/node-access/helper-pod.js';
@@ -21,29 +27,34 @@ import { StepKind } from '../../core/plan/stages.js';
 import { step } from '../../core/plan/step.js';
 import { runPlan } from '../../core/run/runner.js';
 import { drainNode } from '../../core/steps/drain.js';
+import { seedHarbor } from '../../core/steps/harbor.js';
 import { uncordonNodes, waitNodes } from '../../core/steps/nodes.js';
 import { powerOffNode } from '../../core/steps/power.js';
-import { prepullImage } from '../../core/steps/prepare.js';
+import { prepullImage, verifyBundle } from '../../core/steps/prepare.js';
 import {
   BED_IMAGES,
   type ControlPlane,
   describeEvent,
+  hostFingerprint,
   mutationsBy,
   type RealNodes,
   requireBed,
   requireRealNodes,
   startControlPlane,
+  startMixedScenario,
   startRealNodes,
 } from '../bed/index.js';
 import { applyScenario, parseScenario } from '../bed/scenario.js';
 import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
 import { atlasInput } from '../helpers/atlas.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
+import { writeOciLayout } from '../helpers/oci-layout.js';
 import { type Registry, requireRegistry, startRegistry } from '../helpers/registry.js';
 
 const bed = requireBed();
 const real = requireRealNodes();
 const registryTools = requireRegistry();
+const MiB = 1024 * 1024;
 const HECATE = 'hecate-operator';
 const NAMESPACE = 'hecate-system';
 /** Traps SIGTERM and takes 2 s to finish, saying so in its log. */
@@ -64,6 +75,8 @@ const DRAIN: DrainOptions = {
 };
 /** Exits at once on SIGTERM (a plain `sleep` as PID 1 would ignore it and wait for the whole grace period). */
 const IDLE = ['sh', '-c', "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"];
+
+const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** node-a: a Deployment with a PDB that allows no disruption; node-b: a pod that only tolerates its taint. */
 const SCENARIO = parseScenario({
@@ -98,6 +111,68 @@ const SCENARIO = parseScenario({
   ],
 });
 
+describe.skipIf(!bed.ok || !real.ok)('real nodes leave the machine as they found it', () => {
+  /** A control plane with a scenario of one real node (a pod on it) and one stand-in; stopped again. */
+  async function round() {
+    if (!real.ok) return;
+    const plane = await startControlPlane();
+    const scenario = parseScenario({
+      name: 'as-found',
+      nodes: [
+        { name: 'real-1', role: 'worker', real: true },
+        { name: 'standin-1', role: 'worker' },
+      ],
+      pods: [{ namespace: 'apps', name: 'idle', image: BED_IMAGES.busybox, command: IDLE, nodeName: 'real-1' }],
+    });
+    const mixed = await startMixedScenario(plane, scenario, real, { simulators: { flux: false, longhorn: false } });
+    try {
+      const core = plane.kubeConfig.makeApiClient(CoreV1Api);
+      await eventually('the pod Running on the real node', async () =>
+        isReady(await core.readNamespacedPod({ namespace: 'apps', name: 'idle' })),
+      );
+      // while it runs, the machine is changed (else the comparison below could not fail)
+      const during = hostFingerprint() as { sysctls: Record<string, string>; loAddresses: string[]; links: string[] };
+      expect(during.sysctls['vm/overcommit_memory']).toBe('1');
+      expect(during.loAddresses).toContain(`${mixed.real.node('real-1').slot.ip}/32`);
+      expect(during.links).toContain(mixed.real.node('real-1').slot.bridge);
+    } finally {
+      await mixed.stop();
+      await plane.stop();
+    }
+  }
+
+  it('a bed with a real node started and stopped twice, and once killed: sysctls, iptables, addresses, bridges and cgroups as before', async () => {
+    const before = hostFingerprint();
+    await round();
+    expect(hostFingerprint()).toEqual(before);
+
+    // a runner SIGKILLed with a real node up: the node dies with it (pdeathsig), its host changes stay until the
+    // next start releases its slot
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/integration/real-nodes.child.ts'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+      });
+      child.once('exit', (code) => reject(new Error(`real-nodes.child.ts exited (${code}) before its node was up`)));
+    });
+    const crashed = JSON.parse(line) as { dir: string; pause: number; ip: string };
+    child.kill('SIGKILL');
+    await eventually("the killed runner's node gone", () => !existsSync(`/proc/${crashed.pause}`), {
+      timeoutMs: 10_000,
+    });
+    expect((hostFingerprint() as { loAddresses: string[] }).loAddresses).toContain(`${crashed.ip}/32`);
+
+    const started = Date.now();
+    await round();
+    console.info(`Second round (after the crash) took ${Date.now() - started} ms`);
+    expect(hostFingerprint()).toEqual(before);
+  });
+});
+
 describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes', () => {
   let plane: ControlPlane;
   let nodes: RealNodes;
@@ -109,7 +184,6 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
   let registryHelper: string;
 
   const ready = (node: V1Node) => node.status?.conditions?.find((c) => c.type === 'Ready');
-  const isReady = (pod: V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
   /** The outage record the shutdown builds up (drain, power-off) and the startup reads. */
   const store = new MemoryStore({ outage: outageRecord.parse({}) });
   const planFor = (spec: PowerPlanSpec) => ({ ...atlasInput(), spec });
@@ -378,5 +452,122 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
     expect(reports).toEqual(['uncordoned node-a']);
     expect((await core.readNode({ name: 'node-a' })).spec?.unschedulable).toBeFalsy();
     expect(store.latest?.outage.cordonedByHecate).toEqual([]);
+  });
+  it('seeds Harbor into node-a through a helper pod: streamed into its containerd, digests verified, a seeded image runs', async () => {
+    if (!registryTools.ok || !real.ok) return;
+    const work = await mkdtemp(join(plane.dir, 'seed-'));
+    const layout = join(work, 'layout');
+    // Harbor's images: a runnable one (the bed's busybox under Harbor's name) and a bulky one (incompressible)
+    await writeOciLayout(layout, [
+      { reference: 'docker.io/goharbor/harbor-bulk:v2.14.1', platforms: ['linux/amd64'], randomBytes: 48 * MiB },
+    ]);
+    const core_ = 'docker.io/goharbor/harbor-core:v2.14.1';
+    await execa(registryTools.skopeo, [
+      'copy',
+      '-q',
+      `docker-archive:${real.imagesDir}/busybox.tar`,
+      `oci:${layout}:${core_}`,
+    ]);
+    const bundle = join(work, 'harbor-bootstrap-v2.14.1-amd64.tar.zst');
+    const built = await writeBundle(layout, {
+      platform: 'linux/amd64',
+      harbor: { version: 'v2.14.1', arch: 'amd64' },
+      output: bundle,
+      level: 1,
+      now: () => new Date(),
+    });
+    const input = atlasInput();
+    const spec: PowerPlanSpec = {
+      ...specWith(registryHelper, ['node-a']),
+      harbor: { ...input.spec.harbor, node: 'node-a', version: 'v2.14.1', arch: 'amd64', bundlePath: bundle } as never,
+    };
+    /** The import alone (its helper's start included), without the verify and the listings around it. */
+    let importMs = 0;
+    const seed = new (class extends HelperPodImageSeed {
+      override async importBundle(...args: Parameters<HelperPodImageSeed['importBundle']>) {
+        const t = Date.now();
+        try {
+          return await super.importBundle(...args);
+        } finally {
+          importMs = Date.now() - t;
+        }
+      }
+    })(hecate, {
+      helperImage: registryHelper,
+      kubectl: plane.binaries.kubectl,
+      kubeconfig: await plane.writeKubeConfig(hecate, 'hecate.kubeconfig'),
+      pollMs: 250,
+    });
+    const files = localBundleFiles();
+    const plan = compilePlan('harbor-seed', {
+      ...atlasInput({ spec }),
+      paths: { ...input.paths, harborBundle: bundle },
+    });
+    const reports: string[] = [];
+    const started = Date.now();
+    await runPlan({
+      plan: { ...plan, steps: plan.steps.filter((s) => s.id !== 'harbor/reconcile') },
+      action: 'harbor-seed',
+      executors: {
+        [StepKind.VerifyBundle]: verifyBundle(files, spec),
+        [StepKind.SeedHarbor]: seedHarbor(seed, seed, files, spec, { progressIntervalMs: 0 }),
+      },
+      store: new MemoryStore(),
+      clock: systemClock,
+      logger: silentLogger,
+      onEvent: (e) => (e.type === 'report' ? reports.push(e.message) : undefined),
+    });
+    const seedMs = Date.now() - started;
+    // the same bundle the raw way into node-b's (equally fresh) containerd: the baseline
+    const rawStarted = Date.now();
+    const raw = await execa('sh', [
+      '-c',
+      `zstd -dc "$1" | ${real.ctr} --address "$2" -n k8s.io images import --platform linux/amd64 -`,
+      'raw',
+      bundle,
+      nodes.node('node-b').socket,
+    ]);
+    const rawMs = Date.now() - rawStarted;
+    const mb = (await stat(bundle)).size / 1e6;
+    console.info(
+      `Seed of ${mb.toFixed(1)} MB: the whole step ${seedMs} ms (verify, listings, import); the import through a helper pod ${importMs} ms (${(mb / (importMs / 1000)).toFixed(1)} MB/s, its start included); raw zstd -dc | ctr import ${rawMs} ms (${(mb / (rawMs / 1000)).toFixed(1)} MB/s)`,
+    );
+    expect(raw.exitCode).toBe(0);
+    expect(reports).toContain('2 of 2 images missing on node-a: streaming the bundle');
+    expect(reports.at(-1)).toMatch(/^imported \d+\.\d MiB; all 2 digests verified on node-a$/);
+    // what node-a's containerd holds, as ctr lists it
+    const listed = (await nodes.node('node-a').ctr(['images', 'ls'])).stdout;
+    for (const image of built.manifest.images)
+      expect(listed).toMatch(new RegExp(`^${image.reference}\\s+\\S+\\s+${image.digest}\\s`, 'm'));
+    // a pod from a seeded image, never pulled
+    await core.createNamespacedPod({
+      namespace: 'apps',
+      body: {
+        metadata: { name: 'seeded' },
+        spec: {
+          nodeName: 'node-a',
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'main', image: core_, imagePullPolicy: 'Never', command: IDLE }],
+        },
+      },
+    });
+    await eventually('the seeded pod Running', async () =>
+      isReady(await core.readNamespacedPod({ namespace: 'apps', name: 'seeded' })),
+    );
+    // the helper: created, exec'd into (the stream), deleted; none left
+    const seedEvents = (await plane.readAudit())
+      .filter((e) => e.user === HECATE && Date.parse(e.timestamp) >= started - 1_000)
+      .filter(
+        (e) =>
+          e.objectRef?.resource === 'pods' &&
+          e.objectRef.namespace === NAMESPACE &&
+          e.verb !== 'get' &&
+          e.verb !== 'list',
+      )
+      .map(describeEvent);
+    expect(seedEvents[0]).toBe('create pods hecate-system 201');
+    expect(seedEvents.at(-1)).toMatch(/^delete pods hecate-system\/hecate-seed-node-a-\S+ 200$/);
+    const left = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: helperSelector('seed') });
+    expect(left.items).toEqual([]);
   });
 });
