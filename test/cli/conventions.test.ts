@@ -119,6 +119,28 @@ describe('hecate completion zsh and fish', () => {
     expect(stdout.trim()).toBe('_hecate');
   });
 
+  /** zsh's own completion system needs a terminal; its builtins are stubbed to print what _hecate offers. */
+  it.runIf(HAS.zsh).each([
+    { words: ['hecate', ''], offers: 'prepare shutdown startup harbor-seed status console analyze bundle completion' },
+    { words: ['hecate', 'bundle', ''], offers: 'build' },
+    { words: ['hecate', 'completion', ''], offers: 'bash zsh fish' },
+    { words: ['hecate', 'shutdown', '-o', ''], offers: 'text json yaml' },
+    { words: ['hecate', 'shutdown', '--dry-run=s'], offers: 'client server' },
+    { words: ['hecate', 'startup', '--plan', ''], offers: '<files>' },
+  ])('given zsh and "$words<TAB>", then _hecate offers $offers', async ({ words, offers }) => {
+    const script = [
+      `source <(${HECATE} completion zsh) 2>/dev/null || true`,
+      `compadd() { shift $(( \${@[(i)--]} )); print -l -- "$@"; }`,
+      `_describe() { local -a a; a=("\${(@P)\${@[-1]}}"); print -l -- "\${a[@]%%:*}"; }`,
+      "_files() { print -- '<files>'; }",
+      'compset() { :; }',
+      `words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}`,
+      'print -- $(_hecate)',
+    ].join('\n');
+    const { stdout } = await run('zsh', ['-f', '-c', script], { cwd: ROOT });
+    expect(stdout.trim()).toBe(offers);
+  });
+
   it.runIf(HAS.fish).each([
     { line: 'hecate sh', offers: ['shutdown'] },
     { line: 'hecate bundle ', offers: ['build'] },
