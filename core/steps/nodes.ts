@@ -19,15 +19,21 @@ export function waitNodes(nodes: NodePort, intervalMs = 2_000): StepExecutor {
   };
 }
 
-/** Uncordons only the nodes Hecate recorded as cordoned, removing each from the record after it is done. */
+/**
+ * Uncordons only the nodes Hecate recorded as cordoned, removing each from the record after it is done. A node found
+ * schedulable already (a rerun after a crash between the uncordon and its record) is not sent a second one.
+ */
 export function uncordonNodes(nodes: NodePort): StepExecutor {
   return {
     check: async (_step, ctx) => ctx.outage().cordonedByHecate.length === 0,
     apply: async (_step, ctx) => {
       for (const name of ctx.outage().cordonedByHecate) {
         const node = await nodes.get(name);
-        if (node) await nodes.uncordon(name);
-        ctx.report(node ? `uncordoned ${name}` : `${name} no longer exists`);
+        const cordoned = node !== undefined && (node.unschedulable || node.cordonedBy !== undefined);
+        if (cordoned) await nodes.uncordon(name);
+        ctx.report(
+          !node ? `${name} no longer exists` : cordoned ? `uncordoned ${name}` : `${name} was already uncordoned`,
+        );
         await ctx.record((outage) => {
           outage.cordonedByHecate = outage.cordonedByHecate.filter((n) => n !== name);
         });

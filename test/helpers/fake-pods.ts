@@ -14,7 +14,7 @@ import type { FakeClock } from './fakes.js';
 /** One request that reached the fake API, with its answer and the fake time (ms since the cluster was made). */
 export interface FakeRequest {
   readonly atMs: number;
-  readonly verb: 'cordon' | 'evict' | 'delete';
+  readonly verb: 'cordon' | 'uncordon' | 'evict' | 'delete';
   readonly target: string;
   readonly code: number;
   readonly dryRun: boolean;
@@ -282,6 +282,7 @@ export class FakeNodes implements NodePort {
 
   async uncordon(name: string, options: MutationOptions = {}): Promise<void> {
     const view = this.views.get(name);
+    this.cluster.log('uncordon', name, view ? 200 : 404, options.dryRun);
     if (!view || options.dryRun) return;
     const { cordonedBy: _c, ...rest } = view;
     this.views.set(name, { ...rest, unschedulable: false });

@@ -5,10 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { outageRecord } from '../../../core/api/index.js';
-import { compilePlan } from '../../../core/plan/index.js';
+import { compilePlan, StepKind } from '../../../core/plan/index.js';
 import { runPlan } from '../../../core/run/runner.js';
 import { cordonNodes } from '../../../core/steps/cordon.js';
 import { drainNode } from '../../../core/steps/drain.js';
+import { uncordonNodes } from '../../../core/steps/nodes.js';
 import { atlasInput } from '../../helpers/atlas.js';
 import { FakeCluster } from '../../helpers/fake-pods.js';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
@@ -135,5 +136,45 @@ describe('cordon-nodes', () => {
     expect(cordons.every((r) => r.dryRun)).toBe(true);
     expect((store.latest?.outage.cordonedByHecate ?? []).length).toBe(0);
     for (const w of WORKERS) expect(cluster.nodes.views.get(w)?.unschedulable).toBe(false);
+  });
+});
+
+describe('uncordon-nodes', () => {
+  /** The startup's uncordon step alone, against the fake cluster, with `store`'s outage record. */
+  async function uncordon(cluster: FakeCluster, store: MemoryStore) {
+    const plan = compilePlan('startup', atlasInput());
+    const steps = plan.steps.filter((s) => s.kind === StepKind.Uncordon);
+    expect(steps).toHaveLength(1);
+    const reports: string[] = [];
+    await runPlan({
+      plan: { ...plan, steps },
+      action: 'startup',
+      executors: { [StepKind.Uncordon]: uncordonNodes(cluster.nodes) },
+      store,
+      clock: cluster.clock,
+      logger: silentLogger,
+      onEvent: (e) => (e.type === 'report' ? reports.push(e.message) : undefined),
+    });
+    return reports;
+  }
+
+  it('uncordons each node Hecate recorded and empties the record', async () => {
+    const cluster = world();
+    for (const w of WORKERS) await cluster.nodes.cordon(w, 'hecate');
+    const store = new MemoryStore({ outage: outageRecord.parse({ cordonedByHecate: WORKERS }) });
+    await uncordon(cluster, store);
+    expect(cluster.requests.filter((r) => r.verb === 'uncordon').map((r) => r.target)).toEqual(WORKERS);
+    for (const w of WORKERS) expect(cluster.nodes.views.get(w)?.unschedulable).toBe(false);
+    expect(store.latest?.outage.cordonedByHecate).toEqual([]);
+  });
+
+  it('on a rerun after a crash between an uncordon and its record, sends that node no second uncordon', async () => {
+    const cluster = world();
+    for (const w of WORKERS.slice(1)) await cluster.nodes.cordon(w, 'hecate'); // titan-04 was uncordoned
+    const store = new MemoryStore({ outage: outageRecord.parse({ cordonedByHecate: WORKERS }) });
+    const reports = await uncordon(cluster, store);
+    expect(cluster.requests.filter((r) => r.verb === 'uncordon').map((r) => r.target)).toEqual(WORKERS.slice(1));
+    expect(reports).toContain('titan-04 was already uncordoned');
+    expect(store.latest?.outage.cordonedByHecate).toEqual([]);
   });
 });
