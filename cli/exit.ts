@@ -7,6 +7,8 @@ export const ExitCode = {
   Unreachable: 4,
   /** 128 + SIGINT, as a shell reports a command ended by Ctrl-C. */
   Interrupted: 130,
+  /** 128 + SIGTERM: stopped by `systemctl stop`, `kill` or a host going down. */
+  Terminated: 143,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -29,4 +31,5 @@ Exit codes:
   2    bad usage or bad input (the message names the flag, file or field)
   3    refused by a gate, such as the UPS charge (see --ignore-ups)
   4    the cluster is unreachable (status)
-  130  interrupted (Ctrl-C): an executing run first stops at the next safe point; rerun to resume`;
+  130  interrupted (Ctrl-C): an executing run first stops at the next safe point; rerun to resume
+  143  stopped by SIGTERM (systemctl stop, kill): the same safe stop`;

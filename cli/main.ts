@@ -106,8 +106,9 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   const stderr = processWriter(process.stderr, 'stderr');
-  const interrupts = new Interrupts(() => process.exit(ExitCode.Interrupted), stderr);
-  process.on('SIGINT', () => interrupts.onSignal());
+  const interrupts = new Interrupts((code) => process.exit(code), stderr);
+  process.on('SIGINT', () => interrupts.onSignal('SIGINT'));
+  process.on('SIGTERM', () => interrupts.onSignal('SIGTERM'));
   const deps: CliDeps = {
     stdout: processWriter(process.stdout, 'stdout'),
     stderr,

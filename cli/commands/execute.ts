@@ -173,16 +173,17 @@ function stopOn(...signals: (AbortSignal | undefined)[]): { stop?: AbortSignal }
   return { stop: given.length === 1 ? (given[0] as AbortSignal) : AbortSignal.any(given) };
 }
 
-/** A run stopped by Ctrl-C at a safe point: exit 130 saying where, and that a rerun resumes there. */
+/** A run stopped by Ctrl-C (or SIGTERM) at a safe point: exit 130 (143) saying where, and that a rerun resumes there. */
 function interrupted(error: unknown, deps: CliDeps, rerun: string): ExitError | undefined {
   if (!(error instanceof RunStoppedError) || !deps.interrupts?.signal.aborted) return undefined;
+  const { words, code } = deps.interrupts.cause;
   const step = `step ${error.beforeStep.id} (${error.beforeStep.title})`;
   const where = error.waitCut
     ? `stopped while waiting on ${step}, which had acted: its wait was cut short and a rerun checks it again`
     : `stopped before ${step}: the step in flight finished, nothing after it started`;
   return new ExitError(
-    ExitCode.Interrupted,
-    `interrupted (Ctrl-C): ${where}. The state file records where; rerun ${rerun} to resume.`,
+    code,
+    `interrupted (${words}): ${where}. The state file records where; rerun ${rerun} to resume.`,
     { cause: error },
   );
 }

@@ -2,7 +2,8 @@
  * Ctrl-C (issue 20 item 6): a real `hecate` child gets SIGINT as a terminal sends it. During an executing startup's
  * long wait (the API server on a closed port: the cold boot's "wait for the API"), it stops at a safe point, says it
  * was interrupted, exits 130 and leaves a whole state file that records the step in flight and where it stopped; a
- * rerun resumes there. With nothing executing (a status watch), Ctrl-C exits 130 at once.
+ * rerun resumes there. With nothing executing (a status watch), Ctrl-C exits 130 at once. SIGTERM (`systemctl stop`)
+ * takes the same safe stop and exits 143.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -107,6 +108,20 @@ describe('Ctrl-C', () => {
     expect(await rerun.exited).toBe(130);
   }, 120_000);
 
+  it('given SIGTERM (systemctl stop) during an executing startup, then the same safe stop, exit 143', async () => {
+    const state = join(home, 'state-term');
+    const args = ['startup', '--execute', '--ignore-ups', '--plan', plan, '--kubeconfig', kubeconfig];
+    const run = hecate([...args, '--state-file', state], home);
+    await until('the API wait', () => /→ 2\. Wait for the Kubernetes API/.test(run.stderr()));
+    run.process.kill('SIGTERM');
+    expect(await run.exited).toBe(143);
+    expect(run.stderr()).toContain('SIGTERM: stopping at the next safe point');
+    expect(run.stderr()).toMatch(/^hecate: interrupted \(SIGTERM\): stopped while waiting on step api\/wait /m);
+    const saved = JSON.parse(await readFile(state, 'utf8'));
+    expect(saved.progress.steps.at(-1)).toMatchObject({ id: 'api/wait', state: 'running' });
+    expect(saved.progress.stopped).toMatchObject({ beforeStep: 'api/wait', reason: 'stopped by SIGTERM' });
+  }, 120_000);
+
   it('given a status watch (nothing executing), then it exits 130 at once saying interrupted', async () => {
     const run = hecate(['status', '--watch', '--offline', '--plan', plan, '--state-file', join(home, 'none')], home);
     await until('the first screen', () => run.stdout().includes('atlas'));
@@ -126,7 +141,8 @@ describe('Interrupts: what each Ctrl-C does', () => {
     let exited = 0;
     let text = '';
     const interrupts = new Interrupts(
-      () => {
+      (code) => {
+        expect(code).toBe(130);
         exited++;
       },
       (t) => {
@@ -140,5 +156,24 @@ describe('Interrupts: what each Ctrl-C does', () => {
     expect(interrupts.signal.aborted).toBe(aborted);
     if (aborted) expect(interrupts.signal.reason).toBe('interrupted by Ctrl-C');
     expect(text).toMatch(said);
+  });
+
+  it('given SIGTERM, then the same safe stop, in its own words, and 143 from a second one', () => {
+    const codes: number[] = [];
+    let text = '';
+    const interrupts = new Interrupts(
+      (code) => codes.push(code),
+      (t) => {
+        text += t;
+      },
+    );
+    interrupts.hold();
+    interrupts.onSignal('SIGTERM');
+    expect(codes).toEqual([]);
+    expect(interrupts.signal.reason).toBe('stopped by SIGTERM');
+    expect(interrupts.cause).toEqual({ words: 'SIGTERM', code: 143 });
+    interrupts.onSignal('SIGTERM');
+    expect(codes).toEqual([143]);
+    expect(text).toMatch(/hecate: terminated \(SIGTERM\)\n$/);
   });
 });
