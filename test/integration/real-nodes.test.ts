@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, PolicyV1Api, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { execa } from 'execa';
@@ -19,6 +19,7 @@ import { KubeNodes } from '../../adapters/kube/nodes.js';
 import { KubePods } from '../../adapters/kube/pods.js';
 import { HelperPodAccess } from '../../adapters/node-access/helper-pod.js';
 import { helperSelector } from '../../adapters/node-access/helper-pod-spec.js';
+import { SshNodeAccess } from '../../adapters/node-access/ssh.js';
 import { systemClock } from '../../adapters/system.js';
 import { outageRecord, type PowerPlanSpec } from '../../core/api/index.js';
 import type { DrainOptions } from '../../core/drain/options.js';
@@ -54,6 +55,7 @@ import { type Registry, requireRegistry, startRegistry } from '../helpers/regist
 const bed = requireBed();
 const real = requireRealNodes();
 const registryTools = requireRegistry();
+const SSHD = '/usr/sbin/sshd';
 const MiB = 1024 * 1024;
 const HECATE = 'hecate-operator';
 const NAMESPACE = 'hecate-system';
@@ -577,5 +579,74 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
     expect(seedEvents.at(-1)).toMatch(/^delete pods hecate-system\/hecate-seed-node-a-\S+ 200$/);
     const left = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: helperSelector('seed') });
     expect(left.items).toEqual([]);
+  });
+  it("powers node-b off over SSH: an sshd inside the node, Hecate's script and `systemctl poweroff` end its PID 1", async () => {
+    const node = nodes.node('node-b');
+    const dir = await mkdtemp(join(plane.dir, 'ssh-'));
+    const keygen = (file: string) => execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, file)]);
+    await Promise.all([keygen('host_key'), keygen('client_key')]);
+    await copyFile(join(dir, 'client_key.pub'), join(dir, 'authorized_keys'));
+    await writeFile(join(dir, 'known_hosts'), '');
+    const config = [
+      'Port 2222',
+      `ListenAddress ${node.slot.ip}`,
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'UsePAM no',
+      'StrictModes no',
+    ];
+    await writeFile(join(dir, 'sshd_config'), `${config.join('\n')}\n`);
+    // the node's /run is its own: sshd's privilege separation folder is made in there
+    const sshd = node.inside('sshd', [
+      'sh',
+      '-c',
+      `mkdir -p /run/sshd && exec ${SSHD} -D -e -f ${join(dir, 'sshd_config')}`,
+    ]);
+    const access = new SshNodeAccess({
+      user: 'root',
+      keyFile: join(dir, 'client_key'),
+      port: 2222,
+      knownHostsFile: join(dir, 'known_hosts'),
+      connectTimeoutSeconds: 5,
+    });
+    await eventually('sshd answers on node-b', async () => {
+      await access.powerOff({ name: 'node-b', address: node.slot.ip }, ['true'], { dryRun: true });
+      return true;
+    });
+    const spec = { ...specWith(BED_IMAGES.helper, ['node-b']) };
+    spec.powerOff = { ...spec.powerOff, method: 'ssh' };
+    spec.nodes = [{ name: 'node-b', role: 'worker', order: 1, address: node.slot.ip }];
+    const plan = compilePlan('shutdown', planFor(spec));
+    const own = new MemoryStore({ outage: outageRecord.parse({}) });
+    const reports: string[] = [];
+    const started = Date.now();
+    await runPlan({
+      plan: { ...plan, steps: plan.steps.filter((s) => s.kind === 'power-off-node') },
+      action: 'shutdown',
+      executors: { 'power-off-node': powerOffNode(access, new KubeNodes(hecate), spec, { intervalMs: 500 }) },
+      store: own,
+      clock: systemClock,
+      logger: silentLogger,
+      onEvent: (e) => (e.type === 'report' ? reports.push(e.message) : undefined),
+    });
+    // the only node of this plan is the last: the step does not wait for it (the API would go with it); the bed does
+    await eventually('node-b off', () => !node.isOn(), { timeoutMs: 10_000, intervalMs: 20 });
+    console.info(`SSH power-off of a real node: the node ended ${Date.now() - started} ms after the step started`);
+    await node.poweredOff();
+    expect(reports).toEqual([
+      'power-off sent to node-b (ssh)',
+      'not waiting for node-b: last node, the API goes with it',
+    ]);
+    expect(sshd.hasExited()).toBe(true);
+    expect(own.latest?.outage.poweredOff).toEqual(['node-b']);
+    await eventually(
+      'node-b not Ready',
+      async () => ready(await core.readNode({ name: 'node-b' }))?.status !== 'True',
+      {
+        timeoutMs: 30_000,
+      },
+    );
   });
 });

@@ -285,8 +285,12 @@ export class RealNode {
     });
   }
 
-  /** A process inside the node's namespaces (nsenter into PID 1's); dies with the node. */
-  private inside(name: string, argv: string[]): Component {
+  /**
+   * A process inside the node's namespaces (nsenter into PID 1's): it sees the node's mounts and PID 1, and dies
+   * with the node (e.g. an sshd whose sessions power the node off). Logs in the node's logs/<name>.log.
+   */
+  inside(name: string, argv: string[]): Component {
+    if (!this.isOn()) throw new Error(`${this.name} is off`);
     return spawnComponent(
       `${this.name}-${name}`,
       this.tools.nsenter,
