@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from './bed/index.js';
-import { diffEndStates, type EndState, extraSends, seededRandom, sendsOf } from './helpers/chaos.js';
+import { SA_USER } from './fixtures/operator/bed.js';
+import { diffEndStates, diffSends, type EndState, seededRandom, sendsOf } from './helpers/chaos.js';
 import { HECATE_USER } from './helpers/e2e.js';
 
 const reference: EndState = {
@@ -15,15 +16,23 @@ const reference: EndState = {
   outageOpen: false,
   runFinished: true,
   unsettled: [],
+  events: { startup: { phase: 'Succeeded', unsettled: [] } },
 };
 
 let id = 0;
-function request(verb: string, resource: string, name: string, at: number, namespace?: string): AuditEvent {
+function request(
+  verb: string,
+  resource: string,
+  name: string,
+  at: number,
+  namespace?: string,
+  user = HECATE_USER,
+): AuditEvent {
   return {
     auditID: `a${id++}`,
     stage: 'ResponseComplete',
     verb,
-    user: HECATE_USER,
+    user,
     groups: [],
     objectRef: { resource, name, ...(namespace ? { namespace } : {}) },
     requestURI: `/x?fieldManager=hecate`,
@@ -44,11 +53,13 @@ describe('the chaos judges', () => {
       nodes: { ...reference.nodes, 'titan-04': { cordoned: true, on: true } },
       outageOpen: true,
       unsettled: ['chain/gitea:running'],
+      events: { startup: { phase: 'Running', unsettled: ['uncordon/titan-04:running'] } },
     };
     expect(diffEndStates(reference, actual)).toEqual([
       'node titan-04: {"cordoned":false,"on":true} → {"cordoned":true,"on":true}',
       'outage open: false → true',
       'steps left running or failed: [] → [chain/gitea:running]',
+      'startup PowerEvent: {"phase":"Succeeded","unsettled":[]} → {"phase":"Running","unsettled":["uncordon/titan-04:running"]}',
     ]);
   });
 
@@ -83,6 +94,18 @@ describe('the chaos judges', () => {
     });
   });
 
+  it("counts the operator's requests with the CLI's (a cordon re-sent by a new leader is seen); others' are not", () => {
+    const events = [
+      request('patch', 'nodes', 'titan-04', 100, undefined, SA_USER),
+      request('patch', 'nodes', 'titan-04', 200, undefined, HECATE_USER),
+      request('patch', 'nodes', 'titan-04', 300, undefined, 'system:serviceaccount:kube-system:node-controller'),
+    ];
+    expect(sendsOf(events, windows, new Map())).toEqual({ 'cordon titan-04': 2 });
+    expect(diffSends({ 'cordon titan-04': 1 }, sendsOf(events, windows, new Map()))).toEqual([
+      'cordon titan-04: sent 2×, 1× without a kill',
+    ]);
+  });
+
   it('given a power-off or an uncordon sent twice, then it is flagged; a re-sent chain apply or resume is not', () => {
     const ref = { 'power-off titan-04': 1, 'uncordon titan-04': 1, 'apply-chain deployments/gitea/gitea': 1 };
     const actual = {
@@ -91,9 +114,17 @@ describe('the chaos judges', () => {
       'apply-chain deployments/gitea/gitea': 2,
       'resume kustomizations/flux-system/apps': 1,
     };
-    expect(extraSends(ref, actual)).toEqual([
+    expect(diffSends(ref, actual)).toEqual([
       'power-off titan-04: sent 2×, 1× without a kill',
       'uncordon titan-04: sent 2×, 1× without a kill',
+    ]);
+  });
+
+  it('given a power-off or a resume a resumed run never sent, then it is flagged too', () => {
+    const ref = { 'power-off titan-03': 1, 'resume kustomizations/flux-system/vault': 1, 'cordon titan-04': 1 };
+    expect(diffSends(ref, { 'cordon titan-04': 1 })).toEqual([
+      'power-off titan-03: sent 0×, 1× without a kill',
+      'resume kustomizations/flux-system/vault: sent 0×, 1× without a kill',
     ]);
   });
 

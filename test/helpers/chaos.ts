@@ -1,23 +1,36 @@
 /**
- * The chaos runner: a crash of the CLI at any instant of a shutdown or a cold-boot startup resumes, on a rerun, to
- * the end state an uninterrupted run leaves, having sent each destructive request at most once.
+ * The chaos runner: a crash at any instant of a shutdown or a cold-boot startup, through either front door, resumes
+ * to the end state an uninterrupted run leaves, having sent each destructive request at most once.
  *
- * On one Atlas bed: a reference cycle (shutdown, the power cut, startup with the bootstrap chain) runs without a
- * kill and measures each run; then every trial cycle SIGKILLs `hecate <mode> --execute` at an instant drawn
- * uniformly over that mode's measured duration (one seeded stream, printed so that a failure replays), reruns the
- * same command until it exits 0, and compares what the cycle left (nodes, Flux, the chain, the state file) and what
- * it sent (from the audit log, and the power-off helper pods) with the reference. Used by `npm run chaos`
- * (hack/chaos.ts) and by test/integration/chaos.test.ts with a small fixed seed.
+ * On one Atlas bed with the operator deployed (two replicas on one Lease, a killed one replaced as a Deployment
+ * would): a reference cycle per door (shutdown, the power cut, startup with the bootstrap chain) runs without a kill
+ * and measures each mode; then every trial cycle kills at an instant drawn uniformly over that mode's measured
+ * duration (one seeded stream, printed so that a failure replays) and compares what the cycle left (nodes, Flux, the
+ * chain, the state file, the PowerEvents) and what it sent (from the audit log, and the power-off helper pods) with
+ * its door's reference.
+ *
+ * - CLI door: `hecate <mode> --execute`, SIGKILLed and run again until it exits 0; the startup hands off to the
+ *   operator, which finishes the event.
+ * - Operator door: the shutdown is a PowerEvent the operator executes; the cold boot is the CLI's, handed off to the
+ *   operator. A kill SIGKILLs the operator's leader (a new replica starts; the follower takes the Lease).
+ * - Either door: a kill of the API server stops the bed's kube-apiserver for 4 s.
+ *
+ * Used by `npm run chaos` (hack/chaos.ts) and by test/integration/chaos.test.ts with a small fixed seed.
  */
-import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { KubeFlux } from '../../adapters/kube/flux.js';
-import type { ObjectRef, PowerPlanSpec } from '../../core/api/index.js';
+import { type ObjectRef, type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
+import { fromYaml } from '../../core/yaml.js';
 import { type AuditEvent, MUTATING_VERBS } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
 import { snapshotFiles } from '../bed/snapshot.js';
-import { type E2e, HECATE_USER, isRunLease, spawnCli, suspendedFlux, waitForReady } from './e2e.js';
+import { NS, type OperatorBed, SA_USER, startOperatorBed } from '../fixtures/operator/bed.js';
+import type { OperatorProcess } from '../fixtures/operator/process.js';
+import { type E2e, HECATE_USER, isRunLease, spawnCli, suspendedFlux, waitForReady, withPausedApps } from './e2e.js';
 
 export type ChaosMode = 'shutdown' | 'startup';
+export type Door = 'cli' | 'operator';
 
 /** Seeded numbers in [0, 1) (mulberry32): a printed seed replays the same kill instants. */
 export function seededRandom(seed: number): () => number {
@@ -43,6 +56,8 @@ export interface EndState {
   outageOpen: boolean;
   runFinished: boolean;
   unsettled: string[];
+  /** The cycle's PowerEvents by role (`shutdown`, `startup`): phase, and steps left running or failed. */
+  events: Record<string, { phase: string; unsettled: string[] }>;
 }
 
 /** One line per difference, `what: reference → actual`; empty when the end states match. */
@@ -69,6 +84,10 @@ export function diffEndStates(reference: EndState, actual: EndState): string[] {
   if (!same(reference.unsettled, actual.unsettled)) {
     out.push(`steps left running or failed: [${reference.unsettled.join(', ')}] → [${actual.unsettled.join(', ')}]`);
   }
+  for (const role of new Set([...Object.keys(reference.events), ...Object.keys(actual.events)])) {
+    const [r, a] = [reference.events[role], actual.events[role]];
+    if (!same(r, a)) out.push(`${role} PowerEvent: ${JSON.stringify(r)} → ${JSON.stringify(a)}`);
+  }
   return out;
 }
 
@@ -90,13 +109,23 @@ export const IDEMPOTENT_RESENDS: readonly { prefix: string; why: string }[] = [
   },
 ];
 
-/** The sends of `actual` beyond the reference's count, other than the idempotent ones; empty when none. */
-export function extraSends(reference: Sends, actual: Sends): string[] {
-  return Object.entries(actual)
-    .filter(([key, n]) => n > (reference[key] ?? 0))
-    .filter(([key]) => !IDEMPOTENT_RESENDS.some((r) => key.startsWith(r.prefix)))
-    .map(([key, n]) => `${key}: sent ${n}×, ${reference[key] ?? 0}× without a kill`);
+/**
+ * The sends of `actual` that differ from the reference's counts, other than the idempotent resends; empty when none.
+ * More is a destructive request sent twice; fewer is one a resumed run never sent (a node left for the power cut to
+ * take down uncleanly, a Flux object never resumed).
+ */
+export function diffSends(reference: Sends, actual: Sends): string[] {
+  const keys = [...new Set([...Object.keys(reference), ...Object.keys(actual)])];
+  return keys
+    .filter((key) => (actual[key] ?? 0) !== (reference[key] ?? 0))
+    .filter(
+      (key) => (actual[key] ?? 0) < (reference[key] ?? 0) || !IDEMPOTENT_RESENDS.some((r) => key.startsWith(r.prefix)),
+    )
+    .map((key) => `${key}: sent ${actual[key] ?? 0}×, ${reference[key] ?? 0}× without a kill`);
 }
+
+/** Hecate's two users: the CLI's and the operator's ServiceAccount. */
+export const HECATE_USERS: readonly string[] = [HECATE_USER, SA_USER];
 
 /** The destructive sends of one cycle: Hecate's mutations in each mode's window, and the power-off helpers. */
 export function sendsOf(
@@ -110,7 +139,7 @@ export function sendsOf(
   };
   const seen = new Set<string>();
   for (const e of events) {
-    if (e.user !== HECATE_USER || e.stage !== 'ResponseComplete' || e.dryRun || isRunLease(e)) continue;
+    if (!HECATE_USERS.includes(e.user) || e.stage !== 'ResponseComplete' || e.dryRun || isRunLease(e)) continue;
     if (!(MUTATING_VERBS as readonly string[]).includes(e.verb) || seen.has(e.auditID)) continue;
     seen.add(e.auditID);
     const at = Date.parse(e.timestamp);
@@ -156,8 +185,13 @@ export function watchPowerOffHelpers(kc: KubeConfig): { helpers: Map<string, Set
   return { helpers, stop: () => clearInterval(timer) };
 }
 
-/** The end state of the bed and the state file now. */
-export async function endState(e2e: E2e, spec: PowerPlanSpec): Promise<EndState> {
+/** The end state of the bed, the state file and the cycle's PowerEvents (by role) now. */
+export async function endState(
+  bed: OperatorBed,
+  spec: PowerPlanSpec,
+  events: Record<string, string>,
+): Promise<EndState> {
+  const { e2e } = bed;
   const core = e2e.plane.kubeConfig.makeApiClient(CoreV1Api);
   const nodes = Object.fromEntries(
     (await core.listNode()).items.map((n) => {
@@ -179,6 +213,20 @@ export async function endState(e2e: E2e, spec: PowerPlanSpec): Promise<EndState>
     unsettled: (state?.progress?.steps ?? [])
       .filter((s) => s.state === 'running' || s.state === 'failed')
       .map((s) => `${s.id}:${s.state}`),
+    events: Object.fromEntries(
+      await Promise.all(
+        Object.entries(events).map(async ([role, name]) => {
+          const event = await bed.getEvent(name);
+          const steps = event.status?.progress?.steps ?? [];
+          // the operator's last status (operator/reconcile/last-status.ts) is Succeeded with the power-offs it
+          // announces recorded running: it writes nothing after them; a new leader confirms them done
+          const announced = (s: { id: string; state: string }) =>
+            event.status?.phase === 'Succeeded' && s.state === 'running' && s.id.startsWith('power-off/');
+          const unsettled = steps.filter((s) => (s.state === 'running' && !announced(s)) || s.state === 'failed');
+          return [role, { phase: event.status?.phase ?? '', unsettled: unsettled.map((s) => `${s.id}:${s.state}`) }];
+        }),
+      ),
+    ),
   };
 }
 
@@ -210,62 +258,268 @@ export async function powerCut(e2e: E2e, spec: PowerPlanSpec): Promise<void> {
   );
 }
 
-/** What is killed, and when (ms after the mode's first process started). */
+/** What is killed, and when (ms after the mode started). */
 export interface Kill {
-  /** `cli`: SIGKILL of the CLI process. `api`: the bed's kube-apiserver stopped, and started again `downMs` later. */
-  what: 'cli' | 'api';
+  /**
+   * `door`: the front door's process: the CLI (SIGKILL, then the same command again) or the operator's leader
+   * (SIGKILL; a new replica starts, the follower takes the Lease). `api`: the bed's kube-apiserver stopped, and
+   * started again `downMs` later.
+   */
+  what: 'door' | 'api';
   atMs: number;
   downMs?: number;
+  /** Operator door, startup: `atMs` counts from the CLI's hand-off (its exit), not from the start of the mode. */
+  afterHandOff?: boolean;
 }
 
 export interface ModeRun {
-  /** Wall time of each process, killed ones included. */
+  /** Wall time of each process (killed ones included) or of the PowerEvent, with its exit code or phase. */
   runs: { ms: number; exit: number | string }[];
-  /** When the kill landed, in ms after the first process started; undefined without a kill or when it ended first. */
+  /** When the kill landed, in ms after the mode started; undefined without a kill or when the mode ended first. */
   killedAtMs?: number;
+  /** Who was killed, for the report (the leader's identity). */
+  killed?: string;
+  /** The startup PowerEvent the CLI handed the cold boot to. */
+  handedTo?: string;
   from: number;
   to: number;
   output: string;
 }
 
 /**
- * `hecate <mode> --execute`, with `kill` at its instant when given, then rerun until it exits 0 (at most 5 runs). After
- * a CLI kill only a SIGKILLed run is rerun; after an API kill any failed run is (the CLI may stop on the outage).
+ * The operator as a Deployment of `count` replicas keeps it: a replica that dies is replaced by a new one with a new
+ * identity (a new pod). One of them holds the Lease and acts.
  */
-export async function runMode(e2e: E2e, mode: ChaosMode, kill?: Kill): Promise<ModeRun> {
-  const from = Date.now();
+export class OperatorReplicas {
+  private started = 0;
+  private readonly live: OperatorProcess[] = [];
+
+  constructor(
+    private readonly bed: OperatorBed,
+    private readonly count = 2,
+  ) {}
+
+  /** Starts replicas until `count` are alive. */
+  topUp(): void {
+    for (let i = this.live.length - 1; i >= 0; i--) if (this.live[i]?.hasExited()) this.live.splice(i, 1);
+    while (this.live.length < this.count) this.live.push(this.bed.startOperator(`chaos-${++this.started}`));
+  }
+
+  /** The replica holding the Lease, if one does. */
+  async leader(): Promise<OperatorProcess | undefined> {
+    const coordination = this.bed.e2e.plane.kubeConfig.makeApiClient(CoordinationV1Api);
+    const lease = await coordination
+      .readNamespacedLease({ name: 'hecate-operator', namespace: NS })
+      .catch(() => undefined);
+    const holder = lease?.spec?.holderIdentity;
+    return this.live.find((op) => op.options.identity === holder && !op.hasExited());
+  }
+
+  /** Starts the replicas and waits until one leads. */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    this.topUp();
+    await eventually('an operator replica to lead', async () => (await this.leader()) !== undefined, { timeoutMs });
+  }
+
+  /** SIGKILLs the leader (none: the first live replica) and starts a replacement; the killed identity. */
+  async killLeader(): Promise<string> {
+    const victim = (await this.leader()) ?? this.live[0];
+    await victim?.stop('SIGKILL');
+    this.topUp();
+    return victim?.options.identity ?? 'none';
+  }
+
+  tails(lines = 15): string {
+    return this.live.map((op) => `${op.options.identity}:\n${op.tail(lines)}`).join('\n');
+  }
+}
+
+/** A bed for the chaos runner: the Atlas bed with the operator deployed, and the seeded plan's spec. */
+export interface ChaosBed {
+  bed: OperatorBed;
+  replicas: OperatorReplicas;
+  spec: PowerPlanSpec;
+}
+
+/**
+ * The chaos runner's bed: the Atlas bed with the apps Kustomization paused by someone before the power event (it
+ * must stay suspended), the operator deployed as two replicas, and the plan's spec.
+ */
+export async function startChaosBed(): Promise<ChaosBed & { stop(): Promise<void> }> {
+  const bed = await startOperatorBed({ scenario: withPausedApps, drainTimeout: '4s' });
+  try {
+    const spec = parseOrThrow(powerPlan, fromYaml(await readFile(bed.e2e.planPath, 'utf8')), bed.e2e.planPath).spec;
+    const replicas = new OperatorReplicas(bed);
+    await replicas.ready();
+    return { bed, replicas, spec, stop: () => bed.stop() };
+  } catch (error) {
+    await bed.stop();
+    throw error;
+  }
+}
+
+/** Fires the kill at its instant after `from` (unless cancelled first) and remembers when it landed. */
+class KillTimer {
+  killedAtMs?: number;
+  killed?: string;
+  private landed: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(kill: Kill | undefined, from: number, act: (kill: Kill) => Promise<string | undefined>) {
+    if (!kill) return;
+    this.timer = setTimeout(
+      () => {
+        this.killedAtMs = Date.now() - from;
+        this.landed = act(kill).then((who) => {
+          if (who) this.killed = who;
+        });
+      },
+      Math.max(0, from + kill.atMs - Date.now()),
+    );
+  }
+
+  /** No kill after this; resolves when a landed one (an API outage included) is over. */
+  async settle(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.landed;
+  }
+
+  /** Resolves when a landed kill is over (the API server back). */
+  over(): Promise<void> {
+    return this.landed;
+  }
+}
+
+/**
+ * `hecate <mode> --execute` run again until it exits 0 (at most 5 runs): after a SIGKILL, and after any failure once
+ * an API outage has landed (the CLI may stop on the outage). `onChild` hands the timer a way to kill this run.
+ */
+async function runCli(
+  e2e: E2e,
+  mode: ChaosMode,
+  timer: KillTimer,
+  apiKill: boolean,
+  onChild: (kill: () => void) => void,
+): Promise<Pick<ModeRun, 'runs' | 'output'>> {
   const runs: ModeRun['runs'] = [];
   let output = '';
-  let killedAtMs: number | undefined;
-  let apiBack: Promise<void> | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
-    await apiBack;
+    await timer.over();
     const started = Date.now();
     const child = spawnCli([mode, ...e2e.args('--execute')], e2e.env);
-    let exit: number | string | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    if (attempt === 0 && kill) {
-      timer = setTimeout(() => {
-        if (exit !== undefined) return;
-        killedAtMs = Date.now() - started;
-        if (kill.what === 'cli') child.kill();
-        else apiBack = apiOutage(e2e, kill.downMs ?? 4_000);
-      }, kill.atMs);
-    }
-    exit = await child.exited;
-    clearTimeout(timer);
+    onChild(attempt === 0 ? () => child.kill() : () => {});
+    const exit = await child.exited;
     runs.push({ ms: Date.now() - started, exit });
     output += `\n--- ${mode} run ${attempt + 1} (exit ${exit}) ---\n${child.output().slice(-6000)}`;
-    if (exit === 0) {
-      await apiBack;
-      return { runs, ...(killedAtMs !== undefined ? { killedAtMs } : {}), from, to: Date.now(), output };
-    }
-    const rerun = kill?.what === 'api' ? killedAtMs !== undefined : exit === 'SIGKILL';
-    if (!rerun) break;
+    if (exit === 0) return { runs, output };
+    if (exit !== 'SIGKILL' && !(apiKill && timer.killedAtMs !== undefined)) break;
   }
-  await apiBack;
   throw new Error(`hecate ${mode} --execute did not complete after ${runs.length} run(s):${output}`);
 }
+
+/** Waits for a PowerEvent to end, reading through API outages and keeping the replicas topped up. */
+async function eventEnd(cb: ChaosBed, name: string, timeoutMs = 240_000): Promise<PowerEvent> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    cb.replicas.topUp();
+    const event = await cb.bed.getEvent(name).catch(() => undefined);
+    const phase = event?.status?.phase;
+    if (event && (phase === 'Succeeded' || phase === 'Failed')) return event;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `PowerEvent ${name} did not end in ${timeoutMs / 1000} s: ${JSON.stringify(event?.status?.conditions)}\n${cb.replicas.tails()}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The hand-off line the CLI prints after a successful startup: `Handed back to the operator: PowerEvent ns/name`. */
+function handedTo(output: string): string {
+  const match = /Handed back to the operator: PowerEvent [^/\s]+\/(\S+)/.exec(output);
+  if (!match?.[1]) throw new Error(`the startup did not hand the cold boot to the operator:${output.slice(-3000)}`);
+  return match[1];
+}
+
+/**
+ * One mode through one door, with `kill` at its instant: the CLI run (and, for a startup, the operator finishing the
+ * handed-off event) or, for an operator-door shutdown, the PowerEvent `eventName` executed by the operator.
+ */
+export async function runMode(
+  cb: ChaosBed,
+  door: Door,
+  mode: ChaosMode,
+  eventName: string,
+  kill?: Kill,
+): Promise<ModeRun> {
+  const { e2e } = cb.bed;
+  const from = Date.now();
+  let killCli: () => void = () => {};
+  const act = async (k: Kill) => {
+    if (k.what === 'api') {
+      await apiOutage(e2e, k.downMs ?? 4_000);
+      return 'kube-apiserver';
+    }
+    if (door === 'operator') return cb.replicas.killLeader();
+    killCli();
+    return 'cli';
+  };
+  const onHandOff = door === 'operator' && mode === 'startup' && kill?.afterHandOff === true;
+  let timer = new KillTimer(onHandOff ? undefined : kill, from, act);
+  try {
+    if (door === 'operator' && mode === 'shutdown') {
+      await cb.bed.createEvent(eventName, { action: 'shutdown', planRef: { name: 'atlas' }, execute: true });
+      const event = await eventEnd(cb, eventName);
+      // the last status comes before the control plane's power-offs: the power is cut once the operator has
+      // delivered them and seen each node down (a power-off never sent shows in the sends)
+      const delivered = () =>
+        nodesOff(e2e) &&
+        cb.bed.operators.some((op) =>
+          op.logs.some((l) => l.message === 'Finished the plan' && l.powerEvent === `${NS}/${eventName}`),
+        );
+      await eventually('the operator to deliver the last power-offs', async () => delivered(), {
+        timeoutMs: 90_000,
+      }).catch(() => undefined);
+      await timer.settle();
+      const runs = [{ ms: Date.now() - from, exit: event.status?.phase ?? '' }];
+      if (event.status?.phase !== 'Succeeded') {
+        throw new Error(`PowerEvent ${eventName} ended ${event.status?.phase}\n${cb.replicas.tails()}`);
+      }
+      return finished(runs, '');
+    }
+    const cli = await runCli(e2e, mode, timer, kill?.what === 'api', (k) => {
+      killCli = k;
+    });
+    if (door === 'cli') await timer.settle(); // the CLI door kills the CLI: none after it ended
+    if (mode === 'shutdown') {
+      await timer.settle();
+      return finished(cli.runs, cli.output);
+    }
+    const name = handedTo(cli.output);
+    if (onHandOff) timer = new KillTimer(kill, Date.now(), act);
+    const event = await eventEnd(cb, name);
+    await timer.settle();
+    if (event.status?.phase !== 'Succeeded') {
+      throw new Error(`the handed-off PowerEvent ${name} ended ${event.status?.phase}\n${cb.replicas.tails()}`);
+    }
+    return { ...finished(cli.runs, cli.output), handedTo: name };
+  } finally {
+    await timer.settle();
+  }
+
+  function finished(runs: ModeRun['runs'], output: string): ModeRun {
+    return {
+      runs,
+      ...(timer.killedAtMs !== undefined ? { killedAtMs: timer.killedAtMs } : {}),
+      ...(timer.killed !== undefined ? { killed: timer.killed } : {}),
+      from,
+      to: Date.now(),
+      output,
+    };
+  }
+}
+
+const nodesOff = (e2e: E2e) => e2e.sims.kubelet.nodeNames.every((node) => !e2e.sims.kubelet.isOn(node));
 
 /** The API server goes away (a control-plane node's power cut, etcd losing quorum) and comes back `downMs` later. */
 async function apiOutage(e2e: E2e, downMs: number): Promise<void> {
@@ -275,27 +529,37 @@ async function apiOutage(e2e: E2e, downMs: number): Promise<void> {
 }
 
 export interface CycleResult {
+  door: Door;
   shutdown: ModeRun;
   startup: ModeRun;
   end: EndState;
   sends: Sends;
 }
 
-/** One power event: shutdown, the power cut, startup; each mode with the kill given for it. */
+let cycles = 0;
+
+/** One power event through one door: shutdown, the power cut, startup; each mode with the kill given for it. */
 export async function cycle(
-  e2e: E2e,
-  spec: PowerPlanSpec,
+  cb: ChaosBed,
+  door: Door,
   kills: Partial<Record<ChaosMode, Kill>> = {},
 ): Promise<CycleResult> {
+  const { e2e } = cb.bed;
+  const shutdownEvent = `chaos-${Date.now().toString(36)}-${++cycles}`;
   const watch = watchPowerOffHelpers(e2e.plane.kubeConfig);
   try {
-    const shutdown = await runMode(e2e, 'shutdown', kills.shutdown);
-    await powerCut(e2e, spec);
-    const startup = await runMode(e2e, 'startup', kills.startup);
+    await cb.replicas.ready();
+    const shutdown = await runMode(cb, door, 'shutdown', shutdownEvent, kills.shutdown);
+    await powerCut(e2e, cb.spec);
+    const startup = await runMode(cb, door, 'startup', '', kills.startup);
     await new Promise((resolve) => setTimeout(resolve, 300)); // the helper watch's last look
-    const end = await endState(e2e, spec);
+    const events: Record<string, string> = {
+      ...(door === 'operator' ? { shutdown: shutdownEvent } : {}),
+      ...(startup.handedTo ? { startup: startup.handedTo } : {}),
+    };
+    const end = await endState(cb.bed, cb.spec, events);
     const sends = sendsOf(await e2e.plane.readAudit(), { shutdown, startup }, watch.helpers);
-    return { shutdown, startup, end, sends };
+    return { door, shutdown, startup, end, sends };
   } finally {
     watch.stop();
   }

@@ -1,68 +1,101 @@
 /**
- * The chaos runner with a small fixed seed: a reference power event on the Atlas bed, then two more, each with the
- * CLI SIGKILLed once during the shutdown and once during the startup at seeded instants over the measured run;
- * every rerun ends where the reference ended and sends no destructive request twice (test/helpers/chaos.ts).
- * `npm run chaos -- --kills 100` runs many more.
+ * The chaos runner with a small fixed seed, on the Atlas bed with the operator deployed (two replicas): a reference
+ * power event per front door, then
+ * - two through the CLI door, each with the CLI SIGKILLed once during the shutdown and once during the startup, at
+ *   seeded instants over the measured run;
+ * - one through the operator door: the operator's leader SIGKILLed during the shutdown PowerEvent at a seeded
+ *   instant, and again during the cold boot's hand-off (after the CLI handed the startup to the operator).
+ * Every resumed event ends where its door's reference ended and sends no destructive request twice
+ * (test/helpers/chaos.ts). `npm run chaos -- --kills 100` runs many more, API-server kills among them.
  */
-import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
-import { fromYaml } from '../../core/yaml.js';
 import { requireBed } from '../bed/index.js';
-import { type CycleResult, cycle, diffEndStates, extraSends, seededRandom } from '../helpers/chaos.js';
-import { type E2e, startE2e, withPausedApps } from '../helpers/e2e.js';
+import {
+  type ChaosBed,
+  type CycleResult,
+  cycle,
+  type Door,
+  diffEndStates,
+  diffSends,
+  type Kill,
+  seededRandom,
+  startChaosBed,
+} from '../helpers/chaos.js';
 
 const bed = requireBed();
 const SEED = 20261207;
 
-describe.skipIf(!bed.ok)('chaos: SIGKILL at seeded instants of shutdown and startup, then rerun', () => {
-  let e2e: E2e;
-  let spec: PowerPlanSpec;
-  let reference: CycleResult;
+describe.skipIf(!bed.ok)('chaos: kills at seeded instants of shutdown and startup, through both doors', () => {
+  let cb: ChaosBed & { stop(): Promise<void> };
+  const reference = {} as Record<Door, CycleResult>;
+  const random = seededRandom(SEED);
 
   beforeAll(async () => {
-    e2e = await startE2e({ scenario: withPausedApps, drainTimeout: '4s' });
-    spec = parseOrThrow(powerPlan, fromYaml(await readFile(e2e.planPath, 'utf8')), e2e.planPath).spec;
-    reference = await cycle(e2e, spec);
+    cb = await startChaosBed();
+    reference.cli = await cycle(cb, 'cli');
+    reference.operator = await cycle(cb, 'operator');
   });
   afterAll(async () => {
-    await e2e?.stop();
+    await cb?.stop();
   });
 
-  it('the reference power event ends with every node on and uncordoned, the chain Ready, the outage closed', () => {
-    expect(Object.values(reference.end.nodes).every((n) => n.on && !n.cordoned)).toBe(true);
-    expect(Object.values(reference.end.chain).every(Boolean)).toBe(true);
-    expect(reference.end).toMatchObject({ outageOpen: false, runFinished: true, unsettled: [] });
-    expect(reference.end.suspended).toEqual(['Kustomization/flux-system/apps']);
-    expect(
-      Object.entries(reference.sends)
-        .filter(([k]) => k.startsWith('power-off '))
-        .map(([, n]) => n),
-    ).toEqual(Array(Object.keys(reference.end.nodes).length).fill(1));
-  });
-
-  it.each([1, 2])(
-    'cycle %i: both kills resume to the reference end state, nothing destructive sent twice',
-    async (n) => {
-      const random = seededRandom(SEED);
-      for (let skip = 1; skip < n; skip++) {
-        random();
-        random();
-      }
-      // NOTE: over the first 60% of the reference run, not all of it: a later run can be a few seconds quicker (the
-      // reference pulls what the next ones find), and a kill after its end tests nothing (npm run chaos draws over
-      // the whole run and counts such kills apart)
-      const kills = {
-        shutdown: { what: 'cli', atMs: Math.floor(random() * 0.6 * (reference.shutdown.runs[0]?.ms ?? 0)) },
-        startup: { what: 'cli', atMs: Math.floor(random() * 0.6 * (reference.startup.runs[0]?.ms ?? 0)) },
-      } as const;
-      const result = await cycle(e2e, spec, kills);
-      const runs = `kills ${JSON.stringify(kills)}; runs: shutdown ${JSON.stringify(result.shutdown.runs)}, startup ${JSON.stringify(result.startup.runs)}`;
-      console.info(`chaos cycle ${n}: ${runs}`);
-      expect(diffEndStates(reference.end, result.end), runs).toEqual([]);
-      expect(extraSends(reference.sends, result.sends), runs).toEqual([]);
-      expect(result.shutdown.killedAtMs, runs).toBeDefined();
-      expect(result.startup.killedAtMs, runs).toBeDefined();
+  it.each(['cli', 'operator'] as const)(
+    'the %s door reference ends with every node on and uncordoned, the chain Ready, the outage closed',
+    (door) => {
+      const { end, sends } = reference[door];
+      expect(Object.values(end.nodes).every((n) => n.on && !n.cordoned)).toBe(true);
+      expect(Object.values(end.chain).every(Boolean)).toBe(true);
+      expect(end).toMatchObject({ outageOpen: false, runFinished: true, unsettled: [] });
+      expect(end.suspended).toEqual(['Kustomization/flux-system/apps']);
+      expect(end.events.startup).toEqual({ phase: 'Succeeded', unsettled: [] });
+      if (door === 'operator') expect(end.events.shutdown).toEqual({ phase: 'Succeeded', unsettled: [] });
+      expect(
+        Object.entries(sends)
+          .filter(([k]) => k.startsWith('power-off '))
+          .map(([, n]) => n),
+      ).toEqual(Array(Object.keys(end.nodes).length).fill(1));
     },
   );
+
+  // NOTE: instants over the first 60% of the reference run, not all of it: a later run can be a few seconds quicker
+  // (the reference pulls what the next ones find), and a kill after its end tests nothing (npm run chaos draws over
+  // the whole run and counts such kills apart)
+  const within = (run: CycleResult['shutdown']) => Math.floor(random() * 0.6 * (run.to - run.from));
+
+  it.each([1, 2])('CLI door, cycle %i: both kills resume to the reference end state, nothing sent twice', async (n) => {
+    const kills: Record<'shutdown' | 'startup', Kill> = {
+      shutdown: { what: 'door', atMs: within(reference.cli.shutdown) },
+      startup: {
+        what: 'door',
+        atMs: within({ ...reference.cli.startup, to: reference.cli.startup.from + ms(reference.cli.startup) }),
+      },
+    };
+    const result = await cycle(cb, 'cli', kills);
+    const runs = `cycle ${n}: kills ${JSON.stringify(kills)}; runs: shutdown ${JSON.stringify(result.shutdown.runs)}, startup ${JSON.stringify(result.startup.runs)}`;
+    console.info(`chaos, CLI door, ${runs}`);
+    expect(diffEndStates(reference.cli.end, result.end), runs).toEqual([]);
+    expect(diffSends(reference.cli.sends, result.sends), runs).toEqual([]);
+    expect(result.shutdown.killedAtMs, runs).toBeDefined();
+    expect(result.startup.killedAtMs, runs).toBeDefined();
+    expect(result.shutdown.runs.length, runs).toBeGreaterThan(1);
+  });
+
+  it('operator door: the leader killed mid-shutdown and during the hand-off; the new leader finishes both', async () => {
+    const kills: Record<'shutdown' | 'startup', Kill> = {
+      shutdown: { what: 'door', atMs: within(reference.operator.shutdown) },
+      startup: { what: 'door', atMs: 0, afterHandOff: true }, // the CLI has handed off; the operator takes over
+    };
+    const result = await cycle(cb, 'operator', kills);
+    const runs = `kills ${JSON.stringify(kills)} (killed ${result.shutdown.killed}, ${result.startup.killed}); shutdown ${JSON.stringify(result.shutdown.runs)}, startup ${JSON.stringify(result.startup.runs)}`;
+    console.info(`chaos, operator door: ${runs}`);
+    expect(diffEndStates(reference.operator.end, result.end), runs).toEqual([]);
+    expect(diffSends(reference.operator.sends, result.sends), runs).toEqual([]);
+    expect(result.shutdown.killed, runs).toMatch(/^chaos-\d+$/);
+    expect(result.startup.killed, runs).toMatch(/^chaos-\d+$/);
+  });
 });
+
+/** The CLI's own time in a mode (its runs, killed ones included). */
+function ms(run: CycleResult['startup']): number {
+  return run.runs.reduce((sum, r) => sum + r.ms, 0);
+}
