@@ -487,6 +487,8 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
     let importMs = 0;
     /** From the first byte sent to the end of the import: the stream itself, the helper's start left out. */
     let streamMs = 0;
+    // a namespace that does not exist yet, as on a cluster that never ran prepare
+    const SEED_NAMESPACE = 'hecate-seed';
     const seed = new (class extends HelperPodImageSeed {
       override async importBundle(...[node, path, options]: Parameters<HelperPodImageSeed['importBundle']>) {
         const t = Date.now();
@@ -504,6 +506,7 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
       }
     })(hecate, {
       helperImage: registryHelper,
+      namespace: SEED_NAMESPACE,
       kubectl: plane.binaries.kubectl,
       kubeconfig: await plane.writeKubeConfig(hecate, 'hecate.kubeconfig'),
       pollMs: 250,
@@ -570,14 +573,14 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
       .filter(
         (e) =>
           e.objectRef?.resource === 'pods' &&
-          e.objectRef.namespace === NAMESPACE &&
+          e.objectRef.namespace === SEED_NAMESPACE &&
           e.verb !== 'get' &&
           e.verb !== 'list',
       )
       .map(describeEvent);
-    expect(seedEvents[0]).toBe('create pods hecate-system 201');
-    expect(seedEvents.at(-1)).toMatch(/^delete pods hecate-system\/hecate-seed-node-a-\S+ 200$/);
-    const left = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: helperSelector('seed') });
+    expect(seedEvents[0]).toBe(`create pods ${SEED_NAMESPACE} 201`);
+    expect(seedEvents.at(-1)).toMatch(new RegExp(`^delete pods ${SEED_NAMESPACE}/hecate-seed-node-a-\\S+ 200$`));
+    const left = await core.listNamespacedPod({ namespace: SEED_NAMESPACE, labelSelector: helperSelector('seed') });
     expect(left.items).toEqual([]);
   });
   it("powers node-b off over SSH: an sshd inside the node, Hecate's script and `systemctl poweroff` end its PID 1", async () => {
