@@ -186,6 +186,8 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
   let registryHelper: string;
 
   const ready = (node: V1Node) => node.status?.conditions?.find((c) => c.type === 'Ready');
+  /** Hecate's drain of node-a, for the kubectl baseline. */
+  let drainedMs = 0;
   /** The outage record the shutdown builds up (drain, power-off) and the startup reads. */
   const store = new MemoryStore({ outage: outageRecord.parse({}) });
   const planFor = (spec: PowerPlanSpec) => ({ ...atlasInput(), spec });
@@ -337,7 +339,7 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
       logger: silentLogger,
       onEvent: (e) => (e.type === 'report' ? reports.push(e.message) : undefined),
     });
-    const drainedMs = Date.now() - started;
+    drainedMs = Date.now() - started;
     await followed;
     console.info(`Drain of node-a (PDB, escalation after ${DRAIN.levelTimeoutMs} ms, 2 s grace) took ${drainedMs} ms`);
     expect(log.trim().split('\n')).toEqual(['ready', 'SIGTERM received', 'exiting after the grace']);
@@ -455,6 +457,32 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
     expect((await core.readNode({ name: 'node-a' })).spec?.unschedulable).toBeFalsy();
     expect(store.latest?.outage.cordonedByHecate).toEqual([]);
   });
+  it('kubectl drain on the same pod, as a baseline: it must bypass the PDB from the start (--disable-eviction)', async () => {
+    // uncordoned by the startup: the Deployment's replacement runs on node-a again
+    await eventually(
+      'graceful Running on node-a again',
+      async () => {
+        const pods = await core.listNamespacedPod({
+          namespace: 'apps',
+          labelSelector: 'app.kubernetes.io/name=graceful',
+        });
+        return pods.items.some((p) => p.spec?.nodeName === 'node-a' && isReady(p));
+      },
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const kubectl = (...args: string[]) =>
+      execa(plane.binaries.kubectl, ['--kubeconfig', plane.kubeconfigPath, ...args], { reject: false });
+    const started = Date.now();
+    const result = await kubectl('drain', 'node-a', '--ignore-daemonsets', '--disable-eviction', '--timeout=60s');
+    const kubectlMs = Date.now() - started;
+    console.info(
+      `Drain makespan on a real node: Hecate ${drainedMs} ms (evict held ${DRAIN.levelTimeoutMs} ms by the PDB, then disable-eviction), kubectl drain --disable-eviction ${kubectlMs} ms`,
+    );
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(kubectlMs).toBeGreaterThanOrEqual(2_000); // the pod's own grace: kubectl waited for it too
+    expect((await kubectl('uncordon', 'node-a')).exitCode).toBe(0);
+  });
+
   it('seeds Harbor into node-a through a helper pod: streamed into its containerd, digests verified, a seeded image runs', async () => {
     if (!registryTools.ok || !real.ok) return;
     const work = await mkdtemp(join(plane.dir, 'seed-'));
