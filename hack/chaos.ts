@@ -124,6 +124,12 @@ try {
       different += landed.length;
       failures.push(`cycle ${n} (${describe(door, planned)}):\n    ${diffs.join('\n    ')}`);
     }
+    const slow = modes.filter((m) => result[m].to - result[m].from > 1.5 * (reference[m].to - reference[m].from));
+    const stages = (m: ChaosMode) =>
+      Object.entries(result[m].stages ?? {})
+        .map(([stage, ms]) => `${stage} ${seconds(ms)} (${seconds(reference[m].stages?.[stage] ?? 0)})`)
+        .join(', ');
+    for (const m of slow) console.log(`  slow ${m}, per stage (reference): ${stages(m)}`);
     console.log(
       `cycle ${n}: ${describe(door, planned)} → ${diffs.length === 0 ? 'same end state, nothing sent twice' : `${diffs.length} difference(s)`}; ${runs.join('; ')}; ${seconds(Date.now() - t0)}`,
     );

@@ -27,7 +27,16 @@ import { eventually } from '../bed/simulators.js';
 import { snapshotFiles } from '../bed/snapshot.js';
 import { NS, type OperatorBed, SA_USER, startOperatorBed } from '../fixtures/operator/bed.js';
 import type { OperatorProcess } from '../fixtures/operator/process.js';
-import { type E2e, HECATE_USER, isRunLease, spawnCli, suspendedFlux, waitForReady, withPausedApps } from './e2e.js';
+import {
+  type E2e,
+  HECATE_USER,
+  isRunLease,
+  spawnCli,
+  stageTimes,
+  suspendedFlux,
+  waitForReady,
+  withPausedApps,
+} from './e2e.js';
 
 export type ChaosMode = 'shutdown' | 'startup';
 export type Door = 'cli' | 'operator';
@@ -281,6 +290,8 @@ export interface ModeRun {
   killed?: string;
   /** The startup PowerEvent the CLI handed the cold boot to. */
   handedTo?: string;
+  /** Wall time of each stage, from the step records (the state file, or the operator's PowerEvent). */
+  stages?: Record<string, number>;
   from: number;
   to: number;
   output: string;
@@ -485,7 +496,7 @@ export async function runMode(
       if (event.status?.phase !== 'Succeeded') {
         throw new Error(`PowerEvent ${eventName} ended ${event.status?.phase}\n${cb.replicas.tails()}`);
       }
-      return finished(runs, '');
+      return { ...finished(runs, ''), stages: stageTimes(event.status?.progress) };
     }
     const cli = await runCli(e2e, mode, timer, kill?.what === 'api', (k) => {
       killCli = k;
@@ -493,7 +504,7 @@ export async function runMode(
     if (door === 'cli') await timer.settle(); // the CLI door kills the CLI: none after it ended
     if (mode === 'shutdown') {
       await timer.settle();
-      return finished(cli.runs, cli.output);
+      return { ...finished(cli.runs, cli.output), stages: stageTimes((await e2e.state())?.progress) };
     }
     const name = handedTo(cli.output);
     if (onHandOff) timer = new KillTimer(kill, Date.now(), act);
@@ -502,7 +513,7 @@ export async function runMode(
     if (event.status?.phase !== 'Succeeded') {
       throw new Error(`the handed-off PowerEvent ${name} ended ${event.status?.phase}\n${cb.replicas.tails()}`);
     }
-    return { ...finished(cli.runs, cli.output), handedTo: name };
+    return { ...finished(cli.runs, cli.output), handedTo: name, stages: stageTimes((await e2e.state())?.progress) };
   } finally {
     await timer.settle();
   }
