@@ -243,9 +243,12 @@ describe.skipIf(!bed.ok || !real.ok || !registryTools.ok)('Hecate on real nodes'
     console.info(`Bed, registry, 2 real nodes and a stand-in up in ${Date.now() - started} ms`);
   });
   afterAll(async () => {
-    await sims?.stop();
-    await nodes?.stop();
-    await Promise.all([plane?.stop(), registry?.stop()]);
+    try {
+      await sims?.stop();
+      await nodes?.stop();
+    } finally {
+      await Promise.all([plane?.stop(), registry?.stop()]);
+    }
   });
 
   it('boots real nodes Ready beside a stand-in, with the bed images in their containerd', async () => {

@@ -156,7 +156,16 @@ export class RealNode {
 
   /** Pulls the plug: PID 1 gets SIGTERM (pause exits), the kernel kills the rest; resolves once all is gone. */
   async powerOff(): Promise<void> {
-    if (this.isOn()) process.kill(this.initPid, 'SIGTERM');
+    if (this.isOn()) {
+      try {
+        // NOTE: never pid 0 (that would signal this process's own group)
+        if (this.initPid <= 0) throw new Error('PID 1 unknown');
+        process.kill(this.initPid, 'SIGTERM');
+      } catch {
+        // PID 1 not known yet (a boot that failed early): end its wrapper, `--kill-child` takes PID 1 along
+        await this.init?.stop(1_000);
+      }
+    }
     await this.poweredOff();
   }
 
@@ -244,6 +253,7 @@ export class RealNode {
 
   /** unshare: new PID, mount and UTS namespaces; the mounts; then `exec pause` as PID 1. */
   private async startNamespace(deadline: number): Promise<void> {
+    this.initPid = 0;
     const mounts = Object.entries(NODE_MOUNTS).map(
       ([target, source]) => `mkdir -p ${target} && mount --bind ${join(this.dir, source)} ${target}`,
     );
