@@ -99,11 +99,16 @@ export function objectWatch(objectPath: string): WatchTarget {
   return { path: objectPath.slice(0, cut), fieldSelector: `metadata.name=${objectPath.slice(cut + 1)}` };
 }
 
+/** How long after a shared watch ended it is opened again for the waits still holding it. */
+const REOPEN_MS = 1_000;
+
 /**
  * One watch of a whole collection, shared by every wait in flight on its objects: a power-off of 200 workers holds
  * one watch of the Nodes, not 200 connections. Each feed is bumped only by events on the objects it names (all of
- * them when it names none). The watch opens with the first feed and stops with the last; one that ends is opened
- * again by the next feed, and the waits holding the old one go on on their slow poll.
+ * them when it names none). The watch opens with the first feed and stops with the last. One that ends while waits
+ * hold it (the API server restarted, or timed the watch out) wakes them all to look again and is opened again for
+ * them a second later, and again until it opens or the last of them is done: the waits do not fall back to their
+ * slow poll for the rest of their run.
  */
 export class SharedWatch {
   private readonly subscribers = new Set<{ names: ReadonlySet<string>; counter: ChangeCounter }>();
@@ -134,6 +139,13 @@ export class SharedWatch {
 
   private opened(): Promise<AbortController> {
     if (this.open) return this.open;
+    let open: Promise<AbortController> | undefined;
+    const ended = () => {
+      if (open === undefined || this.open !== open) return; // stopped, or already replaced
+      this.open = undefined;
+      for (const s of this.subscribers) s.counter.bump(); // look again now: events may have been missed
+      this.reopenLater();
+    };
     const opening = new Watch(this.kc).watch(
       this.path,
       { allowWatchBookmarks: false },
@@ -141,20 +153,30 @@ export class SharedWatch {
         const name = object?.metadata?.name ?? '';
         for (const s of this.subscribers) if (s.names.size === 0 || s.names.has(name)) s.counter.bump();
       },
-      () => {
-        if (this.open === opening) this.open = undefined; // ended: the next feed opens it again
-      },
+      ended,
     );
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`watches did not open in ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
     });
-    const open = Promise.race([opening, timeout]).finally(() => clearTimeout(timer));
+    open = Promise.race([opening, timeout]).finally(() => clearTimeout(timer));
     this.open = open;
-    open.catch(() => {
-      if (this.open === open) this.open = undefined;
+    const failed = open;
+    failed.catch(() => {
+      if (this.open !== failed) return;
+      this.open = undefined;
+      this.reopenLater();
     });
     return open;
+  }
+
+  /** Opens the watch again for the waits still holding it; none left: nothing (the loop ends by itself). */
+  private reopenLater(): void {
+    if (this.subscribers.size === 0) return;
+    const timer = setTimeout(() => {
+      if (this.subscribers.size > 0 && !this.open) this.opened().catch(() => undefined);
+    }, REOPEN_MS);
+    timer.unref?.();
   }
 
   private stop(): void {

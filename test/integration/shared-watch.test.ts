@@ -1,7 +1,9 @@
 /**
  * The waits on Nodes share one watch (adapters/kube/watch-feed.ts SharedWatch): a power-off of every worker holds
  * one connection, not one per node. Each wait is woken only by its own node; the watch stops with the last wait and
- * opens again with the next. Against the real API server, counted in its audit log.
+ * opens again with the next. When the API server restarts under waits in flight, they are woken and the watch opens
+ * again by itself, so a node's change after the restart still wakes its wait at once. Against the real API server,
+ * counted in its audit log.
  */
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,5 +64,25 @@ describe.skipIf(!bed.ok)('the Node waits share one watch', () => {
     expect(again.version).toBeGreaterThan(v);
     again.close();
     await eventually('the second watch in the audit log', async () => (await nodeWatches()) === 2);
+  });
+
+  it('the API server restarts under a wait: the wait is woken, the watch opens again by itself and sees changes', async () => {
+    const before = await nodeWatches();
+    const a = await nodes.watch(['node-a']);
+    await eventually('the watch to list node-a', () => a.version >= 1);
+    const listed = a.version;
+    await plane.stopApiServer();
+    // woken when its watch ended: events may be missed while the API is down, so the wait looks again
+    await eventually('the wait to be woken by the end of its watch', () => a.version > listed);
+    await plane.startApiServer();
+    await eventually('a new watch in the audit log', async () => (await nodeWatches()) >= before + 2, {
+      timeoutMs: 30_000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500)); // its ADDED events
+    const v = a.version;
+    await label('node-a', 'after-restart');
+    await a.changedSince(v, 10_000);
+    expect(a.version, 'a change after the restart wakes the wait').toBeGreaterThan(v);
+    a.close();
   });
 });
