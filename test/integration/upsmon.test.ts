@@ -212,10 +212,11 @@ describe.skipIf(!bed.ok || !nut.ok || !upsmon)('upsmon SHUTDOWNCMD → hecate sh
     expect([...(state?.outage?.poweredOff ?? [])].sort()).toEqual([...nodes].sort());
     const flux = [...(await listFlux(e2e.plane, 'Kustomization')), ...(await listFlux(e2e.plane, 'HelmRelease'))];
     expect(flux.filter((o) => o.spec?.suspend !== true).map((o) => o.metadata?.name)).toEqual([]);
-    // upsmon's own sequence: on battery and low noticed, then the shutdown, then the host part of SHUTDOWNCMD
+    // upsmon noticed on battery and low and announced the shutdown, then ran the host part of SHUTDOWNCMD
+    // NOTE: not their order: upsmon forks NOTIFYCMD for each, and LOWBATT and SHUTDOWN come in the same poll, so the
+    // two recorders race (CI saw SHUTDOWN written first)
     const seen = (await notifications()).filter((n) => n.run === run).map((n) => n.type);
     expect(seen).toEqual(expect.arrayContaining(['ONBATT', 'LOWBATT', 'SHUTDOWN']));
-    expect(seen.indexOf('SHUTDOWN')).toBeGreaterThan(seen.indexOf('LOWBATT'));
     expect(result.hostPoweroffAfterHook).toBe(true);
     expect(await readText(join(dir, 'killpower'))).toBeDefined(); // upsmon's POWERDOWNFLAG, for the UPS kill
     console.info(
