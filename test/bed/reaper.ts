@@ -104,7 +104,7 @@ function ownerAlive(dir: string): boolean {
  * Field 22 of /proc/<pid>/stat, which tells a process apart from a later one that reuses its pid; undefined when
  * the process is gone or a zombie (dead, not yet reaped).
  */
-function startTimeOf(pid: number): string | undefined {
+export function startTimeOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

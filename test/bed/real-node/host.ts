@@ -20,6 +20,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { startTimeOf } from '../reaper.js';
 import { type NodeSlot, nodeSlot, SLOT_PREFIX } from './config.js';
 
 export const HOST_RECORD_DIR = '/run/hecate-real-nodes';
@@ -296,17 +297,6 @@ function ownerAlive(owner: string): boolean {
   const [pid, start] = owner.split(' ');
   const now = startTimeOf(Number(pid));
   return now !== undefined && (start === '' || start === now);
-}
-
-/** Field 22 of /proc/<pid>/stat (tells a process from a later one with the same pid); undefined when gone. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] === 'Z' ? undefined : fields[19];
-  } catch {
-    return undefined;
-  }
 }
 
 export function sleepSync(ms: number): void {
