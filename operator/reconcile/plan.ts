@@ -87,11 +87,27 @@ export async function planToRun(
   return resumed ?? compileFor(deps, event, plan, extras);
 }
 
-/** The plan in `status` when the event is Running it already (a restart resumes it), else undefined. */
+/**
+ * The plan in `status` when a run of it has begun (a restart, or the CLI's hand-off, resumes it), else undefined.
+ * Begun: Running, or Waiting (for the run Lease or another event) with progress recorded; a run waits again after a
+ * restart, and compiling afresh then would drop what the recorded plan says (the CLI's chain, done) and add what it
+ * did not. An event that waited before it ever ran has no progress and compiles when its turn comes.
+ */
 export function resumedPlan(event: PowerEvent, status: PowerEventStatus): RenderedPlan | undefined {
   const mode = MODE_OF[event.spec.action];
-  const resumable = status.phase === 'Running' && status.plan?.mode === mode && status.plan.execute;
+  const begun = status.phase === 'Running' || (status.phase === 'Waiting' && status.progress?.mode === mode);
+  const resumable = begun && status.plan?.mode === mode && status.plan.execute;
   return resumable ? status.plan : undefined;
+}
+
+/**
+ * The recorded run of `plan` ended (the runner's last write, `progress.finishedAt`) but the process stopped before it
+ * wrote the phase: the event is finished, not run again (a rerun would repeat every step, the CLI's chain among them).
+ * NOTE: the runner writes finishedAt only after the last step succeeded; a failed or stopped run has none.
+ */
+export function endedBeforeRestart(status: PowerEventStatus, plan: RenderedPlan): boolean {
+  const progress = status.progress;
+  return progress?.finishedAt !== undefined && progress.mode === plan.mode && status.phase === 'Running';
 }
 
 async function compileInput(

@@ -15,6 +15,7 @@ import * as next from '../status.js';
 import { emit, factsOf, isBeingDeleted, liveEvent } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
 import { type SealableStore, withLastStatus } from './last-status.js';
+import { endedBeforeRestart } from './plan.js';
 import { hasStopFinalizer } from './stop.js';
 
 /** What the reconciler hands a run. */
@@ -46,6 +47,7 @@ export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): P
     // NOTE: before the first write of the run: a deletion from here on waits for the stop to be recorded
     await deps.finalizer?.add(liveEvent(deps.events, event));
     run.noticeDeletion();
+    const ended = endedBeforeRestart(store.current, plan);
     await store.update((s) => next.running(s, plan, facts()));
     if (run.planChanged) {
       const message = run.planChanged;
@@ -57,23 +59,27 @@ export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): P
       });
     }
     deps.metrics?.phase(key, 'Running');
-    log.info('Running the plan', { powerEvent: key, mode: plan.mode, steps: plan.steps.length });
     const started = new Map<string, number>();
-    await runPlan({
-      plan,
-      action: event.spec.action,
-      executors: withLastStatus(deps, run),
-      ...(wiring.guard ? { guard: wiring.guard } : {}),
-      planSpec: run.planSpec,
-      store,
-      clock: deps.clock,
-      logger: log,
-      // NOTE: once the last status is written, the power-offs it announced are delivered whatever happens to the
-      // process (lease lost, SIGTERM) or the event (deleted): the status already says they were sent
-      signal: signal.signal,
-      stop: stop.signal,
-      onEvent: (e) => onRunEvent(deps, key, event, store, e, started),
-    });
+    if (ended) {
+      log.info('The run had ended before this process took it over; recording its end', { powerEvent: key });
+    } else {
+      log.info('Running the plan', { powerEvent: key, mode: plan.mode, steps: plan.steps.length });
+      await runPlan({
+        plan,
+        action: event.spec.action,
+        executors: withLastStatus(deps, run),
+        ...(wiring.guard ? { guard: wiring.guard } : {}),
+        planSpec: run.planSpec,
+        store,
+        clock: deps.clock,
+        logger: log,
+        // NOTE: once the last status is written, the power-offs it announced are delivered whatever happens to the
+        // process (lease lost, SIGTERM) or the event (deleted): the status already says they were sent
+        signal: signal.signal,
+        stop: stop.signal,
+        onEvent: (e) => onRunEvent(deps, key, event, store, e, started),
+      });
+    }
     await store.update((s) => next.succeeded(s, facts()));
     deps.metrics?.phase(key, 'Succeeded');
     if (!store.isSealed) emit(deps.recorder, event, 'Normal', Reason.Succeeded, `${plan.mode} finished`);

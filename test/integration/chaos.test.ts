@@ -57,10 +57,10 @@ describe.skipIf(!bed.ok)('chaos: kills at seeded instants of shutdown and startu
     },
   );
 
-  // NOTE: instants over the first 60% of the reference run, not all of it: a later run can be a few seconds quicker
-  // (the reference pulls what the next ones find), and a kill after its end tests nothing (npm run chaos draws over
-  // the whole run and counts such kills apart)
-  const within = (run: CycleResult['shutdown']) => Math.floor(random() * 0.6 * (run.to - run.from));
+  // NOTE: instants over the first 40% of the reference run, not all of it: a later run can be much quicker (a
+  // startup took 10 s after a reference of 17 s: the reference pulls what the next ones find), and a kill after its
+  // end tests nothing (npm run chaos draws over the whole run and counts such kills apart)
+  const within = (run: CycleResult['shutdown']) => Math.floor(random() * 0.4 * (run.to - run.from));
 
   it.each([1, 2])('CLI door, cycle %i: both kills resume to the reference end state, nothing sent twice', async (n) => {
     const kills: Record<'shutdown' | 'startup', Kill> = {

@@ -294,6 +294,70 @@ describe('PowerEventReconciler', () => {
     expect(again).toContain('drain/titan-05');
   });
 
+  it('finishes, without running a step again, a run whose end was recorded but not its Succeeded (a crash between)', async () => {
+    const ran: string[] = [];
+    const w1 = world({
+      events: { [KEY]: event('ev', { action: 'startup', execute: true }) },
+      plans: { atlas },
+      executors: recordingExecutors(ran),
+    });
+    expect(await w1.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(ran.length).toBeGreaterThan(0);
+    // the runner's last progress write (finishedAt) landed, the process died before the phase write (a startup: a
+    // shutdown's last status seals the store before its end)
+    const { finishedAt: _end, ...ended } = w1.status(KEY) as PowerEventStatus;
+    expect(ended.progress?.finishedAt).toBeDefined();
+    const again: string[] = [];
+    const w2 = world({
+      events: { [KEY]: event('ev', { action: 'startup', execute: true }, { ...ended, phase: 'Running' }) },
+      plans: { atlas },
+      executors: recordingExecutors(again),
+    });
+    expect(await w2.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(again).toEqual([]);
+    expect(w2.status(KEY)?.phase).toBe('Succeeded');
+    expect(w2.status(KEY)?.progress).toEqual(ended.progress);
+    expect(w2.violations).toEqual([]);
+  });
+
+  it('resumes a begun run that had to wait (the run Lease held) from its recorded plan, not a fresh one', async () => {
+    const ran: string[] = [];
+    const w1 = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: recordingExecutors(ran, 'drain/titan-05'),
+    });
+    await w1.reconciler.reconcile(KEY);
+    const failedAt = ran.length;
+    // a restarted operator finds the run begun (as a CLI hand-off leaves it) while someone else holds the run Lease;
+    // its recorded plan ends one step earlier than a plan compiled now would
+    const begun = w1.status(KEY) as PowerEventStatus;
+    const recorded = begun.plan ? { ...begun.plan, steps: begun.plan.steps.slice(0, -1) } : undefined;
+    const dropped = begun.plan?.steps.at(-1)?.id ?? '';
+    const status = { ...begun, plan: recorded, phase: 'Running' } as PowerEventStatus;
+    const again: string[] = [];
+    let holder = 'cli/control/4242: hecate startup --execute';
+    const w2 = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }, status) },
+      plans: { atlas },
+      executors: recordingExecutors(again),
+      runLease: () => ({
+        acquire: async () => (holder ? { ok: false, holder, lease: 'hecate-system/hecate-run' } : { ok: true }),
+        release: async () => {},
+      }),
+    });
+    expect(await w2.reconciler.reconcile(KEY)).toEqual({ kind: 'requeueAfter', ms: 1_000 });
+    expect(w2.status(KEY)?.phase).toBe('Waiting');
+    holder = '';
+    expect(await w2.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    const done = new Set(ran.slice(0, failedAt).filter((id) => id !== 'drain/titan-05'));
+    expect(again.filter((id) => done.has(id))).toEqual([]);
+    expect(again).toContain('drain/titan-05');
+    expect(dropped).not.toBe('');
+    expect(again).not.toContain(dropped);
+    expect(w2.status(KEY)?.progress?.startedAt).toBe(status.progress?.startedAt);
+  });
+
   it('resumes from the PowerPlan spec the run started with, and says what changed in the live one', async () => {
     const w1 = world({
       events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
