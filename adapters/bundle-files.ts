@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type { BundleFilesPort } from '../core/steps/prepare-ports.js';
+import type { BundleFilesPort } from '../core/ports/prepare.js';
 import { expandHome, type PathEnv } from './paths.js';
 
 function isMissing(error: unknown): boolean {

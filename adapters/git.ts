@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SnapshotPort } from '../core/steps/prepare-ports.js';
+import type { SnapshotPort } from '../core/ports/prepare.js';
 import { expandHome, type PathEnv } from './paths.js';
 
 export class GitSnapshotError extends Error {

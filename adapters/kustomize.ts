@@ -6,7 +6,6 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { delimiter, join, relative } from 'node:path';
 import { execa } from 'execa';
-import { isFluxKustomization, toKustomizationView } from '../core/steps/chain-kustomization.js';
 import type {
   FluxKustomizationPort,
   FluxKustomizationView,
@@ -14,7 +13,8 @@ import type {
   ManifestPort,
   SubstituteFrom,
   Substitutions,
-} from '../core/steps/chain-ports.js';
+} from '../core/ports/chain.js';
+import { isFluxKustomization, toKustomizationView } from '../core/steps/chain-kustomization.js';
 import { substituteObjects } from '../core/steps/chain-substitute.js';
 import { fromYamlAll } from '../core/yaml.js';
 

@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { API_VERSION } from '../core/api/meta.js';
 import { type OutageRecord, type Progress, stateFile } from '../core/api/progress.js';
 import { parseOrThrow, toIssues, ValidationError } from '../core/api/validate.js';
-import type { ProgressStore } from '../core/ports.js';
+import type { ProgressStore } from '../core/ports/index.js';
 import { describeSystemError, makeDirectory } from './system.js';
 
 /** What a {@link ProgressStore} holds. */

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import type { Clock, Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports/index.js';
 
 /** The real clock. `sleep` rejects with the signal's reason when aborted. */
 export const systemClock: Clock = {

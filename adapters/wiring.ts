@@ -5,7 +5,7 @@ import type { Gate } from '../core/gates/index.js';
 import { type UpsVerdict, upsGate, upsPolicy } from '../core/gates/ups.js';
 import { emergencySpec } from '../core/plan/emergency.js';
 import { type ResolvedPaths, StepKind } from '../core/plan/index.js';
-import type { Logger } from '../core/ports.js';
+import type { Logger } from '../core/ports/index.js';
 import type { Executors, GuardEvaluator } from '../core/run/executor.js';
 import { applyChainStage } from '../core/steps/chain.js';
 import { cordonNodes } from '../core/steps/cordon.js';
@@ -40,7 +40,7 @@ import { KubePreflight } from './kube/preflight.js';
 import { KubeKustomizations, KubeReadiness } from './kube/readiness.js';
 import { KubeStorage } from './kube/storage.js';
 import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from './kustomize.js';
-import { nodeAccessFor } from './node-access/index.js';
+import { nodeAccessFor, powerControlFor } from './node-access/index.js';
 import { readRepo } from './repo-reader.js';
 import { systemClock } from './system.js';
 import { upsSource } from './ups/sources.js';
@@ -119,6 +119,7 @@ export function clusterExecutors({
   const flux = new KubeFlux(kc);
   const nodes = new KubeNodes(kc);
   const access = nodeAccessFor(spec, kc);
+  const power = powerControlFor(spec, kc);
   const sourceNotReady = fluxSourceNotReadyGuard(flux, spec);
   const ups = upsSource(spec.ups, { clock: systemClock, logger });
   const gate = ups ? upsGate(ups, upsPolicy(spec.ups), systemClock) : undefined;
@@ -147,7 +148,7 @@ export function clusterExecutors({
         { dryRun },
       ),
       [StepKind.QuiesceStorage]: quiesceStorage(new KubeStorage(kc), { nodes, dryRun }),
-      [StepKind.PowerOffNode]: powerOffNode(access, nodes, spec, { dryRun }),
+      [StepKind.PowerOffNode]: powerOffNode(power, nodes, spec, { dryRun }),
       ...(gate ? { [StepKind.UpsGate]: upsGateExecutor(gate) } : {}),
       [StepKind.WaitApi]: waitApi(new KubeApi(kc)),
       [StepKind.AdoptOutage]: adoptOutage(new KubeOutageSource(kc, logger, env.POD_NAMESPACE || undefined)),

@@ -10,7 +10,7 @@ import { expandHome, type PathEnv } from '../adapters/paths.js';
 import { clusterExecutors } from '../adapters/wiring.js';
 import type { PowerPlanSpec } from '../core/api/index.js';
 import type { ResolvedPaths } from '../core/plan/index.js';
-import type { Logger } from '../core/ports.js';
+import type { Logger } from '../core/ports/index.js';
 import type { ExecutorFactory } from './reconcile/deps.js';
 
 /** Where the plan's outage record lives for the operator, shown in the plan instead of a file. */

@@ -6,7 +6,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { isNotFound } from '../adapters/kube/errors.js';
 import { GROUP, VERSION } from '../core/api/index.js';
-import type { Logger } from '../core/ports.js';
+import type { Logger } from '../core/ports/index.js';
 import type { PowerEventReconcilerDeps } from './reconcile/deps.js';
 import { keyOf, PowerEventReconciler } from './reconcile/powerevent.js';
 import { STOP_FINALIZER, type StopFinalizer } from './reconcile/stop.js';

@@ -6,7 +6,7 @@
  * `{ name, message, stack }` first.
  */
 import winston from 'winston';
-import type { Logger } from '../core/ports.js';
+import type { Logger } from '../core/ports/index.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 

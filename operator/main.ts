@@ -21,7 +21,7 @@ import { kubeStatusApply, PowerEventStatusStore } from '../adapters/kube/powerev
 import { KubeRunLease } from '../adapters/kube/run-lease.js';
 import { systemClock } from '../adapters/system.js';
 import { upsSource } from '../adapters/ups/sources.js';
-import type { Logger } from '../core/ports.js';
+import type { Logger } from '../core/ports/index.js';
 import { ConfigError, HELP, infoRequest, type OperatorConfig, parseConfig, USAGE } from './config.js';
 import { KubeEventRecorder } from './events.js';
 import { operatorExecutors, operatorPaths } from './executors.js';

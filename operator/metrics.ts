@@ -17,8 +17,9 @@
 import client from 'prom-client';
 import type { ClosableUpsPort } from '../adapters/ups/sources.js';
 import { type PowerPlanSpec, powerPlan } from '../core/api/index.js';
-import { UpsFlag, type UpsReading } from '../core/gates/ups.js';
+import { UpsFlag } from '../core/gates/ups.js';
 import { commitOf, recordedWayBackGap } from '../core/plan/way-back.js';
+import type { UpsReading } from '../core/ports/ups.js';
 import type { ReconcileMetrics } from './reconcile/deps.js';
 import type { Outcome } from './runtime/outcome.js';
 

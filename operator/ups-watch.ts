@@ -18,7 +18,7 @@ import { parseDuration } from '../core/api/meta.js';
 import { UpsMonitor } from '../core/gates/monitor.js';
 import { describeUpsVerdict, upsGate, upsPolicy } from '../core/gates/ups.js';
 import { isOnLine, NO_OUTAGE, type OutageWatch, upsWatchDelayMs, watchUps } from '../core/gates/watch.js';
-import type { Clock, Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports/index.js';
 
 export { UPS_TRIGGER_LABEL };
 export const PLAN_LABEL = 'power.hecate.dev/plan';

@@ -4,7 +4,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { PowerPlanSpec } from '../../core/api/index.js';
-import type { ImagePresencePort, ImageSeedPort } from '../../core/steps/seed-ports.js';
+import type { ImagePresencePort, ImageSeedPort } from '../../core/ports/seed.js';
 import { HelperPodImageSeed, type HelperPodSeedOptions } from './seed-helper-pod.js';
 import { SshImageSeed, type SshSeedOptions } from './seed-ssh.js';
 

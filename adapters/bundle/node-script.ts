@@ -2,7 +2,7 @@
  * What runs on the Harbor node: decompress the stream and import it into containerd, and list containerd's images.
  * Pure builders and parsers; both transports (SSH, helper pod) run the same scripts with `sh -c`.
  */
-import type { NodeImage } from '../../core/steps/seed-ports.js';
+import type { NodeImage } from '../../core/ports/seed.js';
 import { shellQuote } from '../node-access/power-off-script.js';
 
 export interface CtrOptions {

@@ -4,8 +4,8 @@
  * NOTE: the kubelet reports at most 50 images (the largest first) and refreshes the list every few seconds.
  */
 import { CoreV1Api, type KubeConfig, type V1ContainerImage } from '@kubernetes/client-node';
-import type { NodeAddress } from '../../core/ports.js';
-import type { ImagePresencePort, NodeImage } from '../../core/steps/seed-ports.js';
+import type { NodeAddress } from '../../core/ports/index.js';
+import type { ImagePresencePort, NodeImage } from '../../core/ports/seed.js';
 
 /**
  * Pairs each tag name of an entry with each digest name of the same repository (`repo:tag` + `repo@sha256:…`), as

@@ -5,7 +5,7 @@
  */
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
-import type { Clock, NodeAddress } from '../../core/ports.js';
+import type { Clock, NodeAddress } from '../../core/ports/index.js';
 import {
   type ImagePresencePort,
   type ImageSeedPort,
@@ -13,7 +13,7 @@ import {
   type ImportResult,
   type NodeImage,
   SeedTransportError,
-} from '../../core/steps/seed-ports.js';
+} from '../../core/ports/seed.js';
 import { isConflict, isNotFound } from '../kube/errors.js';
 import { DEFAULT_HELPER_NAMESPACE, HELPER_LABELS, helperPodSpec } from '../node-access/helper-pod-spec.js';
 import { imageHelperState } from '../node-access/helper-pod-status.js';

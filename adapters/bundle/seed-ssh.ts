@@ -3,7 +3,7 @@
  * imported with `ctr images import --platform <p> -` into the `k8s.io` namespace.
  */
 import { execa } from 'execa';
-import type { NodeAddress } from '../../core/ports.js';
+import type { NodeAddress } from '../../core/ports/index.js';
 import {
   type ImagePresencePort,
   type ImageSeedPort,
@@ -11,7 +11,7 @@ import {
   type ImportResult,
   type NodeImage,
   SeedTransportError,
-} from '../../core/steps/seed-ports.js';
+} from '../../core/ports/seed.js';
 import { remoteCommand, type SshOptions, sshArgs } from '../node-access/ssh.js';
 import { CommandNotFoundError, isCommandNotFound } from '../system.js';
 import { type CtrOptions, importScript, listScript, parseImageList } from './node-script.js';

@@ -1,6 +1,6 @@
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ApiPort } from '../../core/ports.js';
+import type { ApiPort } from '../../core/ports/index.js';
 
 /** ApiPort: GET /readyz with the kubeconfig's credentials and a short timeout. */
 export class KubeApi implements ApiPort {

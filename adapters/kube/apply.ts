@@ -6,7 +6,7 @@
  * be lost; see test/bed/crds.ts). KubernetesObjectApi still resolves each kind's URL through discovery.
  */
 import { ApiException, HttpMethod, type KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
-import type { AppliedRef, KubeObject } from '../../core/steps/chain-ports.js';
+import type { AppliedRef, KubeObject } from '../../core/ports/chain.js';
 import { isNotFound } from './errors.js';
 
 export const FIELD_MANAGER = 'hecate';

@@ -1,6 +1,6 @@
 import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { type FluxKind, type FluxObject, type FluxObjectRef, toFluxObject } from '../../core/flux/objects.js';
-import type { ChangeFeed, FluxPort, MutationOptions } from '../../core/ports.js';
+import type { ChangeFeed, FluxPort, MutationOptions } from '../../core/ports/index.js';
 import { isNotFound } from './errors.js';
 import { objectWatch, watchFeed } from './watch-feed.js';
 

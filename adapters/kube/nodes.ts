@@ -1,5 +1,5 @@
 import { CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
-import type { ChangeFeed, MutationOptions, NodePort, NodeView } from '../../core/ports.js';
+import type { ChangeFeed, MutationOptions, NodePort, NodeView } from '../../core/ports/index.js';
 import { within } from '../within.js';
 import { isNotFound } from './errors.js';
 import { SharedWatch } from './watch-feed.js';

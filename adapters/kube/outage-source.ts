@@ -15,7 +15,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { GROUP, type OutageRecord, outageRecord, toIssues, VERSION } from '../../core/api/index.js';
-import type { Logger, OutageSourcePort } from '../../core/ports.js';
+import type { Logger, OutageSourcePort } from '../../core/ports/index.js';
 import { isNotFound, statusOf } from './errors.js';
 
 /** NOTE: the same label as operator/stop-record.ts (an adapter does not import the operator); a test keeps them equal. */

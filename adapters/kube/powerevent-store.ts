@@ -15,7 +15,7 @@ import {
   type PowerEventStatus,
   VERSION,
 } from '../../core/api/index.js';
-import type { ProgressStore } from '../../core/ports.js';
+import type { ProgressStore } from '../../core/ports/index.js';
 import { isConflict, isNotFound, statusOf } from './errors.js';
 
 export const FIELD_MANAGER = 'hecate-operator';

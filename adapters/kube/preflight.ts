@@ -6,7 +6,7 @@ import type {
   PreflightPort,
   PreflightSnapshot,
   ReplicaView,
-} from '../../core/steps/prepare-ports.js';
+} from '../../core/ports/prepare.js';
 import { statusOf } from './errors.js';
 import { toNodeView } from './nodes.js';
 import { LONGHORN_VOLUMES } from './storage.js';

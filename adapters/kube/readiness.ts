@@ -3,8 +3,6 @@
  * (a Kustomization missing from the snapshot, substituteFrom ConfigMaps and Secrets).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { ChangeFeed } from '../../core/ports.js';
-import { toKustomizationView } from '../../core/steps/chain-kustomization.js';
 import type {
   FluxKustomizationPort,
   FluxKustomizationView,
@@ -12,7 +10,9 @@ import type {
   Readiness,
   ReadinessPort,
   SubstituteFrom,
-} from '../../core/steps/chain-ports.js';
+} from '../../core/ports/chain.js';
+import type { ChangeFeed } from '../../core/ports/index.js';
+import { toKustomizationView } from '../../core/steps/chain-kustomization.js';
 import { notFound, type ObservedObject, type ObservedPod, readinessOf } from '../../core/steps/readiness.js';
 import { ObjectClient } from './apply.js';
 import { objectWatch, watchFeed } from './watch-feed.js';

@@ -1,5 +1,5 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { StoragePort, VolumeView } from '../../core/ports.js';
+import type { StoragePort, VolumeView } from '../../core/ports/index.js';
 import { isNotFound } from './errors.js';
 
 /** Longhorn's Volume custom resource, where Hecate reads attachment. */

@@ -4,7 +4,7 @@
  * slow poll is the safety net. Closing the feed stops every watch.
  */
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
-import type { ChangeFeed } from '../../core/ports.js';
+import type { ChangeFeed } from '../../core/ports/index.js';
 
 /** A {@link ChangeFeed} bumped on each watch event; `onClose` stops the watches. */
 export class ChangeCounter implements ChangeFeed {

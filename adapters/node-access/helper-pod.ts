@@ -4,7 +4,7 @@
  * Creates the helper namespace when missing; a dry run sends its writes with dryRun=All and polls nothing.
  */
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import type { Clock, MutationOptions, NodeAccessPort, NodeAddress } from '../../core/ports.js';
+import type { Clock, MutationOptions, NodeAccessPort, NodeAddress, PowerControlPort } from '../../core/ports/index.js';
 import { isConflict, isNotFound } from '../kube/errors.js';
 import { systemClock } from '../system.js';
 import {
@@ -39,7 +39,7 @@ export interface HelperPodOptions {
 }
 
 /** NodeAccessPort with helper pods. */
-export class HelperPodAccess implements NodeAccessPort {
+export class HelperPodAccess implements PowerControlPort, NodeAccessPort {
   private readonly core: CoreV1Api;
   private readonly namespace: string;
   private readonly clock: Clock;

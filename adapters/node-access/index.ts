@@ -4,7 +4,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { PowerPlanSpec } from '../../core/api/index.js';
-import type { NodeAccessPort } from '../../core/ports.js';
+import type { NodeAccessPort, PowerControlPort } from '../../core/ports/index.js';
 import { HelperPodAccess, type HelperPodOptions } from './helper-pod.js';
 import { SshNodeAccess, type SshOptions } from './ssh.js';
 
@@ -20,14 +20,34 @@ export interface NodeAccessOverrides {
 }
 
 /**
- * The transport for `spec.powerOff.method`; for `none`, the helper-pod transport (image pre-pull still needs one).
- * NOTE: the image pre-pull always goes through helper pods when the API is up; pass `ssh` explicitly to pull over SSH.
+ * The transport that powers nodes off for `spec.powerOff.method`: `ssh`, else helper pods. With `none` the power-off
+ * executor asks a person and never calls it.
+ */
+export function powerControlFor(
+  spec: PowerPlanSpec,
+  kc: KubeConfig,
+  overrides: NodeAccessOverrides = {},
+): PowerControlPort {
+  return transportFor(spec, kc, overrides);
+}
+
+/**
+ * The transport for work on a node's host (the image pre-pull). NOTE: the PowerPlan has no field of its own for it:
+ * SSH when `spec.powerOff.method` is `ssh` (a cluster that forbids privileged pods), else helper pods.
  */
 export function nodeAccessFor(
   spec: PowerPlanSpec,
   kc: KubeConfig,
   overrides: NodeAccessOverrides = {},
 ): NodeAccessPort {
+  return transportFor(spec, kc, overrides);
+}
+
+function transportFor(
+  spec: PowerPlanSpec,
+  kc: KubeConfig,
+  overrides: NodeAccessOverrides,
+): HelperPodAccess | SshNodeAccess {
   if (spec.powerOff.method === 'ssh') {
     const { sshUser, sshKeyFile } = spec.powerOff;
     return new SshNodeAccess({ user: sshUser, ...(sshKeyFile ? { keyFile: sshKeyFile } : {}), ...overrides.ssh });

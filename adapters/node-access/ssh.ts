@@ -4,7 +4,7 @@
  * session instead of hanging it.
  */
 import { execa } from 'execa';
-import type { MutationOptions, NodeAccessPort, NodeAddress } from '../../core/ports.js';
+import type { MutationOptions, NodeAccessPort, NodeAddress, PowerControlPort } from '../../core/ports/index.js';
 import { POWER_OFF_MARKER, type PowerOffScriptOptions, powerOffArgv, shellQuote } from './power-off-script.js';
 
 export interface SshOptions {
@@ -104,7 +104,7 @@ export function powerOffOutcome(result: {
 }
 
 /** NodeAccessPort over SSH. */
-export class SshNodeAccess implements NodeAccessPort {
+export class SshNodeAccess implements PowerControlPort, NodeAccessPort {
   constructor(private readonly options: SshOptions) {}
 
   /** Runs the power-off script over SSH; see {@link powerOffOutcome} for when it counts as delivered. */

@@ -14,7 +14,7 @@
  */
 import { createConnection, isIPv4, isIPv6 } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports/index.js';
 import type { NutCredentials } from './credentials.js';
 import { excerpt, NutLine, splitNutLine } from './nut-line.js';
 

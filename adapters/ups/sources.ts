@@ -4,9 +4,8 @@
  */
 import { execa } from 'execa';
 import type { PowerPlanSpec } from '../../core/api/powerplan.js';
-import type { UpsPort } from '../../core/gates/ports.js';
-import type { UpsFault, UpsReading } from '../../core/gates/ups.js';
-import type { Clock, Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/ports/index.js';
+import type { UpsFault, UpsPort, UpsReading } from '../../core/ports/ups.js';
 import { CredentialsError, loadCredentials, type NutCredentials } from './credentials.js';
 import {
   NutCleartextLoginError,

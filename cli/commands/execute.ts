@@ -3,7 +3,7 @@ import { type ClusterWiring, clusterExecutors, type WiringInput } from '../../ad
 import type { PlanStep, Progress, RenderedPlan } from '../../core/api/index.js';
 import { parseDuration } from '../../core/api/meta.js';
 import { StepKind } from '../../core/plan/index.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock } from '../../core/ports/index.js';
 import { MissingExecutorError, RunStoppedError, StepFailedError } from '../../core/run/errors.js';
 import { missingExecutors, type RunEvent, runPlan } from '../../core/run/runner.js';
 import { EmergencyShutdownRequired, GateRefusedError } from '../../core/steps/ups.js';

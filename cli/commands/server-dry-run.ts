@@ -12,7 +12,7 @@ import { adapterLogger } from '../../adapters/system.js';
 import { type ClusterWiring, clusterExecutors } from '../../adapters/wiring.js';
 import { type OutageRecord, outageRecord, type PlanStep, type RenderedPlan } from '../../core/api/index.js';
 import { StepKind } from '../../core/plan/index.js';
-import type { Clock, Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/ports/index.js';
 import type { StepContext } from '../../core/run/executor.js';
 import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';

@@ -24,7 +24,7 @@ import type { Gate } from '../../core/gates/index.js';
 import { UpsMonitor } from '../../core/gates/monitor.js';
 import { describeUpsVerdict, UpsFlag, type UpsVerdict } from '../../core/gates/ups.js';
 import { type OutageWatch, watchUps } from '../../core/gates/watch.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock } from '../../core/ports/index.js';
 
 /** Poll interval while on battery, like upsmon's POLLFREQALERT; never slower than the plan's interval. */
 export const ALERT_INTERVAL_MS = 5_000;

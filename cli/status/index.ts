@@ -4,8 +4,8 @@
  */
 import { snapshotRevision } from '../../adapters/git.js';
 import { adapterLogger, systemClock } from '../../adapters/system.js';
-import type { UpsReading } from '../../core/gates/ups.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock } from '../../core/ports/index.js';
+import type { UpsReading } from '../../core/ports/ups.js';
 import { type CommandContext, loadContext } from '../commands/context.js';
 import type { CliDeps } from '../deps.js';
 import type { CommonOptions } from '../options.js';

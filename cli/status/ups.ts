@@ -1,15 +1,9 @@
 /** The UPS section of the status: one reading through the plan's source, judged by the startup gate. */
 import { upsSource } from '../../adapters/ups/sources.js';
 import type { PowerPlanSpec } from '../../core/api/index.js';
-import {
-  describeUpsVerdict,
-  evaluateUps,
-  IGNORE_UPS_FLAG,
-  type UpsReading,
-  type UpsVerdict,
-  upsPolicy,
-} from '../../core/gates/ups.js';
-import type { Clock, Logger } from '../../core/ports.js';
+import { describeUpsVerdict, evaluateUps, IGNORE_UPS_FLAG, type UpsVerdict, upsPolicy } from '../../core/gates/ups.js';
+import type { Clock, Logger } from '../../core/ports/index.js';
+import type { UpsReading } from '../../core/ports/ups.js';
 import type { UpsStatus } from './model.js';
 
 /** Reads the UPS once (the source's own timeout bounds it); undefined when the plan has no UPS source. */

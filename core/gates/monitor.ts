@@ -1,4 +1,4 @@
-import type { Clock } from '../ports.js';
+import type { Clock } from '../ports/index.js';
 import type { Gate } from './index.js';
 import type { UpsVerdict } from './ups.js';
 

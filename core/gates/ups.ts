@@ -5,9 +5,9 @@
  */
 import { parseDuration } from '../api/meta.js';
 import type { PowerPlanSpec } from '../api/powerplan.js';
-import type { Clock } from '../ports.js';
+import type { Clock } from '../ports/index.js';
+import type { UpsPort, UpsReading } from '../ports/ups.js';
 import type { Gate, GateReason, Verdict } from './index.js';
-import type { UpsPort } from './ports.js';
 
 export const UPS_GATE = 'ups';
 export const IGNORE_UPS_FLAG = '--ignore-ups';
@@ -20,28 +20,6 @@ export const UpsFlag = {
   Charging: 'CHRG',
   ForcedShutdown: 'FSD',
 } as const;
-
-/**
- * Why a reading has no trustworthy data. `unreachable`: no answer (refused, reset, timed out); `stale`: upsd says the
- * driver's data is stale or missing (DATA-STALE, DRIVER-NOT-CONNECTED, status WAIT) or the reading is too old;
- * `protocol`: a reply that is not NUT; `refused`: upsd refused the request (wrong credentials, unknown UPS), a
- * configuration error.
- */
-export type UpsFault = 'unreachable' | 'stale' | 'protocol' | 'refused';
-
-export interface UpsReading {
-  /** Where it came from: `ups@host:port`, `command`, `static`. */
-  source: string;
-  /** `battery.charge`, percent. */
-  charge?: number;
-  /** `battery.runtime`, seconds. */
-  runtimeSeconds?: number;
-  /** `ups.status` tokens, upper case (`OB`, `LB`...); empty when the source cannot tell (a command source). */
-  status: readonly string[];
-  /** Set when the reading holds no trustworthy data; the message never contains a credential. */
-  error?: { fault: UpsFault; message: string };
-  readAt: Date;
-}
 
 export interface UpsPolicy {
   minStartupCharge: number;

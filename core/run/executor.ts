@@ -1,5 +1,5 @@
 import type { OutageRecord, PlanStep, RenderedPlan, StepGuard } from '../api/index.js';
-import type { Clock, Logger } from '../ports.js';
+import type { Clock, Logger } from '../ports/index.js';
 
 /** What an executor sees while it runs one step. */
 export interface StepContext {

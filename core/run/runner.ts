@@ -7,7 +7,7 @@ import {
   type RenderedPlan,
   type StepRecord,
 } from '../api/index.js';
-import type { Clock, Logger, ProgressStore } from '../ports.js';
+import type { Clock, Logger, ProgressStore } from '../ports/index.js';
 import { MissingExecutorError, RunStoppedError, StepFailedError } from './errors.js';
 import type { Executors, GuardEvaluator, StepContext, StepExecutor } from './executor.js';
 

@@ -11,8 +11,9 @@
  * Not supported (an error naming the expression, never a silent wrong value): bash string operators such as
  * `${VAR:1:2}`, `${VAR/a/b}`, `${VAR^^}`, `${#VAR}`.
  */
+
+import type { FluxKustomizationPort, FluxKustomizationView, KubeObject, Substitutions } from '../ports/chain.js';
 import { fromYaml, toYaml } from '../yaml.js';
-import type { FluxKustomizationPort, FluxKustomizationView, KubeObject, Substitutions } from './chain-ports.js';
 
 /** Flux validates variable names with this expression. */
 export const VARIABLE_NAME = /^[_a-zA-Z][_a-zA-Z0-9]*$/;

@@ -2,8 +2,8 @@
  * What a chain stage waits for, and the report when it gives up. Pure helpers of core/steps/chain.ts.
  */
 import type { ChainStage } from '../api/powerplan.js';
+import type { FluxKustomizationView, KubeObject, ObjectKey, Readiness } from '../ports/chain.js';
 import { DeadlineExceededError } from '../run/errors.js';
-import type { FluxKustomizationView, KubeObject, ObjectKey, Readiness } from './chain-ports.js';
 import { describeKey, UNSEAL_HINT } from './readiness.js';
 
 /** Kinds whose health Flux checks under `spec.wait: true` (kstatus knows them; other objects only need to exist). */

@@ -6,9 +6,6 @@
  */
 import type { ChainStage, OutageRecord, PlanStep, PowerPlanSpec } from '../api/index.js';
 import { type FluxObjectRef, fluxKey } from '../flux/objects.js';
-import type { FluxPort } from '../ports.js';
-import { DeadlineExceededError } from '../run/errors.js';
-import type { StepContext, StepExecutor } from '../run/executor.js';
 import type {
   AppliedRef,
   FluxKustomizationPort,
@@ -17,7 +14,10 @@ import type {
   ManifestPort,
   ObjectKey,
   ReadinessPort,
-} from './chain-ports.js';
+} from '../ports/chain.js';
+import type { FluxPort } from '../ports/index.js';
+import { DeadlineExceededError } from '../run/errors.js';
+import type { StepContext, StepExecutor } from '../run/executor.js';
 import { resolveSubstitutions } from './chain-substitute.js';
 import {
   describeKey,

@@ -4,7 +4,7 @@
  * cordoned) and the report says so. Used by the drain of one node (./drain.ts) and by `cordon-nodes`, which cordons
  * every worker before the first eviction of a shutdown.
  */
-import type { NodePort, NodeView } from '../ports.js';
+import type { NodePort, NodeView } from '../ports/index.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
 
 export interface CordonSettings {

@@ -8,7 +8,7 @@ import {
 } from '../drain/escalation.js';
 import type { DrainOptions } from '../drain/options.js';
 import { podKey } from '../drain/pod.js';
-import type { PodPort } from '../ports.js';
+import type { PodPort } from '../ports/index.js';
 import type { StepContext } from '../run/executor.js';
 import { DrainFailedError, drainPodsOn, type Perform } from './drain-loop.js';
 

@@ -16,7 +16,7 @@ import { selectPodsForDrain, summarize } from '../drain/filters.js';
 import type { DrainOptions } from '../drain/options.js';
 import { type DrainPod, podKey, toDrainPod } from '../drain/pod.js';
 import { levelRecord, resumeEscalation } from '../drain/resume.js';
-import type { PodPort } from '../ports.js';
+import type { PodPort } from '../ports/index.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import type { StepContext } from '../run/executor.js';
 

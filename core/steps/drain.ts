@@ -2,7 +2,7 @@ import type { PlanStep } from '../api/plan.js';
 import { selectPodsForDrain } from '../drain/filters.js';
 import type { DrainOptions } from '../drain/options.js';
 import { type DrainPod, podKey } from '../drain/pod.js';
-import type { NodePort, PodPort } from '../ports.js';
+import type { NodePort, PodPort } from '../ports/index.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
 import { cordonNode } from './cordon.js';
 import { simulateDrain } from './drain-dry-run.js';

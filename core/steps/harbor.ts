@@ -8,11 +8,11 @@ import { missingImages } from '../bundle/images.js';
 import { manifestPathOf, parseBundleManifest } from '../bundle/manifest.js';
 import { transferReporter } from '../bundle/progress.js';
 import { type FluxObjectRef, fluxKey } from '../flux/objects.js';
-import type { FluxPort, NodeAddress } from '../ports.js';
+import type { FluxPort, NodeAddress } from '../ports/index.js';
+import type { BundleFilesPort } from '../ports/prepare.js';
+import type { ImagePresencePort, ImageSeedPort } from '../ports/seed.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
 import { bundleExpectation, readBundle } from './prepare.js';
-import type { BundleFilesPort } from './prepare-ports.js';
-import type { ImagePresencePort, ImageSeedPort } from './seed-ports.js';
 import { waitUntil } from './wait.js';
 
 /** The seed failed on the node side, or left images missing; the message says which and how to retry. */

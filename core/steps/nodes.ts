@@ -1,4 +1,4 @@
-import type { ApiPort, NodePort } from '../ports.js';
+import type { ApiPort, NodePort } from '../ports/index.js';
 import type { StepExecutor } from '../run/executor.js';
 import { waitUntil, waitWatching } from './wait.js';
 

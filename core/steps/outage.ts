@@ -1,5 +1,5 @@
 import type { OutageRecord } from '../api/index.js';
-import type { OutageSourcePort } from '../ports.js';
+import type { OutageSourcePort } from '../ports/index.js';
 import type { StepExecutor } from '../run/executor.js';
 
 /** Opens the outage record. Done when an outage is already recorded (a rerun keeps the first start time). */

@@ -1,7 +1,7 @@
 import type { PlanStep, PowerPlanSpec } from '../api/index.js';
 import { parseDuration } from '../api/meta.js';
 import { StepKind } from '../plan/stages.js';
-import type { NodeAccessPort, NodePort } from '../ports.js';
+import type { NodePort, PowerControlPort } from '../ports/index.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
 import { waitWatching } from './wait.js';
@@ -93,7 +93,7 @@ async function goesDown(nodes: NodePort, name: string, ctx: StepContext, ms: num
  * was already NotReady before its first request (a dead kubelet cannot run a helper pod; SSH may still work).
  */
 export function powerOffNode(
-  access: NodeAccessPort,
+  access: PowerControlPort,
   nodes: NodePort,
   spec: PowerPlanSpec,
   options: PowerOffOptions = {},

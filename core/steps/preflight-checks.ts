@@ -6,7 +6,7 @@
  */
 import type { PowerPlanSpec } from '../api/index.js';
 import { isFinished, toDrainPod } from '../drain/pod.js';
-import type { LonghornPlacement, PreflightSnapshot, ReplicaView } from './prepare-ports.js';
+import type { LonghornPlacement, PreflightSnapshot, ReplicaView } from '../ports/prepare.js';
 import { ATTACHED_STATES } from './storage.js';
 
 /**

@@ -8,10 +8,10 @@ import type { PlanFinding } from '../analyze/diff.js';
 import type { PowerPlanSpec } from '../api/index.js';
 import { type BundleManifest, manifestPathOf, parseBundleManifest } from '../bundle/manifest.js';
 import { type BundleExpectation, buildCommand, judgeBundle } from '../bundle/verify.js';
-import type { FluxPort, NodeAccessPort } from '../ports.js';
+import type { FluxPort, NodeAccessPort } from '../ports/index.js';
+import type { BundleFilesPort, PreflightPort, RepoReader, SnapshotPort } from '../ports/prepare.js';
 import type { StepExecutor } from '../run/executor.js';
 import { preflightFindings, preflightUnchecked } from './preflight-checks.js';
-import type { BundleFilesPort, PreflightPort, RepoReader, SnapshotPort } from './prepare-ports.js';
 
 export class PrepullFailedError extends Error {
   override readonly name = 'PrepullFailedError';

@@ -2,7 +2,7 @@
  * Readiness of the objects a chain stage waits for, as pure functions over the objects' JSON (kstatus in spirit,
  * with the messages people read on a console). The adapter fetches; this decides.
  */
-import type { ObjectKey, Readiness } from './chain-ports.js';
+import type { ObjectKey, Readiness } from '../ports/chain.js';
 
 /** The JSON fields readiness looks at; everything is optional because the API may not have filled it yet. */
 export interface ObservedObject {

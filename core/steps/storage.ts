@@ -1,4 +1,4 @@
-import type { NodePort, StoragePort, VolumeView } from '../ports.js';
+import type { NodePort, StoragePort, VolumeView } from '../ports/index.js';
 import type { StepExecutor } from '../run/executor.js';
 import { waitUntil } from './wait.js';
 

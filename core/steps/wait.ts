@@ -1,4 +1,4 @@
-import type { ChangeFeed } from '../ports.js';
+import type { ChangeFeed } from '../ports/index.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import type { StepContext } from '../run/executor.js';
 

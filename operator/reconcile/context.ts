@@ -4,7 +4,7 @@
  * the informer cache holds it now.
  */
 import { API_VERSION, type PowerEvent } from '../../core/api/index.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock } from '../../core/ports/index.js';
 import type { EventRecorder, EventType, InvolvedObject } from '../events.js';
 import type * as next from '../status.js';
 import type { PowerEventReconcilerDeps } from './deps.js';

@@ -4,7 +4,7 @@
  */
 import type { PlanMode, PowerEventStatus, PowerPlanSpec } from '../../core/api/index.js';
 import type { Observed, ResolvedPaths } from '../../core/plan/index.js';
-import type { Clock, Logger, ProgressStore } from '../../core/ports.js';
+import type { Clock, Logger, ProgressStore } from '../../core/ports/index.js';
 import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
 import type { EventRecorder } from '../events.js';
 import type { StopFinalizer, StopRecords } from './stop.js';

@@ -10,7 +10,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, isIPv4, isIPv6 } from 'node:net';
-import type { Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports/index.js';
 import type { MetricsAccess } from './metrics-auth.js';
 import type { ServingCertificate } from './self-signed.js';
 

@@ -15,7 +15,7 @@ import {
   ListWatch,
   Watch,
 } from '@kubernetes/client-node';
-import type { Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports/index.js';
 
 export interface InformerOptions<T extends KubernetesObject> {
   /** For log lines and metrics, e.g. "powerevents". */

@@ -4,7 +4,7 @@
  * clocks need not agree), renewal every retry period, and leadership given up when renewal has failed for
  * `renewDeadlineMs`. On a clean stop the lease is released so that a follower takes over at once.
  */
-import type { Clock, Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/ports/index.js';
 
 export interface LeaseRecord {
   holderIdentity?: string | undefined;

@@ -18,7 +18,7 @@ import {
   notInstalledMessage,
   whichCommand,
 } from '../../adapters/system.js';
-import { SeedTransportError } from '../../core/steps/seed-ports.js';
+import { SeedTransportError } from '../../core/ports/seed.js';
 
 let dir = '';
 beforeAll(async () => {

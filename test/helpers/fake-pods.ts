@@ -8,7 +8,7 @@ import type {
   PodRequestOutcome,
   StoragePort,
   VolumeView,
-} from '../../core/ports.js';
+} from '../../core/ports/index.js';
 import type { FakeClock } from './fakes.js';
 
 /** One request that reached the fake API, with its answer and the fake time (ms since the cluster was made). */

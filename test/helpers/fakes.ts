@@ -1,5 +1,5 @@
 import type { OutageRecord, Progress } from '../../core/api/index.js';
-import type { Clock, Logger, ProgressStore } from '../../core/ports.js';
+import type { Clock, Logger, ProgressStore } from '../../core/ports/index.js';
 
 /** A clock that only moves when told to; `sleep` advances it at once. */
 export class FakeClock implements Clock {

@@ -10,16 +10,10 @@ import { NutClient } from '../../adapters/ups/nut-client.js';
 import { type ClosableUpsPort, nutSource } from '../../adapters/ups/sources.js';
 import { outageRecord, upsSpec } from '../../core/api/index.js';
 import { UpsMonitor } from '../../core/gates/monitor.js';
-import {
-  describeUpsVerdict,
-  evaluateUps,
-  type UpsReading,
-  type UpsVerdict,
-  upsGate,
-  upsPolicy,
-} from '../../core/gates/ups.js';
+import { describeUpsVerdict, evaluateUps, type UpsVerdict, upsGate, upsPolicy } from '../../core/gates/ups.js';
 import { compilePlan } from '../../core/plan/index.js';
-import type { Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports/index.js';
+import type { UpsReading } from '../../core/ports/ups.js';
 import { StepFailedError } from '../../core/run/errors.js';
 import { runPlan } from '../../core/run/runner.js';
 import { EmergencyShutdownRequired, GateRefusedError, upsGateExecutor } from '../../core/steps/ups.js';

@@ -15,7 +15,7 @@ import { SshError, SshNodeAccess, type SshOptions } from '../../adapters/node-ac
 import { systemClock } from '../../adapters/system.js';
 import { outageRecord } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
-import type { NodePort, NodeView } from '../../core/ports.js';
+import type { NodePort, NodeView } from '../../core/ports/index.js';
 import { runPlan } from '../../core/run/runner.js';
 import { powerOffNode } from '../../core/steps/power.js';
 import { freePorts } from '../bed/ports.js';

@@ -5,7 +5,7 @@
  */
 import { KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports/index.js';
 import { Informer } from '../../operator/runtime/informer.js';
 
 function unreachable(): KubeConfig {

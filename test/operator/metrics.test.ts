@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { PowerPlanSpec } from '../../core/api/index.js';
-import type { UpsReading } from '../../core/gates/ups.js';
 import { wayBackGaps, wayBackRecordOf } from '../../core/plan/way-back.js';
+import type { UpsReading } from '../../core/ports/ups.js';
 import { type ClusterView, OperatorMetrics } from '../../operator/metrics.js';
 import { atlasSpec } from '../helpers/atlas.js';
 

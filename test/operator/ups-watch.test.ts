@@ -5,8 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ClosableUpsPort } from '../../adapters/ups/sources.js';
 import { powerPlanSpec } from '../../core/api/index.js';
-import { evaluateUps, type UpsReading, upsPolicy } from '../../core/gates/ups.js';
+import { evaluateUps, upsPolicy } from '../../core/gates/ups.js';
 import { NO_OUTAGE, type OutageWatch, upsWatchDelayMs, watchUps } from '../../core/gates/watch.js';
+import type { UpsReading } from '../../core/ports/ups.js';
 import { OUTAGE_ANNOTATION, UpsWatcher } from '../../operator/ups-watch.js';
 import { atlasSpec } from '../helpers/atlas.js';
 import { FakeClock, silentLogger } from '../helpers/fakes.js';

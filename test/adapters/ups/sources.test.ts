@@ -13,7 +13,7 @@ import {
   upsSource,
 } from '../../../adapters/ups/sources.js';
 import { upsSpec } from '../../../core/api/powerplan.js';
-import type { Logger } from '../../../core/ports.js';
+import type { Logger } from '../../../core/ports/index.js';
 import { FakeClock } from '../../helpers/fakes.js';
 import { type HonestOptions, honest, ScriptedUpsd } from './scripted-upsd.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UpsMonitor } from '../../../core/gates/monitor.js';
-import type { UpsPort } from '../../../core/gates/ports.js';
-import { type UpsPolicy, type UpsReading, type UpsVerdict, upsGate } from '../../../core/gates/ups.js';
+import { type UpsPolicy, type UpsVerdict, upsGate } from '../../../core/gates/ups.js';
+import type { UpsPort, UpsReading } from '../../../core/ports/ups.js';
 import { FakeClock } from '../../helpers/fakes.js';
 
 const policy: UpsPolicy = { minStartupCharge: 50, minStartupRuntimeSeconds: 0, emergencyCharge: 30, maxAgeMs: 15_000 };

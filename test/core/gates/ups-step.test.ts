@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type OutageRecord, outageRecord } from '../../../core/api/index.js';
-import { type UpsReading, upsGate, upsPolicy } from '../../../core/gates/ups.js';
+import { upsGate, upsPolicy } from '../../../core/gates/ups.js';
 import { compilePlan } from '../../../core/plan/index.js';
+import type { UpsReading } from '../../../core/ports/ups.js';
 import { StepFailedError } from '../../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../../core/run/runner.js';
 import { EmergencyShutdownRequired, GateRefusedError, upsGateExecutor } from '../../../core/steps/ups.js';

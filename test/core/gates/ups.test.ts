@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { upsSpec } from '../../../core/api/powerplan.js';
 import { blockingReasons, describeReasons, isBlocked, type Verdict } from '../../../core/gates/index.js';
-import {
-  describeUpsVerdict,
-  evaluateUps,
-  type UpsPolicy,
-  type UpsReading,
-  upsGate,
-  upsPolicy,
-} from '../../../core/gates/ups.js';
+import { describeUpsVerdict, evaluateUps, type UpsPolicy, upsGate, upsPolicy } from '../../../core/gates/ups.js';
+import type { UpsReading } from '../../../core/ports/ups.js';
 import { FakeClock } from '../../helpers/fakes.js';
 
 const NOW = new Date('2026-11-25T02:00:00Z');

@@ -9,9 +9,6 @@ import { KustomizeBuilder, SnapshotKustomizations } from '../../../adapters/kust
 import { type PowerPlanSpec, powerPlanSpec, type RenderedPlan } from '../../../core/api/index.js';
 import type { FluxObject } from '../../../core/flux/objects.js';
 import { compileStartup } from '../../../core/plan/startup.js';
-import { StepFailedError } from '../../../core/run/errors.js';
-import { type RunEvent, runPlan } from '../../../core/run/runner.js';
-import { applyChainStage, StageNotReadyError, stageDir } from '../../../core/steps/chain.js';
 import type {
   AppliedRef,
   FluxKustomizationPort,
@@ -23,7 +20,10 @@ import type {
   ReadinessPort,
   SubstituteFrom,
   Substitutions,
-} from '../../../core/steps/chain-ports.js';
+} from '../../../core/ports/chain.js';
+import { StepFailedError } from '../../../core/run/errors.js';
+import { type RunEvent, runPlan } from '../../../core/run/runner.js';
+import { applyChainStage, StageNotReadyError, stageDir } from '../../../core/steps/chain.js';
 import {
   resolveSubstitutions,
   SubstitutionError,

@@ -3,17 +3,17 @@ import type { PlanStep } from '../../../core/api/index.js';
 import { type BundleManifestInput, manifestPathOf, renderBundleManifest } from '../../../core/bundle/manifest.js';
 import type { FluxObject } from '../../../core/flux/objects.js';
 import { compilePlan } from '../../../core/plan/index.js';
-import type { NodeAddress } from '../../../core/ports.js';
-import type { Executors } from '../../../core/run/executor.js';
-import { runPlan } from '../../../core/run/runner.js';
-import { reconcileHarbor, seedHarbor } from '../../../core/steps/harbor.js';
-import type { BundleFilesPort } from '../../../core/steps/prepare-ports.js';
+import type { NodeAddress } from '../../../core/ports/index.js';
+import type { BundleFilesPort } from '../../../core/ports/prepare.js';
 import {
   type ImageSeedPort,
   type ImportOptions,
   type NodeImage,
   SeedTransportError,
-} from '../../../core/steps/seed-ports.js';
+} from '../../../core/ports/seed.js';
+import type { Executors } from '../../../core/run/executor.js';
+import { runPlan } from '../../../core/run/runner.js';
+import { reconcileHarbor, seedHarbor } from '../../../core/steps/harbor.js';
 import { atlasInput, atlasSpec } from '../../helpers/atlas.js';
 import { FakeFlux } from '../../helpers/fake-flux.js';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { outageRecord, type PlanMode } from '../../../core/api/index.js';
 import { compilePlan } from '../../../core/plan/index.js';
-import type { MutationOptions, NodeAccessPort, NodeAddress, NodePort, NodeView } from '../../../core/ports.js';
+import type { MutationOptions, NodeAddress, NodePort, NodeView, PowerControlPort } from '../../../core/ports/index.js';
 import { runPlan } from '../../../core/run/runner.js';
 import { powerOffNode } from '../../../core/steps/power.js';
 import { atlasInput } from '../../helpers/atlas.js';
@@ -11,7 +11,7 @@ import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
  * Nodes as the API shows them: a powered-off node stays Ready for `lag` reads (the node-lifecycle controller's grace
  * period), then reads NotReady. `apiDown` makes every read fail (the last control-plane node took the API along).
  */
-class FakeCluster implements NodePort, NodeAccessPort {
+class FakeCluster implements NodePort, PowerControlPort {
   readonly sent: { node: string; at: number; recorded: boolean; dryRun: boolean }[] = [];
   readonly reads: string[] = [];
   /** `read <node>` and `send <node>` in order. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanStep } from '../../../core/api/index.js';
+import type { LonghornVolumeView, PreflightSnapshot, ReplicaView } from '../../../core/ports/prepare.js';
 import {
   isHealthyReplica,
   lastReplicaFindings,
@@ -7,7 +8,6 @@ import {
   preflightUnchecked,
 } from '../../../core/steps/preflight-checks.js';
 import { preflight } from '../../../core/steps/prepare.js';
-import type { LonghornVolumeView, PreflightSnapshot, ReplicaView } from '../../../core/steps/prepare-ports.js';
 import { atlasSpec } from '../../helpers/atlas.js';
 
 describe('preflightFindings', () => {

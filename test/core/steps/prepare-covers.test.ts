@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRepo } from '../../../adapters/repo-reader.js';
 import type { PowerPlanSpec } from '../../../core/api/index.js';
 import { compilePlan } from '../../../core/plan/index.js';
+import type { RepoReader } from '../../../core/ports/prepare.js';
 import { runPlan } from '../../../core/run/runner.js';
 import { checkPlanCoversRepo } from '../../../core/steps/prepare.js';
-import type { RepoReader } from '../../../core/steps/prepare-ports.js';
 import { atlasInput, atlasSpec } from '../../helpers/atlas.js';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
 

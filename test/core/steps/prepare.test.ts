@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanStep } from '../../../core/api/index.js';
 import { compilePlan } from '../../../core/plan/index.js';
-import type { NodeAccessPort, NodeAddress } from '../../../core/ports.js';
+import type { NodeAccessPort, NodeAddress } from '../../../core/ports/index.js';
+import type { BundleFilesPort, SnapshotPort } from '../../../core/ports/prepare.js';
 import type { Executors } from '../../../core/run/executor.js';
 import { runPlan } from '../../../core/run/runner.js';
 import {
@@ -12,7 +13,6 @@ import {
   refreshSnapshot,
   verifyBundle,
 } from '../../../core/steps/prepare.js';
-import type { BundleFilesPort, SnapshotPort } from '../../../core/steps/prepare-ports.js';
 import { atlasInput, atlasSpec } from '../../helpers/atlas.js';
 import { FakeFlux } from '../../helpers/fake-flux.js';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
@@ -37,7 +37,6 @@ async function runKind(kind: string, executors: Executors, store = new MemorySto
 class FakeImages implements NodeAccessPort {
   readonly calls: string[] = [];
   constructor(private readonly cannot: Record<string, string>) {}
-  async powerOff(): Promise<void> {}
   async ensureImage(node: NodeAddress, image: string) {
     this.calls.push(`${node.name} ${image}`);
     if (node.name === 'titan-07') throw new Error('API error 500');

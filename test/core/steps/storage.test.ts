@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanStep } from '../../../core/api/plan.js';
 import { step } from '../../../core/plan/step.js';
-import type { VolumeView } from '../../../core/ports.js';
+import type { VolumeView } from '../../../core/ports/index.js';
 import { DeadlineExceededError } from '../../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../../core/run/runner.js';
 import { describeVolume, isAttached, quiesceStorage } from '../../../core/steps/storage.js';

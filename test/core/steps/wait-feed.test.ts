@@ -3,7 +3,7 @@
  * polls only as a safety net (the feed's counter: test/adapters/kube/watch-feed.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import type { ChangeFeed } from '../../../core/ports.js';
+import type { ChangeFeed } from '../../../core/ports/index.js';
 import type { StepContext } from '../../../core/run/executor.js';
 import { SAFETY_NET_MS, waitUntil } from '../../../core/steps/wait.js';
 import { FakeClock, silentLogger } from '../../helpers/fakes.js';

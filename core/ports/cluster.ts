@@ -1,33 +1,6 @@
-/**
- * The ports: every effect the engine has on the world goes through one of these interfaces. Adapters in
- * adapters/ implement them; the composition roots (cli/main.ts, operator/main.ts) wire them in.
- */
-import type { OutageRecord, Progress } from './api/index.js';
-import type { PodLike } from './drain/pod.js';
-import type { FluxObject, FluxObjectRef } from './flux/objects.js';
-
-/** Time as an input (STYLE.md point 16). */
-export interface Clock {
-  now(): Date;
-  /** Resolves after `ms`, or rejects with the signal's reason when aborted. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export interface Logger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-  debug(message: string, fields?: Record<string, unknown>): void;
-}
-
-/**
- * Where progress and the outage record live: the CLI's state file or a PowerEvent's status. Both hold the same
- * shape. `save` is atomic: after a crash a reader sees the previous or the new content, never a mix.
- */
-export interface ProgressStore {
-  load(): Promise<{ outage: OutageRecord; progress?: Progress } | undefined>;
-  save(state: { outage: OutageRecord; progress?: Progress }): Promise<void>;
-}
+import type { OutageRecord } from '../api/index.js';
+import type { PodLike } from '../drain/pod.js';
+import type { FluxObject, FluxObjectRef } from '../flux/objects.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cluster ports. Each is small and named for what the engine needs, not for the Kubernetes API; adapters/kube/
@@ -129,31 +102,6 @@ export interface StoragePort {
   volumes(namespace: string): Promise<VolumeView[]>;
 }
 
-/** A node as the power and image ports address it. */
-export interface NodeAddress {
-  name: string;
-  /** Host or IP for SSH; defaults to the name. */
-  address?: string;
-}
-
-/**
- * Work on a node's host: through a privileged helper pod (hostPID, nsenter into PID 1) or over SSH. Both transports
- * implement the same port.
- */
-export interface NodeAccessPort {
-  /**
-   * Asks the host to power off (on k3s hosts the k3s service and its containers are stopped first). Resolves once
-   * the request was delivered; the host may already be going down.
-   */
-  powerOff(node: NodeAddress, command: readonly string[], options?: MutationOptions): Promise<void>;
-  /** Makes sure `image` is present in the node's container runtime. */
-  ensureImage(
-    node: NodeAddress,
-    image: string,
-    options?: MutationOptions,
-  ): Promise<{ present: boolean; message?: string }>;
-}
-
 /**
  * The outage records the cluster keeps for a plan: a shutdown run by the operator keeps its record in its PowerEvent
  * (or, once that event is deleted mid-run, in a stop record), not in the CLI's state file.
@@ -166,14 +114,3 @@ export interface OutageSourcePort {
    */
   latestOpenOutage(planName: string): Promise<{ source: string; outage: OutageRecord } | undefined>;
 }
-
-// Ports defined beside the code that first needed them; re-exported so that every port is reachable from here.
-export type { UpsPort } from './gates/ports.js';
-export type {
-  BundleFilesPort,
-  PdbView,
-  PreflightPort,
-  PreflightSnapshot,
-  SnapshotPort,
-  StatefulSetView,
-} from './steps/prepare-ports.js';

@@ -3,7 +3,7 @@
  */
 import type { RepoInput } from '../analyze/input.js';
 import type { PodLike } from '../drain/pod.js';
-import type { NodeView } from '../ports.js';
+import type { NodeView } from './cluster.js';
 
 /** The local clone of the Flux source (adapters/git.ts). */
 export interface SnapshotPort {

@@ -3,7 +3,7 @@
  * repo snapshot, applies them, and waits for what the stage names (and what its Flux Kustomization health-checks)
  * to be Ready.
  */
-import type { ChangeFeed } from '../ports.js';
+import type { ChangeFeed } from './cluster.js';
 
 /** A Kubernetes object as plain JSON, the way kustomize prints it and the API server reads it. */
 export interface KubeObject {

@@ -2,7 +2,7 @@
  * Ports of the Harbor seed: the node's container runtime, reached over SSH or through a helper pod. To be moved
  * into core/ports.ts with the others.
  */
-import type { NodeAddress } from '../ports.js';
+import type { NodeAddress } from './node-access.js';
 
 /** An image in containerd's `k8s.io` namespace on a node. */
 export interface NodeImage {
