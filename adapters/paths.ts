@@ -3,6 +3,7 @@
  * Pure functions: the environment is an argument, so tests never read the real HOME.
  */
 import { isAbsolute, join } from 'node:path';
+import { DEFAULT_REPO_SNAPSHOT, harborBundleName, STATE_FILE_NAME } from '../core/api/defaults.js';
 
 /** The environment variables these functions read; pass `process.env` at the composition root. */
 export interface PathEnv {
@@ -12,7 +13,6 @@ export interface PathEnv {
 }
 
 /** The outage state file's name, shared with the old cluster_power_recovery.sh. */
-export const STATE_FILE_NAME = 'cluster_power_recovery.state';
 
 /**
  * Expands a leading `~` or `~/` to `env.HOME`. Anything else (including `~user/...` and a `~` later in the
@@ -31,12 +31,12 @@ export function defaultStateFile(env: PathEnv): string {
 /** `${XDG_DATA_HOME:-~/.local/share}/hecate/bundles/harbor-bootstrap-<version>-<arch>.tar.zst`. */
 export function defaultBundlePath(version: string, arch: string, env: PathEnv): string {
   const base = xdgDir(env.XDG_DATA_HOME, '~/.local/share', env);
-  return join(base, 'hecate', 'bundles', `harbor-bootstrap-${version}-${arch}.tar.zst`);
+  return join(base, 'hecate', 'bundles', harborBundleName(version, arch));
 }
 
 /** `~/hecate-repo`: the local clone of the Flux source used on a cold boot. */
 export function defaultRepoSnapshot(env: PathEnv): string {
-  return expandHome('~/hecate-repo', env);
+  return expandHome(DEFAULT_REPO_SNAPSHOT, env);
 }
 
 /**

@@ -8,6 +8,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { expandHome, type PathEnv } from '../adapters/paths.js';
 import { clusterExecutors } from '../adapters/wiring.js';
+import { harborBundleOf } from '../core/api/defaults.js';
 import type { PowerPlanSpec } from '../core/api/index.js';
 import type { ResolvedPaths } from '../core/plan/index.js';
 import type { Logger } from '../core/ports/index.js';
@@ -22,9 +23,7 @@ export const STATUS_STORE = 'PowerEvent status (the operator keeps no state file
  */
 export function operatorPaths(spec: PowerPlanSpec, env: PathEnv): ResolvedPaths {
   const harbor = spec.harbor;
-  const bundle = harbor
-    ? (harbor.bundlePath ?? `~/.local/share/hecate/bundles/harbor-bootstrap-${harbor.version}-${harbor.arch}.tar.zst`)
-    : undefined;
+  const bundle = harbor ? harborBundleOf(harbor) : undefined;
   return {
     repoSnapshot: expand(spec.repoSnapshot, env),
     stateFile: STATUS_STORE,

@@ -17,8 +17,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../adapters/kube/config.js';
 import { KubeFlux } from '../adapters/kube/flux.js';
 import { observeCluster } from '../adapters/kube/observe.js';
-import { kubeStatusApply, PowerEventStatusStore } from '../adapters/kube/powerevent-store.js';
+import { KubePowerEvents, kubeStatusApply, PowerEventStatusStore } from '../adapters/kube/powerevents.js';
 import { KubeRunLease } from '../adapters/kube/run-lease.js';
+import { ConfigMapStopRecords } from '../adapters/kube/stop-records.js';
 import { systemClock } from '../adapters/system.js';
 import { upsSource } from '../adapters/ups/sources.js';
 import type { Logger } from '../core/ports/index.js';
@@ -34,7 +35,6 @@ import { KubeLease } from './runtime/kube-lease.js';
 import { LeaderElector } from './runtime/leader.js';
 import { kubeReviews, MetricsAuthorizer } from './runtime/metrics-auth.js';
 import { selfSignedCertificate } from './runtime/self-signed.js';
-import { ConfigMapStopRecords } from './stop-record.js';
 import { kubeUpsEvents, UpsWatcher } from './ups-watch.js';
 
 /** This process may no longer write: it does not hold the leader Lease. */
@@ -236,7 +236,7 @@ function upsWatcher(
   return new UpsWatcher({
     namespace,
     plans: () => operator.cachedPlans(),
-    events: kubeUpsEvents(kc, namespace, () => operator.cachedEvents()),
+    events: kubeUpsEvents(new KubePowerEvents(kc, namespace), () => operator.cachedEvents()),
     source: (ups) => {
       const port = upsSource(ups, { clock: systemClock, logger });
       return port && metrics.watchUps(port);

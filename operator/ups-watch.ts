@@ -10,10 +10,9 @@
  *   exists for the plan, no other is created. Its name is derived from the outage's start, so a retried create
  *   answers 409 instead of making a second one.
  */
-import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { isConflict } from '../adapters/kube/errors.js';
+import type { KubePowerEvents } from '../adapters/kube/powerevents.js';
 import type { ClosableUpsPort } from '../adapters/ups/sources.js';
-import { API_VERSION, GROUP, type PowerPlanSpec, powerPlan, UPS_TRIGGER_LABEL, VERSION } from '../core/api/index.js';
+import { newPowerEvent, type PowerPlanSpec, powerPlan, UPS_TRIGGER_LABEL } from '../core/api/index.js';
 import { parseDuration } from '../core/api/meta.js';
 import { UpsMonitor } from '../core/gates/monitor.js';
 import { describeUpsVerdict, upsGate, upsPolicy } from '../core/gates/ups.js';
@@ -148,17 +147,15 @@ export class UpsWatcher {
     }
     const name = `ups-shutdown-${plan}-${Math.floor(fire.outageStartedAt / 1000)}`.slice(0, 253);
     const reason = `UPS watcher (${fire.reason}): ${fire.message}`.slice(0, 1024);
-    const body = {
-      apiVersion: API_VERSION,
-      kind: 'PowerEvent',
-      metadata: {
+    const body = newPowerEvent(
+      {
         name,
         namespace,
         labels: { [UPS_TRIGGER_LABEL]: 'ups', [PLAN_LABEL]: plan.slice(0, 63) },
         annotations: { [OUTAGE_ANNOTATION]: 'open' },
       },
-      spec: { action: 'shutdown', planRef: { name: plan }, execute: false, reason },
-    };
+      { action: 'shutdown', planRef: { name: plan }, execute: false, reason },
+    );
     try {
       const created = await this.deps.events.create(body);
       logger.warn(created ? 'Requested a shutdown' : 'Shutdown already requested for this outage', {
@@ -196,26 +193,14 @@ export class UpsWatcher {
   }
 }
 
-const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/** The watcher's PowerEvents on client-node, in `namespace`; `list` reads the operator's cache. */
-export function kubeUpsEvents(kc: KubeConfig, namespace: string, list: () => readonly EventLike[]): UpsEventsPort {
-  const api = kc.makeApiClient(CustomObjectsApi);
-  const ref = { group: GROUP, version: VERSION, plural: 'powerevents', namespace };
+/** The watcher's PowerEvents through the PowerEvent adapter, in its namespace; `list` reads the operator's cache. */
+export function kubeUpsEvents(events: KubePowerEvents, list: () => readonly EventLike[]): UpsEventsPort {
+  const { namespace } = events;
   return {
     list: () => list().filter((e) => (e.metadata as { namespace?: string } | undefined)?.namespace === namespace),
-    create: async (body) => {
-      try {
-        await api.createNamespacedCustomObject({ ...ref, body, fieldManager: 'hecate-operator' });
-        return true;
-      } catch (error) {
-        if (isConflict(error)) return false;
-        throw error;
-      }
-    },
+    create: async (body) => (await events.create(body)) !== undefined,
     close: async (name) => {
-      const body = { metadata: { annotations: { [OUTAGE_ANNOTATION]: 'closed' } } };
-      await api.patchNamespacedCustomObject({ ...ref, name, body, fieldManager: 'hecate-operator' }, MERGE_PATCH);
+      await events.mergePatch(name, { metadata: { annotations: { [OUTAGE_ANNOTATION]: 'closed' } } });
     },
   };
 }

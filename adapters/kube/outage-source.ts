@@ -14,13 +14,19 @@
  */
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { GROUP, type OutageRecord, outageRecord, toIssues, VERSION } from '../../core/api/index.js';
+import {
+  GROUP,
+  type OutageRecord,
+  outageRecord,
+  STOP_RECORD_LABEL,
+  STOP_RECORD_VALUE,
+  toIssues,
+  VERSION,
+} from '../../core/api/index.js';
 import type { Logger, OutageSourcePort } from '../../core/ports/index.js';
 import { isNotFound, statusOf } from './errors.js';
 
 /** NOTE: the same label as operator/stop-record.ts (an adapter does not import the operator); a test keeps them equal. */
-export const STOP_RECORD_LABEL = 'power.hecate.dev/record';
-export const STOP_RECORD_VALUE = 'stopped-powerevent';
 export const DEFAULT_RECORD_NAMESPACE = 'hecate-system';
 
 export interface OpenOutage {

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { type BuildInput, type BuildResult, BundleBuildError, buildBundle } from '../../adapters/bundle/build.js';
 import { defaultBundlePath, expandHome } from '../../adapters/paths.js';
 import { CommandNotFoundError } from '../../adapters/system.js';
+import { DEFAULT_REPO_SNAPSHOT } from '../../core/api/defaults.js';
 import { harborImages, uniqueReferences } from '../../core/bundle/images.js';
 import { platformOf } from '../../core/bundle/platform.js';
 import { toYaml } from '../../core/yaml.js';
@@ -40,7 +41,7 @@ export type BundleEngine = (input: BuildInput) => Promise<BuildResult>;
 async function planFor(options: BundleBuildOptions, deps: CliDeps): Promise<LoadedPlan | undefined> {
   if (options.plan) return loadPlanFile(resolve(deps.cwd, options.plan));
   if (options.harborVersion) return undefined;
-  return findPlanInSnapshot(expandHome('~/hecate-repo', deps.env)).catch(() => undefined);
+  return findPlanInSnapshot(expandHome(DEFAULT_REPO_SNAPSHOT, deps.env)).catch(() => undefined);
 }
 
 /** What to build, from the options and the plan; a usage error names the missing flag. */

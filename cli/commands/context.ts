@@ -3,6 +3,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { snapshotRevision } from '../../adapters/git.js';
 import { defaultBundlePath, defaultStateFile, expandHome } from '../../adapters/paths.js';
 import { StateFile } from '../../adapters/state-file.js';
+import { DEFAULT_REPO_SNAPSHOT } from '../../core/api/defaults.js';
 import type { OutageRecord, Progress } from '../../core/api/index.js';
 import type { Observed, ResolvedPaths } from '../../core/plan/index.js';
 import type { CliDeps } from '../deps.js';
@@ -21,8 +22,6 @@ export interface CommandContext {
   /** The plan's node this CLI runs on: shutdown powers it off last (core/plan `selfNode`). */
   selfNode?: string;
 }
-
-const DEFAULT_SNAPSHOT = '~/hecate-repo';
 
 /**
  * The kubeconfig, found as kubectl finds it, with --request-timeout on its clients; undefined only with --offline. None at all is bad input (exit 2),
@@ -54,7 +53,7 @@ async function kubeConfigFor(options: CommonOptions, env: CliDeps['env']): Promi
 /** --plan FILE, else the PowerPlan in the repo snapshot, else the one in the cluster. */
 async function resolvePlan(options: CommonOptions, deps: CliDeps, kc: KubeConfig | undefined): Promise<LoadedPlan> {
   if (options.plan) return loadPlanFile(options.plan);
-  const snapshot = expandHome(DEFAULT_SNAPSHOT, deps.env);
+  const snapshot = expandHome(DEFAULT_REPO_SNAPSHOT, deps.env);
   const fromSnapshot = await findPlanInSnapshot(snapshot);
   if (fromSnapshot) return fromSnapshot;
   const fromCluster = kc ? await findPlanInCluster(kc).catch(() => undefined) : undefined;

@@ -1,5 +1,6 @@
 import { adapterLogger, systemClock } from '../../adapters/system.js';
 import { type ClusterWiring, clusterExecutors, type WiringInput } from '../../adapters/wiring.js';
+import { ACTION_OF_MODE } from '../../core/api/defaults.js';
 import type { PlanStep, Progress, RenderedPlan } from '../../core/api/index.js';
 import { parseDuration } from '../../core/api/meta.js';
 import { StepKind } from '../../core/plan/index.js';
@@ -16,14 +17,6 @@ import { ListrProgress } from '../render/progress-listr.js';
 import type { CommandContext } from './context.js';
 import { handBack } from './handoff.js';
 import { StartupUpsWatch, type UpsStop } from './ups-watch.js';
-
-const ACTION_OF = {
-  prepare: 'prepare',
-  shutdown: 'shutdown',
-  'emergency-shutdown': 'shutdown',
-  startup: 'startup',
-  'harbor-seed': 'harbor-seed',
-} as const;
 
 /** Progress on stderr: listr2 on a terminal, one line per event elsewhere (logs, CI, pipes). */
 function progressFor(plan: RenderedPlan, deps: CliDeps) {
@@ -138,7 +131,7 @@ async function runWithProgress(
   try {
     const result = await runPlan({
       plan,
-      action: ACTION_OF[plan.mode],
+      action: ACTION_OF_MODE[plan.mode],
       executors: wiring.executors,
       guard: wiring.guard,
       planSpec: ctx.plan.spec,

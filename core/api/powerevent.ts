@@ -51,3 +51,11 @@ export const powerEvent = z.strictObject({
   status: powerEventStatus.optional(),
 });
 export type PowerEvent = z.infer<typeof powerEvent>;
+
+/** A new PowerEvent as the API takes it: the one place its apiVersion and kind are spelled for a create. */
+export function newPowerEvent(
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string> },
+  spec: z.input<typeof powerEventSpec>,
+): { apiVersion: string; kind: 'PowerEvent'; metadata: typeof metadata; spec: typeof spec } {
+  return { apiVersion: API_VERSION, kind: 'PowerEvent', metadata, spec };
+}

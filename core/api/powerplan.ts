@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { condition } from './conditions.js';
+import { DEFAULT_REPO_SNAPSHOT } from './defaults.js';
 import { API_VERSION, dnsLabel, dnsSubdomain, duration, objectMeta, objectRef, timestamp } from './meta.js';
 
 /** The Flux installation Hecate suspends and resumes, and the source whose absence causes deadlock 1. */
@@ -130,7 +131,7 @@ export const upsSpec = z.strictObject({
 
 const powerPlanSpecFields = z.strictObject({
   flux: fluxSpec.prefault({}),
-  repoSnapshot: z.string().min(1).default('~/hecate-repo').describe('Local clone of the Flux source'),
+  repoSnapshot: z.string().min(1).default(DEFAULT_REPO_SNAPSHOT).describe('Local clone of the Flux source'),
   stateFile: z
     .string()
     .min(1)

@@ -1,3 +1,4 @@
+import { harborBundleName } from '../api/defaults.js';
 import type { PlanStep } from '../api/plan.js';
 import type { CompileInput } from './input.js';
 import { Stage, StepKind } from './stages.js';
@@ -6,7 +7,9 @@ import { step } from './step.js';
 function bundlePath(input: CompileInput): string {
   const harbor = input.spec.harbor;
   return (
-    input.paths.harborBundle ?? harbor?.bundlePath ?? `harbor-bootstrap-${harbor?.version}-${harbor?.arch}.tar.zst`
+    input.paths.harborBundle ??
+    harbor?.bundlePath ??
+    harborBundleName(harbor?.version ?? 'undefined', harbor?.arch ?? 'undefined')
   );
 }
 

@@ -1,4 +1,4 @@
-import type { OutageRecord } from '../api/index.js';
+import type { OutageRecord, StopRecord } from '../api/index.js';
 import type { PodLike } from '../drain/pod.js';
 import type { FluxObject, FluxObjectRef } from '../flux/objects.js';
 
@@ -113,4 +113,10 @@ export interface OutageSourcePort {
    * startup. `source` names where it was found, e.g. `PowerEvent hecate-system/shutdown`.
    */
   latestOpenOutage(planName: string): Promise<{ source: string; outage: OutageRecord } | undefined>;
+}
+
+/** Where a stopped, deleted PowerEvent is remembered once the object is gone. */
+export interface StopRecords {
+  /** Saves the record; resolves to where it is kept (for messages). Idempotent per PowerEvent uid. */
+  save(record: StopRecord): Promise<string>;
 }

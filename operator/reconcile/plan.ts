@@ -3,6 +3,8 @@
  * and the paths the executors use; or, when a Running event is resumed, the plan its status already holds (a run
  * resumed after a restart goes on with the steps it recorded, never with a recompiled list).
  */
+
+import { DEFAULT_STATE_FILE, harborBundleOf, MODE_OF_ACTION } from '../../core/api/defaults.js';
 import {
   type Action,
   type PlanMode,
@@ -17,15 +19,6 @@ import {
 import { type CompileInput, compilePlan, type Observed } from '../../core/plan/index.js';
 import { Reason } from '../../core/status/reasons.js';
 import type { PowerEventReconcilerDeps } from './deps.js';
-
-const MODE_OF: Record<Action, PlanMode> = {
-  prepare: 'prepare',
-  shutdown: 'shutdown',
-  startup: 'startup',
-  'harbor-seed': 'harbor-seed',
-};
-
-const DEFAULT_STATE_FILE = '~/.local/state/cluster_power_recovery.state';
 
 /** A PowerPlan found and valid. */
 export interface ResolvedPlan {
@@ -72,7 +65,7 @@ export async function compileFor(
   plan: ResolvedPlan,
   extras: CompileExtras = {},
 ): Promise<RenderedPlan> {
-  return compilePlan(MODE_OF[event.spec.action], await compileInput(deps, event, plan, extras));
+  return compilePlan(MODE_OF_ACTION[event.spec.action], await compileInput(deps, event, plan, extras));
 }
 
 /** A plan to run: the one in `status` when this run resumes it, else freshly compiled. */
@@ -94,7 +87,7 @@ export async function planToRun(
  * did not. An event that waited before it ever ran has no progress and compiles when its turn comes.
  */
 export function resumedPlan(event: PowerEvent, status: PowerEventStatus): RenderedPlan | undefined {
-  const mode = MODE_OF[event.spec.action];
+  const mode = MODE_OF_ACTION[event.spec.action];
   const begun = status.phase === 'Running' || (status.phase === 'Waiting' && status.progress?.mode === mode);
   const resumable = begun && status.plan?.mode === mode && status.plan.execute;
   return resumable ? status.plan : undefined;
@@ -119,10 +112,7 @@ async function compileInput(
   const { name: planName, spec } = plan;
   const outage = event.status?.outage;
   const reason = [event.spec.reason, extras.note].filter(Boolean).join('; ');
-  const bundle = spec.harbor
-    ? (spec.harbor.bundlePath ??
-      `~/.local/share/hecate/bundles/harbor-bootstrap-${spec.harbor.version}-${spec.harbor.arch}.tar.zst`)
-    : undefined;
+  const bundle = spec.harbor ? harborBundleOf(spec.harbor) : undefined;
   return {
     planName,
     spec,

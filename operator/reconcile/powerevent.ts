@@ -29,10 +29,10 @@ import { describeSpecChanges, specForRun } from '../../core/plan/recorded-spec.j
 import { recordedWayBackGap } from '../../core/plan/way-back.js';
 import { missingExecutors } from '../../core/run/runner.js';
 import { getCondition } from '../../core/status/conditions.js';
+import * as next from '../../core/status/powerevent.js';
 import { Reason } from '../../core/status/reasons.js';
 import type { EventType } from '../events.js';
 import { Outcome } from '../runtime/outcome.js';
-import * as next from '../status.js';
 import { emit, factsOf } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
 import { handOffWait } from './handoff.js';

@@ -8,10 +8,10 @@
 import type { PowerEvent, PowerPlanSpec, RenderedPlan } from '../../core/api/index.js';
 import { RunStoppedError, StepFailedError } from '../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../core/run/runner.js';
+import * as next from '../../core/status/powerevent.js';
 import { Reason } from '../../core/status/reasons.js';
 import type { EventType } from '../events.js';
 import { Outcome } from '../runtime/outcome.js';
-import * as next from '../status.js';
 import { emit, factsOf, isBeingDeleted, liveEvent } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
 import { type SealableStore, withLastStatus } from './last-status.js';

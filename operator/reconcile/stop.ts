@@ -4,9 +4,9 @@
  * on the PowerEvent, a log line naming the step, and a stop record that outlives the object (it holds the outage
  * record: what this shutdown suspended, cordoned and powered off, which startup needs).
  */
-import type { OutageRecord, PowerEvent, PowerEventStatus, Progress } from '../../core/api/index.js';
+import type { PowerEvent, PowerEventStatus, StopRecord } from '../../core/api/index.js';
+import { stopMessage } from '../../core/status/powerevent.js';
 import { Reason } from '../../core/status/reasons.js';
-import { stopMessage } from '../status.js';
 import { emit, isBeingDeleted } from './context.js';
 import type { PowerEventReconcilerDeps } from './deps.js';
 
@@ -23,24 +23,6 @@ export interface StopFinalizer {
    * and the deletion waits for the retry). Nothing when the finalizer is not there.
    */
   release(raw: unknown, onDelete?: () => Promise<void>): Promise<void>;
-}
-
-/** Where a stopped, deleted PowerEvent is remembered once the object is gone. */
-export interface StopRecords {
-  /** Saves the record; resolves to where it is kept (for messages). Idempotent per PowerEvent uid. */
-  save(record: StopRecord): Promise<string>;
-}
-
-export interface StopRecord {
-  powerEvent: { namespace: string; name: string; uid: string };
-  action: string;
-  planName: string;
-  /** The first step not started, its title, when and why the run stopped. */
-  stopped: { beforeStep: string; title: string; at: string; reason: string };
-  /** Steps finished before the stop, in plan order. */
-  done: string[];
-  outage?: OutageRecord;
-  progress?: Progress;
 }
 
 export function hasStopFinalizer(raw: unknown): boolean {

@@ -6,13 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { summarizeStopRecords } from '../../adapters/kube/outage-source.js';
+import { stopRecordConfigMap } from '../../adapters/kube/stop-records.js';
 import { renderStatusText } from '../../cli/render/status-text.js';
 import { buildStatus, type StatusInputs } from '../../cli/status/build.js';
 import { statusReport } from '../../cli/status/model.js';
 import { upsStatus } from '../../cli/status/ups.js';
 import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
 import { fromYaml } from '../../core/yaml.js';
-import { stopRecordConfigMap } from '../../operator/stop-record.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const PLAN = join(ROOT, 'examples/atlas-powerplan.yaml');

@@ -4,7 +4,7 @@
  * every status write.
  */
 import { describe, expect, it } from 'vitest';
-import { PowerEventGoneError, PowerEventStatusStore } from '../../adapters/kube/powerevent-store.js';
+import { PowerEventGoneError, PowerEventStatusStore } from '../../adapters/kube/powerevents.js';
 import { API_VERSION, type PowerEventStatus, type PowerPlanSpec } from '../../core/api/index.js';
 import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepExecutor } from '../../core/run/executor.js';

@@ -4,15 +4,15 @@
  * like the API's (an object with a finalizer and a deletionTimestamp goes once the last finalizer is removed), and
  * one timeline of everything that happened.
  */
-import { PowerEventGoneError, PowerEventStatusStore } from '../../adapters/kube/powerevent-store.js';
-import { API_VERSION, type PowerEventStatus, type PowerPlanSpec } from '../../core/api/index.js';
+import { PowerEventGoneError, PowerEventStatusStore } from '../../adapters/kube/powerevents.js';
+import { API_VERSION, type PowerEventStatus, type PowerPlanSpec, type StopRecord } from '../../core/api/index.js';
 import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepExecutor } from '../../core/run/executor.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
 import type { EventRecorder } from '../../operator/events.js';
 import type { ExecutorFactory, PowerEventReconcilerDeps } from '../../operator/reconcile/deps.js';
 import { PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
-import { STOP_FINALIZER, type StopFinalizer, type StopRecord } from '../../operator/reconcile/stop.js';
+import { STOP_FINALIZER, type StopFinalizer } from '../../operator/reconcile/stop.js';
 import { atlasSpec, VERIFIED_WAY_BACK } from '../helpers/atlas.js';
 import { FakeClock, silentLogger } from '../helpers/fakes.js';
 

@@ -4,8 +4,9 @@
  * creationTimestamp is a Date).
  */
 import { describe, expect, it } from 'vitest';
-import { STOP_RECORD_LABEL, STOP_RECORD_VALUE, selectOpenOutage } from '../../../adapters/kube/outage-source.js';
-import { stopRecordConfigMap } from '../../../operator/stop-record.js';
+import { selectOpenOutage } from '../../../adapters/kube/outage-source.js';
+import { stopRecordConfigMap } from '../../../adapters/kube/stop-records.js';
+import { STOP_RECORD_LABEL, STOP_RECORD_VALUE } from '../../../core/api/index.js';
 
 const NS = 'hecate-system';
 

@@ -4,7 +4,7 @@
  * people) ride along with the next write.
  */
 import { describe, expect, it } from 'vitest';
-import { PowerEventStatusStore, type StatusApply } from '../../../adapters/kube/powerevent-store.js';
+import { PowerEventStatusStore, type StatusApply } from '../../../adapters/kube/powerevents.js';
 import type { PowerEventStatus } from '../../../core/api/index.js';
 
 const REF = { namespace: 'hecate-system', name: 'ev' };

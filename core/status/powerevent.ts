@@ -5,10 +5,18 @@
  * The root `observedGeneration` is set only when the generation is fully handled: rendered, finished, failed or
  * stalled (STYLE.md point 7). Waiting and running leave it at the previous value.
  */
-import { ConditionType, type PlanStep, type PowerEventStatus, type RenderedPlan } from '../core/api/index.js';
-import { STAGE_CONDITION, type Stage } from '../core/plan/index.js';
-import { setCondition, setKstatus } from '../core/status/conditions.js';
-import { Reason } from '../core/status/reasons.js';
+import {
+  ConditionReason,
+  ConditionType,
+  type OutageRecord,
+  type PlanStep,
+  type PowerEventStatus,
+  type Progress,
+  type RenderedPlan,
+} from '../api/index.js';
+import { STAGE_CONDITION, type Stage } from '../plan/index.js';
+import { setCondition, setKstatus } from './conditions.js';
+import { Reason } from './reasons.js';
 
 export interface Facts {
   generation: number | undefined;
@@ -353,4 +361,67 @@ function unobserved(status: PowerEventStatus): PowerEventStatus {
 
 function withGeneration(status: PowerEventStatus, generation: number | undefined): PowerEventStatus {
   return generation === undefined ? status : { ...status, observedGeneration: generation };
+}
+
+/** What the hecate CLI hands back after a cold boot (cli/commands/handoff.ts). */
+export interface HandOffStatusInput {
+  progress: Progress;
+  outage: OutageRecord;
+  /** The plan the CLI ran; recorded in status.plan so the operator resumes exactly it. */
+  plan?: RenderedPlan;
+  now: Date;
+}
+
+/**
+ * The status the operator resumes from: Running, the CLI's plan and progress (not finished), the outage record, one
+ * condition per stage the CLI finished, and the kstatus pair saying the run is in progress. Pure.
+ */
+export function handedOff(
+  current: PowerEventStatus,
+  input: HandOffStatusInput,
+  generation: number | undefined,
+): PowerEventStatus {
+  const now = input.now;
+  const { finishedAt: _finished, ...progress } = input.progress;
+  const finished = new Set(progress.steps.filter((s) => s.state === 'done' || s.state === 'skipped').map((s) => s.id));
+  const steps = input.plan?.steps ?? [];
+  const message = `Handed off by the hecate CLI after a cold boot: ${finished.size} step(s) done${
+    steps.length > 0 ? ` of ${steps.length}` : ''
+  }; the operator finishes the rest`;
+  let conditions = setKstatus(
+    [],
+    {
+      ready: { type: ConditionType.Ready, status: 'False', reason: ConditionReason.Progressing, message },
+      reconciling: { type: ConditionType.Reconciling, status: 'True', reason: ConditionReason.Progressing, message },
+    },
+    now,
+    generation,
+  );
+  const stages = [...new Set(steps.map((s) => s.stage))];
+  for (const stage of stages) {
+    const type = STAGE_CONDITION[stage as Stage] ?? ConditionType.Planned;
+    const all = steps.filter((s) => (STAGE_CONDITION[s.stage as Stage] ?? ConditionType.Planned) === type);
+    if (!all.every((s) => finished.has(s.id))) continue;
+    const text = `${stage}: done by the hecate CLI`;
+    conditions = setCondition(
+      conditions,
+      { type, status: 'True', reason: ConditionReason.Succeeded, message: text },
+      now,
+      generation,
+    );
+  }
+  const last = [...progress.steps].reverse().find((s) => finished.has(s.id));
+  const stage = steps.find((s) => s.id === last?.id)?.stage;
+  return {
+    ...(current.observedGeneration !== undefined && current.observedGeneration < (generation ?? 0)
+      ? { observedGeneration: current.observedGeneration }
+      : {}),
+    phase: 'Running',
+    ...(stage ? { stage } : {}),
+    conditions,
+    ...(input.plan ? { plan: { ...input.plan, execute: true } } : {}),
+    progress: { ...progress, updatedAt: now.toISOString() },
+    outage: input.outage,
+    startedAt: progress.startedAt,
+  };
 }

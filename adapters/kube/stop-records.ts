@@ -5,11 +5,9 @@
  * power.hecate.dev/record=stopped-powerevent` (and `hecate status`) can find it.
  */
 import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-import { isConflict } from '../adapters/kube/errors.js';
-import type { StopRecord, StopRecords } from './reconcile/stop.js';
-
-export const STOP_RECORD_LABEL = 'power.hecate.dev/record';
-export const STOP_RECORD_VALUE = 'stopped-powerevent';
+import { STOP_RECORD_LABEL, STOP_RECORD_VALUE, type StopRecord } from '../../core/api/index.js';
+import type { StopRecords } from '../../core/ports/index.js';
+import { isConflict } from './errors.js';
 
 /** `hecate-stopped-<event>-<uid prefix>`, a valid ConfigMap name. Pure. */
 export function stopRecordName(record: StopRecord): string {

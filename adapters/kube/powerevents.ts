@@ -1,6 +1,8 @@
 /**
- * A PowerEvent's status as the operator's one place to write it, and as the runner's ProgressStore (the CLI's state
- * file has the same shape). Every write is a server-side apply of the WHOLE status to the /status subresource with
+ * Every write to a PowerEvent, from either front door: {@link KubePowerEvents} creates and merge-patches the object
+ * (the UPS watcher's shutdown request, the CLI's cold-boot hand-off), and {@link PowerEventStatusStore} writes its
+ * status, as the operator's one place to write it and as the runner's ProgressStore (the CLI's state file has the
+ * same shape). Every write is a server-side apply of the WHOLE status to the /status subresource with
  * field manager `hecate-operator`.
  *
  * NOTE: the whole status, always: with server-side apply, a field this manager applied before and leaves out now is
@@ -12,6 +14,7 @@ import {
   GROUP,
   type OutageRecord,
   outageRecord,
+  type PowerEvent,
   type PowerEventStatus,
   VERSION,
 } from '../../core/api/index.js';
@@ -193,4 +196,57 @@ export class PowerEventStatusStore implements ProgressStore {
 
 function emptyOutage(): OutageRecord {
   return outageRecord.parse({});
+}
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** PowerEvents in one namespace: read, created and merge-patched with field manager `hecate-operator`. */
+export class KubePowerEvents {
+  private readonly api: CustomObjectsApi;
+  private readonly ref: { group: string; version: string; plural: string; namespace: string };
+
+  constructor(
+    private readonly kc: KubeConfig,
+    readonly namespace: string,
+  ) {
+    this.api = kc.makeApiClient(CustomObjectsApi);
+    this.ref = { group: GROUP, version: VERSION, plural: 'powerevents', namespace };
+  }
+
+  /** The object; undefined after a 404. */
+  async get(name: string): Promise<PowerEvent | undefined> {
+    try {
+      return (await this.api.getNamespacedCustomObject({ ...this.ref, name })) as PowerEvent;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates `body`; undefined when an object of that name exists (409). */
+  async create(body: object): Promise<PowerEvent | undefined> {
+    try {
+      return (await this.api.createNamespacedCustomObject({
+        ...this.ref,
+        body,
+        fieldManager: FIELD_MANAGER,
+      })) as PowerEvent;
+    } catch (error) {
+      if (isConflict(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** A JSON merge patch of the object (metadata and spec; `null` removes a key). */
+  async mergePatch(name: string, body: object): Promise<PowerEvent> {
+    return (await this.api.patchNamespacedCustomObject(
+      { ...this.ref, name, body, fieldManager: FIELD_MANAGER },
+      MERGE_PATCH,
+    )) as PowerEvent;
+  }
+
+  /** The status of `name` as a store whose writes apply the whole status (see {@link PowerEventStatusStore}). */
+  statusStore(name: string, current: PowerEventStatus): PowerEventStatusStore {
+    return new PowerEventStatusStore({ namespace: this.namespace, name }, current, kubeStatusApply(this.kc));
+  }
 }
