@@ -3,7 +3,7 @@
  * and architecture. One read; nothing is changed.
  */
 import { CoreV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
-import type { DraftNode, DraftNodes } from '../../core/analyze/draft.js';
+import type { DraftNode, DraftNodes } from '../../core/ports/analyze.js';
 import { within } from '../within.js';
 import { describeTarget } from './config.js';
 

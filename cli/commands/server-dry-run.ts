@@ -19,38 +19,11 @@ import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import type { CommonOptions } from '../options.js';
 import { renderPlanText } from '../render/plan-text.js';
+import type { ProbeVerdict, ServerDryRunReport, StepProbe } from '../render/server-dry-run-text.js';
 import { renderServerDryRunText } from '../render/server-dry-run-text.js';
 import type { CommandContext } from './context.js';
 
 export type { DryRunRequest };
-
-/**
- * What the server said about one step. `allowed`: every request it sent was allowed (or held by a
- * PodDisruptionBudget, or found the object gone); `refused`: the server refused at least one; `failed`: the step
- * failed before or without a refused request (e.g. a drain the emptyDir rule forbids, a chain stage that does not
- * build); `already-done`: its check says so, nothing to send; `skipped`: its guard does not hold; `not-probed`: it
- * only reads, waits, or acts outside the API server.
- */
-export type ProbeVerdict = 'allowed' | 'refused' | 'failed' | 'already-done' | 'skipped' | 'not-probed';
-
-export interface StepProbe {
-  id: string;
-  stage: string;
-  kind: string;
-  title: string;
-  verdict: ProbeVerdict;
-  /** Every mutating request the step sent, in order, each with dryRun=All. */
-  requests: DryRunRequest[];
-  /** What the executor reported while it ran (e.g. which pods a drain would still hold). */
-  notes: string[];
-  /** Why it was not probed, skipped, or failed. */
-  reason?: string;
-}
-
-export interface ServerDryRunReport {
-  steps: StepProbe[];
-  summary: Record<ProbeVerdict, number> & { requests: number; refusedRequests: number };
-}
 
 const ONLY_READS = 'only reads';
 

@@ -1,8 +1,8 @@
 import type { Analysis, RepoReport, Verdict } from '../../core/analyze/analyze.js';
-import type { DraftTodo } from '../../core/analyze/draft.js';
 import { todoField } from '../../core/analyze/draft.js';
+import type { DraftTodo } from '../../core/analyze/draft-model.js';
+import type { RegistryFinding } from '../../core/analyze/findings.js';
 import type { Cycle, Edge } from '../../core/analyze/graph.js';
-import type { RegistryFinding } from '../../core/analyze/selfhost.js';
 
 /** Extra lines the command adds: where the draft went, what to fill and review, which plan was checked. */
 export interface AnalyzeTextExtras {

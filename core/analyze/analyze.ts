@@ -1,10 +1,13 @@
 import type { PowerPlanSpec } from '../api/powerplan.js';
+import type { DraftNodes } from '../ports/analyze.js';
 import { type DerivedChain, deriveChain } from './chain.js';
 import { type Cluster, findClusters, type OutsideObject } from './clusters.js';
 import type { UnfollowedEntry } from './deploy.js';
 import { comparePlan, type PlanFinding } from './diff.js';
-import { type DraftNodes, type DraftPlan, draftPlan } from './draft.js';
+import { draftPlan } from './draft.js';
+import type { DraftPlan } from './draft-model.js';
 import { collectFacts } from './facts.js';
+import type { GitDeadlock, RegistryFinding, Undecided } from './findings.js';
 import { buildGraph, type Cycle, type DependencyGraph, type Edge } from './graph.js';
 import { hostOfUrl } from './hosts.js';
 import type { ParseProblem, RepoInput } from './input.js';
@@ -20,7 +23,7 @@ import {
   toSource,
 } from './model.js';
 import { inferNeeds } from './needs.js';
-import { detectSelfHosting, type GitDeadlock, type RegistryFinding, type Undecided } from './selfhost.js';
+import { detectSelfHosting } from './selfhost.js';
 import { ServiceIndex } from './services.js';
 import { detectStorage, type StorageUse } from './storage.js';
 import { Variables } from './vars.js';

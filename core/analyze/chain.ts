@@ -1,7 +1,7 @@
+import type { GitDeadlock, RegistryFinding, Undecided } from './findings.js';
 import { type DependencyGraph, type Edge, edgesFrom } from './graph.js';
 import type { FluxKustomization } from './model.js';
 import { ksKey } from './model.js';
-import type { GitDeadlock, RegistryFinding, Undecided } from './selfhost.js';
 
 /** One Kustomization of the derived bootstrap chain. */
 export interface ChainEntry {

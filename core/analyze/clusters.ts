@@ -6,13 +6,13 @@
  */
 import type { DeployIndex } from './deploy.js';
 import { allDirs, buildPath, isFluxKustomization, ROOT_OWNER } from './deploy.js';
+import type { Undecided } from './findings.js';
 import { type FluxSync, fluxSyncsOf, generatedRoot } from './flux-instance.js';
 import type { Location, RepoDocument } from './input.js';
 import { idOf, isFlux, isKubeObject, type ObjectId, type RepoModel, toKustomization } from './model.js';
 import { includedNamespace } from './namespaces.js';
 import { isUnder, normalizePath } from './paths.js';
 import { type ClusterRoot, indexCluster } from './reach.js';
-import type { Undecided } from './selfhost.js';
 
 export interface Cluster {
   root: ClusterRoot;

@@ -1,10 +1,10 @@
 import type { PowerPlanSpec } from '../api/powerplan.js';
 import type { DerivedChain } from './chain.js';
+import type { GitDeadlock, RegistryFinding } from './findings.js';
 import { type DependencyGraph, type Edge, edgesFrom } from './graph.js';
 import { hostOfUrl } from './hosts.js';
 import { type FluxKustomization, ksKey } from './model.js';
 import { normalizePath } from './paths.js';
-import type { GitDeadlock, RegistryFinding } from './selfhost.js';
 
 export type PlanFindingKind =
   | 'missing-dependency'

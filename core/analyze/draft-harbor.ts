@@ -1,6 +1,6 @@
 /** The Harbor seed stage of a draft PowerPlan: the registry's node, namespace, release, version and arch. */
 import type { Deployed } from './deploy.js';
-import type { Draft } from './draft.js';
+import type { Draft } from './draft-model.js';
 import { asString, isRecord } from './input.js';
 
 /** Kubernetes name rules: a DNS label, a DNS subdomain. */

@@ -1,7 +1,7 @@
 /** The draft PowerPlan as a file: YAML 1.1, a header listing its TODOs, each TODO field empty with its comment. */
 import { Document } from 'yaml';
 import { formatPath } from '../api/validate.js';
-import type { DraftPlan, DraftTodo } from './draft.js';
+import type { DraftPlan, DraftTodo } from './draft-model.js';
 
 export const todoField = (todo: DraftTodo) => formatPath(todo.path);
 

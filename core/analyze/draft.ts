@@ -6,69 +6,16 @@
 import { API_VERSION } from '../api/meta.js';
 import { powerPlan } from '../api/powerplan.js';
 import { parseOrThrow } from '../api/validate.js';
-import type { DerivedChain } from './chain.js';
-import type { DeployIndex } from './deploy.js';
 import { harborSpec, LABEL, labelValuesIn, SUBDOMAIN } from './draft-harbor.js';
+import type { Draft, DraftInput, DraftPlan } from './draft-model.js';
 import { isTemplate } from './hosts.js';
-import type { FluxKustomization, FluxSource, HelmReleaseInfo } from './model.js';
+import type { FluxKustomization } from './model.js';
 import { ksKey } from './model.js';
-import type { GitDeadlock, RegistryFinding } from './selfhost.js';
-import { STORAGE_NAMES, type StorageUse } from './storage.js';
-import type { Variables } from './vars.js';
-
-/** A node of the live cluster, as `--kubeconfig` reads it. */
-export interface DraftNode {
-  name: string;
-  role: 'control-plane' | 'worker';
-  arch?: 'amd64' | 'arm64';
-}
-
-/** The nodes to draft from, and where they were read (for the review list). */
-export interface DraftNodes {
-  nodes: DraftNode[];
-  from: string;
-}
-
-export interface DraftInput {
-  name: string;
-  cluster: string;
-  chain: DerivedChain;
-  git: readonly GitDeadlock[];
-  registry?: RegistryFinding;
-  /** The source the cluster's root applies from, when the repo (or flux-operator's sync) defines it. */
-  repoSource?: FluxSource;
-  rootKustomization?: FluxKustomization;
-  kustomizations: readonly FluxKustomization[];
-  helmReleases: readonly HelmReleaseInfo[];
-  index: DeployIndex;
-  storage: readonly StorageUse[];
-  vars: Variables;
-  nodes?: DraftNodes;
-}
-
-/** A field left empty for a person to fill: its path in the plan and what to put there. */
-export interface DraftTodo {
-  path: (string | number)[];
-  what: string;
-}
-
-export interface DraftPlan {
-  /** The plan; a TODO field holds null. Fields the schema defaults are left out unless the repo decides them. */
-  plan: { apiVersion: string; kind: 'PowerPlan'; metadata: { name: string }; spec: Record<string, unknown> };
-  todos: DraftTodo[];
-  review: string[];
-}
+import { STORAGE_NAMES } from './storage.js';
 
 const DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
 const WORKLOADS = ['HelmRelease', 'Deployment', 'StatefulSet', 'DaemonSet', 'CephCluster'];
 const MAX_WAIT = 6;
-
-/** A draft being built: what it reads, and the TODOs and review points it collects. */
-export interface Draft {
-  input: DraftInput;
-  todos: DraftTodo[];
-  review: string[];
-}
 
 function toLabel(name: string, taken: Set<string>): string {
   const base =

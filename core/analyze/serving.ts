@@ -1,11 +1,11 @@
 /** What the two deadlock detectors share: who serves a host, and how findings are worded. */
 import type { DeployIndex } from './deploy.js';
 import type { Facts, HostFact, UnresolvedText } from './facts.js';
+import type { GitDeadlock, RegistryFinding, Undecided } from './findings.js';
 import { type DependencyGraph, edgesFrom } from './graph.js';
 import { hostMatches, isTemplate } from './hosts.js';
 import type { Location } from './input.js';
 import type { ObjectId, RepoModel } from './model.js';
-import type { GitDeadlock, RegistryFinding, Undecided } from './selfhost.js';
 import type { ServiceIndex } from './services.js';
 import type { Variables } from './vars.js';
 

@@ -3,6 +3,7 @@
  * these interfaces. One file per family; adapters/ implements them, the composition roots (cli/, operator/) wire
  * them in. Ports return what they observe; core/ decides.
  */
+export type * from './analyze.js';
 export type * from './chain.js';
 export type * from './cluster.js';
 export type * from './node-access.js';

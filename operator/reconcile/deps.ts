@@ -7,7 +7,6 @@ import type { Observed, ResolvedPaths } from '../../core/plan/index.js';
 import type { Clock, Logger, ProgressStore, StopRecords } from '../../core/ports/index.js';
 import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
 import type { EventRecorder } from '../events.js';
-import type { StopFinalizer } from './stop.js';
 
 /** What the executors need to know about the plan; the composition root turns it into adapters. */
 export interface ExecutorWiring {
@@ -69,4 +68,15 @@ export interface PowerEventReconcilerDeps {
 export interface RunLeasePort {
   acquire(): Promise<{ ok: true } | { ok: false; holder: string; lease: string }>;
   release(): Promise<void>;
+}
+
+/** The runtime's finalizer handling (operator/runtime/operator.ts), for one resource and the stop finalizer (./stop.ts). */
+export interface StopFinalizer {
+  /** Adds the finalizer to the live object; nothing when it is there. */
+  add(raw: unknown): Promise<void>;
+  /**
+   * Removes the finalizer; when the object is being deleted, runs `onDelete` first (a failure keeps the finalizer,
+   * and the deletion waits for the retry). Nothing when the finalizer is not there.
+   */
+  release(raw: unknown, onDelete?: () => Promise<void>): Promise<void>;
 }

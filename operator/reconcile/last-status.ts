@@ -33,8 +33,7 @@ import * as next from '../../core/status/powerevent.js';
 import { Reason } from '../../core/status/reasons.js';
 import { Outcome } from '../runtime/outcome.js';
 import { emit, factsOf, liveEvent } from './context.js';
-import type { PowerEventReconcilerDeps, StatusStore } from './deps.js';
-import type { EventRun } from './run.js';
+import type { ExecutorWiring, PowerEventReconcilerDeps, StatusStore } from './deps.js';
 import { hasStopFinalizer } from './stop.js';
 
 /**
@@ -68,7 +67,17 @@ export function ownNodeStep(plan: RenderedPlan, selfNode: string | undefined): P
  * the last status is written and the store sealed; when a delivery fails the store is unsealed, so that the failure
  * is written.
  */
-export function withLastStatus(deps: PowerEventReconcilerDeps, run: EventRun): Executors {
+/** What {@link withLastStatus} needs of a run (./run.ts). */
+export interface LastStatusRun {
+  key: string;
+  event: PowerEvent;
+  store: SealableStore;
+  plan: RenderedPlan;
+  wiring: ExecutorWiring;
+  silenced: Pick<Set<string>, 'add' | 'delete'>;
+}
+
+export function withLastStatus(deps: PowerEventReconcilerDeps, run: LastStatusRun): Executors {
   const { key, event, store, plan } = run;
   const steps = lastStatusSteps(plan, deps.selfNode);
   if (steps.length === 0) return run.wiring.executors;

@@ -6,8 +6,6 @@
 
 import { DEFAULT_STATE_FILE, harborBundleOf, MODE_OF_ACTION } from '../../core/api/defaults.js';
 import {
-  type Action,
-  type PlanMode,
   type PowerEvent,
   type PowerEventStatus,
   type PowerPlanSpec,

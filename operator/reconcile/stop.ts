@@ -14,17 +14,6 @@ import type { PowerEventReconcilerDeps } from './deps.js';
 export const STOP_FINALIZER = 'power.hecate.dev/stop-at-safe-point';
 export const DELETED_REASON = 'PowerEvent deleted';
 
-/** The runtime's finalizer handling (operator/runtime/operator.ts), for one resource and {@link STOP_FINALIZER}. */
-export interface StopFinalizer {
-  /** Adds the finalizer to the live object; nothing when it is there. */
-  add(raw: unknown): Promise<void>;
-  /**
-   * Removes the finalizer; when the object is being deleted, runs `onDelete` first (a failure keeps the finalizer,
-   * and the deletion waits for the retry). Nothing when the finalizer is not there.
-   */
-  release(raw: unknown, onDelete?: () => Promise<void>): Promise<void>;
-}
-
 export function hasStopFinalizer(raw: unknown): boolean {
   const finalizers = (raw as { metadata?: { finalizers?: unknown } } | undefined)?.metadata?.finalizers;
   return Array.isArray(finalizers) && finalizers.includes(STOP_FINALIZER);

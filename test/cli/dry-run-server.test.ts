@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { StepProbe } from '../../cli/commands/server-dry-run.js';
+import type { StepProbe } from '../../cli/render/server-dry-run-text.js';
 import { fromYaml, toYaml } from '../../core/yaml.js';
 import { hecate, withHome } from '../helpers/cli.js';
 

@@ -8,7 +8,7 @@ import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderO
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { StateFile } from '../../adapters/state-file.js';
-import type { StepProbe } from '../../cli/commands/server-dry-run.js';
+import type { StepProbe } from '../../cli/render/server-dry-run-text.js';
 import { outageRecord, type RenderedPlan } from '../../core/api/index.js';
 import { fluxKey } from '../../core/flux/objects.js';
 import { type AuditEvent, describeEvent, mutations, requireBed } from '../bed/index.js';

@@ -6,9 +6,10 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { AnalysisContext } from '../../../core/analyze/analyze.js';
-import { type DraftNodes, draftPlanYaml, todoField } from '../../../core/analyze/draft.js';
+import { draftPlanYaml, todoField } from '../../../core/analyze/draft.js';
 import { powerPlan } from '../../../core/api/powerplan.js';
 import { parseOrThrow, ValidationError } from '../../../core/api/validate.js';
+import type { DraftNodes } from '../../../core/ports/analyze.js';
 import { fromYamlAll } from '../../../core/yaml.js';
 import { analyzeLayout, FIXTURES } from './helpers.js';
 
