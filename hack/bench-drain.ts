@@ -13,7 +13,7 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { systemClock } from '../adapters/system.js';
-import { clusterExecutors } from '../adapters/wiring.js';
+import { clusterExecutors } from '../cli/wiring.js';
 import { parseOrThrow, powerPlan } from '../core/api/index.js';
 import { compilePlan } from '../core/plan/index.js';
 import { runPlan } from '../core/run/runner.js';

@@ -17,7 +17,7 @@ import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { KubeFlux } from '../adapters/kube/flux.js';
 import { systemClock } from '../adapters/system.js';
-import { clusterExecutors } from '../adapters/wiring.js';
+import { clusterExecutors } from '../cli/wiring.js';
 import { type ChainStage, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { compilePlan } from '../core/plan/index.js';
 import { runPlan } from '../core/run/runner.js';

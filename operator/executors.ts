@@ -1,17 +1,18 @@
 /**
- * The operator's executors: the one shared composition of adapters (adapters/wiring.ts), with the paths an
- * in-cluster run resolves.
+ * The operator's executors: the engine's executors (core/steps/executors.ts) on the real cluster's ports
+ * (adapters/cluster-ports.ts), with the paths an in-cluster run resolves. The CLI composes the same in cli/wiring.ts.
  *
  * NOTE: the operator keeps no state file; the PowerEvent's status is its progress store. The `stateFile` path is
  * shown in the plan only (the record-outage step writes through the store).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { clusterPorts } from '../adapters/cluster-ports.js';
 import { expandHome, type PathEnv } from '../adapters/paths.js';
-import { clusterExecutors } from '../adapters/wiring.js';
 import { harborBundleOf } from '../core/api/defaults.js';
 import type { PowerPlanSpec } from '../core/api/index.js';
 import type { ResolvedPaths } from '../core/plan/index.js';
 import type { Logger } from '../core/ports/index.js';
+import { stepExecutors } from '../core/steps/executors.js';
 import type { ExecutorFactory } from './reconcile/deps.js';
 
 /** Where the plan's outage record lives for the operator, shown in the plan instead of a file. */
@@ -45,5 +46,9 @@ export function operatorExecutors(
   env: Readonly<Record<string, string | undefined>>,
   logger: Logger,
 ): ExecutorFactory {
-  return ({ spec, mode }) => clusterExecutors({ kc, mode, spec, paths: operatorPaths(spec, env), env, logger });
+  return ({ spec, mode }) => {
+    const paths = operatorPaths(spec, env);
+    const world = clusterPorts({ kc, spec, repoSnapshot: paths.repoSnapshot, env, logger });
+    return { ...stepExecutors(world.ports, { mode, spec, paths }), close: world.close };
+  };
 }

@@ -1,5 +1,4 @@
 import { adapterLogger, systemClock } from '../../adapters/system.js';
-import { type ClusterWiring, clusterExecutors, type WiringInput } from '../../adapters/wiring.js';
 import { ACTION_OF_MODE } from '../../core/api/defaults.js';
 import type { PlanStep, Progress, RenderedPlan } from '../../core/api/index.js';
 import { parseDuration } from '../../core/api/meta.js';
@@ -14,6 +13,7 @@ import { ExitCode, ExitError } from '../exit.js';
 import type { CommonOptions } from '../options.js';
 import { LineProgress } from '../render/progress-lines.js';
 import { ListrProgress } from '../render/progress-listr.js';
+import { type ClusterWiring, clusterExecutors, type WiringInput } from '../wiring.js';
 import type { CommandContext } from './context.js';
 import { handBack } from './handoff.js';
 import { StartupUpsWatch, type UpsStop } from './ups-watch.js';

@@ -1,5 +1,5 @@
 /**
- * `--dry-run=server`: the plan's executors in their dry-run mode (adapters/wiring.ts `dryRun`), on a transport that
+ * `--dry-run=server`: the plan's executors in their dry-run mode (cli/wiring.ts `dryRun`), on a transport that
  * sends every mutating request with dryRun=All (adapters/kube/dry-run.ts). The API server answers each one for
  * authentication, RBAC, admission and validation; nothing is stored, and the state file is neither read for progress
  * nor written: the outage record the executors see lives in memory for this run only.
@@ -9,7 +9,6 @@
  */
 import type { DryRunRequest } from '../../adapters/kube/dry-run.js';
 import { adapterLogger } from '../../adapters/system.js';
-import { type ClusterWiring, clusterExecutors } from '../../adapters/wiring.js';
 import { type OutageRecord, outageRecord, type PlanStep, type RenderedPlan } from '../../core/api/index.js';
 import { StepKind } from '../../core/plan/index.js';
 import type { Clock, Logger } from '../../core/ports/index.js';
@@ -21,6 +20,7 @@ import type { CommonOptions } from '../options.js';
 import { renderPlanText } from '../render/plan-text.js';
 import type { ProbeVerdict, ServerDryRunReport, StepProbe } from '../render/server-dry-run-text.js';
 import { renderServerDryRunText } from '../render/server-dry-run-text.js';
+import { type ClusterWiring, clusterExecutors } from '../wiring.js';
 import type { CommandContext } from './context.js';
 
 export type { DryRunRequest };

@@ -6,6 +6,7 @@
 export type * from './analyze.js';
 export type * from './chain.js';
 export type * from './cluster.js';
+export type * from './engine.js';
 export type * from './node-access.js';
 export type * from './prepare.js';
 export type * from './runtime.js';
