@@ -21,7 +21,7 @@ const STEPS = 1_500;
 const MIN_KILLS = 20;
 const MIN_WRITES = 200;
 /** Kills stop after this, whatever the counts (the assertions below then say what was missed). */
-const BUDGET_MS = 90_000; // generous: under load (CI beside a Go build) fsyncs slow down and each run writes less
+const BUDGET_MS = 200_000; // generous: under load (CI beside a Go build, or beside another suite) fsyncs slow down and each run writes less
 /** A kill lands this long (uniformly random) after the child reports it is ready. */
 const MAX_DELAY_MS = 250;
 
@@ -134,5 +134,5 @@ describe('StateFile crash safety', () => {
       `Crash test: ${kills} kills, ${writes} writes, ${temps.length} temp files left, ${took} ms (seed ${seed})`,
     );
     expect(await readdir(dir)).toEqual([NAME]);
-  }, 120_000);
+  }, 240_000);
 });
