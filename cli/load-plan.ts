@@ -1,7 +1,7 @@
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { GROUP, type PowerPlanSpec, parseOrThrow, powerPlan, VERSION } from '../core/api/index.js';
+import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYamlAll } from '../core/yaml.js';
 import { ExitCode, ExitError } from './exit.js';
 
@@ -155,12 +155,8 @@ export async function findPlanInSnapshot(snapshot: string): Promise<LoadedPlan |
 /** The PowerPlan in the cluster, when there is exactly one. */
 export async function findPlanInCluster(kc: KubeConfig): Promise<LoadedPlan | undefined> {
   // NOTE: loaded here, not at the top: --help and an offline dry-run never load the Kubernetes client
-  const { CustomObjectsApi } = await import('@kubernetes/client-node');
-  const api = kc.makeApiClient(CustomObjectsApi);
-  const list = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'powerplans' })) as {
-    items?: unknown[];
-  };
-  const items = list.items ?? [];
+  const { listPowerPlans } = await import('../adapters/kube/powerplans.js');
+  const items = await listPowerPlans(kc);
   if (items.length > 1) throw new ExitError(ExitCode.Usage, 'the cluster holds several PowerPlans: pass --plan FILE');
   return items[0] ? toLoaded(items[0], 'cluster') : undefined;
 }

@@ -103,7 +103,7 @@ async function liveNodes(options: AnalyzeOptions, deps: CliDeps): Promise<DraftN
     throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
   }
   if (options.requestTimeout) {
-    const { withRequestTimeout } = await import('../request-timeout.js');
+    const { withRequestTimeout } = await import('../../adapters/kube/request-timeout.js');
     withRequestTimeout(kc, options.requestTimeout);
   }
   return readDraftNodes(kc).catch((cause: Error) => {

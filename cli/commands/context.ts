@@ -46,7 +46,7 @@ async function kubeConfigFor(options: CommonOptions, env: CliDeps['env']): Promi
     throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
   }
   if (!options.requestTimeout) return kc;
-  const { withRequestTimeout } = await import('../request-timeout.js');
+  const { withRequestTimeout } = await import('../../adapters/kube/request-timeout.js');
   return withRequestTimeout(kc, options.requestTimeout);
 }
 

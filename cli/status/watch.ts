@@ -8,7 +8,8 @@
  */
 import { watch as watchFiles } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { watchApiPath } from '../../adapters/kube/path-watch.js';
 import { type PowerPlanSpec, parseDuration } from '../../core/api/index.js';
 
 const SOURCE_PLURAL: Record<string, string> = {
@@ -125,45 +126,8 @@ function watchPath(
   schedule: (part: StatusPart) => void,
   maxBackoffMs: number,
 ): () => void {
-  const watcher = new Watch(kc);
-  let controller: AbortController | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let backoff = 1_000;
   const changed = changeFilter(() => schedule('cluster'));
-  const start = () => {
-    if (stopped) return;
-    watcher
-      .watch(
-        path,
-        { allowWatchBookmarks: false },
-        (phase, object) => {
-          backoff = 1_000;
-          changed(phase, object);
-        },
-        () => restart(),
-      )
-      .then((c) => {
-        if (stopped) c.abort();
-        else controller = c;
-      })
-      .catch(() => restart());
-  };
-  const restart = () => {
-    if (stopped || retry) return;
-    schedule('cluster');
-    retry = setTimeout(() => {
-      retry = undefined;
-      start();
-    }, backoff);
-    backoff = Math.min(backoff * 2, maxBackoffMs);
-  };
-  start();
-  return () => {
-    stopped = true;
-    clearTimeout(retry);
-    controller?.abort();
-  };
+  return watchApiPath(kc, path, { onEvent: changed, onRestart: () => schedule('cluster'), maxBackoffMs });
 }
 
 /** The state file is replaced by rename: watch its folder and filter by name. A missing folder is waited for. */

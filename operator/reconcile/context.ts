@@ -6,7 +6,7 @@
 import { API_VERSION, type PowerEvent } from '../../core/api/index.js';
 import type { Clock } from '../../core/ports/index.js';
 import type * as next from '../../core/status/powerevent.js';
-import type { EventRecorder, EventType, InvolvedObject } from '../events.js';
+import type { EventRecorder, EventType, InvolvedObject } from '../runtime/events.js';
 import type { PowerEventReconcilerDeps } from './deps.js';
 
 /** The generation being handled and the time of the write, as every status transition takes them. */

@@ -6,7 +6,7 @@ import type { PlanMode, PowerEventStatus, PowerPlanSpec } from '../../core/api/i
 import type { Observed, ResolvedPaths } from '../../core/plan/index.js';
 import type { Clock, Logger, ProgressStore, StopRecords } from '../../core/ports/index.js';
 import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
-import type { EventRecorder } from '../events.js';
+import type { EventRecorder } from '../runtime/events.js';
 
 /** What the executors need to know about the plan; the composition root turns it into adapters. */
 export interface ExecutorWiring {

@@ -31,7 +31,7 @@ import { missingExecutors } from '../../core/run/runner.js';
 import { getCondition } from '../../core/status/conditions.js';
 import * as next from '../../core/status/powerevent.js';
 import { Reason } from '../../core/status/reasons.js';
-import type { EventType } from '../events.js';
+import type { EventType } from '../runtime/events.js';
 import { Outcome } from '../runtime/outcome.js';
 import { emit, factsOf } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';

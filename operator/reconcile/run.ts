@@ -10,7 +10,7 @@ import { RunStoppedError, StepFailedError } from '../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../core/run/runner.js';
 import * as next from '../../core/status/powerevent.js';
 import { Reason } from '../../core/status/reasons.js';
-import type { EventType } from '../events.js';
+import type { EventType } from '../runtime/events.js';
 import { Outcome } from '../runtime/outcome.js';
 import { emit, factsOf, isBeingDeleted, liveEvent } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';

@@ -9,9 +9,9 @@ import { API_VERSION, type PowerEventStatus, type PowerPlanSpec } from '../../co
 import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepExecutor } from '../../core/run/executor.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
-import type { EventRecorder } from '../../operator/events.js';
 import type { ExecutorFactory, PowerEventReconcilerDeps } from '../../operator/reconcile/deps.js';
 import { PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
+import type { EventRecorder } from '../../operator/runtime/events.js';
 import { atlasSpec, VERIFIED_WAY_BACK } from '../helpers/atlas.js';
 import { FakeClock, silentLogger } from '../helpers/fakes.js';
 import { singleControlPlane } from './reconciler-world.js';

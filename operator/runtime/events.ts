@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CoreV1Api, type CoreV1Event, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../core/ports/index.js';
+import type { Logger } from '../../core/ports/index.js';
 
 export interface InvolvedObject {
   apiVersion: string;
