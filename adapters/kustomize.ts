@@ -6,17 +6,15 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { delimiter, join, relative } from 'node:path';
 import { execa } from 'execa';
+import { fromYamlAll } from '../core/api/yaml.js';
 import type {
   FluxKustomizationPort,
   FluxKustomizationView,
   KubeObject,
   ManifestPort,
   SubstituteFrom,
-  Substitutions,
 } from '../core/ports/chain.js';
-import { isFluxKustomization, toKustomizationView } from '../core/steps/chain-kustomization.js';
-import { substituteObjects } from '../core/steps/chain-substitute.js';
-import { fromYamlAll } from '../core/yaml.js';
+import { isFluxKustomization, toKustomizationView } from './flux-kustomization.js';
 
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 const SKIP_DIRS = new Set(['.git', 'node_modules', '.github']);
@@ -76,12 +74,11 @@ export class KustomizeBuilder {
     return kustomize ? [kustomize, ['build', dir]] : [this.options.kubectl ?? 'kubectl', ['kustomize', dir]];
   }
 
-  async build(dir: string, substitutions?: Substitutions): Promise<KubeObject[]> {
+  async build(dir: string): Promise<KubeObject[]> {
     if (!existsSync(dir)) throw new Error(`${dir} does not exist (is the repo snapshot there and current?)`);
-    const objects = KUSTOMIZATION_FILES.some((f) => existsSync(join(dir, f)))
+    return KUSTOMIZATION_FILES.some((f) => existsSync(join(dir, f)))
       ? await this.kustomize(dir)
       : await this.plainManifests(dir);
-    return substitutions ? substituteObjects(objects, substitutions) : objects;
   }
 
   private async kustomize(dir: string): Promise<KubeObject[]> {
@@ -110,7 +107,7 @@ export class KustomizeBuilder {
 /** ManifestPort from a builder and an applier. */
 export function manifestPort(builder: Pick<ManifestPort, 'build'>, applier: Pick<ManifestPort, 'apply'>): ManifestPort {
   return {
-    build: (dir, subs) => builder.build(dir, subs),
+    build: (dir) => builder.build(dir),
     apply: (objects, options) => applier.apply(objects, options),
   };
 }

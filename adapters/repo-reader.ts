@@ -5,7 +5,7 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import type { ParseProblem, RepoDocument, RepoInput } from '../core/analyze/input.js';
+import type { ParseProblem, RepoDocument, RepoInput } from '../core/ports/index.js';
 
 /** Directories never read: VCS data, dependencies, and build output. */
 const SKIP_DIRS = new Set(['.git', 'node_modules', '.terraform', 'dist']);

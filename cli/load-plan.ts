@@ -2,7 +2,7 @@ import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
-import { fromYamlAll } from '../core/yaml.js';
+import { fromYamlAll } from '../core/api/yaml.js';
 import { ExitCode, ExitError } from './exit.js';
 
 export interface LoadedPlan {

@@ -25,7 +25,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { PowerEvent } from '../core/api/index.js';
-import { fromYaml, toYaml } from '../core/yaml.js';
+import { fromYaml, toYaml } from '../core/api/yaml.js';
 import { REPO_ROOT } from '../test/bed/index.js';
 import { fleetPlanNodes, type PlanNode, withFleet } from '../test/bed/scenarios/fleet.js';
 import { NS, type OperatorBed, startOperatorBed } from '../test/fixtures/operator/bed.js';

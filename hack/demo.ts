@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { runCli } from '../cli/main.js';
 import { type PowerEvent, parseOrThrow, powerPlan } from '../core/api/index.js';
-import { fromYaml, toYaml } from '../core/yaml.js';
+import { fromYaml, toYaml } from '../core/api/yaml.js';
 import { REPO_ROOT } from '../test/bed/index.js';
 import { eventually } from '../test/bed/simulators.js';
 import { NS, type OperatorBed, startOperatorBed } from '../test/fixtures/operator/bed.js';

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildCrds, type CustomResourceDefinition } from '../core/api/crd.js';
-import { toYaml } from '../core/yaml.js';
+import { toYaml } from '../core/api/yaml.js';
 
 /** Where the generated files live, relative to the repository root. */
 export const CRD_DIR = 'crds';

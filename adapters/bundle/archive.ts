@@ -9,7 +9,7 @@ import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type BundleManifestInput, manifestPathOf, renderBundleManifest } from '../../core/bundle/manifest.js';
+import { type BundleManifestInput, manifestPathOf, renderBundleManifest } from '../../core/api/bundle-manifest.js';
 import { CommandNotFoundError, isCommandNotFound, makeDirectory } from '../system.js';
 
 export class BundleBuildError extends Error {

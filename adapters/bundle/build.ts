@@ -6,8 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { BUNDLE_MANIFEST_VERSION, type BundleImage, type BundleManifest } from '../../core/bundle/manifest.js';
-import { formatPlatform, wrongPlatforms } from '../../core/bundle/platform.js';
+import { BUNDLE_MANIFEST_VERSION, type BundleImage, type BundleManifest } from '../../core/api/bundle-manifest.js';
+import { formatPlatform, wrongPlatforms } from '../../core/api/platform.js';
 import { CommandNotFoundError, isCommandNotFound, makeDirectory, requireCommands } from '../system.js';
 import { BundleBuildError, packLayout, writeManifest } from './archive.js';
 import { readLayout } from './layout.js';

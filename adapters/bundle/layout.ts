@@ -3,7 +3,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Platform } from '../../core/bundle/platform.js';
+import type { Platform } from '../../core/api/platform.js';
 
 const INDEX_TYPES = new Set([
   'application/vnd.oci.image.index.v1+json',

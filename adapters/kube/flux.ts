@@ -1,6 +1,12 @@
 import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { type FluxKind, type FluxObject, type FluxObjectRef, toFluxObject } from '../../core/flux/objects.js';
-import type { ChangeFeed, FluxPort, MutationOptions } from '../../core/ports/index.js';
+import type {
+  ChangeFeed,
+  FluxKind,
+  FluxObject,
+  FluxObjectRef,
+  FluxPort,
+  MutationOptions,
+} from '../../core/ports/index.js';
 import { isNotFound } from './errors.js';
 import { objectWatch, watchFeed } from './watch-feed.js';
 
@@ -92,4 +98,38 @@ export class KubeFlux implements FluxPort {
       MERGE_PATCH,
     );
   }
+}
+
+/**
+ * Reads a Flux object as the API returns it (plain JSON, kustomize.toolkit.fluxcd.io/v1 or
+ * helm.toolkit.fluxcd.io/v2). NOTE: a dependsOn entry without a namespace means the object's own namespace. `ready`
+ * is true only when Ready is True for the current generation.
+ */
+export function toFluxObject(kind: FluxKind, raw: unknown): FluxObject {
+  const obj = (raw ?? {}) as {
+    metadata?: { name?: string; namespace?: string; generation?: number };
+    spec?: { suspend?: boolean; dependsOn?: { name?: string; namespace?: string }[] };
+    status?: {
+      observedGeneration?: number;
+      conditions?: { type?: string; status?: string; observedGeneration?: number }[];
+    };
+  };
+  const namespace = obj.metadata?.namespace ?? 'default';
+  const condition = obj.status?.conditions?.find((c) => c.type === 'Ready');
+  // NOTE: a Ready condition from before the latest spec change (e.g. the resume that just cleared spec.suspend) is
+  // stale: it counts only once the controller has observed the object's current generation (kstatus).
+  const generation = obj.metadata?.generation;
+  const observed = [obj.status?.observedGeneration, condition?.observedGeneration].filter((g) => g !== undefined);
+  const stale = generation !== undefined && observed.some((g) => g !== generation);
+  const ready = condition?.status === 'True' && stale ? 'Unknown' : condition?.status;
+  return {
+    kind,
+    namespace,
+    name: obj.metadata?.name ?? '',
+    suspended: obj.spec?.suspend === true,
+    dependsOn: (obj.spec?.dependsOn ?? [])
+      .filter((d) => d.name)
+      .map((d) => ({ namespace: d.namespace ?? namespace, name: d.name ?? '' })),
+    ...(ready === undefined ? {} : { ready: ready === 'True' }),
+  };
 }

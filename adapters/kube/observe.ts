@@ -1,8 +1,8 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { PowerPlanSpec } from '../../core/api/index.js';
-import { type FluxKind, toFluxObject } from '../../core/flux/objects.js';
-import type { Observed } from '../../core/plan/index.js';
+import type { FluxKind, Observed } from '../../core/ports/index.js';
 import { within } from '../within.js';
+import { toFluxObject } from './flux.js';
 
 const FLUX = {
   Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },

@@ -1,6 +1,5 @@
 import { CoreV1Api, type KubeConfig, type V1DeleteOptions, type V1Pod, Watch } from '@kubernetes/client-node';
-import type { PodLike } from '../../core/drain/pod.js';
-import type { MutationOptions, PodPort, PodRef, PodRequestOutcome } from '../../core/ports/index.js';
+import type { MutationOptions, PodLike, PodPort, PodRef, PodRequestOutcome } from '../../core/ports/index.js';
 import { statusOf } from './errors.js';
 
 export interface KubePodsOptions {

@@ -7,13 +7,14 @@ import type {
   FluxKustomizationPort,
   FluxKustomizationView,
   ObjectKey,
-  Readiness,
+  ObservedObject,
+  ObservedPod,
+  ObservedReadiness,
   ReadinessPort,
   SubstituteFrom,
 } from '../../core/ports/chain.js';
 import type { ChangeFeed } from '../../core/ports/index.js';
-import { toKustomizationView } from '../../core/steps/chain-kustomization.js';
-import { notFound, type ObservedObject, type ObservedPod, readinessOf } from '../../core/steps/readiness.js';
+import { toKustomizationView } from '../flux-kustomization.js';
 import { ObjectClient } from './apply.js';
 import { objectWatch, watchFeed } from './watch-feed.js';
 
@@ -60,11 +61,11 @@ export class KubeReadiness implements ReadinessPort {
     this.client = ObjectClient.for(kc);
   }
 
-  async check(ref: ObjectKey): Promise<Readiness> {
+  async observe(ref: ObjectKey): Promise<ObservedReadiness | undefined> {
     const object = await this.read(ref);
-    if (!object) return notFound(ref);
+    if (!object) return undefined;
     const pods = WORKLOADS.has(ref.kind) ? await this.pods(ref, object as Workload) : [];
-    return readinessOf(ref, object, pods);
+    return { object, pods };
   }
 
   async explain(ref: ObjectKey): Promise<string[]> {

@@ -8,9 +8,9 @@ import { type BuildInput, type BuildResult, BundleBuildError, buildBundle } from
 import { defaultBundlePath, expandHome } from '../../adapters/paths.js';
 import { CommandNotFoundError } from '../../adapters/system.js';
 import { DEFAULT_REPO_SNAPSHOT } from '../../core/api/defaults.js';
+import { platformOf } from '../../core/api/platform.js';
+import { toYaml } from '../../core/api/yaml.js';
 import { harborImages, uniqueReferences } from '../../core/bundle/images.js';
-import { platformOf } from '../../core/bundle/platform.js';
-import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import { findPlanInSnapshot, type LoadedPlan, loadPlanFile } from '../load-plan.js';

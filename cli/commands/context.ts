@@ -5,7 +5,8 @@ import { defaultBundlePath, defaultStateFile, expandHome } from '../../adapters/
 import { StateFile } from '../../adapters/state-file.js';
 import { DEFAULT_REPO_SNAPSHOT } from '../../core/api/defaults.js';
 import type { OutageRecord, Progress } from '../../core/api/index.js';
-import type { Observed, ResolvedPaths } from '../../core/plan/index.js';
+import type { ResolvedPaths } from '../../core/plan/index.js';
+import type { Observed } from '../../core/ports/index.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import { findPlanInCluster, findPlanInSnapshot, type LoadedPlan, loadPlanFile } from '../load-plan.js';

@@ -10,10 +10,10 @@
 import type { DryRunRequest } from '../../adapters/kube/dry-run.js';
 import { adapterLogger } from '../../adapters/system.js';
 import { type OutageRecord, outageRecord, type PlanStep, type RenderedPlan } from '../../core/api/index.js';
+import { toYaml } from '../../core/api/yaml.js';
 import { StepKind } from '../../core/plan/index.js';
 import type { Clock, Logger } from '../../core/ports/index.js';
 import type { StepContext } from '../../core/run/executor.js';
-import { toYaml } from '../../core/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import type { CommonOptions } from '../options.js';

@@ -1,4 +1,4 @@
-import { toYaml } from '../../core/yaml.js';
+import { toYaml } from '../../core/api/yaml.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import type { CommonOptions } from '../options.js';

@@ -4,7 +4,8 @@
  */
 import type { OutageRecord, PowerEvent, PowerPlanSpec, Progress, StepRecord } from '../../core/api/index.js';
 import { fluxKey } from '../../core/flux/objects.js';
-import { compilePlan, type Observed, type ResolvedPaths, STAGE_CONDITION, type Stage } from '../../core/plan/index.js';
+import { compilePlan, type ResolvedPaths, STAGE_CONDITION, type Stage } from '../../core/plan/index.js';
+import type { Observed } from '../../core/ports/index.js';
 import {
   type ChainStageStatus,
   type Health,

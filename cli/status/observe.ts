@@ -13,7 +13,8 @@ import { KubeOutageSource, type StopRecordSummary } from '../../adapters/kube/ou
 import { KubeReadiness } from '../../adapters/kube/readiness.js';
 import { within } from '../../adapters/within.js';
 import { GROUP, type PowerEvent, type PowerPlanSpec, VERSION } from '../../core/api/index.js';
-import type { FluxObject } from '../../core/flux/objects.js';
+import type { FluxObject } from '../../core/ports/index.js';
+import { readinessChecker } from '../../core/steps/readiness.js';
 
 export interface ObservedNode {
   name: string;
@@ -108,7 +109,7 @@ async function harborFacts(client: ObjectClient, spec: NonNullable<PowerPlanSpec
 }
 
 async function chainFacts(kc: KubeConfig, spec: PowerPlanSpec): Promise<Record<string, ObservedReadiness[]>> {
-  const readiness = new KubeReadiness(kc);
+  const readiness = readinessChecker(new KubeReadiness(kc));
   const out: Record<string, ObservedReadiness[]> = {};
   await Promise.all(
     spec.bootstrapChain.map(async (stage) => {

@@ -1,5 +1,6 @@
 import type { PowerPlanSpec } from '../api/powerplan.js';
 import type { DraftNodes } from '../ports/analyze.js';
+import type { ParseProblem, RepoInput } from '../ports/index.js';
 import { type DerivedChain, deriveChain } from './chain.js';
 import { type Cluster, findClusters, type OutsideObject } from './clusters.js';
 import type { UnfollowedEntry } from './deploy.js';
@@ -10,7 +11,6 @@ import { collectFacts } from './facts.js';
 import type { GitDeadlock, RegistryFinding, Undecided } from './findings.js';
 import { buildGraph, type Cycle, type DependencyGraph, type Edge } from './graph.js';
 import { hostOfUrl } from './hosts.js';
-import type { ParseProblem, RepoInput } from './input.js';
 import {
   buildModel,
   type FluxSource,

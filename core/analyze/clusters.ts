@@ -4,11 +4,13 @@
  * `flux-system`), or a `clusters/<name>` folder. What no root reaches (test fixtures, policy tests, old folders)
  * is listed and left out of every graph.
  */
+
+import type { RepoDocument } from '../ports/index.js';
 import type { DeployIndex } from './deploy.js';
 import { allDirs, buildPath, isFluxKustomization, ROOT_OWNER } from './deploy.js';
 import type { Undecided } from './findings.js';
 import { type FluxSync, fluxSyncsOf, generatedRoot } from './flux-instance.js';
-import type { Location, RepoDocument } from './input.js';
+import type { Location } from './input.js';
 import { idOf, isFlux, isKubeObject, type ObjectId, type RepoModel, toKustomization } from './model.js';
 import { includedNamespace } from './namespaces.js';
 import { isUnder, normalizePath } from './paths.js';

@@ -1,4 +1,5 @@
-import { dig, type Location, type RepoDocument } from './input.js';
+import type { RepoDocument } from '../ports/index.js';
+import { dig, type Location } from './input.js';
 import { FLUX_NAMESPACE, type FluxKustomization, idOf, type ObjectId, type RepoModel } from './model.js';
 import { dirnameOf, isKustomizeFile, isUnder, joinPath, kustomizeFileIn, leavesRepo } from './paths.js';
 

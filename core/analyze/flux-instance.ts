@@ -3,8 +3,9 @@
  * makes the operator generate the cluster's Flux source and root Kustomization, both named after the instance's
  * namespace (flux bootstrap's convention), so neither is a file of the repo. Read `sync` and stand them in.
  */
-import { fromYaml } from '../yaml.js';
-import { asString, dig, isRecord, type Location, type RepoDocument } from './input.js';
+import { fromYaml } from '../api/yaml.js';
+import type { RepoDocument } from '../ports/index.js';
+import { asString, dig, isRecord, type Location } from './input.js';
 import {
   type FluxKustomization,
   type FluxSource,

@@ -1,4 +1,5 @@
-import { asArray, asString, dig, isRecord, type Location, type RepoDocument, type RepoInput } from './input.js';
+import type { RepoDocument, RepoInput } from '../ports/index.js';
+import { asArray, asString, dig, isRecord, type Location } from './input.js';
 import { basenameOf, isKustomizeFile, joinPath, normalizePath } from './paths.js';
 
 /** A namespaced object reference as the analysis prints it: `Kind namespace/name`. */

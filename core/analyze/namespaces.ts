@@ -1,4 +1,4 @@
-import type { RepoDocument } from './input.js';
+import type { RepoDocument } from '../ports/index.js';
 import { FLUX_NAMESPACE, idOf, type RepoModel } from './model.js';
 import { joinPath } from './paths.js';
 

@@ -1,3 +1,4 @@
+import type { RepoDocument } from '../ports/index.js';
 import {
   allDirs,
   buildPath,
@@ -7,7 +8,6 @@ import {
   notInRepoReason,
   ROOT_OWNER,
 } from './deploy.js';
-import type { RepoDocument } from './input.js';
 import {
   type FluxKustomization,
   type FluxSource,

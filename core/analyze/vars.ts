@@ -1,4 +1,5 @@
-import { asString, dig, isRecord, type Location, type RepoDocument } from './input.js';
+import type { RepoDocument } from '../ports/index.js';
+import { asString, dig, isRecord, type Location } from './input.js';
 import { type FluxKustomization, ksKey, type ObjectId } from './model.js';
 
 /** A `${VAR}` whose value the repo does not tell, and why. */

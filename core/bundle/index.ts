@@ -1,5 +1,3 @@
 export * from './images.js';
-export * from './manifest.js';
-export * from './platform.js';
 export * from './progress.js';
 export * from './verify.js';

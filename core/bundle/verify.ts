@@ -2,8 +2,8 @@
  * The verdict on a bundle before anything reaches a node: checksum, platform, Harbor version. Pure: the caller
  * reads the manifest and hashes the file (core/steps/prepare.ts `readBundle`).
  */
-import type { BundleManifest, ParsedManifest } from './manifest.js';
-import { platformOf, platformStringMatches } from './platform.js';
+import type { BundleManifest, ParsedManifest } from '../api/bundle-manifest.js';
+import { platformOf, platformStringMatches } from '../api/platform.js';
 
 export interface BundleExpectation {
   /** The Harbor version the PowerPlan names. */

@@ -1,3 +1,4 @@
+import type { PodLike } from '../ports/index.js';
 /** The annotation the kubelet puts on the API server's copy (the mirror) of a static pod. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
@@ -31,31 +32,6 @@ export interface DrainPod {
   /** When deletion was requested, in ms since the epoch; absent while the pod is not terminating. */
   readonly deletionTimestampMs?: number;
   readonly terminationGracePeriodSeconds: number;
-}
-
-/**
- * The fields of a Kubernetes Pod that {@link toDrainPod} reads. Structural, so that plain JSON from the API and
- * client-node's `V1Pod` (whose timestamps are `Date`s) both fit without core importing client-node.
- */
-export interface PodLike {
-  readonly metadata?: {
-    readonly name?: string;
-    readonly namespace?: string;
-    readonly uid?: string;
-    readonly annotations?: Readonly<Record<string, string>>;
-    readonly ownerReferences?: readonly {
-      readonly kind?: string;
-      readonly name?: string;
-      readonly controller?: boolean;
-    }[];
-    readonly deletionTimestamp?: string | Date;
-  };
-  readonly spec?: {
-    readonly nodeName?: string;
-    readonly volumes?: readonly { readonly emptyDir?: unknown }[];
-    readonly terminationGracePeriodSeconds?: number;
-  };
-  readonly status?: { readonly phase?: string };
 }
 
 /** A pod object that lacks what drain needs to identify it (name or uid). */

@@ -1,4 +1,5 @@
-import { type FluxObject, type FluxObjectRef, fluxKey } from './objects.js';
+import type { FluxObject, FluxObjectRef } from '../ports/index.js';
+import { fluxKey } from './objects.js';
 
 /** A dependsOn cycle: no order can honour it. */
 export class DependencyCycleError extends Error {

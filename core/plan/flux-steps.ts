@@ -1,7 +1,8 @@
 import { parseDuration } from '../api/meta.js';
 import type { PlanStep } from '../api/plan.js';
-import { type FluxObject, type FluxObjectRef, fluxKey, parseFluxKey } from '../flux/objects.js';
+import { fluxKey, parseFluxKey } from '../flux/objects.js';
 import { resumeOrder, suspendOrder } from '../flux/order.js';
+import type { FluxObject, FluxObjectRef } from '../ports/index.js';
 import type { CompileInput } from './input.js';
 import { Stage, StepKind } from './stages.js';
 import { seconds, step } from './step.js';

@@ -7,7 +7,8 @@ import { compileShutdown, quorumNotes } from './shutdown.js';
 import { compileStartup } from './startup.js';
 import { commitOf } from './way-back.js';
 
-export type { CompileInput, Observed, ResolvedPaths } from './input.js';
+export type { Observed } from '../ports/index.js';
+export type { CompileInput, ResolvedPaths } from './input.js';
 export { STAGE_CONDITION, Stage, StepKind } from './stages.js';
 
 const COMPILERS = {

@@ -1,30 +1,11 @@
 import type { OutageRecord, PowerPlanSpec } from '../api/index.js';
-import type { FluxObject } from '../flux/objects.js';
+import type { Observed } from '../ports/index.js';
 
 /** Local paths, resolved by the caller (core reads no environment). */
 export interface ResolvedPaths {
   repoSnapshot: string;
   stateFile: string;
   harborBundle?: string;
-}
-
-/** What is known about the cluster when the plan is compiled. Everything is optional: the API may be down. */
-export interface Observed {
-  /** `unknown` when nobody looked (an offline dry-run). */
-  api: 'reachable' | 'unreachable' | 'unknown';
-  flux?: {
-    sourceReady?: boolean;
-    sourceRevision?: string;
-    /** Kustomizations and HelmReleases, when listed. */
-    objects?: FluxObject[];
-  };
-  /**
-   * The local repo snapshot as found on disk: `revision` in Flux's format (`<branch>@sha1:<commit>`); `present`
-   * false when the folder is missing or not a git clone. Undefined when nobody looked.
-   */
-  snapshot?: { present: boolean; revision?: string };
-  /** Nodes as the API reports them; names missing from the plan are reported, not touched. */
-  nodes?: { name: string; ready: boolean; unschedulable: boolean }[];
 }
 
 export interface CompileInput {

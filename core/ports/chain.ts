@@ -50,9 +50,10 @@ export interface Substitutions {
 export interface ManifestPort {
   /**
    * The objects `kustomize build <dir>` produces (a folder without a kustomization file stands for every manifest
-   * in it, as Flux generates one), with Flux post-build substitution when `substitutions` is given.
+   * in it, as Flux generates one), as written: Flux's post-build substitution is the engine's
+   * (core/steps/chain-substitute.ts).
    */
-  build(dir: string, substitutions?: Substitutions): Promise<KubeObject[]>;
+  build(dir: string): Promise<KubeObject[]>;
   /**
    * Server-side apply, field manager `hecate`, conflicts forced: CustomResourceDefinitions first (waited until
    * Established), then Namespaces, then the rest in their order. Returns what the server accepted, in order.
@@ -72,13 +73,17 @@ export interface Readiness {
   missing?: boolean;
 }
 
+/** An object a chain stage waits for, as the API returns it, with the pods of a workload (Vault's seal signal). */
+export interface ObservedReadiness {
+  object: ObservedObject;
+  /** For Deployments, StatefulSets and DaemonSets: the pods their selector matches; else empty. */
+  pods: ObservedPod[];
+}
+
+/** Reads the objects a chain stage waits for; core/steps/readiness.ts decides whether they are Ready. */
 export interface ReadinessPort {
-  /**
-   * Deployments: available and updated replicas ≥ desired; StatefulSets: ready replicas ≥ replicas; DaemonSets:
-   * ready ≥ desired; anything with conditions: Ready=True at its generation; anything else: exists. A missing
-   * object is not Ready ("not found").
-   */
-  check(ref: ObjectKey): Promise<Readiness>;
+  /** The object and, for a workload, its pods; undefined when it does not exist. */
+  observe(ref: ObjectKey): Promise<ObservedReadiness | undefined>;
   /**
    * Why an object is not Ready, for the report when a stage gives up: its failing conditions, and for workloads
    * their pods' (Unschedulable and its message, ImagePullBackOff, CrashLoopBackOff...) and recent Warning events.
@@ -86,6 +91,36 @@ export interface ReadinessPort {
   explain?(ref: ObjectKey): Promise<string[]>;
   /** A feed of changes to these objects, when the adapter can watch: the stage's wait looks again on each event. */
   watch?(refs: readonly ObjectKey[]): Promise<ChangeFeed>;
+}
+
+/** The JSON fields readiness looks at; everything is optional because the API may not have filled it yet. */
+export interface ObservedObject {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: { replicas?: number; suspend?: boolean };
+  status?: {
+    observedGeneration?: number;
+    lastHandledReconcileAt?: string;
+    replicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    desiredNumberScheduled?: number;
+    numberReady?: number;
+    updatedNumberScheduled?: number;
+    conditions?: { type?: string; status?: string; reason?: string; message?: string; observedGeneration?: number }[];
+  };
+}
+
+/** A pod as far as the Vault seal signal goes. */
+export interface ObservedPod {
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  status?: { phase?: string };
 }
 
 /** A `substituteFrom` entry of a Flux Kustomization. */

@@ -1,6 +1,4 @@
 import type { OutageRecord, StopRecord } from '../api/index.js';
-import type { PodLike } from '../drain/pod.js';
-import type { FluxObject, FluxObjectRef } from '../flux/objects.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cluster ports. Each is small and named for what the engine needs, not for the Kubernetes API; adapters/kube/
@@ -119,4 +117,66 @@ export interface OutageSourcePort {
 export interface StopRecords {
   /** Saves the record; resolves to where it is kept (for messages). Idempotent per PowerEvent uid. */
   save(record: StopRecord): Promise<string>;
+}
+
+// Kubernetes objects as the ports return them: plain JSON views, shaped by the adapters, judged by core/.
+
+/** What the engine needs to know about a Flux object: identity, suspension and its dependsOn edges. */
+export type FluxKind = 'Kustomization' | 'HelmRelease';
+
+export interface FluxObjectRef {
+  kind: FluxKind;
+  namespace: string;
+  name: string;
+}
+
+export interface FluxObject extends FluxObjectRef {
+  suspended: boolean;
+  /** dependsOn targets of the same kind, with the namespace already defaulted to the object's own. */
+  dependsOn: { namespace: string; name: string }[];
+  ready?: boolean;
+}
+
+/**
+ * The fields of a Kubernetes Pod that core/drain/pod.ts `toDrainPod` reads. Structural, so that plain JSON from the API and
+ * client-node's `V1Pod` (whose timestamps are `Date`s) both fit without core importing client-node.
+ */
+export interface PodLike {
+  readonly metadata?: {
+    readonly name?: string;
+    readonly namespace?: string;
+    readonly uid?: string;
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly ownerReferences?: readonly {
+      readonly kind?: string;
+      readonly name?: string;
+      readonly controller?: boolean;
+    }[];
+    readonly deletionTimestamp?: string | Date;
+  };
+  readonly spec?: {
+    readonly nodeName?: string;
+    readonly volumes?: readonly { readonly emptyDir?: unknown }[];
+    readonly terminationGracePeriodSeconds?: number;
+  };
+  readonly status?: { readonly phase?: string };
+}
+
+/** What is known about the cluster when the plan is compiled. Everything is optional: the API may be down. */
+export interface Observed {
+  /** `unknown` when nobody looked (an offline dry-run). */
+  api: 'reachable' | 'unreachable' | 'unknown';
+  flux?: {
+    sourceReady?: boolean;
+    sourceRevision?: string;
+    /** Kustomizations and HelmReleases, when listed. */
+    objects?: FluxObject[];
+  };
+  /**
+   * The local repo snapshot as found on disk: `revision` in Flux's format (`<branch>@sha1:<commit>`); `present`
+   * false when the folder is missing or not a git clone. Undefined when nobody looked.
+   */
+  snapshot?: { present: boolean; revision?: string };
+  /** Nodes as the API reports them; names missing from the plan are reported, not touched. */
+  nodes?: { name: string; ready: boolean; unschedulable: boolean }[];
 }

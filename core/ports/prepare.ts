@@ -1,9 +1,8 @@
 /**
  * Ports the prepare executors need beyond core/ports.ts. Small and read-mostly; to be moved into core/ports.ts.
  */
-import type { RepoInput } from '../analyze/input.js';
-import type { PodLike } from '../drain/pod.js';
 import type { NodeView } from './cluster.js';
+import type { PodLike } from './index.js';
 
 /** The local clone of the Flux source (adapters/git.ts). */
 export interface SnapshotPort {
@@ -96,3 +95,34 @@ export interface PreflightPort {
 
 /** Reads the repo snapshot's YAML for the analysis (adapters/repo-reader.ts `readRepo`). */
 export type RepoReader = (dir: string) => Promise<RepoInput>;
+
+// What the repo reader hands to the analysis: plain data, already read from disk.
+
+/** One YAML document of a repo file. `line` is 1-based, where the document's content starts. */
+export interface RepoDocument {
+  /** Repo-relative POSIX path. */
+  file: string;
+  line: number;
+  /** Position of the document in its file, from 0. */
+  index: number;
+  value: unknown;
+}
+
+/** A file that could not be read as YAML, with where the first error is (1-based line and column). */
+export interface ParseProblem {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+export interface RepoInput {
+  /** How the repo is named in messages (the directory as given). */
+  root: string;
+  /** Every YAML file that was read (repo-relative), parsed or not. */
+  files: readonly string[];
+  documents: readonly RepoDocument[];
+  parseErrors: readonly ParseProblem[];
+  /** Directories or files left out on purpose (Helm chart templates, symlinks, oversized files), with why. */
+  skipped: readonly { path: string; reason: string }[];
+}

@@ -12,8 +12,15 @@
  * `${VAR:1:2}`, `${VAR/a/b}`, `${VAR^^}`, `${#VAR}`.
  */
 
-import type { FluxKustomizationPort, FluxKustomizationView, KubeObject, Substitutions } from '../ports/chain.js';
-import { fromYaml, toYaml } from '../yaml.js';
+import { fromYaml, toYaml } from '../api/yaml.js';
+import type {
+  AppliedRef,
+  FluxKustomizationPort,
+  FluxKustomizationView,
+  KubeObject,
+  ManifestPort,
+  Substitutions,
+} from '../ports/chain.js';
 
 /** Flux validates variable names with this expression. */
 export const VARIABLE_NAME = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
@@ -113,4 +120,21 @@ export async function resolveSubstitutions(
     );
   }
   return { vars, strict };
+}
+
+/** What a chain stage does with its manifests: build them (with Flux's post-build substitution) and apply them. */
+export interface ChainManifests {
+  build(dir: string, substitutions?: Substitutions): Promise<KubeObject[]>;
+  apply(objects: readonly KubeObject[], options: { dryRun: boolean; signal?: AbortSignal }): Promise<AppliedRef[]>;
+}
+
+/** The port builds and applies; the engine substitutes ({@link substituteObjects}). */
+export function chainManifests(port: ManifestPort): ChainManifests {
+  return {
+    build: async (dir, substitutions) => {
+      const objects = await port.build(dir);
+      return substitutions ? substituteObjects(objects, substitutions) : objects;
+    },
+    apply: (objects, options) => port.apply(objects, options),
+  };
 }

@@ -5,20 +5,18 @@
  * with a report naming each object and why; the runner then stops the chain, and a rerun resumes at that stage.
  */
 import type { ChainStage, OutageRecord, PlanStep, PowerPlanSpec } from '../api/index.js';
-import { type FluxObjectRef, fluxKey } from '../flux/objects.js';
+import { fluxKey } from '../flux/objects.js';
 import type {
   AppliedRef,
   FluxKustomizationPort,
   FluxKustomizationView,
   KubeObject,
-  ManifestPort,
   ObjectKey,
-  ReadinessPort,
 } from '../ports/chain.js';
-import type { FluxPort } from '../ports/index.js';
+import type { FluxObjectRef, FluxPort } from '../ports/index.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
-import { resolveSubstitutions } from './chain-substitute.js';
+import { type ChainManifests, resolveSubstitutions } from './chain-substitute.js';
 import {
   describeKey,
   keyOf,
@@ -29,7 +27,7 @@ import {
   statusLine,
   waitTargets,
 } from './chain-targets.js';
-import { UNSEAL_HINT } from './readiness.js';
+import { type ReadinessCheck, UNSEAL_HINT } from './readiness.js';
 import { waitWatching } from './wait.js';
 
 export interface ChainOptions {
@@ -76,8 +74,8 @@ function summary(applied: readonly AppliedRef[]): string {
 
 /** The executor of `apply-chain-stage` steps; see the module comment. */
 export function applyChainStage(
-  manifests: ManifestPort,
-  readiness: ReadinessPort,
+  manifests: ChainManifests,
+  readiness: ReadinessCheck,
   spec: PowerPlanSpec,
   paths: ChainPaths,
   options: ChainOptions = {},

@@ -12,6 +12,7 @@ import { type ResolvedPaths, StepKind } from '../plan/index.js';
 import type { EnginePorts } from '../ports/index.js';
 import type { Executors, GuardEvaluator } from '../run/executor.js';
 import { applyChainStage } from './chain.js';
+import { chainManifests } from './chain-substitute.js';
 import { cordonNodes } from './cordon.js';
 import { drainNode } from './drain.js';
 import { checkFluxSource, fluxSourceNotReadyGuard, resumeFlux, suspendFlux, waitFlux } from './flux.js';
@@ -28,6 +29,7 @@ import {
   refreshSnapshot,
   verifyBundle,
 } from './prepare.js';
+import { readinessChecker } from './readiness.js';
 import { quiesceStorage } from './storage.js';
 import { upsGateExecutor } from './ups.js';
 
@@ -110,8 +112,8 @@ export function stepExecutors(
       [StepKind.Uncordon]: uncordonNodes(nodes),
       [StepKind.CheckFluxSource]: checkFluxSource(flux, spec),
       [StepKind.ApplyChainStage]: applyChainStage(
-        ports.manifests,
-        ports.readiness,
+        chainManifests(ports.manifests),
+        readinessChecker(ports.readiness),
         spec,
         { repoSnapshot: paths.repoSnapshot },
         { kustomizations: ports.kustomizations, flux, dryRun },

@@ -1,7 +1,7 @@
 import type { OutageRecord, PowerPlanSpec } from '../api/index.js';
-import { type FluxObject, type FluxObjectRef, fluxKey, parseFluxKey } from '../flux/objects.js';
+import { fluxKey, parseFluxKey } from '../flux/objects.js';
 import { resumeOrder, suspendOrder } from '../flux/order.js';
-import type { FluxPort } from '../ports/index.js';
+import type { FluxObject, FluxObjectRef, FluxPort } from '../ports/index.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';
 import { waitWatching } from './wait.js';
 

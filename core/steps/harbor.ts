@@ -3,12 +3,13 @@
  * verifies every image by digest; reconcile-harbor resumes Harbor's HelmRelease (when Hecate suspended it), asks
  * Flux to reconcile it and waits until it is Ready.
  */
+
+import { manifestPathOf, parseBundleManifest } from '../api/bundle-manifest.js';
 import type { OutageRecord, PlanStep, PowerPlanSpec } from '../api/index.js';
 import { missingImages } from '../bundle/images.js';
-import { manifestPathOf, parseBundleManifest } from '../bundle/manifest.js';
 import { transferReporter } from '../bundle/progress.js';
-import { type FluxObjectRef, fluxKey } from '../flux/objects.js';
-import type { FluxPort, NodeAddress } from '../ports/index.js';
+import { fluxKey } from '../flux/objects.js';
+import type { FluxObjectRef, FluxPort, NodeAddress } from '../ports/index.js';
 import type { BundleFilesPort } from '../ports/prepare.js';
 import type { ImagePresencePort, ImageSeedPort } from '../ports/seed.js';
 import type { StepContext, StepExecutor } from '../run/executor.js';

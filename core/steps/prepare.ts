@@ -5,8 +5,8 @@
  */
 import { analyzeRepo } from '../analyze/analyze.js';
 import type { PlanFinding } from '../analyze/diff.js';
+import { type BundleManifest, manifestPathOf, parseBundleManifest } from '../api/bundle-manifest.js';
 import type { PowerPlanSpec } from '../api/index.js';
-import { type BundleManifest, manifestPathOf, parseBundleManifest } from '../bundle/manifest.js';
 import { type BundleExpectation, buildCommand, judgeBundle } from '../bundle/verify.js';
 import type { FluxPort, NodeAccessPort } from '../ports/index.js';
 import type { BundleFilesPort, PreflightPort, RepoReader, SnapshotPort } from '../ports/prepare.js';

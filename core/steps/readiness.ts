@@ -2,37 +2,7 @@
  * Readiness of the objects a chain stage waits for, as pure functions over the objects' JSON (kstatus in spirit,
  * with the messages people read on a console). The adapter fetches; this decides.
  */
-import type { ObjectKey, Readiness } from '../ports/chain.js';
-
-/** The JSON fields readiness looks at; everything is optional because the API may not have filled it yet. */
-export interface ObservedObject {
-  metadata?: {
-    name?: string;
-    namespace?: string;
-    generation?: number;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-  };
-  spec?: { replicas?: number; suspend?: boolean };
-  status?: {
-    observedGeneration?: number;
-    lastHandledReconcileAt?: string;
-    replicas?: number;
-    readyReplicas?: number;
-    availableReplicas?: number;
-    updatedReplicas?: number;
-    desiredNumberScheduled?: number;
-    numberReady?: number;
-    updatedNumberScheduled?: number;
-    conditions?: { type?: string; status?: string; reason?: string; message?: string; observedGeneration?: number }[];
-  };
-}
-
-/** A pod as far as the Vault seal signal goes. */
-export interface ObservedPod {
-  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  status?: { phase?: string };
-}
+import type { ChangeFeed, ObjectKey, ObservedObject, ObservedPod, Readiness, ReadinessPort } from '../ports/index.js';
 
 /**
  * Vault's Kubernetes service registration labels its own pods `vault-sealed: "true"|"false"` (the Helm chart
@@ -152,4 +122,23 @@ export function readinessOf(ref: ObjectKey, object: ObservedObject, pods: readon
 
 export function notFound(ref: ObjectKey): Readiness {
   return { ready: false, message: `${describeKey(ref)} not found`, missing: true };
+}
+
+/** What a chain stage asks of the objects it waits for: are they Ready, why not, and a feed of their changes. */
+export interface ReadinessCheck {
+  check(ref: ObjectKey): Promise<Readiness>;
+  explain?(ref: ObjectKey): Promise<string[]>;
+  watch?(refs: readonly ObjectKey[]): Promise<ChangeFeed>;
+}
+
+/** The port observes; this decides ({@link readinessOf}). */
+export function readinessChecker(port: ReadinessPort): ReadinessCheck {
+  return {
+    check: async (ref) => {
+      const seen = await port.observe(ref);
+      return seen ? readinessOf(ref, seen.object, seen.pods) : notFound(ref);
+    },
+    ...(port.explain ? { explain: port.explain.bind(port) } : {}),
+    ...(port.watch ? { watch: port.watch.bind(port) } : {}),
+  };
 }

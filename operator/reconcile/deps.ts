@@ -3,8 +3,8 @@
  * informer caches, how to observe the cluster and build executors, where status goes, and the operator's own node.
  */
 import type { PlanMode, PowerEventStatus, PowerPlanSpec } from '../../core/api/index.js';
-import type { Observed, ResolvedPaths } from '../../core/plan/index.js';
-import type { Clock, Logger, ProgressStore, StopRecords } from '../../core/ports/index.js';
+import type { ResolvedPaths } from '../../core/plan/index.js';
+import type { Clock, Logger, Observed, ProgressStore, StopRecords } from '../../core/ports/index.js';
 import type { Executors, GuardEvaluator } from '../../core/run/executor.js';
 import type { EventRecorder } from '../runtime/events.js';
 

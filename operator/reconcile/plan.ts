@@ -14,7 +14,8 @@ import {
   toIssues,
   type WayBackRecord,
 } from '../../core/api/index.js';
-import { type CompileInput, compilePlan, type Observed } from '../../core/plan/index.js';
+import { type CompileInput, compilePlan } from '../../core/plan/index.js';
+import type { Observed } from '../../core/ports/index.js';
 import { Reason } from '../../core/status/reasons.js';
 import type { PowerEventReconcilerDeps } from './deps.js';
 

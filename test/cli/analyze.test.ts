@@ -12,7 +12,7 @@ import { ExitCode, ExitError } from '../../cli/exit.js';
 import { runCli } from '../../cli/main.js';
 import { powerPlan } from '../../core/api/powerplan.js';
 import { parseOrThrow } from '../../core/api/validate.js';
-import { fromYamlAll, toYaml } from '../../core/yaml.js';
+import { fromYamlAll, toYaml } from '../../core/api/yaml.js';
 import { freePorts } from '../bed/ports.js';
 
 const FIXTURES = 'test/fixtures/analyze';

@@ -15,7 +15,7 @@ import { RequestTimeoutError, withRequestTimeout } from '../../adapters/kube/req
 import { gitCommit, readBuildInfo } from '../../cli/build-info.js';
 import { loadContext } from '../../cli/commands/context.js';
 import { parseRequestTimeout, verbosityEnv } from '../../cli/options.js';
-import { fromYaml } from '../../core/yaml.js';
+import { fromYaml } from '../../core/api/yaml.js';
 import { currentBuild } from '../../hack/build-info.js';
 import { freePorts } from '../bed/ports.js';
 import { hecate, withHome } from '../helpers/cli.js';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StepProbe } from '../../cli/render/server-dry-run-text.js';
-import { fromYaml, toYaml } from '../../core/yaml.js';
+import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { hecate, withHome } from '../helpers/cli.js';
 
 const PLAN = 'examples/atlas-powerplan.yaml';

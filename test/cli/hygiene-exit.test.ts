@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whichCommand } from '../../adapters/system.js';
-import { fromYamlAll, toYaml } from '../../core/yaml.js';
+import { fromYamlAll, toYaml } from '../../core/api/yaml.js';
 import { type CliResult, folderChecksums, hecate } from '../helpers/cli.js';
 
 const PLAN = 'examples/atlas-powerplan.yaml';

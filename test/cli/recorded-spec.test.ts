@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fromYaml, toYaml } from '../../core/yaml.js';
+import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { ATLAS_PLAN_PATH, atlasSpec } from '../helpers/atlas.js';
 import { hecate, withHome } from '../helpers/cli.js';
 

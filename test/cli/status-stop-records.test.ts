@@ -12,7 +12,7 @@ import { buildStatus, type StatusInputs } from '../../cli/status/build.js';
 import { statusReport } from '../../cli/status/model.js';
 import { upsStatus } from '../../cli/status/ups.js';
 import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
-import { fromYaml } from '../../core/yaml.js';
+import { fromYaml } from '../../core/api/yaml.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const PLAN = join(ROOT, 'examples/atlas-powerplan.yaml');

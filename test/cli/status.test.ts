@@ -13,7 +13,7 @@ import { statusJsonSchema, statusReport } from '../../cli/status/model.js';
 import type { ClusterFacts } from '../../cli/status/observe.js';
 import { upsStatus } from '../../cli/status/ups.js';
 import { type PowerPlanSpec, parseOrThrow, powerPlan, type StepRecord } from '../../core/api/index.js';
-import { fromYaml } from '../../core/yaml.js';
+import { fromYaml } from '../../core/api/yaml.js';
 import { hecate, withHome } from '../helpers/cli.js';
 
 const ROOT = join(import.meta.dirname, '../..');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { binaryOffset, MAX_PLAN_BYTES } from '../../cli/load-plan.js';
 import { API_VERSION } from '../../core/api/index.js';
-import { fromYaml, toYaml } from '../../core/yaml.js';
+import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { ATLAS_PLAN_PATH } from '../helpers/atlas.js';
 import { type CliResult, folderChecksums, hecate, withHome } from '../helpers/cli.js';
 

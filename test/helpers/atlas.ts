@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type PowerPlanSpec, parseOrThrow, powerPlan, type WayBackRecord } from '../../core/api/index.js';
+import { fromYaml } from '../../core/api/yaml.js';
 import type { CompileInput } from '../../core/plan/index.js';
-import { fromYaml } from '../../core/yaml.js';
 
 /** The Atlas bootstrap chain, in the order examples/atlas-powerplan.yaml declares it. */
 export const ATLAS_CHAIN = [

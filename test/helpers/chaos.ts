@@ -21,7 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { type ObjectRef, type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
-import { fromYaml } from '../../core/yaml.js';
+import { fromYaml } from '../../core/api/yaml.js';
 import { type AuditEvent, MUTATING_VERBS } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';
 import { snapshotFiles } from '../bed/snapshot.js';

@@ -21,7 +21,7 @@ import { execa } from 'execa';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { runCli } from '../../cli/main.js';
 import type { ObjectRef, OutageRecord, Progress } from '../../core/api/index.js';
-import { fromYaml, toYaml } from '../../core/yaml.js';
+import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { FLUX_ANNOTATIONS, FLUX_KINDS, type FluxObject } from '../bed/flux.js';
 import {
   type AuditEvent,

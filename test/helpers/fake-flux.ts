@@ -1,6 +1,5 @@
-import type { FluxObject, FluxObjectRef } from '../../core/flux/objects.js';
 import { fluxKey } from '../../core/flux/objects.js';
-import type { FluxPort, MutationOptions } from '../../core/ports/index.js';
+import type { FluxObject, FluxObjectRef, FluxPort, MutationOptions } from '../../core/ports/index.js';
 
 /**
  * A FluxPort that behaves like the API: patches change state (unless dryRun), a missing object is a 404, and every

@@ -1,8 +1,8 @@
-import type { PodLike } from '../../core/drain/pod.js';
 import type {
   MutationOptions,
   NodePort,
   NodeView,
+  PodLike,
   PodPort,
   PodRef,
   PodRequestOutcome,

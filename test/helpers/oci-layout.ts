@@ -10,7 +10,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeBundle } from '../../adapters/bundle/build.js';
-import type { BundleManifest } from '../../core/bundle/manifest.js';
+import type { BundleManifest } from '../../core/api/bundle-manifest.js';
 
 export interface LayoutImage {
   /** Full reference, also the `org.opencontainers.image.ref.name` annotation (what ctr and skopeo name it by). */

@@ -16,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_NODES } from '../../core/api/powerplan.js';
-import { fromYaml } from '../../core/yaml.js';
+import { fromYaml } from '../../core/api/yaml.js';
 import {
   type ControlPlane,
   HECATE_CRDS_DIR,

@@ -27,12 +27,13 @@ import { KubeKustomizations, KubeReadiness } from '../../adapters/kube/readiness
 import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from '../../adapters/kustomize.js';
 import { systemClock } from '../../adapters/system.js';
 import { outageRecord, type PowerPlanSpec, parseOrThrow, powerPlan, type RenderedPlan } from '../../core/api/index.js';
+import { fromYaml } from '../../core/api/yaml.js';
 import { compileStartup } from '../../core/plan/startup.js';
 import { StepFailedError } from '../../core/run/errors.js';
 import { runPlan } from '../../core/run/runner.js';
 import { applyChainStage, StageNotReadyError } from '../../core/steps/chain.js';
-import { UNSEAL_HINT } from '../../core/steps/readiness.js';
-import { fromYaml } from '../../core/yaml.js';
+import { chainManifests } from '../../core/steps/chain-substitute.js';
+import { readinessChecker, UNSEAL_HINT } from '../../core/steps/readiness.js';
 import { type AuditEvent, type ControlPlane, requireBed, startControlPlane, upstreamCrdPaths } from '../bed/index.js';
 import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
@@ -106,8 +107,8 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
 
   const run = () => {
     const executor = applyChainStage(
-      manifestPort(new KustomizeBuilder(), new KubeApplier(kc)),
-      new KubeReadiness(kc),
+      chainManifests(manifestPort(new KustomizeBuilder(), new KubeApplier(kc))),
+      readinessChecker(new KubeReadiness(kc)),
       spec,
       { repoSnapshot: REPO },
       {

@@ -10,9 +10,9 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordWayBack } from '../../adapters/kube/way-back-record.js';
 import { type Condition, GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
+import { fromYamlAll } from '../../core/api/yaml.js';
 import { wayBackRecordOf } from '../../core/plan/way-back.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
-import { fromYamlAll } from '../../core/yaml.js';
 import {
   type AuditEvent,
   allCrdPaths,

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromYaml } from '../../core/yaml.js';
+import { fromYaml } from '../../core/api/yaml.js';
 import { type Condition, FLUX_KINDS, type FluxKind, type FluxObject } from '../bed/flux.js';
 import { allCrdPaths, type ControlPlane, REPO_ROOT, requireBed, startControlPlane } from '../bed/index.js';
 import { LONGHORN, type LonghornVolume } from '../bed/longhorn.js';

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
-import { fromYaml, toYaml } from '../../core/yaml.js';
+import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { OUTAGE_ANNOTATION } from '../../operator/ups-watch.js';
 import { allCrdPaths, type ControlPlane, REPO_ROOT, requireBed, startControlPlane } from '../bed/index.js';
 import { eventually } from '../bed/simulators.js';

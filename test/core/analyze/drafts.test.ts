@@ -9,8 +9,8 @@ import type { AnalysisContext } from '../../../core/analyze/analyze.js';
 import { draftPlanYaml, todoField } from '../../../core/analyze/draft.js';
 import { powerPlan } from '../../../core/api/powerplan.js';
 import { parseOrThrow, ValidationError } from '../../../core/api/validate.js';
+import { fromYamlAll } from '../../../core/api/yaml.js';
 import type { DraftNodes } from '../../../core/ports/analyze.js';
-import { fromYamlAll } from '../../../core/yaml.js';
 import { analyzeLayout, FIXTURES } from './helpers.js';
 
 const ALL = readdirSync(FIXTURES).sort();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { draftPlanYaml, todoField } from '../../../core/analyze/draft.js';
 import { powerPlan } from '../../../core/api/powerplan.js';
 import { parseOrThrow } from '../../../core/api/validate.js';
-import { fromYamlAll } from '../../../core/yaml.js';
+import { fromYamlAll } from '../../../core/api/yaml.js';
 import { ATLAS_CHAIN } from '../../helpers/atlas.js';
 import { analyzeFixture, analyzeLayout, chainNames } from './helpers.js';
 

@@ -5,8 +5,8 @@ import {
   analyzeRepository,
   type RepoAnalysis,
 } from '../../../core/analyze/analyze.js';
-import type { RepoDocument, RepoInput } from '../../../core/analyze/input.js';
-import { fromYamlAll } from '../../../core/yaml.js';
+import { fromYamlAll } from '../../../core/api/yaml.js';
+import type { RepoDocument, RepoInput } from '../../../core/ports/index.js';
 
 export const FIXTURES = 'test/fixtures/analyze';
 

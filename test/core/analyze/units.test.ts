@@ -9,11 +9,11 @@ import {
   templateHostOf,
   templateRegistryOf,
 } from '../../../core/analyze/hosts.js';
-import type { RepoDocument } from '../../../core/analyze/input.js';
 import { buildModel } from '../../../core/analyze/model.js';
 import { includedNamespace } from '../../../core/analyze/namespaces.js';
 import { joinPath, normalizePath } from '../../../core/analyze/paths.js';
 import { serviceOfHost } from '../../../core/analyze/services.js';
+import type { RepoDocument } from '../../../core/ports/index.js';
 import { chainNames, gitRepo, ks, repoOf } from './helpers.js';
 
 describe('hosts', () => {

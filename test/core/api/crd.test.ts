@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildCrds, type CustomResourceDefinition } from '../../../core/api/crd.js';
 import type { CelRule, JsonSchema } from '../../../core/api/crd-schema.js';
-import { fromYaml } from '../../../core/yaml.js';
+import { fromYaml } from '../../../core/api/yaml.js';
 import { CRD_DIR, HEADER, renderCrdFiles } from '../../../hack/gen-crds.js';
 import { isObject, schemaNodes } from '../../helpers/schema-nodes.js';
 

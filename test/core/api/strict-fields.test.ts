@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
+import { bundleManifest, parseBundleManifest } from '../../../core/api/bundle-manifest.js';
 import {
   API_VERSION,
   parseOrThrow,
@@ -11,8 +12,7 @@ import {
   type ValidationIssue,
 } from '../../../core/api/index.js';
 import { editDistance, knownKeysAt, suggestKey } from '../../../core/api/suggest.js';
-import { bundleManifest, parseBundleManifest } from '../../../core/bundle/manifest.js';
-import { fromYaml } from '../../../core/yaml.js';
+import { fromYaml } from '../../../core/api/yaml.js';
 import { ATLAS_PLAN_PATH } from '../../helpers/atlas.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: test documents are broken on purpose, field by field

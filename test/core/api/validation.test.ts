@@ -9,7 +9,7 @@ import {
   ValidationError,
   type ValidationIssue,
 } from '../../../core/api/index.js';
-import { fromYaml } from '../../../core/yaml.js';
+import { fromYaml } from '../../../core/api/yaml.js';
 import { ATLAS_CHAIN } from '../../helpers/atlas.js';
 
 const ROOT = join(import.meta.dirname, '../../..');

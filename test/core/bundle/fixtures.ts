@@ -1,4 +1,4 @@
-import type { BundleManifestInput } from '../../../core/bundle/manifest.js';
+import type { BundleManifestInput } from '../../../core/api/bundle-manifest.js';
 
 export const SHA = 'a'.repeat(64);
 export const DIGEST = `sha256:${'b'.repeat(64)}`;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { platformOf, platformStringMatches, wrongPlatforms } from '../../../core/api/platform.js';
 import {
   HARBOR_COMPONENTS,
   harborImages,
@@ -6,7 +7,6 @@ import {
   normalizeReference,
   uniqueReferences,
 } from '../../../core/bundle/images.js';
-import { platformOf, platformStringMatches, wrongPlatforms } from '../../../core/bundle/platform.js';
 import { formatTransfer, transferReporter } from '../../../core/bundle/progress.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;

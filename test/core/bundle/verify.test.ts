@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBundleManifest, renderBundleManifest } from '../../../core/bundle/manifest.js';
+import { parseBundleManifest, renderBundleManifest } from '../../../core/api/bundle-manifest.js';
 import { buildCommand, judgeBundle } from '../../../core/bundle/verify.js';
 import { MANIFEST, SHA } from './fixtures.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidPodError, type PodLike, toDrainPod } from '../../../core/drain/pod.js';
+import { InvalidPodError, toDrainPod } from '../../../core/drain/pod.js';
+import type { PodLike } from '../../../core/ports/index.js';
 
 const base = {
   metadata: { name: 'web-1', namespace: 'apps', uid: 'u1' },

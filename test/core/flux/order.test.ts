@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type FluxObject, fluxKey, parseFluxKey, toFluxObject } from '../../../core/flux/objects.js';
+import { toFluxObject } from '../../../adapters/kube/flux.js';
+import { fluxKey, parseFluxKey } from '../../../core/flux/objects.js';
 import { DependencyCycleError, dependencyOrder, resumeOrder, suspendOrder } from '../../../core/flux/order.js';
+import type { FluxObject } from '../../../core/ports/index.js';
 
 const root = { kind: 'Kustomization' as const, namespace: 'flux-system', name: 'flux-system' };
 const ks = (name: string, dependsOn: string[] = [], suspended = false): FluxObject => ({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { outageRecord } from '../../../core/api/index.js';
-import type { FluxObject } from '../../../core/flux/objects.js';
 import { compilePlan } from '../../../core/plan/index.js';
+import type { FluxObject } from '../../../core/ports/index.js';
 import { atlasInput, ATLAS_CHAIN as CHAIN } from '../../helpers/atlas.js';
 
 const ids = (mode: Parameters<typeof compilePlan>[0], input = atlasInput()) =>

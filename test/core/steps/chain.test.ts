@@ -7,29 +7,29 @@ import { describe, expect, it } from 'vitest';
 import { applyOrder } from '../../../adapters/kube/apply.js';
 import { KustomizeBuilder, SnapshotKustomizations } from '../../../adapters/kustomize.js';
 import { type PowerPlanSpec, powerPlanSpec, type RenderedPlan } from '../../../core/api/index.js';
-import type { FluxObject } from '../../../core/flux/objects.js';
 import { compileStartup } from '../../../core/plan/startup.js';
 import type {
   AppliedRef,
   FluxKustomizationPort,
   FluxKustomizationView,
   KubeObject,
-  ManifestPort,
   ObjectKey,
   Readiness,
-  ReadinessPort,
   SubstituteFrom,
   Substitutions,
 } from '../../../core/ports/chain.js';
+import type { FluxObject } from '../../../core/ports/index.js';
 import { StepFailedError } from '../../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../../core/run/runner.js';
 import { applyChainStage, StageNotReadyError, stageDir } from '../../../core/steps/chain.js';
 import {
+  type ChainManifests,
   resolveSubstitutions,
   SubstitutionError,
   substituteObjects,
   substituteText,
 } from '../../../core/steps/chain-substitute.js';
+import type { ReadinessCheck } from '../../../core/steps/readiness.js';
 import { UNSEAL_HINT } from '../../../core/steps/readiness.js';
 import { findTestBinaries, onPath } from '../../bed/binaries.js';
 import { FakeFlux } from '../../helpers/fake-flux.js';
@@ -77,7 +77,7 @@ const key = (r: ObjectKey) => `${r.kind}/${r.namespace ?? ''}/${r.name}`;
 type Rule = { readyAfterMs: number } | 'never' | { sealedUntilMs: number };
 
 /** ManifestPort + ReadinessPort over one in-memory cluster; `log` holds applies and first-Ready observations. */
-class FakeCluster implements ManifestPort, ReadinessPort {
+class FakeCluster implements ChainManifests, ReadinessCheck {
   readonly log: string[] = [];
   readonly builds: { dir: string; substitutions?: Substitutions }[] = [];
   readonly appliedBatches: KubeObject[][] = [];
@@ -540,7 +540,7 @@ describe.skipIf(!KUBECTL)('the kustomize adapter on the lab snapshot', () => {
 
   it('builds a stage with kubectl kustomize and substitutes its variables', async () => {
     const builder = new KustomizeBuilder({ kustomize: false, ...(KUBECTL ? { kubectl: KUBECTL } : {}) });
-    const objects = await builder.build(`${REPO}/apps/database`, { vars: { PG_VERSION: '17.6' } });
+    const objects = substituteObjects(await builder.build(`${REPO}/apps/database`), { vars: { PG_VERSION: '17.6' } });
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       'Namespace/lab-db',
       'Service/postgres',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { FluxObject } from '../../../core/flux/objects.js';
 import { compilePlan } from '../../../core/plan/index.js';
+import type { FluxObject } from '../../../core/ports/index.js';
 import { runPlan } from '../../../core/run/runner.js';
 import { resumeFlux, suspendFlux } from '../../../core/steps/flux.js';
 import { coreExecutors } from '../../../core/steps/index.js';

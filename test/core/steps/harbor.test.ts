@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { type BundleManifestInput, manifestPathOf, renderBundleManifest } from '../../../core/api/bundle-manifest.js';
 import type { PlanStep } from '../../../core/api/index.js';
-import { type BundleManifestInput, manifestPathOf, renderBundleManifest } from '../../../core/bundle/manifest.js';
-import type { FluxObject } from '../../../core/flux/objects.js';
 import { compilePlan } from '../../../core/plan/index.js';
-import type { NodeAddress } from '../../../core/ports/index.js';
+import type { FluxObject, NodeAddress } from '../../../core/ports/index.js';
 import type { BundleFilesPort } from '../../../core/ports/prepare.js';
 import {
   type ImageSeedPort,

@@ -5,9 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type OutageRecord, outageRecord, type PlanStep } from '../../../core/api/index.js';
-import type { FluxObject } from '../../../core/flux/objects.js';
 import { compilePlan } from '../../../core/plan/index.js';
-import type { NodePort, NodeView, OutageSourcePort } from '../../../core/ports/index.js';
+import type { FluxObject, NodePort, NodeView, OutageSourcePort } from '../../../core/ports/index.js';
 import { StepFailedError } from '../../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../../core/run/runner.js';
 import { resumeFlux } from '../../../core/steps/flux.js';

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { toKustomizationView } from '../../../adapters/flux-kustomization.js';
 import { podProblems } from '../../../adapters/kube/readiness.js';
-import { toKustomizationView } from '../../../core/steps/chain-kustomization.js';
-import {
-  conditionReadiness,
-  type ObservedObject,
-  readinessOf,
-  sealedPods,
-  workloadReadiness,
-} from '../../../core/steps/readiness.js';
+import type { ObservedObject } from '../../../core/ports/index.js';
+import { conditionReadiness, readinessOf, sealedPods, workloadReadiness } from '../../../core/steps/readiness.js';
 
 const sts = { kind: 'StatefulSet', namespace: 'vault', name: 'vault' };
 const deploy = { kind: 'Deployment', namespace: 'git', name: 'forge' };

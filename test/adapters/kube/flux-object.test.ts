@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toFluxObject } from '../../../core/flux/objects.js';
+import { toFluxObject } from '../../../adapters/kube/flux.js';
 
 const ready = (status: string, observedGeneration?: number) => ({
   type: 'Ready',

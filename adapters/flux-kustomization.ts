@@ -2,7 +2,7 @@
  * Reading a Flux Kustomization (kustomize.toolkit.fluxcd.io/v1, v1beta2) for the chain, pure: the same view from a
  * snapshot file or from the cluster.
  */
-import type { FluxKustomizationView, ObjectKey, SubstituteFrom } from '../ports/chain.js';
+import type { FluxKustomizationView, ObjectKey, SubstituteFrom } from '../core/ports/chain.js';
 
 export const KUSTOMIZATION_GROUP = 'kustomize.toolkit.fluxcd.io';
 

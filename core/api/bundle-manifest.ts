@@ -3,7 +3,7 @@
  * Schema-first (zod); `hecate bundle build` writes it, verify-bundle and seed-harbor read it.
  */
 import { z } from 'zod';
-import { toIssues, type ValidationIssue } from '../api/validate.js';
+import { toIssues, type ValidationIssue } from './validate.js';
 
 export const BUNDLE_MANIFEST_VERSION = 1;
 
