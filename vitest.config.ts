@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Two projects: `unit` (core, adapters, CLI: fast, no control plane; also run on Node 24 by hack/test-node24.sh)
- * and `integration` (a real etcd + kube-apiserver + controllers per test file, see test/bed/).
+ * and `integration` (a real etcd + kube-apiserver + controllers per test file, see bed/).
  */
 export default defineConfig({
   test: {

@@ -13,13 +13,19 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { systemClock } from '../adapters/system.js';
+import {
+  type AuditEvent,
+  allCrdPaths,
+  eventually,
+  parseScenario,
+  requestsBy,
+  startControlPlane,
+  startScenario,
+} from '../bed/index.js';
 import { clusterExecutors } from '../cli/wiring.js';
 import { parseOrThrow, powerPlan } from '../core/api/index.js';
 import { compilePlan } from '../core/plan/index.js';
 import { runPlan } from '../core/run/runner.js';
-import { type AuditEvent, allCrdPaths, requestsBy, startControlPlane } from '../test/bed/index.js';
-import { parseScenario } from '../test/bed/scenario.js';
-import { eventually, startScenario } from '../test/bed/simulators.js';
 import { MemoryStore, silentLogger } from '../test/helpers/fakes.js';
 
 const [workers = 10, perWorker = 30, speed = 10] = process.argv.slice(2).map(Number);

@@ -1,7 +1,7 @@
 /**
  * Benchmark, not a test: the operator's footprint as a real process on a 50-node bed (the Atlas scenario grown to
- * 3 control-plane nodes and 47 workers by test/bed/scenarios/fleet.ts), under its ServiceAccount token with the RBAC
- * from manifests/ (test/fixtures/operator/bed.ts, as the operator tests start it).
+ * 3 control-plane nodes and 47 workers by bed/scenarios/fleet.ts), under its ServiceAccount token with the RBAC
+ * from manifests/ (bed/operator/index.ts, as the operator tests start it).
  *
  *   npx tsx hack/bench-operator.ts [nodes[,nodes…]=50,200] [repeats=10] [parallelism=10]
  *
@@ -24,13 +24,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { stageTimes } from '../bed/e2e.js';
+import { fleetPlanNodes, type PlanNode, REPO_ROOT, withFleet } from '../bed/index.js';
+import { NS, type OperatorBed, OperatorProcess, sleep, startOperatorBed } from '../bed/operator/index.js';
 import type { PowerEvent } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/api/yaml.js';
-import { REPO_ROOT } from '../test/bed/index.js';
-import { fleetPlanNodes, type PlanNode, withFleet } from '../test/bed/scenarios/fleet.js';
-import { NS, type OperatorBed, startOperatorBed } from '../test/fixtures/operator/bed.js';
-import { OperatorProcess, sleep } from '../test/fixtures/operator/process.js';
-import { stageTimes } from '../test/helpers/e2e.js';
 
 const [sizesArg = '50,200', repeatsArg = '10', parallelismArg = '10'] = process.argv.slice(2);
 const sizes = sizesArg.split(',').map(Number);

@@ -17,17 +17,26 @@ import { AppsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { KubeFlux } from '../adapters/kube/flux.js';
 import { systemClock } from '../adapters/system.js';
+import { bedPlan, waitForReady } from '../bed/e2e.js';
+import {
+  ATLAS_SCENARIO,
+  type AuditEvent,
+  allCrdPaths,
+  eventually,
+  KUBELET_ANNOTATIONS,
+  loadScenario,
+  MUTATING_VERBS,
+  requestsBy,
+  snapshotFiles,
+  startControlPlane,
+  startScenario,
+  writeSnapshot,
+} from '../bed/index.js';
 import { clusterExecutors } from '../cli/wiring.js';
 import { type ChainStage, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/api/yaml.js';
 import { compilePlan } from '../core/plan/index.js';
 import { runPlan } from '../core/run/runner.js';
-import { type AuditEvent, allCrdPaths, MUTATING_VERBS, requestsBy, startControlPlane } from '../test/bed/index.js';
-import { KUBELET_ANNOTATIONS } from '../test/bed/kubelet/index.js';
-import { ATLAS_SCENARIO, loadScenario } from '../test/bed/scenario.js';
-import { eventually, startScenario } from '../test/bed/simulators.js';
-import { snapshotFiles, writeSnapshot } from '../test/bed/snapshot.js';
-import { bedPlan, waitForReady } from '../test/helpers/e2e.js';
 import { MemoryStore, silentLogger } from '../test/helpers/fakes.js';
 
 const speed = Number(process.argv[2] ?? 10);

@@ -1,7 +1,7 @@
 /**
  * The chaos runner, not a test: kill Hecate at random instants of a power event, through either front door, and
  * check that the resumed event ends where an uninterrupted one ends, with no destructive request sent twice
- * (test/helpers/chaos.ts says how).
+ * (bed/chaos.ts says how).
  *
  *   npm run chaos -- [--kills N=10] [--mode shutdown|startup|both] [--door cli|operator|both]
  *                    [--kill door|api|both] [--seed S]
@@ -26,7 +26,7 @@ import {
   type Kill,
   seededRandom,
   startChaosBed,
-} from '../test/helpers/chaos.js';
+} from '../bed/chaos.js';
 
 const usage =
   'usage: npm run chaos -- [--kills N] [--mode shutdown|startup|both] [--door cli|operator|both] [--kill door|api|both] [--seed S]';

@@ -11,14 +11,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { powerCut } from '../bed/chaos.js';
+import { eventually, REPO_ROOT } from '../bed/index.js';
+import type { OperatorProcess } from '../bed/operator/index.js';
+import { NS, type OperatorBed, startOperatorBed } from '../bed/operator/index.js';
 import { runCli } from '../cli/main.js';
 import { type PowerEvent, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/api/yaml.js';
-import { REPO_ROOT } from '../test/bed/index.js';
-import { eventually } from '../test/bed/simulators.js';
-import { NS, type OperatorBed, startOperatorBed } from '../test/fixtures/operator/bed.js';
-import type { OperatorProcess } from '../test/fixtures/operator/process.js';
-import { powerCut } from '../test/helpers/chaos.js';
 
 const keep = process.argv.includes('--keep');
 const say = (text: string) => process.stderr.write(`\n\x1b[1m== ${text}\x1b[0m\n`);

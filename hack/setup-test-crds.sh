@@ -31,7 +31,7 @@ fi
 
 cache_root="${HECATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hecate}"
 # Named after the list and this script (which renders the files): a change to either fetches again.
-# NOTE: test/bed/crds.ts names the folder the same way.
+# NOTE: bed/crds.ts names the folder the same way.
 tag="$(cat "$list" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-16)"
 out="$cache_root/test-crds/$tag"
 if have_all "$out"; then

@@ -122,7 +122,7 @@ describe('architecture', () => {
   });
 
   it('no import cycle anywhere (import type and dynamic imports count)', () => {
-    const all = ['core', 'adapters', 'cli', 'operator', 'hack', 'test'].flatMap(sources);
+    const all = ['core', 'adapters', 'cli', 'operator', 'bed', 'hack', 'test'].flatMap(sources);
     expect(all.length).toBeGreaterThan(300);
     expect(cycles(importGraph(all))).toEqual([]);
   });
@@ -132,6 +132,18 @@ describe('architecture', () => {
     expect(cycles(graph({ a: ['b'], b: ['c'], c: ['a'], d: ['a'] }))).toEqual([['a', 'b', 'c']]);
     expect(cycles(graph({ a: ['a'] }))).toEqual([['a']]);
     expect(cycles(graph({ a: ['b'], b: ['c'], c: [] }))).toEqual([]);
+  });
+
+  it.each([...sources('core'), ...sources('adapters'), ...sources('cli'), ...sources('operator')])(
+    'the product never imports the bed or the tests: %s',
+    (file) => {
+      const test = imports(file).filter((s) => /^(bed|test)\//.test(resolved(file, s) ?? ''));
+      expect(test, `${file} imports test code`).toEqual([]);
+    },
+  );
+
+  it.each(sources('bed'))('the bed is a module of its own, not a test helper: %s', (file) => {
+    expect(imports(file).filter((s) => resolved(file, s)?.startsWith('test/'))).toEqual([]);
   });
 
   it.each(sources('cli'))('cli does not import operator: %s', (file) => {

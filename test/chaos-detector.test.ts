@@ -1,13 +1,13 @@
 /**
- * The chaos runner's judges (test/helpers/chaos.ts) catch what they are there for: a different end state, and a
+ * The chaos runner's judges (bed/chaos.ts) catch what they are there for: a different end state, and a
  * destructive request sent more often than in the uninterrupted run (a broken executor that re-sends a power-off, a
  * startup that forgets an uncordon), while allowing the idempotent resends the code documents.
  */
 import { describe, expect, it } from 'vitest';
-import type { AuditEvent } from './bed/index.js';
-import { SA_USER } from './fixtures/operator/bed.js';
-import { diffEndStates, diffSends, type EndState, seededRandom, sendsOf } from './helpers/chaos.js';
-import { HECATE_USER } from './helpers/e2e.js';
+import { diffEndStates, diffSends, type EndState, seededRandom, sendsOf } from '../bed/chaos.js';
+import { HECATE_USER } from '../bed/e2e.js';
+import type { AuditEvent } from '../bed/index.js';
+import { SA_USER } from '../bed/operator/index.js';
 
 const reference: EndState = {
   nodes: { 'titan-01': { cordoned: false, on: true }, 'titan-04': { cordoned: false, on: true } },

@@ -3,7 +3,7 @@
  *
  * NOTE: the body is sent as the JSON that kustomize printed, not through client-node's typed model: the model
  * drops fields it does not know and renames wire names (a CRD's `enum`, `default` and `x-kubernetes-*` keys would
- * be lost; see test/bed/crds.ts). KubernetesObjectApi still resolves each kind's URL through discovery.
+ * be lost; see bed/crds.ts). KubernetesObjectApi still resolves each kind's URL through discovery.
  */
 import { ApiException, HttpMethod, type KubeConfig, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import type { AppliedRef, KubeObject } from '../../core/ports/chain.js';

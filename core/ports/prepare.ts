@@ -1,8 +1,7 @@
 /**
  * Ports the prepare executors need beyond core/ports.ts. Small and read-mostly; to be moved into core/ports.ts.
  */
-import type { NodeView } from './cluster.js';
-import type { PodLike } from './cluster.js';
+import type { NodeView, PodLike } from './cluster.js';
 
 /** The local clone of the Flux source (adapters/git.ts). */
 export interface SnapshotPort {

@@ -1,4 +1,4 @@
-// Test binaries for Hecate's local control plane (test/bed). Not part of the product.
+// Test binaries for Hecate's local control plane (bed/). Not part of the product.
 // Regenerate with hack/test-binaries/update-gomod.sh after changing the versions below.
 module hecate.invalid/test-binaries
 

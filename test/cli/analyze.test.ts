@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toDraftNode } from '../../adapters/kube/analyze-nodes.js';
+import { freePorts } from '../../bed/ports.js';
 import { type AnalyzeOptions, runAnalyze } from '../../cli/commands/analyze.js';
 import type { CliDeps } from '../../cli/deps.js';
 import { ExitCode, ExitError } from '../../cli/exit.js';
@@ -13,7 +14,6 @@ import { runCli } from '../../cli/main.js';
 import { powerPlan } from '../../core/api/powerplan.js';
 import { parseOrThrow } from '../../core/api/validate.js';
 import { fromYamlAll, toYaml } from '../../core/api/yaml.js';
-import { freePorts } from '../bed/ports.js';
 
 const FIXTURES = 'test/fixtures/analyze';
 const ATLAS = `${FIXTURES}/atlas`;

@@ -12,12 +12,12 @@ import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestTimeoutError, withRequestTimeout } from '../../adapters/kube/request-timeout.js';
+import { freePorts } from '../../bed/ports.js';
 import { gitCommit, readBuildInfo } from '../../cli/build-info.js';
 import { loadContext } from '../../cli/commands/context.js';
 import { parseRequestTimeout, verbosityEnv } from '../../cli/options.js';
 import { fromYaml } from '../../core/api/yaml.js';
 import { currentBuild } from '../../hack/build-info.js';
-import { freePorts } from '../bed/ports.js';
 import { hecate, withHome } from '../helpers/cli.js';
 
 const run = promisify(execFile);

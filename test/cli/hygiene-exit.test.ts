@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whichCommand } from '../../adapters/system.js';
+import type { CliResult } from '../../bed/e2e.js';
 import { fromYamlAll, toYaml } from '../../core/api/yaml.js';
-import { type CliResult, folderChecksums, hecate } from '../helpers/cli.js';
+import { folderChecksums, hecate } from '../helpers/cli.js';
 
 const PLAN = 'examples/atlas-powerplan.yaml';
 const ATLAS = 'test/fixtures/analyze/atlas';

@@ -10,8 +10,8 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../../bed/ports.js';
 import { Interrupts } from '../../cli/interrupt.js';
-import { freePorts } from '../bed/ports.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts } from '../bed/ports.js';
+import { freePorts } from '../../bed/ports.js';
 
 /** `node` arguments of the CLI run as the other CLI tests run it (through tsx), with `hook` imported after tsx. */
 const cli = (hook: string) => ['--import', 'tsx', '--import', pathToFileURL(hook).href, 'cli/main.ts'];

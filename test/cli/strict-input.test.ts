@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { CliResult } from '../../bed/e2e.js';
 import { binaryOffset, MAX_PLAN_BYTES } from '../../cli/load-plan.js';
 import { API_VERSION } from '../../core/api/index.js';
 import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { ATLAS_PLAN_PATH } from '../helpers/atlas.js';
-import { type CliResult, folderChecksums, hecate, withHome } from '../helpers/cli.js';
+import { folderChecksums, hecate, withHome } from '../helpers/cli.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: plan documents are broken on purpose, field by field
 type Doc = Record<string, any>;

@@ -2,13 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CliResult } from '../../bed/e2e.js';
 import { runCli } from '../../cli/main.js';
-
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** A throwaway HOME so that defaults (~/hecate-repo, ~/.local/state) never touch the real one. */
 export async function withHome<T>(work: (home: string) => Promise<T>): Promise<T> {

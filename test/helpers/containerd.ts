@@ -8,8 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { onPath } from '../bed/binaries.js';
-import { type Component, logTail, spawnComponent } from '../bed/processes.js';
+import { onPath } from '../../bed/binaries.js';
+import { type Component, logTail, spawnComponent } from '../../bed/processes.js';
 
 export type ContainerdAvailability =
   | { ok: true; containerd: string; ctr: string; setpriv: string }

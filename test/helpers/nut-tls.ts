@@ -3,14 +3,14 @@
  *
  * Debian builds NUT with NSS, so upsd takes its certificate from an NSS database (upsd.conf CERTPATH + CERTIDENT),
  * not from a PEM file (CERTFILE is the OpenSSL build's). The certificate is the bed's CA-signed serving certificate
- * (test/bed/certs.ts: SAN 127.0.0.1, localhost), imported with NSS's own certutil and pk12util (libnss3-tools).
+ * (bed/certs.ts: SAN 127.0.0.1, localhost), imported with NSS's own certutil and pk12util (libnss3-tools).
  */
 import { accessSync, constants } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { createPki } from '../bed/certs.js';
+import { createPki } from '../../bed/certs.js';
 import type { NutServer } from './nut.js';
 
 export const NSS_TOOLS = { certutil: '/usr/bin/certutil', pk12util: '/usr/bin/pk12util' } as const;

@@ -13,7 +13,7 @@ import { chmod, mkdir, mkdtemp, readFile, rename, rm, utimes, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NutClient } from '../../adapters/ups/nut-client.js';
-import { freePorts } from '../bed/ports.js';
+import { freePorts } from '../../bed/ports.js';
 
 export const NUT_BIN = { upsd: '/lib/nut/upsd', dummyUps: '/lib/nut/dummy-ups' } as const;
 export const NUT_INSTALL = 'apt-get install -y --no-install-recommends nut-server nut-client';

@@ -6,9 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { onPath } from '../bed/binaries.js';
-import { freePorts } from '../bed/ports.js';
-import { logTail, spawnComponent } from '../bed/processes.js';
+import { onPath } from '../../bed/binaries.js';
+import { freePorts } from '../../bed/ports.js';
+import { logTail, spawnComponent } from '../../bed/processes.js';
 
 export type RegistryAvailability =
   | { ok: true; registry: string; skopeo: string; setpriv: string }

@@ -11,9 +11,9 @@ import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { onPath } from '../bed/binaries.js';
-import { freePorts } from '../bed/ports.js';
-import { type Component, logTail, spawnComponent } from '../bed/processes.js';
+import { onPath } from '../../bed/binaries.js';
+import { freePorts } from '../../bed/ports.js';
+import { type Component, logTail, spawnComponent } from '../../bed/processes.js';
 
 export const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/bin/sshd'];
 

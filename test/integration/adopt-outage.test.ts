@@ -10,12 +10,12 @@
  * And a shutdown deleted mid-drain: `hecate status` lists its stop record, and startup adopts the record it keeps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type E2e, nodes, spawnCli, suspendedFlux, withPausedApps } from '../../bed/e2e.js';
+import { describeEvent, requireBed } from '../../bed/index.js';
+import { NS, type OperatorBed, startOperatorBed } from '../../bed/operator/index.js';
+import { eventually } from '../../bed/simulators.js';
 import type { StatusReport } from '../../cli/status/model.js';
 import { type OutageRecord, outageRecord } from '../../core/api/index.js';
-import { describeEvent, requireBed } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { NS, type OperatorBed, startOperatorBed } from '../fixtures/operator/bed.js';
-import { type E2e, nodes, spawnCli, suspendedFlux, withPausedApps } from '../helpers/e2e.js';
 
 const bed = requireBed();
 const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];

@@ -15,8 +15,6 @@ import {
   type V1ConfigMap,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_NODES } from '../../core/api/powerplan.js';
-import { fromYaml } from '../../core/api/yaml.js';
 import {
   type ControlPlane,
   HECATE_CRDS_DIR,
@@ -25,7 +23,9 @@ import {
   requireBed,
   startControlPlane,
   upstreamCrdPaths,
-} from '../bed/index.js';
+} from '../../bed/index.js';
+import { MAX_NODES } from '../../core/api/powerplan.js';
+import { fromYaml } from '../../core/api/yaml.js';
 import { atlasSpec } from '../helpers/atlas.js';
 
 const bed = requireBed();

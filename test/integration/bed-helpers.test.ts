@@ -15,7 +15,7 @@ import {
   requireBed,
   upstreamCrdNames,
   upstreamCrdPath,
-} from '../bed/index.js';
+} from '../../bed/index.js';
 
 describe('bed availability', () => {
   const empty = mkdtempSync(join(tmpdir(), 'hecate-no-binaries-'));

@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../bed/index.js';
 import type { BuildInfo } from '../../cli/build-info.js';
 import { buildBinaries, NODE_VERSION } from '../../hack/build-binaries.js';
 import { currentBuild } from '../../hack/build-info.js';
-import { REPO_ROOT } from '../bed/index.js';
 
 const QEMU = '/usr/bin/qemu-aarch64-static';
 /** arm64's glibc and libstdc++ for qemu's -L (Debian's libc6-arm64-cross, libstdc++6-arm64-cross). */

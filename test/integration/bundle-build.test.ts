@@ -11,11 +11,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../bed/binaries.js';
 import { type BundleBuildOptions, runBundleBuild } from '../../cli/commands/bundle.js';
 import type { CliDeps } from '../../cli/deps.js';
 import { bundleManifest } from '../../core/api/bundle-manifest.js';
 import { HARBOR_COMPONENTS } from '../../core/bundle/images.js';
-import { REPO_ROOT } from '../bed/binaries.js';
 import { type BuiltImage, writeOciLayout } from '../helpers/oci-layout.js';
 import { type Registry, requireRegistry, startRegistry } from '../helpers/registry.js';
 

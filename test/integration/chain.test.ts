@@ -26,6 +26,14 @@ import { KubeFlux } from '../../adapters/kube/flux.js';
 import { KubeKustomizations, KubeReadiness } from '../../adapters/kube/readiness.js';
 import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from '../../adapters/kustomize.js';
 import { systemClock } from '../../adapters/system.js';
+import {
+  type AuditEvent,
+  type ControlPlane,
+  requireBed,
+  startControlPlane,
+  upstreamCrdPaths,
+} from '../../bed/index.js';
+import { eventually, type Simulators, startSimulators } from '../../bed/simulators.js';
 import { outageRecord, type PowerPlanSpec, parseOrThrow, powerPlan, type RenderedPlan } from '../../core/api/index.js';
 import { fromYaml } from '../../core/api/yaml.js';
 import { compileStartup } from '../../core/plan/startup.js';
@@ -34,8 +42,6 @@ import { runPlan } from '../../core/run/runner.js';
 import { applyChainStage, StageNotReadyError } from '../../core/steps/chain.js';
 import { chainManifests } from '../../core/steps/chain-substitute.js';
 import { readinessChecker, UNSEAL_HINT } from '../../core/steps/readiness.js';
-import { type AuditEvent, type ControlPlane, requireBed, startControlPlane, upstreamCrdPaths } from '../bed/index.js';
-import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
 
 const bed = requireBed();

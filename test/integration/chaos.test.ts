@@ -6,10 +6,9 @@
  * - one through the operator door: the operator's leader SIGKILLed during the shutdown PowerEvent at a seeded
  *   instant, and again during the cold boot's hand-off (after the CLI handed the startup to the operator).
  * Every resumed event ends where its door's reference ended and sends no destructive request twice
- * (test/helpers/chaos.ts). `npm run chaos -- --kills 100` runs many more, API-server kills among them.
+ * (bed/chaos.ts). `npm run chaos -- --kills 100` runs many more, API-server kills among them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireBed } from '../bed/index.js';
 import {
   type ChaosBed,
   type CycleResult,
@@ -20,7 +19,8 @@ import {
   type Kill,
   seededRandom,
   startChaosBed,
-} from '../helpers/chaos.js';
+} from '../../bed/chaos.js';
+import { requireBed } from '../../bed/index.js';
 
 const bed = requireBed();
 const SEED = 20261207;

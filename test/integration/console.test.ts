@@ -9,9 +9,9 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, requireBed } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { type E2e, startE2e } from '../helpers/e2e.js';
+import { type E2e, startE2e } from '../../bed/e2e.js';
+import { REPO_ROOT, requireBed } from '../../bed/index.js';
+import { eventually } from '../../bed/simulators.js';
 
 const bed = requireBed();
 

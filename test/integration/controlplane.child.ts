@@ -6,7 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startControlPlane } from '../bed/index.js';
+import { startControlPlane } from '../../bed/index.js';
 
 const mode = process.argv[2] ?? 'self';
 if (mode === 'runner') {

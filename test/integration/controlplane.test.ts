@@ -28,8 +28,8 @@ import {
   requestsBy,
   requireBed,
   startControlPlane,
-} from '../bed/index.js';
-import { sweepStaleBeds } from '../bed/reaper.js';
+} from '../../bed/index.js';
+import { sweepStaleBeds } from '../../bed/reaper.js';
 
 const bed = requireBed();
 

@@ -7,8 +7,7 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuditEvent, requireBed } from '../bed/index.js';
-import { watchPowerOffHelpers } from '../helpers/chaos.js';
+import { watchPowerOffHelpers } from '../../bed/chaos.js';
 import {
   type E2e,
   HECATE_USER,
@@ -17,7 +16,8 @@ import {
   suspendedFlux,
   withPausedApps,
   workersTogether,
-} from '../helpers/e2e.js';
+} from '../../bed/e2e.js';
+import { type AuditEvent, requireBed } from '../../bed/index.js';
 
 const bed = requireBed();
 const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];

@@ -18,13 +18,6 @@ import { KubeNodes } from '../../adapters/kube/nodes.js';
 import { KubePods } from '../../adapters/kube/pods.js';
 import { KubeStorage, LONGHORN_VOLUMES } from '../../adapters/kube/storage.js';
 import { systemClock } from '../../adapters/system.js';
-import type { PlanStep } from '../../core/api/plan.js';
-import type { DrainOptions } from '../../core/drain/options.js';
-import { step } from '../../core/plan/step.js';
-import type { StepExecutor } from '../../core/run/executor.js';
-import { type RunEvent, runPlan } from '../../core/run/runner.js';
-import { drainNode } from '../../core/steps/drain.js';
-import { quiesceStorage } from '../../core/steps/storage.js';
 import {
   type AuditEvent,
   type ControlPlane,
@@ -34,9 +27,16 @@ import {
   requireBed,
   startControlPlane,
   upstreamCrdPaths,
-} from '../bed/index.js';
-import { applyScenario, loadScenario } from '../bed/scenario.js';
-import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
+} from '../../bed/index.js';
+import { applyScenario, loadScenario } from '../../bed/scenario.js';
+import { eventually, type Simulators, startSimulators } from '../../bed/simulators.js';
+import type { PlanStep } from '../../core/api/plan.js';
+import type { DrainOptions } from '../../core/drain/options.js';
+import { step } from '../../core/plan/step.js';
+import type { StepExecutor } from '../../core/run/executor.js';
+import { type RunEvent, runPlan } from '../../core/run/runner.js';
+import { drainNode } from '../../core/steps/drain.js';
+import { quiesceStorage } from '../../core/steps/storage.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
 
 const bed = requireBed();

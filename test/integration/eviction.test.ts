@@ -21,7 +21,6 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutageState } from '../../adapters/state-file.js';
-import type { DrainOptions } from '../../core/drain/options.js';
 import {
   type AuditEvent,
   type ControlPlane,
@@ -30,8 +29,9 @@ import {
   requestsBy,
   requireBed,
   startControlPlane,
-} from '../bed/index.js';
-import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
+} from '../../bed/index.js';
+import { eventually, type Simulators, startSimulators } from '../../bed/simulators.js';
+import type { DrainOptions } from '../../core/drain/options.js';
 
 const bed = requireBed();
 const SPEED = 10;

@@ -5,11 +5,18 @@
  */
 import { AppsV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Condition, FLUX_KINDS, type FluxKind, type FluxObject, isReady, workloadHealthy } from '../bed/flux.js';
-import { type ControlPlane, requireBed, startControlPlane, upstreamCrdPaths } from '../bed/index.js';
-import { normalizeImage } from '../bed/kubelet/index.js';
-import { applyScenario, parseScenario } from '../bed/scenario.js';
-import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
+import {
+  type Condition,
+  FLUX_KINDS,
+  type FluxKind,
+  type FluxObject,
+  isReady,
+  workloadHealthy,
+} from '../../bed/flux.js';
+import { type ControlPlane, requireBed, startControlPlane, upstreamCrdPaths } from '../../bed/index.js';
+import { normalizeImage } from '../../bed/kubelet/index.js';
+import { applyScenario, parseScenario } from '../../bed/scenario.js';
+import { eventually, type Simulators, startSimulators } from '../../bed/simulators.js';
 
 const bed = requireBed();
 const GITEA_IMAGE = 'docker.gitea.com/gitea:1.24.6';

@@ -18,9 +18,16 @@ import { join, relative } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  allCrdPaths,
+  type ControlPlane,
+  REPO_ROOT,
+  requestsBy,
+  requireBed,
+  startControlPlane,
+} from '../../bed/index.js';
+import { OperatorProcess } from '../../bed/operator/process.js';
 import { fromYamlAll } from '../../core/api/yaml.js';
-import { allCrdPaths, type ControlPlane, REPO_ROOT, requestsBy, requireBed, startControlPlane } from '../bed/index.js';
-import { OperatorProcess } from '../fixtures/operator/process.js';
 import { monitoringCrds } from '../helpers/monitoring-crds.js';
 
 const bed = requireBed();

@@ -17,8 +17,8 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ControlPlane, requireBed, startControlPlane, upstreamCrdPath } from '../bed/index.js';
-import { KeyQueue, Watched } from '../bed/informer.js';
+import { type ControlPlane, requireBed, startControlPlane, upstreamCrdPath } from '../../bed/index.js';
+import { KeyQueue, Watched } from '../../bed/informer.js';
 import {
   HELPER_LABEL,
   helperOutcomeFromPod,
@@ -26,8 +26,8 @@ import {
   KUBELET_ANNOTATIONS,
   microTime,
   normalizeImage,
-} from '../bed/kubelet/index.js';
-import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
+} from '../../bed/kubelet/index.js';
+import { eventually, type Simulators, startSimulators } from '../../bed/simulators.js';
 
 const bed = requireBed();
 const SPEED = 10;

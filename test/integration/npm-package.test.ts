@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../bed/index.js';
 import { currentBuild } from '../../hack/build-info.js';
-import { REPO_ROOT } from '../bed/index.js';
 
 const run = promisify(execFile);
 

@@ -7,11 +7,11 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodes, suspendedFlux } from '../../bed/e2e.js';
+import { type AuditEvent, describeEvent, isMutation, requireBed } from '../../bed/index.js';
+import { NS, type OperatorBed, SA_USER, startOperatorBed } from '../../bed/operator/index.js';
+import { sleep } from '../../bed/operator/process.js';
 import type { PowerEvent } from '../../core/api/index.js';
-import { type AuditEvent, describeEvent, isMutation, requireBed } from '../bed/index.js';
-import { NS, type OperatorBed, SA_USER, startOperatorBed } from '../fixtures/operator/bed.js';
-import { sleep } from '../fixtures/operator/process.js';
-import { nodes, suspendedFlux } from '../helpers/e2e.js';
 
 const bed = requireBed();
 const ALL_NODES = ['titan-01', 'titan-02', 'titan-03', 'titan-04', 'titan-05', 'titan-06', 'titan-07'];

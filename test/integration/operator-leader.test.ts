@@ -6,10 +6,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CoordinationV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ControlPlane, hecateCrdPaths, REPO_ROOT, requireBed, startControlPlane } from '../../bed/index.js';
+import { OperatorProcess, sleep } from '../../bed/operator/process.js';
 import { GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
 import { getCondition } from '../../core/status/conditions.js';
-import { type ControlPlane, hecateCrdPaths, REPO_ROOT, requireBed, startControlPlane } from '../bed/index.js';
-import { OperatorProcess, sleep } from '../fixtures/operator/process.js';
 
 const bed = requireBed();
 const run = promisify(execFile);

@@ -10,11 +10,11 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workersTogether } from '../../bed/e2e.js';
+import { type AuditEvent, describeEvent, requireBed } from '../../bed/index.js';
+import { type OperatorBed, startOperatorBed } from '../../bed/operator/index.js';
+import { sleep } from '../../bed/operator/process.js';
 import { getCondition } from '../../core/status/conditions.js';
-import { type AuditEvent, describeEvent, requireBed } from '../bed/index.js';
-import { type OperatorBed, startOperatorBed } from '../fixtures/operator/bed.js';
-import { sleep } from '../fixtures/operator/process.js';
-import { workersTogether } from '../helpers/e2e.js';
 
 const bed = requireBed();
 const SELF = 'titan-03';

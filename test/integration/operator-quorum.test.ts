@@ -17,12 +17,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workersTogether } from '../../bed/e2e.js';
+import { type AuditEvent, requireBed } from '../../bed/index.js';
+import { NS, type OperatorBed, startOperatorBed } from '../../bed/operator/index.js';
+import { OperatorProcess, sleep } from '../../bed/operator/process.js';
 import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { getCondition } from '../../core/status/conditions.js';
-import { type AuditEvent, requireBed } from '../bed/index.js';
-import { NS, type OperatorBed, startOperatorBed } from '../fixtures/operator/bed.js';
-import { OperatorProcess, sleep } from '../fixtures/operator/process.js';
-import { workersTogether } from '../helpers/e2e.js';
 import { requireSshd, type Sshd, startSshd } from '../helpers/sshd.js';
 
 const bed = requireBed();

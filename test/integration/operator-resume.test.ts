@@ -4,11 +4,11 @@
  * log no node is cordoned twice, no Flux object suspended twice, and no node sent a second power-off.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { suspendedFlux } from '../../bed/e2e.js';
+import { type AuditEvent, describeEvent, isMutation, requireBed } from '../../bed/index.js';
+import { type OperatorBed, startOperatorBed } from '../../bed/operator/index.js';
+import { sleep } from '../../bed/operator/process.js';
 import { checkKstatusInvariants } from '../../core/status/conditions.js';
-import { type AuditEvent, describeEvent, isMutation, requireBed } from '../bed/index.js';
-import { type OperatorBed, startOperatorBed } from '../fixtures/operator/bed.js';
-import { sleep } from '../fixtures/operator/process.js';
-import { suspendedFlux } from '../helpers/e2e.js';
 
 const bed = requireBed();
 const ORDER = ['titan-04', 'titan-05', 'titan-06', 'titan-07', 'titan-03', 'titan-02', 'titan-01'];

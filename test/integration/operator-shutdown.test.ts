@@ -6,13 +6,13 @@
  */
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listFlux, nodes, suspendedFlux, workersTogether } from '../../bed/e2e.js';
+import { describeEvent, isMutation, requireBed } from '../../bed/index.js';
+import { type OperatorBed, runsOf, startOperatorBed } from '../../bed/operator/index.js';
+import { eventually } from '../../bed/simulators.js';
 import { ConditionType } from '../../core/api/index.js';
 import { STAGE_CONDITION, type Stage } from '../../core/plan/index.js';
 import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
-import { describeEvent, isMutation, requireBed } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { type OperatorBed, runsOf, startOperatorBed } from '../fixtures/operator/bed.js';
-import { listFlux, nodes, suspendedFlux, workersTogether } from '../helpers/e2e.js';
 
 const bed = requireBed();
 const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];

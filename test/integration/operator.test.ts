@@ -9,10 +9,6 @@ import { promisify } from 'node:util';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordWayBack } from '../../adapters/kube/way-back-record.js';
-import { type Condition, GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
-import { fromYamlAll } from '../../core/api/yaml.js';
-import { wayBackRecordOf } from '../../core/plan/way-back.js';
-import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
 import {
   type AuditEvent,
   allCrdPaths,
@@ -23,8 +19,12 @@ import {
   requestsBy,
   requireBed,
   startControlPlane,
-} from '../bed/index.js';
-import { OperatorProcess, sleep } from '../fixtures/operator/process.js';
+} from '../../bed/index.js';
+import { OperatorProcess, sleep } from '../../bed/operator/process.js';
+import { type Condition, GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
+import { fromYamlAll } from '../../core/api/yaml.js';
+import { wayBackRecordOf } from '../../core/plan/way-back.js';
+import { checkKstatusInvariants, getCondition } from '../../core/status/conditions.js';
 
 const bed = requireBed();
 const run = promisify(execFile);

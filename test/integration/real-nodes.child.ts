@@ -3,7 +3,7 @@
  * `{"dir", "pause", "ip"}` as one JSON line once the node is Ready, then idles until it is killed (SIGKILL: no cleanup
  * code runs). Run with `node --import tsx test/integration/real-nodes.child.ts`.
  */
-import { realNodeAvailability, startControlPlane, startRealNodes } from '../bed/index.js';
+import { realNodeAvailability, startControlPlane, startRealNodes } from '../../bed/index.js';
 
 const tools = realNodeAvailability();
 if (!tools.ok) throw new Error(tools.reason);

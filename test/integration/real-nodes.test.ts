@@ -1,5 +1,5 @@
 /**
- * Hecate's executors against real nodes (test/bed/real-node/): a real kubelet + containerd + runc per node, each in a
+ * Hecate's executors against real nodes (bed/real-node/): a real kubelet + containerd + runc per node, each in a
  * PID + mount + UTS namespace whose PID 1 is pause, beside a kubelet stand-in, on the real control plane. The helper
  * pods run for real: the pre-pull makes the node's containerd pull from the bed's registry, the power-off helper's
  * nsenter lands in the node's "host" and its `systemctl poweroff` ends the node's PID 1, the real node-lifecycle
@@ -21,17 +21,6 @@ import { HelperPodAccess } from '../../adapters/node-access/helper-pod.js';
 import { helperSelector } from '../../adapters/node-access/helper-pod-spec.js';
 import { SshNodeAccess } from '../../adapters/node-access/ssh.js';
 import { systemClock } from '../../adapters/system.js';
-import { outageRecord, type PowerPlanSpec } from '../../core/api/index.js';
-import type { DrainOptions } from '../../core/drain/options.js';
-import { compilePlan } from '../../core/plan/index.js';
-import { StepKind } from '../../core/plan/stages.js';
-import { step } from '../../core/plan/step.js';
-import { runPlan } from '../../core/run/runner.js';
-import { drainNode } from '../../core/steps/drain.js';
-import { seedHarbor } from '../../core/steps/harbor.js';
-import { uncordonNodes, waitNodes } from '../../core/steps/nodes.js';
-import { powerOffNode } from '../../core/steps/power.js';
-import { prepullImage, verifyBundle } from '../../core/steps/prepare.js';
 import {
   BED_IMAGES,
   type ControlPlane,
@@ -44,9 +33,20 @@ import {
   startControlPlane,
   startMixedScenario,
   startRealNodes,
-} from '../bed/index.js';
-import { applyScenario, parseScenario } from '../bed/scenario.js';
-import { eventually, type Simulators, startSimulators } from '../bed/simulators.js';
+} from '../../bed/index.js';
+import { applyScenario, parseScenario } from '../../bed/scenario.js';
+import { eventually, type Simulators, startSimulators } from '../../bed/simulators.js';
+import { outageRecord, type PowerPlanSpec } from '../../core/api/index.js';
+import type { DrainOptions } from '../../core/drain/options.js';
+import { compilePlan } from '../../core/plan/index.js';
+import { StepKind } from '../../core/plan/stages.js';
+import { step } from '../../core/plan/step.js';
+import { runPlan } from '../../core/run/runner.js';
+import { drainNode } from '../../core/steps/drain.js';
+import { seedHarbor } from '../../core/steps/harbor.js';
+import { uncordonNodes, waitNodes } from '../../core/steps/nodes.js';
+import { powerOffNode } from '../../core/steps/power.js';
+import { prepullImage, verifyBundle } from '../../core/steps/prepare.js';
 import { atlasInput } from '../helpers/atlas.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
 import { writeOciLayout } from '../helpers/oci-layout.js';

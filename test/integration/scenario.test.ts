@@ -6,10 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromYaml } from '../../core/api/yaml.js';
-import { type Condition, FLUX_KINDS, type FluxKind, type FluxObject } from '../bed/flux.js';
-import { allCrdPaths, type ControlPlane, REPO_ROOT, requireBed, startControlPlane } from '../bed/index.js';
-import { LONGHORN, type LonghornVolume } from '../bed/longhorn.js';
+import { type Condition, FLUX_KINDS, type FluxKind, type FluxObject } from '../../bed/flux.js';
+import { allCrdPaths, type ControlPlane, REPO_ROOT, requireBed, startControlPlane } from '../../bed/index.js';
+import { LONGHORN, type LonghornVolume } from '../../bed/longhorn.js';
 import {
   ATLAS_SCENARIO,
   loadScenario,
@@ -17,8 +16,9 @@ import {
   renderScenario,
   type Scenario,
   ScenarioError,
-} from '../bed/scenario.js';
-import { eventually, type Simulators, startScenario } from '../bed/simulators.js';
+} from '../../bed/scenario.js';
+import { eventually, type Simulators, startScenario } from '../../bed/simulators.js';
+import { fromYaml } from '../../core/api/yaml.js';
 
 interface PlanStage {
   name: string;

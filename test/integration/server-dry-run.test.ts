@@ -8,12 +8,12 @@ import { AppsV1Api, CoreV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderO
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { StateFile } from '../../adapters/state-file.js';
+import { type E2e, HECATE_USER, startE2e, suspendedFlux, withPausedApps } from '../../bed/e2e.js';
+import { type AuditEvent, describeEvent, mutations, requireBed } from '../../bed/index.js';
+import { eventually } from '../../bed/simulators.js';
 import type { StepProbe } from '../../cli/render/server-dry-run-text.js';
 import { outageRecord, type RenderedPlan } from '../../core/api/index.js';
 import { fluxKey } from '../../core/flux/objects.js';
-import { type AuditEvent, describeEvent, mutations, requireBed } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { type E2e, HECATE_USER, startE2e, suspendedFlux, withPausedApps } from '../helpers/e2e.js';
 
 const bed = requireBed();
 const WORKERS = ['titan-04', 'titan-05', 'titan-06', 'titan-07'];

@@ -8,8 +8,8 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeNodes } from '../../adapters/kube/nodes.js';
-import { type ControlPlane, requireBed, startControlPlane } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
+import { type ControlPlane, requireBed, startControlPlane } from '../../bed/index.js';
+import { eventually } from '../../bed/simulators.js';
 
 const bed = requireBed();
 const USER = 'shared-watch-test';

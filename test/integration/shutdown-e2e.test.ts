@@ -17,8 +17,6 @@ import {
   V1MicroTime,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RenderedPlan } from '../../core/api/index.js';
-import { describeEvent, requireBed } from '../bed/index.js';
 import {
   type E2e,
   powerOffOrder,
@@ -30,7 +28,9 @@ import {
   suspendedFlux,
   withPausedApps,
   workersTogether,
-} from '../helpers/e2e.js';
+} from '../../bed/e2e.js';
+import { describeEvent, requireBed } from '../../bed/index.js';
+import type { RenderedPlan } from '../../core/api/index.js';
 
 const bed = requireBed();
 const DRAIN_LEVEL_MS = 5_000;

@@ -13,14 +13,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshError, SshNodeAccess, type SshOptions } from '../../adapters/node-access/ssh.js';
 import { systemClock } from '../../adapters/system.js';
+import { workersTogether } from '../../bed/e2e.js';
+import { freePorts } from '../../bed/ports.js';
 import { outageRecord } from '../../core/api/index.js';
 import { compilePlan } from '../../core/plan/index.js';
 import type { NodePort, NodeView } from '../../core/ports/index.js';
 import { runPlan } from '../../core/run/runner.js';
 import { powerOffNode } from '../../core/steps/power.js';
-import { freePorts } from '../bed/ports.js';
 import { atlasInput } from '../helpers/atlas.js';
-import { workersTogether } from '../helpers/e2e.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
 import { requireSshd, type Sshd, startSshd } from '../helpers/sshd.js';
 

@@ -3,7 +3,7 @@
  * CRD, and prints `{"crdsDir", "served"}` (the CRD names the API server serves) as one JSON line, then stops it.
  */
 import { ApiextensionsV1Api } from '@kubernetes/client-node';
-import { allCrdPaths, findUpstreamCrds, startControlPlane } from '../bed/index.js';
+import { allCrdPaths, findUpstreamCrds, startControlPlane } from '../../bed/index.js';
 
 const lookup = findUpstreamCrds();
 if (!lookup.ok) throw new Error(lookup.reason);

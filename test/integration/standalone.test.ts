@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, requireBed, upstreamCrdNames } from '../bed/index.js';
+import { REPO_ROOT, requireBed, upstreamCrdNames } from '../../bed/index.js';
 
 const bed = requireBed();
 

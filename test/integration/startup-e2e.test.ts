@@ -14,12 +14,6 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { StateFile } from '../../adapters/state-file.js';
-import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
-import { fromYaml } from '../../core/api/yaml.js';
-import { fluxKey } from '../../core/flux/objects.js';
-import { describeEvent, requireBed } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { snapshotFiles } from '../bed/snapshot.js';
 import {
   chainApplies,
   type E2e,
@@ -29,7 +23,13 @@ import {
   suspendedFlux,
   waitForReady,
   withPausedApps,
-} from '../helpers/e2e.js';
+} from '../../bed/e2e.js';
+import { describeEvent, requireBed } from '../../bed/index.js';
+import { eventually } from '../../bed/simulators.js';
+import { snapshotFiles } from '../../bed/snapshot.js';
+import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
+import { fromYaml } from '../../core/api/yaml.js';
+import { fluxKey } from '../../core/flux/objects.js';
 
 const bed = requireBed();
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

@@ -13,14 +13,14 @@ import { z } from 'zod';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { KubeNodes } from '../../adapters/kube/nodes.js';
 import { StateFile } from '../../adapters/state-file.js';
+import { type E2e, HECATE_USER, startE2e } from '../../bed/e2e.js';
+import { REPO_ROOT, requireBed } from '../../bed/index.js';
+import { eventually } from '../../bed/simulators.js';
 import { watchStatus } from '../../cli/commands/status.js';
 import type { StatusReport } from '../../cli/status/model.js';
 import { GROUP, type OutageRecord, type Progress, type StepRecord, VERSION } from '../../core/api/index.js';
 import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { fluxKey } from '../../core/flux/objects.js';
-import { REPO_ROOT, requireBed } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { type E2e, HECATE_USER, startE2e } from '../helpers/e2e.js';
 import { NutServer, requireNut } from '../helpers/nut.js';
 
 const bed = requireBed();

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allCrdPaths, type ControlPlane, REPO_ROOT, requireBed, startControlPlane } from '../bed/index.js';
+import { allCrdPaths, type ControlPlane, REPO_ROOT, requireBed, startControlPlane } from '../../bed/index.js';
 
 const bed = requireBed();
 const SYSTEMD = join(REPO_ROOT, 'deploy/systemd');

@@ -15,14 +15,14 @@ import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernet
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeFlux } from '../../adapters/kube/flux.js';
 import { StateFile } from '../../adapters/state-file.js';
+import type { CliResult } from '../../bed/e2e.js';
+import { chainApplies, type E2e, HECATE_USER, listFlux, startE2e } from '../../bed/e2e.js';
+import { type AuditEvent, describeEvent, requireBed } from '../../bed/index.js';
+import { eventually } from '../../bed/simulators.js';
+import { snapshotFiles } from '../../bed/snapshot.js';
 import { type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
 import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { fluxKey } from '../../core/flux/objects.js';
-import { type AuditEvent, describeEvent, requireBed } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { snapshotFiles } from '../bed/snapshot.js';
-import type { CliResult } from '../helpers/cli.js';
-import { chainApplies, type E2e, HECATE_USER, listFlux, startE2e } from '../helpers/e2e.js';
 import { NutServer, requireNut } from '../helpers/nut.js';
 
 const bed = requireBed();

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allCrdPaths, type ControlPlane, REPO_ROOT, requireBed, startControlPlane } from '../../bed/index.js';
+import { OperatorProcess, sleep } from '../../bed/operator/process.js';
+import { eventually } from '../../bed/simulators.js';
 import { GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
 import { fromYaml, toYaml } from '../../core/api/yaml.js';
 import { OUTAGE_ANNOTATION } from '../../operator/ups-watch.js';
-import { allCrdPaths, type ControlPlane, REPO_ROOT, requireBed, startControlPlane } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { OperatorProcess, sleep } from '../fixtures/operator/process.js';
 import { NutServer, requireNut } from '../helpers/nut.js';
 
 const bed = requireBed();

@@ -14,10 +14,10 @@ import { accessSync, constants, createWriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type E2e, listFlux, startE2e } from '../../bed/e2e.js';
+import { REPO_ROOT, requireBed } from '../../bed/index.js';
+import { eventually } from '../../bed/simulators.js';
 import { fromYaml, toYaml } from '../../core/api/yaml.js';
-import { REPO_ROOT, requireBed } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { type E2e, listFlux, startE2e } from '../helpers/e2e.js';
 import { NutServer, requireNut } from '../helpers/nut.js';
 
 const bed = requireBed();

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { applyOrder } from '../../../adapters/kube/apply.js';
 import { KustomizeBuilder, SnapshotKustomizations } from '../../../adapters/kustomize.js';
+import { findTestBinaries, onPath } from '../../../bed/binaries.js';
 import { type PowerPlanSpec, powerPlanSpec, type RenderedPlan } from '../../../core/api/index.js';
 import { compileStartup } from '../../../core/plan/startup.js';
 import type {
@@ -31,7 +32,6 @@ import {
 } from '../../../core/steps/chain-substitute.js';
 import type { ReadinessCheck } from '../../../core/steps/readiness.js';
 import { UNSEAL_HINT } from '../../../core/steps/readiness.js';
-import { findTestBinaries, onPath } from '../../bed/binaries.js';
 import { FakeFlux } from '../../helpers/fake-flux.js';
 import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
 

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { toYaml } from '../../core/api/yaml.js';
+import { toYaml } from '../core/api/yaml.js';
 import { renderScenario, type Scenario } from './scenario.js';
 
 type Manifest = { kind?: string; metadata?: { name?: string; labels?: Record<string, string> } };

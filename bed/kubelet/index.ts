@@ -24,7 +24,7 @@ import {
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { POWER_OFF_MARKER } from '../../../adapters/node-access/power-off-script.js';
+import { POWER_OFF_MARKER } from '../../adapters/node-access/power-off-script.js';
 import { KeyQueue, Watched } from '../informer.js';
 import {
   hostIP,

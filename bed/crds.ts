@@ -15,7 +15,7 @@ import {
   loadYaml,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { fromYamlAll } from '../../core/api/yaml.js';
+import { fromYamlAll } from '../core/api/yaml.js';
 import { REPO_ROOT } from './binaries.js';
 
 export const HECATE_CRDS_DIR = join(REPO_ROOT, 'crds');

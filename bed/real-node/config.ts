@@ -5,7 +5,7 @@
  * NOTE: the node runs in its own mount namespace where /run is a fresh tmpfs and the node's folders are bind-mounted
  * on the standard paths (./node.ts), so containerd, ctr, the kubelet and the CNI plugins all use their defaults.
  */
-import { toYaml } from '../../../core/api/yaml.js';
+import { toYaml } from '../../core/api/yaml.js';
 
 /** A node's share of the machine; `index` (1-254) is unique among the real nodes running on it. */
 export interface NodeSlot {

@@ -18,11 +18,11 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { execa } from 'execa';
-import { KubeFlux } from '../../adapters/kube/flux.js';
-import { runCli } from '../../cli/main.js';
-import type { ObjectRef, OutageRecord, Progress } from '../../core/api/index.js';
-import { fromYaml, toYaml } from '../../core/api/yaml.js';
-import { FLUX_ANNOTATIONS, FLUX_KINDS, type FluxObject } from '../bed/flux.js';
+import { KubeFlux } from '../adapters/kube/flux.js';
+import { runCli } from '../cli/main.js';
+import type { ObjectRef, OutageRecord, Progress } from '../core/api/index.js';
+import { fromYaml, toYaml } from '../core/api/yaml.js';
+import { FLUX_ANNOTATIONS, FLUX_KINDS, type FluxObject } from './flux.js';
 import {
   type AuditEvent,
   allCrdPaths,
@@ -31,11 +31,17 @@ import {
   mutationsBy,
   REPO_ROOT,
   startControlPlane,
-} from '../bed/index.js';
-import { ATLAS_SCENARIO, loadScenario, type Scenario } from '../bed/scenario.js';
-import { eventually, type Simulators, startScenario } from '../bed/simulators.js';
-import { writeSnapshot } from '../bed/snapshot.js';
-import type { CliResult } from './cli.js';
+} from './index.js';
+import { ATLAS_SCENARIO, loadScenario, type Scenario } from './scenario.js';
+import { eventually, type Simulators, startScenario } from './simulators.js';
+import { writeSnapshot } from './snapshot.js';
+
+/** A finished `hecate` run: its exit code and what it printed. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** The user Hecate's CLI runs as (system:masters): its requests are the only ones by this name. */
 export const HECATE_USER = 'hecate-cli';

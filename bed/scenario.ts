@@ -12,7 +12,7 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from '@kubernetes/client-node';
-import { fromYaml } from '../../core/api/yaml.js';
+import { fromYaml } from '../core/api/yaml.js';
 import { FLUX_ANNOTATIONS } from './flux.js';
 import { REPLICAS_ANNOTATION } from './longhorn-replicas.js';
 import {

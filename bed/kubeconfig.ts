@@ -1,7 +1,7 @@
 /** KubeConfigs for the bed: one cluster, one user each (client certificate or bearer token). */
 import { writeFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { toYaml } from '../../core/api/yaml.js';
+import { toYaml } from '../core/api/yaml.js';
 
 export type BedUser = { name: string; certPem: string; keyPem: string } | { name: string; token: string };
 

@@ -19,14 +19,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { KubeFlux } from '../../adapters/kube/flux.js';
-import { type ObjectRef, type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../../core/api/index.js';
-import { fromYaml } from '../../core/api/yaml.js';
-import { type AuditEvent, MUTATING_VERBS } from '../bed/index.js';
-import { eventually } from '../bed/simulators.js';
-import { snapshotFiles } from '../bed/snapshot.js';
-import { NS, type OperatorBed, SA_USER, startOperatorBed } from '../fixtures/operator/bed.js';
-import type { OperatorProcess } from '../fixtures/operator/process.js';
+import { KubeFlux } from '../adapters/kube/flux.js';
+import { type ObjectRef, type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
+import { fromYaml } from '../core/api/yaml.js';
 import {
   type E2e,
   HECATE_USER,
@@ -37,6 +32,11 @@ import {
   waitForReady,
   withPausedApps,
 } from './e2e.js';
+import { type AuditEvent, MUTATING_VERBS } from './index.js';
+import { NS, type OperatorBed, SA_USER, startOperatorBed } from './operator/index.js';
+import type { OperatorProcess } from './operator/process.js';
+import { eventually } from './simulators.js';
+import { snapshotFiles } from './snapshot.js';
 
 export type ChaosMode = 'shutdown' | 'startup';
 export type Door = 'cli' | 'operator';

@@ -12,8 +12,8 @@ export const BINARY_NAMES = ['etcd', 'kube-apiserver', 'kube-controller-manager'
 export type BinaryName = (typeof BINARY_NAMES)[number];
 export type TestBinaries = Readonly<Record<BinaryName, string>> & { readonly dir: string };
 
-/** The repository root (this file lives in test/bed/). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository root (this file lives in bed/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const SETUP_COMMAND = 'hack/setup-test-binaries.sh';
 
 export type BinaryLookup = { ok: true; binaries: TestBinaries } | { ok: false; reason: string };

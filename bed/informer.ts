@@ -5,8 +5,8 @@
  * `deleted` flag for consumers that keep per-object state. Also the kubelet stand-in's key queue.
  */
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from '../../core/ports/index.js';
-import { Informer } from '../../operator/runtime/informer.js';
+import type { Logger } from '../core/ports/index.js';
+import { Informer } from '../operator/runtime/informer.js';
 
 export interface WatchedOptions<T extends KubernetesObject> {
   /** For log lines, e.g. "pods". */

@@ -46,7 +46,7 @@ export const ScenarioNodeSchema = z.strictObject({
   /** Images already in the node's containerd at boot (stand-ins; a real node holds the bed's images). */
   images: z.array(z.string()).default([]),
   /**
-   * A real kubelet + containerd + runc in a namespace of its own (test/bed/real-node/; root only) instead of a
+   * A real kubelet + containerd + runc in a namespace of its own (bed/real-node/; root only) instead of a
    * stand-in. Its capacity is the whole machine's; its pods need an image it holds (the bed's busybox).
    */
   real: z.boolean().optional(),

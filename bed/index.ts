@@ -26,6 +26,8 @@ export {
   upstreamCrdPath,
   upstreamCrdPaths,
 } from './crds.js';
+// Scenarios and the stand-ins that run them (kubelets, Flux, Longhorn), for benchmarks and the demo.
+export { KUBELET_ANNOTATIONS } from './kubelet/index.js';
 export type { ComponentMemory, ControlPlane } from './plane.js';
 export { type Component, isRunning, pidsWithCommandLine } from './processes.js';
 export {
@@ -46,3 +48,7 @@ export {
   startMixedScenario,
   startRealNodes,
 } from './real-node/index.js';
+export { ATLAS_SCENARIO, loadScenario, parseScenario } from './scenario.js';
+export { fleetPlanNodes, type PlanNode, withFleet } from './scenarios/fleet.js';
+export { eventually, startScenario } from './simulators.js';
+export { snapshotFiles, writeSnapshot } from './snapshot.js';
