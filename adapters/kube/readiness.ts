@@ -3,6 +3,7 @@
  * (a Kustomization missing from the snapshot, substituteFrom ConfigMaps and Secrets).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { KINDS, WORKLOAD_KINDS } from '../../core/api/kinds.js';
 import type {
   FluxKustomizationPort,
   FluxKustomizationView,
@@ -18,29 +19,6 @@ import { toKustomizationView } from '../flux-kustomization.js';
 import { ObjectClient } from './apply.js';
 import { objectWatch, watchFeed } from './watch-feed.js';
 
-/** The API version of kinds a plan names without one (waitFor has only kind, namespace and name). */
-const KNOWN_VERSIONS: Record<string, string> = {
-  Deployment: 'apps/v1',
-  StatefulSet: 'apps/v1',
-  DaemonSet: 'apps/v1',
-  ReplicaSet: 'apps/v1',
-  Job: 'batch/v1',
-  Pod: 'v1',
-  Service: 'v1',
-  ConfigMap: 'v1',
-  Secret: 'v1',
-  PersistentVolumeClaim: 'v1',
-  Namespace: 'v1',
-  HelmRelease: 'helm.toolkit.fluxcd.io/v2',
-  Kustomization: 'kustomize.toolkit.fluxcd.io/v1',
-  GitRepository: 'source.toolkit.fluxcd.io/v1',
-  OCIRepository: 'source.toolkit.fluxcd.io/v1',
-  HelmRepository: 'source.toolkit.fluxcd.io/v1',
-  CustomResourceDefinition: 'apiextensions.k8s.io/v1',
-};
-
-const WORKLOADS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
-
 interface Workload extends ObservedObject {
   spec?: ObservedObject['spec'] & { selector?: { matchLabels?: Record<string, string> } };
 }
@@ -55,7 +33,7 @@ interface PodJson extends ObservedPod {
 
 export class KubeReadiness implements ReadinessPort {
   private readonly client: ObjectClient;
-  private readonly versions = new Map<string, string>(Object.entries(KNOWN_VERSIONS));
+  private readonly versions = new Map<string, string>(Object.entries(KINDS).map(([k, f]) => [k, f.apiVersion]));
 
   constructor(private readonly kc: KubeConfig) {
     this.client = ObjectClient.for(kc);
@@ -64,7 +42,7 @@ export class KubeReadiness implements ReadinessPort {
   async observe(ref: ObjectKey): Promise<ObservedReadiness | undefined> {
     const object = await this.read(ref);
     if (!object) return undefined;
-    const pods = WORKLOADS.has(ref.kind) ? await this.pods(ref, object as Workload) : [];
+    const pods = WORKLOAD_KINDS.has(ref.kind) ? await this.pods(ref, object as Workload) : [];
     return { object, pods };
   }
 
@@ -76,7 +54,7 @@ export class KubeReadiness implements ReadinessPort {
       .map(
         (c) => `condition ${c.type}=${c.status}${c.reason ? ` ${c.reason}` : ''}${c.message ? `: ${c.message}` : ''}`,
       );
-    if (WORKLOADS.has(ref.kind)) {
+    if (WORKLOAD_KINDS.has(ref.kind)) {
       for (const pod of (await this.pods(ref, object as Workload)) as PodJson[]) lines.push(...podProblems(pod));
     }
     lines.push(...(await this.warnings(ref)));

@@ -3,6 +3,8 @@
  * cluster) does not decide is written empty with a `# TODO:` comment, so that the draft does not validate until a
  * person fills it. What is derived but worth a look goes into `review`.
  */
+
+import { DRAFTED_WAIT_KINDS } from '../api/kinds.js';
 import { API_VERSION } from '../api/meta.js';
 import { powerPlan } from '../api/powerplan.js';
 import { parseOrThrow } from '../api/validate.js';
@@ -14,7 +16,6 @@ import { ksKey } from './model.js';
 import { STORAGE_NAMES } from './storage.js';
 
 const DURATION = /^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/;
-const WORKLOADS = ['HelmRelease', 'Deployment', 'StatefulSet', 'DaemonSet', 'CephCluster'];
 const MAX_WAIT = 6;
 
 function toLabel(name: string, taken: Set<string>): string {
@@ -39,7 +40,7 @@ function waitFor(draft: Draft, ks: FluxKustomization | undefined, key: string, s
   const refs: Ref[] =
     ks && ks.healthChecks.length > 0
       ? ks.healthChecks
-      : [...storage, ...deployed.map((d) => d.id).filter((id) => WORKLOADS.includes(id.kind))];
+      : [...storage, ...deployed.map((d) => d.id).filter((id) => DRAFTED_WAIT_KINDS.has(id.kind))];
   const seen = new Set<string>();
   const valid = refs.filter((r) => {
     const k = `${r.kind}/${r.namespace}/${r.name}`;

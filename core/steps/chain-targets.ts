@@ -1,13 +1,12 @@
 /**
  * What a chain stage waits for, and the report when it gives up. Pure helpers of core/steps/chain.ts.
  */
+
+import { FLUX_HEALTH_KINDS } from '../api/kinds.js';
 import type { ChainStage } from '../api/powerplan.js';
 import type { FluxKustomizationView, KubeObject, ObjectKey, Readiness } from '../ports/chain.js';
 import { DeadlineExceededError } from '../run/errors.js';
 import { describeKey, UNSEAL_HINT } from './readiness.js';
-
-/** Kinds whose health Flux checks under `spec.wait: true` (kstatus knows them; other objects only need to exist). */
-const HEALTH_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'HelmRelease', 'Kustomization', 'Job']);
 
 export function keyOf(ref: ObjectKey): string {
   return `${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
@@ -28,7 +27,7 @@ export function waitTargets(
   built?: KubeObject[],
 ): ObjectKey[] {
   const declared: ObjectKey[] = ks?.wait
-    ? (built ?? []).filter((o) => HEALTH_KINDS.has(o.kind)).map(refOf)
+    ? (built ?? []).filter((o) => FLUX_HEALTH_KINDS.has(o.kind)).map(refOf)
     : (ks?.healthChecks ?? []);
   const seen = new Set<string>();
   return [...stage.waitFor, ...declared].filter((ref) => {

@@ -6,11 +6,9 @@ import type { ChangeFeed, ObjectKey, ObservedObject, ObservedPod, Readiness, Rea
 
 /**
  * Vault's Kubernetes service registration labels its own pods `vault-sealed: "true"|"false"` (the Helm chart
- * enables it). The test bed's stand-in pods use the annotation `bed.hecate.dev/vault-sealed: "true"`, because the
- * kubelet stand-in has no readiness probes to fail.
+ * enables it).
  */
 export const VAULT_SEALED_LABEL = 'vault-sealed';
-export const BED_VAULT_SEALED_ANNOTATION = 'bed.hecate.dev/vault-sealed';
 
 /** Set by `flux reconcile` (and Hecate's resume); Flux echoes it in `status.lastHandledReconcileAt` when done. */
 const RECONCILE_REQUESTED = 'reconcile.fluxcd.io/requestedAt';
@@ -24,12 +22,7 @@ export function describeKey(ref: ObjectKey): string {
 /** Running pods that report Vault sealed, by name. */
 export function sealedPods(pods: readonly ObservedPod[]): string[] {
   return pods
-    .filter(
-      (pod) =>
-        pod.status?.phase === 'Running' &&
-        (pod.metadata?.labels?.[VAULT_SEALED_LABEL] === 'true' ||
-          pod.metadata?.annotations?.[BED_VAULT_SEALED_ANNOTATION] === 'true'),
-    )
+    .filter((pod) => pod.status?.phase === 'Running' && pod.metadata?.labels?.[VAULT_SEALED_LABEL] === 'true')
     .map((pod) => pod.metadata?.name ?? '?');
 }
 

@@ -138,14 +138,14 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
     });
   };
 
-  /** What an operator does with `vault operator unseal`: here, the stand-in's seal annotation goes false. */
+  /** What an operator does with `vault operator unseal`: here, the pod's vault-sealed label goes false, as Vault sets it. */
   const unseal = async () => {
     unsealedAt = Date.now();
     await core.patchNamespacedPod(
       {
         name: 'vault-0',
         namespace: 'lab-secrets',
-        body: { metadata: { annotations: { 'bed.hecate.dev/vault-sealed': 'false' } } },
+        body: { metadata: { labels: { 'vault-sealed': 'false' } } },
       },
       MERGE,
     );
@@ -227,7 +227,7 @@ describe.skipIf(!bed.ok)('local bootstrap chain on the test bed (cluster "lab")'
     const postgres = await apps.readNamespacedStatefulSet({ name: 'postgres', namespace: 'lab-db' });
     expect(postgres.spec?.template.spec?.containers[0]?.image).toBe('postgres:17.6');
     const vault = await apps.readNamespacedStatefulSet({ name: 'vault', namespace: 'lab-secrets' });
-    expect(vault.spec?.template.metadata?.annotations?.['bed.hecate.dev/vault-sealed']).toBe('true');
+    expect(vault.spec?.template.metadata?.labels?.['vault-sealed']).toBe('true');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Flux's $${VAR} escape leaves this literal
     expect(vault.spec?.template.spec?.containers[0]?.env?.[0]?.value).toBe('http://${POD_IP}:8200');
     const crd = await plane.kubeConfig
