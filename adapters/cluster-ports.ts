@@ -9,7 +9,6 @@ import type { EnginePorts, Logger } from '../core/ports/index.js';
 import { imageSeedFor, KubeImagePresence } from './bundle/index.js';
 import { localBundleFiles } from './bundle-files.js';
 import { GitSnapshot } from './git.js';
-import { KubeApi } from './kube/api.js';
 import { KubeApplier } from './kube/apply.js';
 import { DryRunLog, dryRunKubeConfig } from './kube/dry-run.js';
 import { KubeFlux } from './kube/flux.js';
@@ -18,6 +17,7 @@ import { KubeOutageSource } from './kube/outage-source.js';
 import { KubePods } from './kube/pods.js';
 import { KubePreflight } from './kube/preflight.js';
 import { KubeKustomizations, KubeReadiness } from './kube/readiness.js';
+import { KubeReadyz } from './kube/readyz.js';
 import { KubeStorage } from './kube/storage.js';
 import { KustomizeBuilder, manifestPort, SnapshotKustomizations } from './kustomize.js';
 import { nodeAccessFor, powerControlFor } from './node-access/index.js';
@@ -62,7 +62,7 @@ export function clusterPorts({
   return {
     ports: {
       clock: systemClock,
-      api: new KubeApi(kc),
+      api: new KubeReadyz(kc),
       nodes: new KubeNodes(kc),
       pods: new KubePods(kc),
       flux: new KubeFlux(kc),

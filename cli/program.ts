@@ -8,8 +8,8 @@ import type { PlanMode } from '../core/api/index.js';
 import { versionText } from './build-info.js';
 import type { AnalyzeOptions, AnalyzeOutput } from './commands/analyze.js';
 import type { BundleBuildOptions } from './commands/bundle.js';
+import { completionScript, SHELLS, type Shell } from './commands/completion.js';
 import type { StatusOptions } from './commands/status.js';
-import { completionScript, SHELLS, type Shell } from './completion.js';
 import type { CliDeps } from './deps.js';
 import { EXIT_CODES_HELP } from './exit.js';
 import {
@@ -246,7 +246,7 @@ export function buildProgram(deps: CliDeps): Command {
       `\nExample:\n  $ ${example}\n  $ ${example.replace(' --execute', '')} -o yaml\n${EXIT_CODES_HELP}`,
     );
     command.action(async (_: CommonOptions, self: Command) => {
-      const { runMode } = await import('./commands/mode.js');
+      const { runMode } = await import('./commands/plan-modes.js');
       const run = withGlobals<CommonOptions>(self, deps);
       await runMode(mode, run.options, run.deps);
     });

@@ -1,6 +1,6 @@
 /**
  * The operator's logs: one JSON object per line on stdout (winston), with a timestamp, the level, the message and
- * structured fields. Messages are capitalised without a period; fields name the object (STYLE.md point 26).
+ * structured fields. Messages are capitalised without a period; fields name the object.
  *
  * NOTE: winston serialises an Error nested in the fields to `{}`; `toFields` turns every Error value into
  * `{ name, message, stack }` first.

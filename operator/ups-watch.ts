@@ -1,5 +1,5 @@
 /**
- * The UPS watcher (issue 8 item 5): for every PowerPlan with a UPS source, poll the UPS through the gate and, when the
+ * The UPS watcher: for every PowerPlan with a UPS source, poll the UPS through the gate and, when the
  * trigger in core/gates/watch.ts fires, create ONE shutdown PowerEvent for that outage — like upsmon's shutdown
  * trigger. Runs only while this replica leads.
  *

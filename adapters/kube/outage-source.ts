@@ -1,14 +1,14 @@
 /**
- * The outage records the cluster keeps (core/ports.ts `OutageSourcePort`): a shutdown run by the operator keeps its
+ * The outage records the cluster keeps (core/ports/index.ts `OutageSourcePort`): a shutdown run by the operator keeps its
  * record in its PowerEvent's `status.outage`; one deleted mid-run leaves it in a stop record ConfigMap
- * (operator/stop-record.ts). Startup adopts the newest one still open, unless a later startup closed it.
+ * (adapters/kube/stop-records.ts). Startup adopts the newest one still open, unless a later startup closed it.
  *
  * - Candidates: shutdown PowerEvents of the plan (every namespace) whose `status.outage` is open (inOutage, no
  *   endedAt), and stop records of the plan's shutdowns in the operator's namespace. Newest by the outage's
  *   `startedAt`, else the object's creationTimestamp; a PowerEvent wins a tie with a stop record (the live object).
  * - Closed by a later startup: a startup PowerEvent of the plan that Succeeded after the candidate began (its
  *   `finishedAt`, else its creationTimestamp), or whose own outage record was closed after it began. The CLI hands
- *   every cold boot back as such an event (cli/commands/handoff.ts), so a second startup finds nothing open.
+ *   every cold boot back as such an event (cli/run/handoff.ts), so a second startup finds nothing open.
  * - A record that does not parse is skipped with a warning naming the object: a bad old record never blocks a
  *   startup. A 404 (no CRD, no namespace) means no records; a 403 is warned about and read as none.
  */
@@ -26,7 +26,6 @@ import {
 import type { Logger, OutageSourcePort } from '../../core/ports/index.js';
 import { isNotFound, statusOf } from './errors.js';
 
-/** NOTE: the same label as operator/stop-record.ts (an adapter does not import the operator); a test keeps them equal. */
 export const DEFAULT_RECORD_NAMESPACE = 'hecate-system';
 
 export interface OpenOutage {

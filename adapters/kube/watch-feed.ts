@@ -1,5 +1,5 @@
 /**
- * A ChangeFeed (core/ports.ts) from API watches: every event on the watched objects wakes the wait that holds the
+ * A ChangeFeed (core/ports/index.ts) from API watches: every event on the watched objects wakes the wait that holds the
  * feed, which then looks again at once instead of at its next poll. A watch that ends is not restarted: the wait's
  * slow poll is the safety net. Closing the feed stops every watch.
  */

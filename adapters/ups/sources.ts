@@ -1,6 +1,6 @@
 /**
  * The UPS port's implementations, one per `ups.source`: NUT (upsd over TCP), a command whose output is the charge,
- * and a static value for drills. Each turns every failure into a reading with `error` set (see core/gates/ports.ts).
+ * and a static value for drills. Each turns every failure into a reading with `error` set (see core/ports/ups.ts).
  */
 import { execa } from 'execa';
 import type { PowerPlanSpec } from '../../core/api/powerplan.js';

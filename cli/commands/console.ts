@@ -3,7 +3,7 @@ import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import type { CommonOptions } from '../options.js';
 import { openStatus, startChangeFeed } from '../status/index.js';
-import { runMode } from './mode.js';
+import { runMode } from './plan-modes.js';
 
 /**
  * Runs `hecate <action> [--execute]` in this process for the console: everything it prints (plan, progress lines,

@@ -1,7 +1,7 @@
 import type { DryRunRequest } from '../../adapters/kube/dry-run.js';
 import type { RenderedPlan } from '../../core/api/index.js';
 
-// The report `--dry-run=server` prints (cli/commands/server-dry-run.ts builds it); `-o json` prints it as is.
+// The report `--dry-run=server` prints (cli/run/server-dry-run.ts builds it); `-o json` prints it as is.
 
 /**
  * What the server said about one step. `allowed`: every request it sent was allowed (or held by a

@@ -171,7 +171,7 @@ const powerEventRef = z.object({
 });
 export type PowerEventRef = z.infer<typeof powerEventRef>;
 
-/** A deleted PowerEvent that stopped mid-run, kept as a stop record ConfigMap (operator/stop-record.ts). */
+/** A deleted PowerEvent that stopped mid-run, kept as a stop record ConfigMap (adapters/kube/stop-records.ts). */
 const stopRecordStatus = z.object({
   configMap: z.string().describe('namespace/name of the ConfigMap that keeps the record'),
   powerEvent: z.string().optional().describe('namespace/name of the deleted PowerEvent'),

@@ -3,7 +3,7 @@ import { timestamp } from './meta.js';
 
 /**
  * Condition types, in the kstatus convention: `Ready` is always present; `Reconciling` and `Stalled` appear only
- * while true and never together. Each stage owns one positive-polarity condition (STYLE.md points 6–10).
+ * while true and never together. Each stage owns one positive-polarity condition.
  */
 export const ConditionType = {
   Ready: 'Ready',

@@ -1,7 +1,7 @@
 /**
  * zod → CustomResourceDefinition: the PowerPlan and PowerEvent CRDs, their printer columns and the CEL rules the API
  * server checks, built on the structural schemas of ./crd-schema.ts. The CRDs in `crds/` are rendered from these
- * objects by `npm run gen:crds` (hack/gen-crds.ts); a test fails when the files drift (STYLE.md point 22).
+ * objects by `npm run gen:crds` (hack/gen-crds.ts); a test fails when the files drift.
  */
 import { type CelRule, extendAt, type JsonSchema, toCrdSchema } from './crd-schema.js';
 import { API_VERSION, GROUP, VERSION } from './meta.js';

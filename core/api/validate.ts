@@ -9,7 +9,7 @@ export interface ValidationIssue {
 }
 
 /**
- * Bad input, reported all at once (STYLE.md point 14). `source` names what was read: a file, an object or a flag.
+ * Bad input, reported all at once. `source` names what was read: a file, an object or a flag.
  */
 export class ValidationError extends Error {
   override readonly name = 'ValidationError';

@@ -1,5 +1,5 @@
 /**
- * Gates (STYLE.md point 21): each gate is a one-method interface that asks the world one question and returns a
+ * Gates: each gate is a one-method interface that asks the world one question and returns a
  * plain verdict; whether anything blocks is decided by the pure {@link isBlocked} over the verdicts.
  */
 

@@ -1,6 +1,6 @@
 import { ConditionType } from '../api/conditions.js';
 
-/** The stages of every mode, and the condition each one owns on a PowerEvent (STYLE.md point 8). */
+/** The stages of every mode, and the condition each one owns on a PowerEvent. */
 export const Stage = {
   Preflight: 'preflight',
   Prepull: 'prepull',

@@ -1,5 +1,5 @@
 /**
- * Ports of the local bootstrap chain (to move into core/ports.ts). The chain builds a stage's manifests from the
+ * Ports of the local bootstrap chain. The chain builds a stage's manifests from the
  * repo snapshot, applies them, and waits for what the stage names (and what its Flux Kustomization health-checks)
  * to be Ready.
  */

@@ -1,5 +1,5 @@
 /**
- * Ports the prepare executors need beyond core/ports.ts. Small and read-mostly; to be moved into core/ports.ts.
+ * Ports the prepare executors need: the repo snapshot, the bundle on the control host, what preflight reads. Read-mostly.
  */
 import type { NodeView, PodLike } from './cluster.js';
 

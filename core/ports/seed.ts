@@ -1,6 +1,5 @@
 /**
- * Ports of the Harbor seed: the node's container runtime, reached over SSH or through a helper pod. To be moved
- * into core/ports.ts with the others.
+ * Ports of the Harbor seed: the node's container runtime, reached over SSH or through a helper pod.
  */
 import type { NodeAddress } from './node-access.js';
 

@@ -1,5 +1,5 @@
 /**
- * Pure helpers for metav1.Condition lists in the kstatus convention (STYLE.md points 6–10): `Ready` is always
+ * Pure helpers for metav1.Condition lists in the kstatus convention: `Ready` is always
  * present, `Reconciling` and `Stalled` appear only while true and never together, and every condition carries
  * `observedGeneration`. Time is an input.
  */

@@ -3,7 +3,7 @@
  * reconciler makes keeps the kstatus invariants (core/status) and the tests can assert them without I/O.
  *
  * The root `observedGeneration` is set only when the generation is fully handled: rendered, finished, failed or
- * stalled (STYLE.md point 7). Waiting and running leave it at the previous value.
+ * stalled. Waiting and running leave it at the previous value.
  */
 import {
   ConditionReason,
@@ -197,7 +197,7 @@ export function interrupted(status: PowerEventStatus, { generation, now }: Facts
 /**
  * The run stopped at a safe point because the PowerEvent was deleted: terminal, nothing undone. Ready=False and
  * Stalled name the step it stopped before; the object is about to go, so this is for the watch and the audit trail
- * (the durable copy is the stop record, operator/stop-record.ts).
+ * (the durable copy is the stop record, adapters/kube/stop-records.ts).
  */
 export function stopped(
   status: PowerEventStatus,
@@ -363,7 +363,7 @@ function withGeneration(status: PowerEventStatus, generation: number | undefined
   return generation === undefined ? status : { ...status, observedGeneration: generation };
 }
 
-/** What the hecate CLI hands back after a cold boot (cli/commands/handoff.ts). */
+/** What the hecate CLI hands back after a cold boot (cli/run/handoff.ts). */
 export interface HandOffStatusInput {
   progress: Progress;
   outage: OutageRecord;

@@ -1,5 +1,5 @@
 /**
- * Every condition and Event reason the operator writes, in one list (STYLE.md point 10): the API's
+ * Every condition and Event reason the operator writes, in one list: the API's
  * `ConditionReason` (core/api/conditions.ts, shared with the CLI's hand-off) and the ones only the operator uses.
  * NOTE: `OperatorReason` belongs in `ConditionReason`; it is kept here until that module is changed. The operator
  * imports `Reason` only, so moving it changes no caller.

@@ -1,5 +1,5 @@
 /**
- * The last status: the status this operator writes before power-offs it cannot report (issue 8, item 3).
+ * The last status: the status this operator writes before power-offs it cannot report.
  *
  * Two situations call for it, and they are one concept here:
  * - The plan powers off two or more control-plane nodes. With embedded etcd (k3s servers), the API loses its quorum

@@ -39,7 +39,7 @@ export interface CompileExtras {
 export type CompileDeps = Pick<PowerEventReconcilerDeps, 'observe' | 'paths' | 'selfNode'>;
 
 /** The event's PowerPlan, else why the event stalls: the Stalled reason and a message naming the fix. */
-export function resolvePlan(
+export function planOfEvent(
   plans: PowerEventReconcilerDeps['plans'],
   event: PowerEvent,
 ): { plan: ResolvedPlan } | { reason: string; message: string } {
@@ -58,7 +58,7 @@ export function resolvePlan(
 }
 
 /** The event's action compiled from `plan` and what the cluster looks like now. */
-export async function compileFor(
+export async function compileEvent(
   deps: CompileDeps,
   event: PowerEvent,
   plan: ResolvedPlan,
@@ -76,7 +76,7 @@ export async function planToRun(
   extras: CompileExtras = {},
 ): Promise<RenderedPlan> {
   const resumed = resumedPlan(event, status);
-  return resumed ?? compileFor(deps, event, plan, extras);
+  return resumed ?? compileEvent(deps, event, plan, extras);
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The PowerEvent reconciler (STYLE.md points 1–11): level-based, `reconcile(key) → Outcome`, reading the whole
+ * The PowerEvent reconciler: level-based, `reconcile(key) → Outcome`, reading the whole
  * current state from the informer caches every time.
  *
  * - Dry-run (`spec.execute: false`, the default): compile the plan from the referenced PowerPlan and what the
@@ -37,9 +37,9 @@ import { emit, factsOf } from './context.js';
 import type { ExecutorWiring, PowerEventReconcilerDeps } from './deps.js';
 import { handOffWait } from './handoff.js';
 import { confirmLastStatus, SealableStore } from './last-status.js';
-import { type CompileExtras, compileFor, planToRun, type ResolvedPlan, resolvePlan, resumedPlan } from './plan.js';
+import { type CompileExtras, compileEvent, planOfEvent, planToRun, type ResolvedPlan, resumedPlan } from './plan.js';
 import { type EventRun, runEvent } from './run.js';
-import { DELETED_REASON, hasStopFinalizer, recordStop, stopIfDeleted } from './stop.js';
+import { DELETED_REASON, hasStopFinalizer, saveStopRecord, stopIfDeleted } from './stop.js';
 
 /**
  * Parses the event, then hands it to the part that owns its state: deletion (./stop.ts), the power-offs announced
@@ -127,17 +127,17 @@ export class PowerEventReconciler {
       return Outcome.requeueAfter(1_000);
     }
     if (this.deps.finalizer && hasStopFinalizer(raw)) {
-      await this.deps.finalizer.release(raw, () => recordStop(this.deps, key, event, status));
+      await this.deps.finalizer.release(raw, () => saveStopRecord(this.deps, key, event, status));
     }
     return this.forget(key);
   }
 
   private async reconcileEvent(key: string, event: PowerEvent, store: SealableStore): Promise<Outcome> {
     const facts = this.facts(event);
-    const resolved = resolvePlan(this.deps.plans, event);
+    const resolved = planOfEvent(this.deps.plans, event);
     if (!('plan' in resolved)) return this.stall(event, store, resolved.reason, resolved.message);
     if (!event.spec.execute) {
-      const rendered = await compileFor(this.deps, event, resolved.plan);
+      const rendered = await compileEvent(this.deps, event, resolved.plan);
       const before = getCondition(store.current.conditions, ConditionType.Ready);
       await store.update((s) => next.rendered(s, rendered, facts));
       if (before?.reason !== Reason.DryRun) {
@@ -331,7 +331,7 @@ export class PowerEventReconciler {
 
 /**
  * The status in the cache carries progress written after this process's last write: the CLI handed a cold boot
- * back (cli/commands/handoff.ts) to an event this process had finished. NOTE: this process's own writes are never
+ * back (cli/run/handoff.ts) to an event this process had finished. NOTE: this process's own writes are never
  * newer in the cache than in memory, so only another writer makes this true.
  */
 function handedOffSince(cached: PowerEventStatus, mine: PowerEventStatus): boolean {

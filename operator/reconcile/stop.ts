@@ -1,5 +1,5 @@
 /**
- * Deleting an active PowerEvent stops it at the next safe point (issue 8, item 2): steps in flight finish, no new
+ * Deleting an active PowerEvent stops it at the next safe point: steps in flight finish, no new
  * step starts, nothing is undone. A finalizer holds the object while it runs, so the stop can be recorded: an Event
  * on the PowerEvent, a log line naming the step, and a stop record that outlives the object (it holds the outage
  * record: what this shutdown suspended, cordoned and powered off, which startup needs).
@@ -59,7 +59,7 @@ export function stopIfDeleted(stop: AbortController, raw: unknown): void {
  * Where a deleted event stopped, in three places: a Warning Event on it, a log line naming the step, and the stop
  * record (with the outage record) that outlives it. Nothing is recorded for an event that never ran or finished.
  */
-export async function recordStop(
+export async function saveStopRecord(
   deps: PowerEventReconcilerDeps,
   key: string,
   event: PowerEvent,

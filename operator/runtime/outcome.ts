@@ -1,5 +1,5 @@
 /**
- * What one reconcile decided (STYLE.md point 2). The work queue acts on it: `done` forgets the key's failures,
+ * What one reconcile decided. The work queue acts on it: `done` forgets the key's failures,
  * `requeueAfter` looks again later, `retry` backs off exponentially, `stalled` waits for the next change.
  */
 export type Outcome =

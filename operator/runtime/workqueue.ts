@@ -1,7 +1,7 @@
 /**
  * A keyed work queue in the spirit of client-go's rate-limited workqueue: keys are deduplicated, a key is handled by
  * at most one worker at a time (a key added while it runs is handled once more afterwards), failures back off per
- * key exponentially, and `requeueAfter` schedules a later look. Informers only add keys (STYLE.md point 1).
+ * key exponentially, and `requeueAfter` schedules a later look. Informers only add keys.
  */
 import { Outcome } from './outcome.js';
 

@@ -1,5 +1,5 @@
 /**
- * Programs that are not installed (issue 15, item 6): every place of the bundle adapters that starts skopeo, tar,
+ * Programs that are not installed: every place of the bundle adapters that starts skopeo, tar,
  * zstd, ssh or kubectl says once `X is not installed (not on PATH)` instead of `exited undefined` or a crash.
  */
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';

@@ -150,7 +150,7 @@ async function hecate(args: string[], home: string): Promise<Run> {
   return { code, ...out };
 }
 
-describe('hecate analyze on several clusters (issue 16)', () => {
+describe('hecate analyze on several clusters', () => {
   it('--help documents --cluster, the exit codes and what "could not decide" means', async () => {
     const run = await hecate(['analyze', '--help'], home);
     expect(run.stdout).toMatch(/--cluster <name> +only this cluster: its folder's name/);

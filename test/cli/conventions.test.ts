@@ -1,5 +1,5 @@
 /**
- * The conventions a kubectl or flux user expects (issue 20 item 6): `completion bash|zsh|fish` loaded by the real
+ * The conventions a kubectl or flux user expects: `completion bash|zsh|fish` loaded by the real
  * shells, `-v`/`-vv`, kubectl's `--request-timeout` reaching the Kubernetes client, `-o yaml` wherever `-o json` is,
  * and `--version` with the commit (from git, from a build's record, or "unknown"). Ctrl-C is interrupt.test.ts.
  */
@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestTimeoutError, withRequestTimeout } from '../../adapters/kube/request-timeout.js';
 import { freePorts } from '../../bed/ports.js';
 import { gitCommit, readBuildInfo } from '../../cli/build-info.js';
-import { loadContext } from '../../cli/commands/context.js';
 import { parseRequestTimeout, verbosityEnv } from '../../cli/options.js';
+import { loadContext } from '../../cli/run/context.js';
 import { fromYaml } from '../../core/api/yaml.js';
 import { currentBuild } from '../../hack/build-info.js';
 import { hecate, withHome } from '../helpers/cli.js';

@@ -1,5 +1,5 @@
 /**
- * Ctrl-C (issue 20 item 6): a real `hecate` child gets SIGINT as a terminal sends it. During an executing startup's
+ * Ctrl-C: a real `hecate` child gets SIGINT as a terminal sends it. During an executing startup's
  * long wait (the API server on a closed port: the cold boot's "wait for the API"), it stops at a safe point, says it
  * was interrupted, exits 130 and leaves a whole state file that records the step in flight and where it stopped; a
  * rerun resumes there. With nothing executing (a status watch), Ctrl-C exits 130 at once. SIGTERM (`systemctl stop`)

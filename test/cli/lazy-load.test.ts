@@ -1,5 +1,5 @@
 /**
- * A CLI that starts at once (issue 18): `--help` and an offline dry-run never load @kubernetes/client-node, since
+ * A CLI that starts at once: `--help` and an offline dry-run never load @kubernetes/client-node, since
  * each command imports what it uses when it runs (cli/program.ts); the same dry-run with a cluster still loads it.
  * Real child processes, as in hygiene-epipe.test.ts, with a resolve hook that records every module URL the process
  * loads. Behaviour, not time: `npm run bench -- cli` measures the time.
@@ -101,7 +101,7 @@ describe('which modules a command loads', () => {
       case: 'shutdown --offline --plan <atlas>',
       args: ['shutdown', '--offline', '--plan', PLAN],
       code: 0,
-      ran: '/cli/commands/mode.ts',
+      ran: '/cli/commands/plan-modes.ts',
     },
   ])('given `hecate $case`, then @kubernetes/client-node is never loaded', async (c) => {
     const loaded = await run(c.case.replace(/\W+/g, '-'), c.args);

@@ -2,8 +2,8 @@
  * The CLI's side of "the node Hecate runs on is powered off last": which of the plan's nodes this host is.
  */
 import { describe, expect, it } from 'vitest';
-import { resolveSelfNode } from '../../cli/commands/context.js';
 import { ExitError } from '../../cli/exit.js';
+import { resolveSelfNode } from '../../cli/run/context.js';
 import { atlasSpec } from '../helpers/atlas.js';
 import { hecate, withHome } from '../helpers/cli.js';
 

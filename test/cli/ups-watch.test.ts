@@ -1,5 +1,5 @@
 /**
- * The UPS watch during `startup --execute` (cli/commands/ups-watch.ts): the pure trigger over sequences of readings,
+ * The UPS watch during `startup --execute` (cli/run/ups-watch.ts): the pure trigger over sequences of readings,
  * and the whole CLI path on port fakes (the real runner, the real state file, the real UPS gate step over a fake
  * UPS): the startup stops at a safe point, the stop is recorded, the emergency shutdown runs to completion even
  * though power returns in the middle, and the command exits 3 with a message that says what to do.
@@ -11,12 +11,12 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateFile } from '../../adapters/state-file.js';
 import { systemClock } from '../../adapters/system.js';
-import type { CommandContext } from '../../cli/commands/context.js';
-import { executePlan } from '../../cli/commands/execute.js';
-import { startupTrigger } from '../../cli/commands/ups-watch.js';
 import type { CliDeps } from '../../cli/deps.js';
 import { ExitError } from '../../cli/exit.js';
 import type { CommonOptions } from '../../cli/options.js';
+import type { CommandContext } from '../../cli/run/context.js';
+import { executePlan } from '../../cli/run/execute.js';
+import { startupTrigger } from '../../cli/run/ups-watch.js';
 import type { ClusterWiring } from '../../cli/wiring.js';
 import { type OutageRecord, outageRecord, type PlanStep, upsSpec } from '../../core/api/index.js';
 import type { Gate } from '../../core/gates/index.js';

@@ -1,5 +1,5 @@
 /**
- * The one-file CLI (issue 20 item 1): `hack/build-binaries.ts` (npm run build:binaries) builds linux-amd64 and
+ * The one-file CLI: `hack/build-binaries.ts` (npm run build:binaries) builds linux-amd64 and
  * linux-arm64 executables and their SHA256SUMS. Each runs from a folder of its own with no Node and no node_modules
  * anywhere it could look (PATH is an empty folder, the working folder is outside the repository): --help, --version
  * (with the commit embedded at build time), an offline dry-run and `analyze` on a fixture, each printing exactly what

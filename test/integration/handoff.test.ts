@@ -1,5 +1,5 @@
 /**
- * The CLI hands a cold boot back to the operator (issue 5 item 6, issue 8 item 4). After a power cut three workers
+ * The CLI hands a cold boot back to the operator. After a power cut three workers
  * are still off, so `hecate startup --execute` (a child process) blocks waiting for the node quorum; it is killed
  * there, the workers come back, and `handOff` creates the startup PowerEvent from the CLI's state file. The operator
  * (a real process under its ServiceAccount) resumes the same run: it finishes the remaining steps (nodes, uncordon,
@@ -15,7 +15,7 @@ import { describeEvent, isMutation, requireBed } from '../../bed/index.js';
 import { NS, type OperatorBed, SA_USER, startOperatorBed } from '../../bed/operator/index.js';
 import { sleep } from '../../bed/operator/process.js';
 import { eventually } from '../../bed/simulators.js';
-import { HANDOFF_REASON, handOff } from '../../cli/commands/handoff.js';
+import { HANDOFF_REASON, handOff } from '../../cli/run/handoff.js';
 import { outageRecord, type RenderedPlan } from '../../core/api/index.js';
 import { checkKstatusInvariants } from '../../core/status/conditions.js';
 

@@ -1,5 +1,5 @@
 /**
- * The operator installs without our cluster in it (issue 20 items 2 and 3): `kubectl kustomize manifests/` applied
+ * The operator installs without our cluster in it: `kubectl kustomize manifests/` applied
  * to the bed (strict field validation), the operator run with the rendered Deployment's arguments and environment
  * under the ServiceAccount the install created, and its /metrics refusing an unauthenticated scrape, refusing a token
  * without the hecate-metrics-reader role, and answering one with it (TokenReview + SubjectAccessReview on the real

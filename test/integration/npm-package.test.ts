@@ -1,5 +1,5 @@
 /**
- * The npm package (issue 20 item 6): `npm pack` builds it through `prepack` (not `prepare`, so `npm ci` compiles
+ * The npm package: `npm pack` builds it through `prepack` (not `prepare`, so `npm ci` compiles
  * nothing), ships the LICENSE and the status JSON schema beside the compiled CLI and operator, and records the commit
  * it was built from: installed where no git checkout is, `hecate --version` and `hecate-operator --version` print that
  * commit, not "unknown".

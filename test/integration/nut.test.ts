@@ -1,7 +1,7 @@
 /**
  * Hecate against a real NUT: upsd + dummy-ups on loopback (test/helpers/nut.ts). Reads, .dev changes and the time
  * Hecate takes to see them, a dead driver, a stopped upsd, stale data, wrong credentials, and the startup gate; and
- * STARTTLS against a upsd with a certificate, watched by a recording proxy (issue 20 item 4).
+ * STARTTLS against a upsd with a certificate, watched by a recording proxy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../adapters/system.js';

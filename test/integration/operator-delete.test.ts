@@ -1,5 +1,5 @@
 /**
- * Deleting an executing shutdown PowerEvent mid-drain (issue 8 item 2): the operator, a real process under its
+ * Deleting an executing shutdown PowerEvent mid-drain: the operator, a real process under its
  * ServiceAccount, lets the drain steps in flight finish, starts nothing after them (no power-off helper in the audit
  * log), records where it stopped (a Warning Event on the PowerEvent, a JSON log line naming the step, and a ConfigMap
  * with the outage record), then removes its finalizer and the object goes. Nothing is undone: the drained workers

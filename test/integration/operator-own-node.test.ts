@@ -1,5 +1,5 @@
 /**
- * The operator's own node is powered off last, after the last status it writes (issue 8 item 3, issue 4). The
+ * The operator's own node is powered off last, after the last status it writes. The
  * operator runs as a real process under its ServiceAccount, told (--node-name, as NODE_NAME from the downward API
  * would) that it runs on titan-03, a control-plane node of the Atlas bed that the plan would otherwise power off
  * first among the control plane. The Atlas control plane has three nodes, so the last status is written before the

@@ -1,5 +1,5 @@
 /**
- * The control plane loses its quorum on the way down (issue 8 item 3). The Atlas control plane is three k3s servers
+ * The control plane loses its quorum on the way down. The Atlas control plane is three k3s servers
  * with embedded etcd: once titan-02 and titan-01 are off, the API answers nothing. The operator runs as a real
  * process told it runs on titan-03 (--node-name), with `powerOff.method: ssh` against a real sshd on loopback; the
  * API server is stopped right after the second control-plane power-off reaches its host. It must still deliver

@@ -35,7 +35,7 @@ const FIXTURES = join(REPO_ROOT, 'test/fixtures/operator');
 const HOLD_MAIN = 'test/fixtures/operator/hold-main.ts';
 const FAST = ['--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '500ms', '--wait-requeue', '1s'];
 
-/** Every status the test saw, to check the kstatus invariants on each (STYLE.md point 27). */
+/** Every status the test saw, to check the kstatus invariants on each. */
 const seen: Array<{ name: string; generation?: number | undefined; status: PowerEvent['status'] }> = [];
 
 describe.skipIf(!bed.ok)('operator against the control plane', () => {

@@ -1,5 +1,5 @@
 /**
- * The control host's routine (issue 20 item 5): deploy/systemd's units pass `systemd-analyze verify` (systemd's own
+ * The control host's routine: deploy/systemd's units pass `systemd-analyze verify` (systemd's own
  * loader: unknown keys, bad values, missing executables), the timers fire weekly and every 10 minutes, both services
  * run `hecate prepare --execute`, and the revision check decides as the way back does, run for real against the bed's
  * API server (a GitRepository with an artifact revision) and a real git snapshot.

@@ -1,5 +1,5 @@
 /**
- * The UPS watch during `hecate startup --execute` (issue 7 item 4), on the real parts: the Atlas scenario on the
+ * The UPS watch during `hecate startup --execute`, on the real parts: the Atlas scenario on the
  * bed after a shutdown with the chain's workloads gone (the Flux source is not Ready, so the bootstrap chain runs),
  * and a real NUT upsd + dummy-ups on loopback as the plan's UPS. Once the chain's first apply shows in the audit
  * log, the test writes "on battery, 20 %" into the .dev file; once the emergency shutdown is under way, power comes

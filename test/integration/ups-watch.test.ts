@@ -1,5 +1,5 @@
 /**
- * The operator's UPS watcher (issue 8 item 5) with a real NUT `upsd` and `dummy-ups` on loopback: the UPS goes on
+ * The operator's UPS watcher with a real NUT `upsd` and `dummy-ups` on loopback: the UPS goes on
  * battery and stays there → exactly ONE shutdown PowerEvent (dry-run), however many polls follow, the charge
  * dropping under the emergency threshold, or the operator being killed and restarted mid-outage. Power back, then a
  * second outage with LB → one more event, at once (no delay for a critical UPS).

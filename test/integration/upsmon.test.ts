@@ -1,5 +1,5 @@
 /**
- * NUT's own hooks (issue 20 item 4): a real `upsmon` (Debian's nut-client) watches the real upsd + dummy-ups as a
+ * NUT's own hooks: a real `upsmon` (Debian's nut-client) watches the real upsd + dummy-ups as a
  * primary, with the SHUTDOWNCMD and NOTIFYCMD lines examples/nut/upsmon.conf documents: `hecate shutdown --emergency
  * --execute ...; /sbin/shutdown -h +0` (the host power-off is a marker file here). The test drives the UPS to OB LB through the .dev file and checks on
  * the bed that the emergency shutdown ran: every node off, Flux suspended, the outage recorded with upsmon's reason.

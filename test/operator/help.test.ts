@@ -1,5 +1,5 @@
 /**
- * The operator binary answers `--help` and `--version` as the tools beside it do (issue 20 item 6): exit 0 on stdout,
+ * The operator binary answers `--help` and `--version` as the tools beside it do: exit 0 on stdout,
  * before any flag is checked or a cluster is looked for; a bad flag still exits 2 and points at --help.
  */
 import { execFile } from 'node:child_process';

@@ -1,5 +1,5 @@
 /**
- * The last status with two or more control-plane nodes (issue 8 item 3): with embedded etcd the API loses its quorum
+ * The last status with two or more control-plane nodes: with embedded etcd the API loses its quorum
  * once the majority of the control plane is off, so the operator writes its last status BEFORE the first
  * control-plane power-off, with every remaining power-off recorded in it, and delivers them in the plan's order
  * without writing again. In the fake world of ./reconciler-world.ts; the decision itself is pure

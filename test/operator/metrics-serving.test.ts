@@ -1,5 +1,5 @@
 /**
- * /metrics behind authentication and authorization (issue 20 item 3): the decision and its caches with a review
+ * /metrics behind authentication and authorization: the decision and its caches with a review
  * port that answers as the API server does, and the real HTTPS server with the in-memory certificate. The bed test
  * (test/integration/install.test.ts) runs the same against a real API server.
  */

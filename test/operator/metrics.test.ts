@@ -1,5 +1,5 @@
 /**
- * The gauges people alert on (issue 20 item 3): UPS readings as the watcher takes them, the way back per PowerPlan
+ * The gauges people alert on: UPS readings as the watcher takes them, the way back per PowerPlan
  * from the record prepare writes, and PowerEvents from the cache, all read at scrape time. Values are asserted in the
  * exposition text a Prometheus would scrape.
  */

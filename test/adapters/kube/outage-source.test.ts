@@ -41,7 +41,7 @@ const open = (startedAt: string | undefined, cordoned = ['titan-04']) => ({
   suspendedByHecate: { kustomizations: ['Kustomization/flux-system/flux-system'], helmReleases: [] },
 });
 
-/** A stop record as the operator writes it (operator/stop-record.ts), as client-node returns it. */
+/** A stop record as the operator writes it (adapters/kube/stop-records.ts), as client-node returns it. */
 function stopRecord(eventName: string, outage: unknown, o: { plan?: string; action?: string } = {}) {
   const cm = stopRecordConfigMap(
     {

@@ -233,7 +233,7 @@ const CASES: { fixture: string; cluster: string; expected: Expected }[] = [
   },
 ];
 
-describe('analyze on the layouts people use (issue 16)', () => {
+describe('analyze on the layouts people use', () => {
   it.each(CASES)('given $fixture, cluster $cluster: the Kustomizations, layers, verdicts and chain', async (c) => {
     const repo = await analyzeLayout(c.fixture);
     const ctx = cluster(repo, c.cluster);

@@ -3,7 +3,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ApiPort } from '../../core/ports/index.js';
 
 /** ApiPort: GET /readyz with the kubeconfig's credentials and a short timeout. */
-export class KubeApi implements ApiPort {
+export class KubeReadyz implements ApiPort {
   constructor(
     private readonly kc: KubeConfig,
     private readonly timeoutMs = 3_000,

@@ -52,7 +52,7 @@ async function kubeConfigFor(options: CommonOptions, env: CliDeps['env']): Promi
 }
 
 /** --plan FILE, else the PowerPlan in the repo snapshot, else the one in the cluster. */
-async function resolvePlan(options: CommonOptions, deps: CliDeps, kc: KubeConfig | undefined): Promise<LoadedPlan> {
+async function findPowerPlan(options: CommonOptions, deps: CliDeps, kc: KubeConfig | undefined): Promise<LoadedPlan> {
   if (options.plan) return loadPlanFile(options.plan);
   const snapshot = expandHome(DEFAULT_REPO_SNAPSHOT, deps.env);
   const fromSnapshot = await findPlanInSnapshot(snapshot);
@@ -109,7 +109,7 @@ export function resolveSelfNode(
 /** Loads the plan, the state file (read-only) and, unless --offline, a short look at the cluster. */
 export async function loadContext(options: CommonOptions, deps: CliDeps): Promise<CommandContext> {
   const kubeConfig = await kubeConfigFor(options, deps.env);
-  const plan = await resolvePlan(options, deps, kubeConfig);
+  const plan = await findPowerPlan(options, deps, kubeConfig);
   const paths = resolvePaths(plan, options, deps);
   const stateFile = new StateFile(paths.stateFile);
   const saved = await stateFile.load();

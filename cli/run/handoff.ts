@@ -1,5 +1,5 @@
 /**
- * The CLI hands a cold boot back to the operator (issue 5 item 6): it creates or updates a startup PowerEvent
+ * The CLI hands a cold boot back to the operator: it creates or updates a startup PowerEvent
  * (`execute: true`) whose status records what the CLI did, so the operator resumes the same run, finishes what is
  * left without repeating done steps, and the history lives in the cluster.
  *

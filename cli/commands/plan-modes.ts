@@ -10,10 +10,10 @@ import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import type { CommonOptions } from '../options.js';
 import { renderPlanText } from '../render/plan-text.js';
-import { type CommandContext, loadContext } from './context.js';
-import { renderGaps, wayBack } from './way-back.js';
+import { type CommandContext, loadContext } from '../run/context.js';
+import { renderGaps, wayBack } from '../run/way-back.js';
 
-export function compileFor(mode: PlanMode, ctx: CommandContext, options: CommonOptions): RenderedPlan {
+export function compileMode(mode: PlanMode, ctx: CommandContext, options: CommonOptions): RenderedPlan {
   return compilePlan(mode, {
     planName: ctx.plan.name,
     spec: ctx.plan.spec,
@@ -94,8 +94,8 @@ async function requireApi(
     return `Acting as ${identity.username} on ${target}`;
   }
   if (ctx.observed.api !== 'unreachable') return undefined;
-  const { KubeApi } = await import('../../adapters/kube/api.js');
-  const reason = await new KubeApi(kc).ping().then(
+  const { KubeReadyz } = await import('../../adapters/kube/readyz.js');
+  const reason = await new KubeReadyz(kc).ping().then(
     () => 'it did not answer in time',
     (error: Error) => error.message,
   );
@@ -149,9 +149,9 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
   checkDryRun(options);
   const loaded = await loadContext(options, deps);
   const ctx = withRecordedSpec(mode, loaded, deps, true);
-  const plan = compileFor(mode, ctx, options);
+  const plan = compileMode(mode, ctx, options);
   if (options.dryRun === 'server') {
-    const { runServerDryRun } = await import('./server-dry-run.js');
+    const { runServerDryRun } = await import('../run/server-dry-run.js');
     return runServerDryRun(plan, ctx, options, deps);
   }
   if (!options.execute) {
@@ -162,7 +162,7 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
   if (!ctx.kubeConfig) {
     throw new ExitError(ExitCode.Usage, '--execute needs a cluster: pass --kubeconfig (and not --offline)');
   }
-  const { executePlan } = await import('./execute.js');
+  const { executePlan } = await import('../run/execute.js');
   const lock = await takeRunLock(requested, ctx, options, deps);
   let lease: KubeRunLease | undefined;
   // NOTE: from here on, Ctrl-C stops at a safe point and the lock and the Lease are released (../interrupt.ts)
@@ -177,10 +177,10 @@ export async function runMode(requested: PlanMode, options: CommonOptions, deps:
     const { saved: _before, ...rest } = loaded;
     const saved = await ctx.stateFile.load();
     const locked = withRecordedSpec(mode, saved ? { ...rest, saved } : rest, deps, ctx === loaded);
-    const current = compileFor(mode, locked, run);
+    const current = compileMode(mode, locked, run);
     printPlan(current, ctx.plan.source, run, deps);
     const passOn = async () => lease?.release();
-    await executePlan(current, locked, run, deps, (latest) => compileFor('emergency-shutdown', latest, run), {
+    await executePlan(current, locked, run, deps, (latest) => compileMode('emergency-shutdown', latest, run), {
       beforeHandBack: passOn,
     });
     if (mode === 'prepare') await reportWayBack(options, deps);

@@ -1,5 +1,5 @@
 /**
- * The UPS watch during `startup --execute` (issue 7 item 4): keep reading the UPS while the startup runs and, when
+ * The UPS watch during `startup --execute`: keep reading the UPS while the startup runs and, when
  * power fails again into an emergency, ask the runner to stop at the next safe point so that the caller can run the
  * emergency shutdown instead.
  *

@@ -208,7 +208,7 @@ function stopNote(stop: StoppedByUps): string {
  * startup's, `progress.stopped` included): appended to the outage's reason when an outage is open, and given to the
  * emergency plan's record step for when none is.
  */
-async function recordStop(ctx: CommandContext, plan: RenderedPlan, note: string): Promise<RenderedPlan> {
+async function recordUpsStop(ctx: CommandContext, plan: RenderedPlan, note: string): Promise<RenderedPlan> {
   const saved = await ctx.stateFile.load();
   if (saved?.outage.inOutage) {
     const reason = saved.outage.reason ? `${saved.outage.reason}; ${note}` : note;
@@ -231,7 +231,7 @@ async function runEmergency(
 ): Promise<void> {
   const saved = await ctx.stateFile.load();
   const compiled = compileEmergency({ ...ctx, ...(saved ? { saved } : {}) });
-  const emergency = note ? await recordStop(ctx, compiled, note) : compiled;
+  const emergency = note ? await recordUpsStop(ctx, compiled, note) : compiled;
   try {
     printRecords(await runWithProgress(emergency, ctx, options, deps, seams), options, deps);
   } catch (error) {
