@@ -4,8 +4,8 @@
  * what it uses (an offline dry-run never loads @kubernetes/client-node): keep this file's imports light.
  */
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { versionText } from '../adapters/build-info.js';
 import type { PlanMode } from '../core/api/index.js';
-import { versionText } from './build-info.js';
 import type { AnalyzeOptions, AnalyzeOutput } from './commands/analyze.js';
 import type { BundleBuildOptions } from './commands/bundle.js';
 import { completionScript, SHELLS, type Shell } from './commands/completion.js';

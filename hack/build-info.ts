@@ -10,7 +10,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BuildInfo, gitCommit } from '../cli/build-info.js';
+import { type BuildInfo, gitCommit } from '../adapters/build-info.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -1,19 +1,8 @@
 #!/usr/bin/env node
-/**
- * The operator's composition root: the only place that builds adapters, wires executors and calls process.exit.
- *
- * Lifecycle: serve /healthz, /readyz and /metrics at once; wait for the leader Lease; as leader, start the caches
- * and the work queue. SIGTERM stops the queue (a running plan stops at its next step and stays Running, to be
- * resumed), writes the last status, then releases the Lease so a follower takes over at once. Losing the Lease
- * exits with code 1 (as controller-runtime does): a process that is no longer leader must not write. A run whose
- * last status is written (operator/reconcile/last-status.ts) still delivers the power-offs it announced first: it
- * writes nothing more, and the API that took the Lease away may be gone with the control plane's quorum.
- */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { versionText } from '../adapters/build-info.js';
 import { loadKubeConfig } from '../adapters/kube/config.js';
 import { KubeFlux } from '../adapters/kube/flux.js';
 import { observeCluster } from '../adapters/kube/observe.js';
@@ -266,30 +255,9 @@ export function stopSignals(): Promise<void> {
   });
 }
 
-/**
- * `--version`: the package's version, the commit and the Node version. Built (dist/), the commit is the one
- * `npm run build` recorded in dist/build-info.json; from the sources, git's; else "unknown", never a guess.
- * NOTE: the CLI reads the same records (cli/build-info.ts); cli/ and operator/ share no module.
- */
-export function versionText(module = fileURLToPath(import.meta.url)): string {
-  const here = dirname(module);
-  const built = basename(dirname(here)) === 'dist';
-  const root = built ? dirname(dirname(here)) : dirname(here);
-  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  const record = join(root, 'dist', 'build-info.json');
-  let commit: string | undefined;
-  if (built && existsSync(record)) commit = (JSON.parse(readFileSync(record, 'utf8')) as { commit?: string }).commit;
-  if (!built && existsSync(join(root, '.git'))) {
-    try {
-      const git = (...args: string[]) =>
-        execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', stdio: 'pipe' });
-      const dirty = git('status', '--porcelain', '--untracked-files=no').trim() !== '';
-      commit = `${git('rev-parse', 'HEAD').trim()}${dirty ? '-dirty' : ''}`;
-    } catch {
-      commit = undefined;
-    }
-  }
-  return `hecate-operator ${version}\ncommit: ${commit ?? 'unknown'}\nnode: ${process.version} (${process.platform}/${process.arch})\n`;
+/** `--version`: the package's version, the commit and the Node version (adapters/build-info.ts reads them). */
+export function operatorVersionText(): string {
+  return versionText('hecate-operator');
 }
 
 function isEntryPoint(): boolean {
@@ -300,7 +268,7 @@ function isEntryPoint(): boolean {
 if (isEntryPoint()) {
   const info = infoRequest(process.argv.slice(2));
   if (info) {
-    process.stdout.write(info === 'help' ? `${HELP}\n` : versionText());
+    process.stdout.write(info === 'help' ? `${HELP}\n` : operatorVersionText());
     process.exit(0);
   }
   let config: OperatorConfig;

@@ -11,9 +11,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gitCommit, readBuildInfo } from '../../adapters/build-info.js';
 import { RequestTimeoutError, withRequestTimeout } from '../../adapters/kube/request-timeout.js';
 import { freePorts } from '../../bed/ports.js';
-import { gitCommit, readBuildInfo } from '../../cli/build-info.js';
 import { parseRequestTimeout, verbosityEnv } from '../../cli/options.js';
 import { loadContext } from '../../cli/run/context.js';
 import { fromYaml } from '../../core/api/yaml.js';
@@ -334,10 +334,10 @@ describe('--version', () => {
 
   describe('given a package laid out as npm installs it', () => {
     let root: string;
-    const module = () => join(root, 'dist', 'cli', 'build-info.js');
+    const module = () => join(root, 'dist', 'adapters', 'build-info.js');
     beforeAll(async () => {
       root = await mkdtemp(join(tmpdir(), 'hecate-package-'));
-      await mkdir(join(root, 'dist', 'cli'), { recursive: true });
+      await mkdir(join(root, 'dist', 'adapters'), { recursive: true });
       await writeFile(join(root, 'package.json'), JSON.stringify({ name: 'hecate', version: '9.8.7' }));
     });
     afterAll(() => rm(root, { recursive: true, force: true }));
@@ -353,7 +353,7 @@ describe('--version', () => {
     });
 
     it('as sources outside a git checkout, then "unknown"', () => {
-      expect(readBuildInfo(join(root, 'cli', 'build-info.ts'))).toEqual({ version: '9.8.7', commit: 'unknown' });
+      expect(readBuildInfo(join(root, 'adapters', 'build-info.ts'))).toEqual({ version: '9.8.7', commit: 'unknown' });
     });
 
     it.each([

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildInfo } from '../../adapters/build-info.js';
 import { REPO_ROOT } from '../../bed/index.js';
-import type { BuildInfo } from '../../cli/build-info.js';
 import { buildBinaries, NODE_VERSION } from '../../hack/build-binaries.js';
 import { currentBuild } from '../../hack/build-info.js';
 

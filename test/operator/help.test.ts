@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { gitCommit } from '../../cli/build-info.js';
+import { gitCommit } from '../../adapters/build-info.js';
 import { infoRequest } from '../../operator/config.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
