@@ -150,7 +150,7 @@ export async function bundleCli(outfile: string): Promise<{ path: string; bytes:
     define: {
       'import.meta.url': 'HECATE_ENTRY_URL',
       'process.env.NODE_ENV': '"production"',
-      // `hecate --version` (cli/build-info.ts): the version and the commit this file was built from
+      // `hecate --version` (adapters/build-info.ts): the version and the commit this file was built from
       HECATE_BUILD: JSON.stringify(await currentBuild()),
     },
     banner: { js: BANNER },

@@ -1,5 +1,5 @@
 /**
- * The build's version and commit, recorded where `--version` reads them (cli/build-info.ts): `npm run build` (and so
+ * The build's version and commit, recorded where `--version` reads them (adapters/build-info.ts): `npm run build` (and so
  * `npm pack`'s prepack) writes dist/build-info.json; hack/build-binaries.ts defines it in the single-file bundle.
  * A build from a tree without .git (a source tarball, a container build context) records "unknown", unless the builder
  * says which commit it is building (HECATE_BUILD_COMMIT, such as a CI's commit SHA passed as a build argument): never a
