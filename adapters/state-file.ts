@@ -222,7 +222,8 @@ async function readText(path: string): Promise<string | undefined> {
  * Temp file (same folder, so the rename is atomic) → write → fsync → rename over `target` → fsync the folder.
  * NOTE: the temp file is removed when anything fails before the rename; only a killed process leaves one.
  */
-async function writeAtomically(target: string, body: string): Promise<void> {
+/** Replaces `target` with `body` atomically (temp file beside it, fsync, rename, fsync the folder); mode 0600. */
+export async function writeAtomically(target: string, body: string): Promise<void> {
   const temp = join(dirname(target), tempName(basename(target)));
   let created = false;
   try {

@@ -9,6 +9,7 @@ import type { PlanMode } from '../core/api/index.js';
 import type { AnalyzeOptions, AnalyzeOutput } from './commands/analyze.js';
 import type { BundleBuildOptions } from './commands/bundle.js';
 import { completionScript, SHELLS, type Shell } from './commands/completion.js';
+import type { DrillCaptureOptions } from './commands/drill.js';
 import type { StatusOptions } from './commands/status.js';
 import type { CliDeps } from './deps.js';
 import { EXIT_CODES_HELP } from './exit.js';
@@ -158,6 +159,20 @@ or for every new shell:
   $ hecate completion bash > ~/.local/share/bash-completion/completions/hecate
   $ hecate completion zsh > "\${fpath[1]}/_hecate"
   $ hecate completion fish > ~/.config/fish/completions/hecate.fish`;
+
+/** Help text for `hecate drill capture`. */
+const DRILL_CAPTURE_HELP = `
+Reads, with list requests only, every Node, Namespace, workload (Deployments, StatefulSets, DaemonSets, ReplicaSets,
+Jobs, Pods), PodDisruptionBudget, PersistentVolume(Claim), StorageClass, Flux source, Kustomization and HelmRelease,
+Longhorn Volume and Replica, PowerPlan, PowerEvent, and the CRDs of the Flux, Longhorn and Hecate kinds. The server's
+bookkeeping (uids, resource versions, managed fields) is left out. Secrets and ConfigMaps are never read: the file
+names those the pods refer to. A kind the cluster does not serve is said and left out.
+
+Examples:
+  $ hecate drill capture --kubeconfig ~/.kube/atlas -o atlas-capture.yaml
+  $ hecate drill capture --redact -o capture-for-a-bug-report.yaml
+
+Exit codes: 0 written, 2 bad input (a kubeconfig that cannot be used), 4 the API server does not answer.`;
 
 /** An action's options with the global ones, and deps whose environment carries -v (the adapters' logger reads it). */
 function withGlobals<T>(command: Command, deps: CliDeps): { options: T & GlobalOptions; deps: CliDeps } {
@@ -340,6 +355,24 @@ export function buildProgram(deps: CliDeps): Command {
       const { runBundleBuild } = await import('./commands/bundle.js');
       const run = withGlobals<BundleBuildOptions>(self, deps);
       await runBundleBuild(run.options, run.deps);
+    });
+  const drill = program
+    .command('drill')
+    .description('rehearse a power event before it happens, on a copy of the cluster (capture it first)');
+  drill
+    .command('capture')
+    .description(
+      'read (only read) what a power event depends on into one file: nodes, workloads and their pods, PDBs, volumes, Flux, Longhorn, PowerPlans and PowerEvents; never a Secret or ConfigMap',
+    )
+    .option('--kubeconfig <file>', 'the cluster to capture (default: as kubectl finds it)')
+    .option('--context <name>', 'the kubeconfig context')
+    .option('-o, --output <file>', 'the file to write, replaced atomically (default: stdout)')
+    .option('--redact', 'rename namespaces, nodes and objects consistently, so that the file can be shared', false)
+    .addHelpText('after', DRILL_CAPTURE_HELP)
+    .action(async (_: DrillCaptureOptions, self: Command) => {
+      const { runDrillCapture } = await import('./commands/drill.js');
+      const run = withGlobals<DrillCaptureOptions>(self, deps);
+      await runDrillCapture(run.options, run.deps);
     });
   program
     .command('completion')
