@@ -59,6 +59,13 @@ export async function startScenario(
   scenario: Scenario,
   options: SimulatorOptions = {},
 ): Promise<Simulators & { applied: ApplyResult['applied'] }> {
+  const real = scenario.nodes.filter((n) => n.real).map((n) => n.name);
+  if (real.length > 0) {
+    // NOTE: a stand-in in place of a node the scenario asks to be real would test less than it says
+    throw new Error(
+      `nodes ${real.join(', ')} are real: start this scenario with startMixedScenario (bed/real-node/), which boots them`,
+    );
+  }
   const simulators = await startSimulators(kubeConfig, scenario.nodes, options);
   try {
     const { applied } = await applyScenario(kubeConfig, scenario);

@@ -2,17 +2,21 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  ATLAS_SCENARIO,
   type AuditEvent,
   BedUnavailableError,
   bedAvailability,
   describeEvent,
+  loadScenario,
   mutations,
   mutationsBy,
   parseAuditLog,
   requestsBy,
   requireBed,
+  startScenario,
   upstreamCrdNames,
   upstreamCrdPath,
 } from '../../bed/index.js';
@@ -146,5 +150,15 @@ describe('audit log', () => {
   it('counts one event per request of a user, reads included', () => {
     expect(requestsBy(events, 'ro').map((e) => e.verb)).toEqual(['watch', 'list']);
     expect(mutationsBy(events, 'ro')).toEqual([]);
+  });
+});
+
+describe('startScenario', () => {
+  it('refuses a scenario with real nodes instead of standing in for them, naming them and the function that boots them', async () => {
+    const atlas = await loadScenario(ATLAS_SCENARIO);
+    const scenario = { ...atlas, nodes: atlas.nodes.map((n, i) => (i === 0 ? { ...n, real: true } : n)) };
+    await expect(startScenario(new KubeConfig(), scenario)).rejects.toThrow(
+      `nodes ${atlas.nodes[0]?.name} are real: start this scenario with startMixedScenario`,
+    );
   });
 });
