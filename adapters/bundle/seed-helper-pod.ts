@@ -178,6 +178,29 @@ export class HelperPodImageSeed implements ImageSeedPort, ImagePresencePort {
       await this.core
         .createNamespace({ body: { metadata: { name: this.namespace } } })
         .catch((e: unknown) => (isConflict(e) ? undefined : Promise.reject(e)));
+      await this.defaultServiceAccount();
+    }
+  }
+
+  /**
+   * A namespace's `default` ServiceAccount comes a moment after the namespace (the ServiceAccount controller makes it),
+   * and until then the API refuses pods in it: wait for it, bounded.
+   */
+  private async defaultServiceAccount(): Promise<void> {
+    const deadline = this.clock.now().getTime() + 30_000;
+    for (;;) {
+      try {
+        await this.core.readNamespacedServiceAccount({ name: 'default', namespace: this.namespace });
+        return;
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+      if (this.clock.now().getTime() >= deadline) {
+        throw new Error(
+          `namespace ${this.namespace} has no default ServiceAccount after 30s: is the controller-manager's ServiceAccount controller running?`,
+        );
+      }
+      await this.clock.sleep(250);
     }
   }
 
