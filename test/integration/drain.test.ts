@@ -40,7 +40,7 @@ import { quiesceStorage } from '../../core/steps/storage.js';
 import { MemoryStore, silentLogger } from '../helpers/fakes.js';
 
 const bed = requireBed();
-const SCENARIO = new URL('../bed/scenarios/drain.yaml', import.meta.url);
+const SCENARIO = new URL('../../bed/scenarios/drain.yaml', import.meta.url);
 const SPEED = 10;
 const LEVEL_MS = 3_000;
 /** Audit timestamps and our clock differ by request latency; escalation never comes earlier than this allows. */
