@@ -128,8 +128,9 @@ const KEPT_NAMES = new Set(['default', 'kube-system', 'kube-public', 'kube-node-
  * `--redact`: every namespace, node and object name (and the Secrets and ConfigMaps named) replaced by a neutral one
  * (`ns-1`, `node-1`, `obj-1`...), the same everywhere it appears: in references (owners, nodeName, dependsOn, a
  * PowerPlan's node list, label values) and inside longer strings (a pod named after its owner, an image or a host).
- * Kinds, API versions and field names are kept; so are the CRDs (their names are their groups') and the names
- * Kubernetes defines. The API server's address becomes `redacted`.
+ * Kinds, API versions and field names are kept, and the names Kubernetes defines. CRDs keep only their identity
+ * (group, names, versions): their schemas are public, and their prose would carry words that happen to be names
+ * here; a replay takes the schemas from the bed's own copies. The API server's address becomes `redacted`.
  */
 export function redact(capture: DrillCapture): DrillCapture {
   const renames = new Map<string, string>();
@@ -164,7 +165,9 @@ export function redact(capture: DrillCapture): DrillCapture {
     if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, k)]));
     return value;
   };
-  const objects = capture.objects.map((o) => (crds.has(o.metadata.name) ? o : (walk(o) as CapturedObject)));
+  const objects = capture.objects.map((o) =>
+    crds.has(o.metadata.name) ? crdIdentity(o) : (walk(o) as CapturedObject),
+  );
   return {
     ...capture,
     metadata: { ...capture.metadata, server: 'redacted', redacted: true },
@@ -172,6 +175,23 @@ export function redact(capture: DrillCapture): DrillCapture {
     referenced: {
       secrets: capture.referenced.secrets.map(text).sort(),
       configMaps: capture.referenced.configMaps.map(text).sort(),
+    },
+  };
+}
+
+/** A CRD reduced to what identifies it: its group, names, scope and versions (served, storage), no schema. */
+function crdIdentity(crd: CapturedObject): CapturedObject {
+  const spec = isRecord(crd.spec) ? crd.spec : {};
+  const versions = Array.isArray(spec.versions) ? (spec.versions as Json[]) : [];
+  return {
+    apiVersion: crd.apiVersion,
+    kind: crd.kind,
+    metadata: { name: crd.metadata.name },
+    spec: {
+      group: spec.group,
+      names: spec.names,
+      scope: spec.scope,
+      versions: versions.map((v) => ({ name: v.name, served: v.served, storage: v.storage })),
     },
   };
 }

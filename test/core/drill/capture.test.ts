@@ -120,6 +120,32 @@ describe('redact', () => {
     expect(ns?.metadata.name).toMatch(/^ns-\d+$/);
   });
 
+  it('keeps a CRD as its public identity only: group, names, scope, versions, no schema', () => {
+    const crd = trimObject('CustomResourceDefinition', 'apiextensions.k8s.io/v1', {
+      metadata: { name: 'volumes.longhorn.io', uid: 'u' },
+      spec: {
+        group: 'longhorn.io',
+        names: { kind: 'Volume', plural: 'volumes' },
+        scope: 'Namespaced',
+        versions: [
+          { name: 'v1beta2', served: true, storage: true, schema: { openAPIV3Schema: { description: 'gitea' } } },
+        ],
+      },
+    });
+    const [kept] = redact(captureOf([crd], 's', AT)).objects;
+    expect(kept).toEqual({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'volumes.longhorn.io' },
+      spec: {
+        group: 'longhorn.io',
+        names: { kind: 'Volume', plural: 'volumes' },
+        scope: 'Namespaced',
+        versions: [{ name: 'v1beta2', served: true, storage: true }],
+      },
+    });
+  });
+
   it('keeps the names Kubernetes defines (kube-system) and still validates', () => {
     expect(redacted.objects[0]?.metadata.name).toBe('kube-system');
     expect(drillCapture.parse(redacted)).toEqual(redacted);
