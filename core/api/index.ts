@@ -1,5 +1,5 @@
-export * from './conditions.js';
 export * from './capture.js';
+export * from './conditions.js';
 export * from './defaults.js';
 export * from './meta.js';
 export * from './plan.js';
