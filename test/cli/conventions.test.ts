@@ -121,7 +121,10 @@ describe('hecate completion zsh and fish', () => {
 
   /** zsh's own completion system needs a terminal; its builtins are stubbed to print what _hecate offers. */
   it.runIf(HAS.zsh).each([
-    { words: ['hecate', ''], offers: 'prepare shutdown startup harbor-seed status console analyze bundle drill completion' },
+    {
+      words: ['hecate', ''],
+      offers: 'prepare shutdown startup harbor-seed status console analyze bundle drill completion',
+    },
     { words: ['hecate', 'bundle', ''], offers: 'build' },
     { words: ['hecate', 'completion', ''], offers: 'bash zsh fish' },
     { words: ['hecate', 'shutdown', '-o', ''], offers: 'text json yaml' },
