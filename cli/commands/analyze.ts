@@ -11,6 +11,7 @@ import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
 import { type LoadedPlan, loadPlanFile } from '../load-plan.js';
 import { type AnalyzeTextExtras, renderAnalysisText } from '../render/analyze-text.js';
+import { kubeConfigFromFlags } from '../run/kubeconfig.js';
 
 export type AnalyzeOutput = 'text' | 'json' | 'yaml';
 
@@ -93,19 +94,8 @@ function selectClusters(repo: RepoAnalysis, options: AnalyzeOptions, where: stri
 /** The live cluster's nodes for the draft, read only when --kubeconfig or --context is given. */
 async function liveNodes(options: AnalyzeOptions, deps: CliDeps): Promise<DraftNodes | undefined> {
   if (!options.kubeconfig && !options.context) return undefined;
-  const { loadKubeConfig } = await import('../../adapters/kube/config.js');
   const { readDraftNodes } = await import('../../adapters/kube/analyze-nodes.js');
-  let kc: Awaited<ReturnType<typeof loadKubeConfig>>;
-  try {
-    const kubeconfig = options.kubeconfig ? { kubeconfig: pathOf(options.kubeconfig, deps) } : {};
-    kc = loadKubeConfig({ ...kubeconfig, ...(options.context ? { context: options.context } : {}) }, deps.env);
-  } catch (cause) {
-    throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
-  }
-  if (options.requestTimeout) {
-    const { withRequestTimeout } = await import('../../adapters/kube/request-timeout.js');
-    withRequestTimeout(kc, options.requestTimeout);
-  }
+  const kc = await kubeConfigFromFlags(options, deps);
   return readDraftNodes(kc).catch((cause: Error) => {
     throw new ExitError(ExitCode.Unreachable, `cannot read the nodes for --emit-plan: ${cause.message}`, { cause });
   });

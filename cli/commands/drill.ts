@@ -9,6 +9,7 @@ import { toYaml } from '../../core/api/yaml.js';
 import { captureOf, isCapturedCrd, redact, trimObject } from '../../core/drill/capture.js';
 import type { CliDeps } from '../deps.js';
 import { ExitCode, ExitError } from '../exit.js';
+import { kubeConfigFromFlags } from '../run/kubeconfig.js';
 
 export interface DrillCaptureOptions {
   kubeconfig?: string;
@@ -27,19 +28,8 @@ const NOUNS: Record<string, string> = {
 };
 
 export async function runDrillCapture(options: DrillCaptureOptions, deps: CliDeps): Promise<void> {
-  const { loadKubeConfig } = await import('../../adapters/kube/config.js');
   const { readCapturedKinds } = await import('../../adapters/kube/capture.js');
-  let kc: ReturnType<typeof loadKubeConfig>;
-  try {
-    const kubeconfig = options.kubeconfig ? { kubeconfig: resolve(deps.cwd, options.kubeconfig) } : {};
-    kc = loadKubeConfig({ ...kubeconfig, ...(options.context ? { context: options.context } : {}) }, deps.env);
-  } catch (cause) {
-    throw new ExitError(ExitCode.Usage, `cannot use the kubeconfig: ${(cause as Error).message}`, { cause });
-  }
-  if (options.requestTimeout) {
-    const { withRequestTimeout } = await import('../../adapters/kube/request-timeout.js');
-    withRequestTimeout(kc, options.requestTimeout);
-  }
+  const kc = await kubeConfigFromFlags(options, deps);
   const server = kc.getCurrentCluster()?.server ?? 'unknown';
   deps.stderr(`Capturing from ${server} (read only; no Secret or ConfigMap is read)\n`);
   const lists = await readCapturedKinds(kc, (list) => {

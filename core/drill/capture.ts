@@ -2,6 +2,8 @@
  * Shaping a drill capture, pure: an object as the API returned it trimmed to what a rehearsal needs, the Secrets and
  * ConfigMaps the pods name (names only), and `--redact`'s consistent renaming.
  */
+
+import { isRecord } from '../analyze/input.js';
 import {
   API_VERSION,
   CAPTURE_KIND,
@@ -12,7 +14,6 @@ import {
 } from '../api/index.js';
 
 type Json = Record<string, unknown>;
-const isRecord = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The metadata a replay needs; the server's bookkeeping (uid, resourceVersion, managedFields, times) goes. */
 function trimMetadata(raw: unknown): CapturedObject['metadata'] {
