@@ -53,7 +53,7 @@ describe('the npm package (npm pack)', () => {
     expect(pkg.scripts.prepack).toBe('npm run build');
   });
 
-  it('ships the LICENSE, the status JSON schema, the compiled CLI and operator and the build record; no sources', () => {
+  it('ships the LICENSE, the status JSON schema, the compiled CLI and operator, the build record, the examples and the systemd units; no sources', () => {
     const paths = packed.files.map((f) => f.path);
     for (const wanted of [
       'LICENSE',
@@ -63,6 +63,9 @@ describe('the npm package (npm pack)', () => {
       'dist/operator/main.js',
       'dist/build-info.json',
       'crds/power.hecate.dev_powerplans.yaml',
+      'examples/atlas-powerplan.yaml',
+      'examples/nut/upsmon.conf',
+      'deploy/systemd/hecate-prepare@.service',
     ]) {
       expect(paths).toContain(wanted);
     }
