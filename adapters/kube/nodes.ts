@@ -10,12 +10,14 @@ const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export function toNodeView(node: V1Node): NodeView {
   const cordonedBy = node.metadata?.annotations?.[CORDONED_BY];
   const arch = node.metadata?.labels?.['kubernetes.io/arch'];
+  const bootId = node.status?.nodeInfo?.bootID;
   return {
     name: node.metadata?.name ?? '',
     ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     unschedulable: node.spec?.unschedulable === true,
     ...(cordonedBy ? { cordonedBy } : {}),
     ...(arch ? { arch } : {}),
+    ...(bootId ? { bootId } : {}),
   };
 }
 

@@ -34,6 +34,11 @@ export interface NodeView {
   /** The `power.hecate.dev/cordoned-by` annotation, set when Hecate cordons a node. */
   cordonedBy?: string;
   arch?: string;
+  /**
+   * The kubelet's `status.nodeInfo.bootID`: a new one each time the host boots. A node seen Ready with a boot ID other
+   * than the one it had when its power-off was sent went down and came back: the request was delivered.
+   */
+  bootId?: string;
 }
 
 /**

@@ -52,21 +52,42 @@ function pausesBefore(step: PlanStep, ctx: StepContext): boolean {
   return previous !== undefined && !previous.params.group;
 }
 
-/** Down: NotReady/Unknown or gone. `undefined` when the API cannot tell (unreachable). */
-async function isDown(nodes: NodePort, name: string): Promise<boolean | undefined> {
+/**
+ * Down: NotReady/Unknown or gone, or booted since `bootAtSend` (it went down and came back). `undefined` when the API
+ * cannot tell (unreachable).
+ */
+async function isDown(nodes: NodePort, name: string, bootAtSend?: string): Promise<boolean | undefined> {
+  return (await observe(nodes, name, bootAtSend)).down;
+}
+
+/** The node as the API sees it now: down (see {@link isDown}) and its boot ID. */
+async function observe(
+  nodes: NodePort,
+  name: string,
+  bootAtSend?: string,
+): Promise<{ down: boolean | undefined; rebooted?: boolean; bootId?: string }> {
   try {
     const node = await nodes.get(name);
-    return node === undefined || !node.ready;
+    if (node === undefined) return { down: true };
+    const rebooted = bootAtSend !== undefined && node.bootId !== undefined && node.bootId !== bootAtSend;
+    return { down: !node.ready || rebooted, rebooted, ...(node.bootId ? { bootId: node.bootId } : {}) };
   } catch {
-    return undefined;
+    return { down: undefined };
   }
 }
 
 /** Polls until the node is down (true), or `ms` (bounded by the step's deadline) has passed (false). */
-async function goesDown(nodes: NodePort, name: string, ctx: StepContext, ms: number, intervalMs: number) {
+async function goesDown(
+  nodes: NodePort,
+  name: string,
+  ctx: StepContext,
+  ms: number,
+  intervalMs: number,
+  bootAtSend?: string,
+) {
   const until = Math.min(ctx.clock.now().getTime() + ms, ctx.deadline ?? Number.POSITIVE_INFINITY);
   for (;;) {
-    if ((await isDown(nodes, name)) === true) return true;
+    if ((await isDown(nodes, name, bootAtSend)) === true) return true;
     if (ctx.clock.now().getTime() >= until) return false;
     await ctx.clock.sleep(intervalMs, ctx.signal);
   }
@@ -91,6 +112,11 @@ async function goesDown(nodes: NodePort, name: string, ctx: StepContext, ms: num
  * is gone and the helper cannot start), the failure is reported and the executor waits for the node to go down
  * instead; only past the deadline does it fail, with the send error as the cause. The same holds for a node that
  * was already NotReady before its first request (a dead kubelet cannot run a helper pod; SSH may still work).
+ *
+ * A node is never sent the request again once it booted since this executor sent it: the boot ID the node had at the
+ * send is kept (in memory: a rerun after a crash only has the record), and a node Ready with another boot ID went
+ * down and came back, so the request was delivered. Without this, a resend (the operator's after its last status,
+ * or the wait above) could power off a node that had already recovered.
  */
 export function powerOffNode(
   access: PowerControlPort,
@@ -100,11 +126,12 @@ export function powerOffNode(
 ): StepExecutor {
   const dryRun = options.dryRun ?? false;
   const sendErrors = new Map<string, unknown>();
+  const bootAtSend = new Map<string, string>();
   return {
     check: async (step, ctx) => {
       const node = planNode(spec, step);
       if (!ctx.outage().poweredOff.includes(node.name)) return false;
-      const down = await isDown(nodes, node.name);
+      const down = await isDown(nodes, node.name, bootAtSend.get(node.name));
       return down ?? node.role === 'control-plane';
     },
     apply: async (step, ctx) => {
@@ -117,14 +144,21 @@ export function powerOffNode(
         ctx.report(
           `${node.name} was sent the power-off by an earlier run: waiting up to ${grace / 1000}s for it to go down`,
         );
-        if (await goesDown(nodes, node.name, ctx, grace, options.intervalMs ?? 2_000)) {
+        const booted = bootAtSend.get(node.name);
+        if (await goesDown(nodes, node.name, ctx, grace, options.intervalMs ?? 2_000, booted)) {
           ctx.report(`${node.name} went down: the earlier request was delivered, not sending it again`);
           return;
         }
       }
       // A node already down (or an API that cannot tell) may not take the request: try, and tolerate a failure.
-      const tolerant = resent || (await isDown(nodes, node.name)) !== false;
+      const now = await observe(nodes, node.name, bootAtSend.get(node.name));
+      if (now.rebooted) {
+        ctx.report(`${node.name} booted again since it was sent the power-off: delivered, not sending it again`);
+        return;
+      }
+      const tolerant = resent || now.down !== false;
       if (!dryRun && !resent) await ctx.record((outage) => outage.poweredOff.push(node.name));
+      if (!dryRun && now.bootId && !bootAtSend.has(node.name)) bootAtSend.set(node.name, now.bootId);
       if (method === 'none') {
         ctx.report(`Power off ${node.name} by hand now (method none): waiting for it to stop reporting`);
         return;
@@ -157,7 +191,7 @@ export function powerOffNode(
       const fallback = options.defaultWaitMs ?? (method === 'none' ? 30 : 5) * 60_000;
       const bounded = { ...ctx, deadline: ctx.deadline ?? ctx.clock.now().getTime() + fallback };
       const probe = async () => {
-        const down = await isDown(nodes, node.name);
+        const down = await isDown(nodes, node.name, bootAtSend.get(node.name));
         if (down === undefined && node.role === 'control-plane') return { done: true, status: 'the API went away' };
         if (down === undefined) throw new Error(`cannot read node ${node.name}`);
         return { done: down, status: down ? `${node.name} is down` : `${node.name} is still Ready` };

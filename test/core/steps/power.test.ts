@@ -17,6 +17,7 @@ class FakeCluster implements NodePort, PowerControlPort {
   /** `read <node>` and `send <node>` in order. */
   readonly log: string[] = [];
   private readonly off = new Map<string, number>();
+  private readonly boots = new Map<string, number>();
   apiDown = false;
   failSend?: (node: string) => Error | undefined;
 
@@ -36,7 +37,13 @@ class FakeCluster implements NodePort, PowerControlPort {
     this.log.push(`read ${name}`);
     const left = this.off.get(name);
     if (left !== undefined && left > 0) this.off.set(name, left - 1);
-    return { name, ready: left === undefined || left > 0, unschedulable: false };
+    const bootId = `boot-${name}-${this.boots.get(name) ?? 0}`;
+    return { name, ready: left === undefined || left > 0, unschedulable: false, bootId };
+  }
+  /** The node went down and came back: Ready again, with a new boot ID. */
+  bootAgain(name: string): void {
+    this.off.delete(name);
+    this.boots.set(name, (this.boots.get(name) ?? 0) + 1);
   }
   async cordon(): Promise<void> {}
   async uncordon(): Promise<void> {}
@@ -219,6 +226,40 @@ describe('powerOffNode', () => {
     expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER.slice(1));
     expect(reports).toContain('titan-04 went down: the earlier request was delivered, not sending it again');
     expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given a delivery that failed after the node went down and booted again, then sending again (the operator does) sends nothing: the new boot ID says it was delivered', async () => {
+    const env = setup();
+    env.cluster.failSend = (node) => {
+      if (node !== 'titan-04' || env.cluster.log.includes('booted titan-04')) return undefined;
+      env.cluster.log.push('booted titan-04');
+      env.cluster.bootAgain('titan-04'); // the helper powered the host off, and it is back before the helper's report
+      return new Error('helper pod exited 255');
+    };
+    const reports: string[] = [];
+    const executor = powerOffNode(env.cluster, env.cluster, env.input.spec, { intervalMs: 1_000 });
+    const plan = compilePlan('shutdown', env.input);
+    const steps = plan.steps.filter(
+      (s) => s.kind === 'power-off-node' && (s.params.node ?? s.targets[0]) === 'titan-04',
+    );
+    await runPlan({
+      plan: { ...plan, steps },
+      action: 'shutdown',
+      executors: {
+        'power-off-node': {
+          ...executor,
+          // the operator's redelivery after its last status: a failed delivery is sent again
+          apply: async (s, ctx) => executor.apply(s, ctx).catch(() => executor.apply(s, ctx)),
+        },
+      },
+      store: env.store,
+      clock: env.clock,
+      logger: silentLogger,
+      onEvent: (e) => (e.type === 'report' ? reports.push(e.message) : undefined),
+    });
+    expect(env.cluster.sent.map((s) => s.node)).toEqual([]);
+    expect(reports).toContain('titan-04 went down: the earlier request was delivered, not sending it again');
+    expect(env.store.latest?.outage.poweredOff).toEqual(['titan-04']);
   });
 
   it('given a node already down before its first request, then a failed send is reported and the shutdown goes on', async () => {
