@@ -64,8 +64,8 @@ export function ownNodeStep(plan: RenderedPlan, selfNode: string | undefined): P
 
 /**
  * The run's executors, with the last status written before the first announced power-off acts: the finalizer goes,
- * the last status is written and the store sealed; when a delivery fails the store is unsealed, so that the failure
- * is written.
+ * the last status is written and the store sealed; a failed delivery is tried again, and when it still fails the
+ * store is unsealed, so that the failure is written.
  */
 /** What {@link withLastStatus} needs of a run (./run.ts). */
 export interface LastStatusRun {
@@ -128,7 +128,7 @@ export function withLastWords(
           spoken = true;
         }
         try {
-          await inner.apply(s, ctx);
+          await deliverAgainOnFailure(() => inner.apply(s, ctx), ctx);
         } catch (error) {
           retract();
           throw error;
@@ -137,6 +137,31 @@ export function withLastWords(
       ...(inner.wait ? { wait: (s, ctx) => inner.wait?.(s, ctx) ?? Promise.resolve() } : {}),
     },
   };
+}
+
+/** How long an announced power-off is tried again after a failed delivery, when its step has no deadline. */
+export const REDELIVERY_BUDGET_MS = 120_000;
+const REDELIVERY_PAUSE_MS = 5_000;
+
+/**
+ * After the last status nobody else sends an announced power-off (a new leader confirms it without sending), so a
+ * failed delivery is tried again every 5 s until the step's deadline (else 2 min) before it counts as failed. The
+ * usual cause is the API blinking while etcd elects a new leader, the previous one having just been powered off; the
+ * helper pod then cannot be created or read. Each try is the power-off executor's own resend: the node is recorded
+ * as sent, so it first waits for the node to go down and sends again only when it stays up on the boot it had when
+ * first sent (one that went down and booted again was delivered, and is not powered off a second time).
+ */
+async function deliverAgainOnFailure(deliver: () => Promise<void>, ctx: StepContext): Promise<void> {
+  const until = ctx.deadline ?? ctx.clock.now().getTime() + REDELIVERY_BUDGET_MS;
+  for (;;) {
+    try {
+      return await deliver();
+    } catch (error) {
+      if (ctx.signal.aborted || ctx.clock.now().getTime() + REDELIVERY_PAUSE_MS > until) throw error;
+      ctx.report(`delivery failed (${error instanceof Error ? error.message : String(error)}); trying again in 5 s`);
+      await ctx.clock.sleep(REDELIVERY_PAUSE_MS);
+    }
+  }
 }
 
 /** The last status announced power-offs: each is done, and none is sent again. */

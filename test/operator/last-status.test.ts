@@ -265,6 +265,17 @@ describe('three control-plane nodes: the last status comes before the first cont
     expect(w.violations).toEqual([]);
   });
 
+  it('a delivery that fails once (the API blinked) is tried again: every announced node is sent, nothing written', async () => {
+    const w = api(shutdownEvent());
+    const op = operator(w, executors(w, { failFirstDelivery: 'titan-01' }), { selfNode: SELF });
+    expect(await op.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(delivered(w.timeline).slice(-3)).toEqual(CONTROL_PLANE);
+    expect(w.timeline.indexOf('failed to deliver titan-01')).toBeGreaterThan(w.timeline.indexOf('deliver titan-02'));
+    expect(w.timeline.indexOf(LAST)).toBe(lastStatusAt(w.timeline)); // still the last status: no failure written
+    expect(w.objects[KEY]?.status?.phase).toBe('Succeeded');
+    expect(w.violations).toEqual([]);
+  });
+
   it('without a node name: the control plane in the plan’s order, none named as the operator’s', async () => {
     const w = api(shutdownEvent());
     await operator(w, executors(w)).reconciler.reconcile(KEY);

@@ -148,6 +148,8 @@ export interface Behaviour {
   /** Called when a step starts (before it acts). */
   onStart?(id: string): Promise<void>;
   failDelivery?: string;
+  /** This node's first delivery fails (the API blinked); the next one lands. */
+  failFirstDelivery?: string;
 }
 
 /**
@@ -172,6 +174,10 @@ export function executors(world: World, behaviour: Behaviour = {}): ExecutorFact
       if (!ctx.outage().poweredOff.includes(node)) await ctx.record((o) => void o.poweredOff.push(node));
       await behaviour.beforeDelivery?.(node);
       if (behaviour.failDelivery === node) throw new Error(`the helper pod on ${node} failed`);
+      if (behaviour.failFirstDelivery === node && !world.timeline.includes(`failed to deliver ${node}`)) {
+        world.timeline.push(`failed to deliver ${node}`);
+        throw new Error(`connect ECONNREFUSED: the API server is electing a leader`);
+      }
       world.timeline.push(`deliver ${node}`);
       behaviour.afterDelivery?.(node);
     },
