@@ -18,8 +18,7 @@
  * Used by `npm run chaos` (hack/chaos.ts) and by test/integration/chaos.test.ts with a small fixed seed.
  */
 import { readFile } from 'node:fs/promises';
-import { AppsV1Api, CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { KubeFlux } from '../adapters/kube/flux.js';
+import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { type ObjectRef, type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml } from '../core/api/yaml.js';
 import {
@@ -35,8 +34,10 @@ import {
 import { type AuditEvent, MUTATING_VERBS } from './index.js';
 import { NS, type OperatorBed, SA_USER, startOperatorBed } from './operator/index.js';
 import type { OperatorProcess } from './operator/process.js';
+import { powerCut } from './replay.js';
 import { eventually } from './simulators.js';
-import { snapshotFiles } from './snapshot.js';
+
+export { powerCut };
 
 export type ChaosMode = 'shutdown' | 'startup';
 export type Door = 'cli' | 'operator';
@@ -237,34 +238,6 @@ export async function endState(
       ),
     ),
   };
-}
-
-/**
- * The power cut between shutdown and startup: every node loses power, the chain's workloads (Gitea among them) do
- * not come back by themselves, the nodes boot, and Flux's source is down until the chain is applied.
- */
-export async function powerCut(e2e: E2e, spec: PowerPlanSpec): Promise<void> {
-  for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOff(node);
-  const apps = e2e.plane.kubeConfig.makeApiClient(AppsV1Api);
-  const chainPaths = new Set(spec.bootstrapChain.map((s) => s.path.replace(/^\.\//, '')));
-  for (const [path, objects] of snapshotFiles(e2e.scenario)) {
-    if (!chainPaths.has(path.replace(/^\.\//, ''))) continue;
-    for (const o of objects) {
-      const { namespace = '', name = '' } = o.metadata as { namespace?: string; name?: string };
-      const ref = { namespace, name };
-      const gone = () => undefined;
-      if (o.kind === 'Deployment') await apps.deleteNamespacedDeployment(ref).catch(gone);
-      if (o.kind === 'StatefulSet') await apps.deleteNamespacedStatefulSet(ref).catch(gone);
-      if (o.kind === 'DaemonSet') await apps.deleteNamespacedDaemonSet(ref).catch(gone);
-    }
-  }
-  for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOn(node);
-  const flux = new KubeFlux(e2e.plane.kubeConfig);
-  await eventually(
-    'the Flux source to go down with Gitea',
-    async () => (await flux.source('GitRepository', 'flux-system', 'flux-system'))?.ready === false,
-    { timeoutMs: 60_000 },
-  );
 }
 
 /** What is killed, and when (ms after the mode started). */

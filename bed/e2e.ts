@@ -8,21 +8,10 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Node,
-} from '@kubernetes/client-node';
-import { execa } from 'execa';
-import { KubeFlux } from '../adapters/kube/flux.js';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { runCli } from '../cli/main.js';
 import type { ObjectRef, OutageRecord, Progress } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/api/yaml.js';
-import { FLUX_ANNOTATIONS, FLUX_KINDS, type FluxObject } from './flux.js';
 import {
   type AuditEvent,
   allCrdPaths,
@@ -32,9 +21,12 @@ import {
   REPO_ROOT,
   startControlPlane,
 } from './index.js';
+import { listFlux, serveRevision, serveSnapshot, suspendedFlux, waitConverged } from './replay.js';
 import { ATLAS_SCENARIO, loadScenario, type Scenario } from './scenario.js';
-import { eventually, type Simulators, startScenario } from './simulators.js';
+import { type Simulators, startScenario } from './simulators.js';
 import { writeSnapshot } from './snapshot.js';
+
+export { listFlux, suspendedFlux };
 
 /** A finished `hecate` run: its exit code and what it printed. */
 export interface CliResult {
@@ -124,41 +116,6 @@ export async function bedPlan(dir: string, snapshot: string, statePath: string, 
   return file;
 }
 
-/**
- * The bed's Git server: a bare repository the snapshot is a clone of (its origin), so that `prepare --execute`
- * refreshes the snapshot from the plan's Flux source URL as on a real control host. Returns that URL.
- */
-async function serveSnapshot(snapshot: string, bare: string): Promise<string> {
-  const url = `file://${bare}`;
-  const git = (...args: string[]) => execa('git', args, { env: { LC_ALL: 'C' } });
-  await git('clone', '--quiet', '--bare', snapshot, bare);
-  await git('-C', snapshot, 'remote', 'add', 'origin', url);
-  await git('-C', snapshot, 'fetch', '--quiet', 'origin');
-  await git('-C', snapshot, 'branch', '--quiet', '--set-upstream-to=origin/main', 'main');
-  await git('-C', snapshot, 'remote', 'set-head', 'origin', 'main');
-  return url;
-}
-
-/**
- * The snapshot is a clone of what the bed's Git server serves: every GitRepository of the scenario reports the
- * snapshot's commit as its artifact revision, as Flux would after fetching it (the way back compares the two).
- */
-async function serveRevision(kc: KubeConfig, scenario: Scenario, revision: string): Promise<void> {
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const annotations = { [FLUX_ANNOTATIONS.revision]: revision };
-  for (const source of scenario.flux?.gitRepositories ?? []) {
-    await custom.patchNamespacedCustomObject(
-      {
-        ...FLUX_KINDS.GitRepository,
-        namespace: source.namespace ?? scenario.flux?.namespace ?? 'flux-system',
-        name: source.name,
-        body: { metadata: { annotations } },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-  }
-}
-
 /** Starts the bed, applies the (adapted) Atlas scenario, waits until Flux is Ready, writes the snapshot and plan. */
 export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
   const log = options.log ?? (() => {});
@@ -239,50 +196,6 @@ async function runInProcess(argv: string[], env: Record<string, string>): Promis
     now: () => new Date(),
   });
   return { code, stdout, stderr, ms: Date.now() - started };
-}
-
-/** Every Flux object Ready and every workload's pods running: the cluster before the power event. */
-async function waitConverged(plane: ControlPlane, scenario: Scenario): Promise<void> {
-  const flux = new KubeFlux(plane.kubeConfig);
-  const fluxNs = scenario.flux?.namespace ?? 'flux-system';
-  await eventually(
-    'the Flux source to be Ready (Gitea serving)',
-    async () => (await flux.source('GitRepository', fluxNs, 'flux-system'))?.ready,
-    { timeoutMs: 150_000 },
-  );
-  await eventually(
-    'every Kustomization and HelmRelease to be Ready',
-    async () => {
-      const objects = await listFlux(plane, 'Kustomization').then(async (k) => [
-        ...k,
-        ...(await listFlux(plane, 'HelmRelease')),
-      ]);
-      return objects.every((o) => o.spec?.suspend || o.status?.conditions?.some(readyTrue));
-    },
-    { timeoutMs: 90_000 },
-  );
-}
-
-const readyTrue = (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True';
-
-export async function listFlux(plane: ControlPlane, kind: keyof typeof FLUX_KINDS): Promise<FluxObject[]> {
-  const { group, version, plural } = FLUX_KINDS[kind];
-  const list = (await plane.kubeConfig
-    .makeApiClient(CustomObjectsApi)
-    .listClusterCustomObject({ group, version, plural })) as { items: FluxObject[] };
-  return list.items;
-}
-
-/** `Kind/namespace/name` of every suspended Kustomization and HelmRelease. */
-export async function suspendedFlux(plane: ControlPlane): Promise<string[]> {
-  const all = [
-    ...(await listFlux(plane, 'Kustomization')).map((o) => ({ kind: 'Kustomization', o })),
-    ...(await listFlux(plane, 'HelmRelease')).map((o) => ({ kind: 'HelmRelease', o })),
-  ];
-  return all
-    .filter(({ o }) => o.spec?.suspend === true)
-    .map(({ kind, o }) => `${kind}/${o.metadata?.namespace}/${o.metadata?.name}`)
-    .sort();
 }
 
 export async function nodes(plane: ControlPlane): Promise<V1Node[]> {

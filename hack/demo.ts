@@ -11,10 +11,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { powerCut } from '../bed/chaos.js';
 import { eventually, REPO_ROOT } from '../bed/index.js';
 import type { OperatorProcess } from '../bed/operator/index.js';
 import { NS, type OperatorBed, startOperatorBed } from '../bed/operator/index.js';
+import { powerCut } from '../bed/replay.js';
 import { runCli } from '../cli/main.js';
 import { type PowerEvent, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/api/yaml.js';
