@@ -11,4 +11,6 @@ export interface CliDeps {
   isTTY?: boolean;
   /** Ctrl-C (main.ts wires SIGINT): an executing run holds it to stop at a safe point. Absent in tests that need none. */
   interrupts?: Interrupts;
+  /** The command line that runs this hecate again, for `drill run`'s rehearsed runs; main.ts sets it. */
+  self?: readonly string[];
 }

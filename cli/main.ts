@@ -104,6 +104,12 @@ function isEntryPoint(): boolean {
   return script !== undefined && import.meta.url === pathToFileURL(realpathSync(script)).href;
 }
 
+/** This process again: node with its flags (tsx's loader among them) and the script, or a single-file binary alone. */
+function selfCommand(): string[] {
+  const script = process.argv[1];
+  return script && script !== process.execPath ? [process.execPath, ...process.execArgv, script] : [process.execPath];
+}
+
 if (isEntryPoint()) {
   const stderr = processWriter(process.stderr, 'stderr');
   const interrupts = new Interrupts((code) => process.exit(code), stderr);
@@ -117,6 +123,7 @@ if (isEntryPoint()) {
     now: () => new Date(),
     isTTY: process.stderr.isTTY === true,
     interrupts,
+    self: selfCommand(),
   };
   process.exitCode = await runCli(process.argv.slice(2), deps);
 }

@@ -135,9 +135,11 @@ describe('architecture', () => {
   });
 
   it.each([...sources('core'), ...sources('adapters'), ...sources('cli'), ...sources('operator')])(
-    'the product never imports the bed or the tests: %s',
+    'the product never imports the tests, and the bed only through the drill\'s door: %s',
     (file) => {
-      const test = imports(file).filter((s) => /^(bed|test)\//.test(resolved(file, s) ?? ''));
+      // `hecate drill run` rehearses on the bed: its command is the one door, and nothing else reaches the bed
+      const door = file === 'cli/commands/drill-run.ts';
+      const test = imports(file).filter((s) => (door ? /^test\// : /^(bed|test)\//).test(resolved(file, s) ?? ''));
       expect(test, `${file} imports test code`).toEqual([]);
     },
   );

@@ -1,0 +1,197 @@
+/**
+ * The drill's report: what the rehearsal of a power event showed, for the operator who must decide whether to cut the
+ * power. A timeline per stage (bed time, and the prediction scaled back by the speed), what blocked (drain
+ * escalations, failed or unfinished steps), the predicted outage, how the end state differs from the state before
+ * the shutdown, and what the rehearsal cannot know. Pure: the facts come from bed/drill/run.ts.
+ */
+import type { Progress } from '../api/index.js';
+
+/** One `hecate` run of the rehearsal. */
+export interface DrillModeRun {
+  mode: 'prepare' | 'shutdown' | 'startup';
+  code: number;
+  ms: number;
+  progress?: Progress;
+  /** Its progress lines (stderr). */
+  output: string;
+}
+
+/** The replayed cluster as compared: ready pods per workload, suspended Flux objects, cordoned nodes. */
+export interface DrillClusterState {
+  ready: Record<string, number>;
+  suspended: string[];
+  cordoned: string[];
+}
+
+export interface DrillFacts {
+  capture: { server: string; capturedAt: string; redacted: boolean; objects: number };
+  speed: number;
+  runs: DrillModeRun[];
+  powerCutMs: number;
+  before: DrillClusterState;
+  after: DrillClusterState;
+  notReplayed: string[];
+  snapshot: string;
+}
+
+export interface DrillStage {
+  mode: DrillModeRun['mode'];
+  stage: string;
+  /** How long the stage took on the bed. */
+  bedMs: number;
+  /** bedMs times the speed: the prediction for the real cluster (an upper estimate, see the limits). */
+  predictedMs: number;
+  /** `done` when every step of it succeeded or was skipped; else the first state that is not. */
+  state: string;
+}
+
+export interface DrillEscalation {
+  node: string;
+  level: string;
+  reason: string;
+}
+
+export interface DrillReport {
+  /** `back`: every run exited 0 and the end state is the state before the shutdown. */
+  verdict: 'back' | 'not-back';
+  capture: DrillFacts['capture'];
+  speed: number;
+  snapshot: string;
+  stages: DrillStage[];
+  escalations: DrillEscalation[];
+  /** Why the rehearsal did not come back: failed runs, steps and their messages. */
+  blockers: string[];
+  predicted: { shutdownMs: number; startupMs: number };
+  differences: string[];
+  notReplayed: string[];
+  limits: string[];
+}
+
+/** What a rehearsal on stand-ins cannot know, said in every report. */
+export const DRILL_LIMITS: readonly string[] = [
+  'Simulated: pods are stand-ins (no image pulls, no disk flush, no application shutdown beyond the grace period); every figure is the bed time times the speed, API round trips included, so it is an upper estimate of what waits on pods and a lower one of what waits on hardware.',
+  'Not rehearsed: hardware that does not boot or boots slowly, the UPS (a full static charge), the power-off transport (helper pods on stand-in kubelets, whatever the plan says), the Harbor seed (no bundle on the bed).',
+  "The power cut loses the bootstrap chain's workloads, the worst case the chain exists for; on a real cluster some may come back by themselves.",
+];
+
+const ESCALATION = /([a-z0-9][-a-z0-9.]*): escalating to ([a-z-]+): (.*)$/;
+
+/** The report of a rehearsal. */
+export function drillReport(facts: DrillFacts): DrillReport {
+  const stages = facts.runs.flatMap((run) => stagesOf(run, facts.speed));
+  const escalations = facts.runs
+    .filter((r) => r.mode === 'shutdown')
+    .flatMap((r) => r.output.split('\n'))
+    .map((line) => ESCALATION.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ node: m[1] ?? '', level: m[2] ?? '', reason: (m[3] ?? '').trim() }));
+  const blockers = facts.runs.flatMap(blockersOf);
+  const modes = new Set(facts.runs.map((r) => r.mode));
+  for (const mode of ['prepare', 'shutdown', 'startup'] as const) {
+    if (!modes.has(mode)) blockers.push(`${mode} did not run: an earlier run failed`);
+  }
+  const differences = differencesOf(facts.before, facts.after);
+  const span = (mode: DrillModeRun['mode']) =>
+    stages.filter((s) => s.mode === mode).reduce((sum, s) => sum + s.predictedMs, 0);
+  return {
+    verdict: blockers.length === 0 && differences.length === 0 ? 'back' : 'not-back',
+    capture: facts.capture,
+    speed: facts.speed,
+    snapshot: facts.snapshot,
+    stages,
+    escalations,
+    blockers,
+    predicted: { shutdownMs: span('shutdown'), startupMs: span('startup') },
+    differences,
+    notReplayed: facts.notReplayed,
+    limits: [...DRILL_LIMITS],
+  };
+}
+
+/** 0 when the rehearsal came back to the state before the shutdown, 1 when it did not. */
+export function drillExitCode(report: DrillReport): 0 | 1 {
+  return report.verdict === 'back' ? 0 : 1;
+}
+
+function stagesOf(run: DrillModeRun, speed: number): DrillStage[] {
+  const byStage = new Map<string, { start: number; end: number; state: string }>();
+  for (const step of run.progress?.steps ?? []) {
+    const stage = step.id.split('/')[0] ?? step.id;
+    const start = step.startedAt ? Date.parse(step.startedAt) : Number.NaN;
+    const end = step.finishedAt ? Date.parse(step.finishedAt) : start;
+    const entry = byStage.get(stage) ?? {
+      start: Number.POSITIVE_INFINITY,
+      end: Number.NEGATIVE_INFINITY,
+      state: 'done',
+    };
+    if (Number.isFinite(start)) entry.start = Math.min(entry.start, start);
+    if (Number.isFinite(end)) entry.end = Math.max(entry.end, end);
+    if (entry.state === 'done' && !['succeeded', 'skipped'].includes(step.state)) entry.state = step.state;
+    byStage.set(stage, entry);
+  }
+  return [...byStage].map(([stage, e]) => {
+    const bedMs = Number.isFinite(e.start) && e.end >= e.start ? e.end - e.start : 0;
+    return { mode: run.mode, stage, bedMs, predictedMs: bedMs * speed, state: e.state };
+  });
+}
+
+function blockersOf(run: DrillModeRun): string[] {
+  if (run.code === 0) return [];
+  const failed = (run.progress?.steps ?? []).filter((s) => s.state === 'failed');
+  if (failed.length === 0) {
+    const last = run.output.trim().split('\n').at(-1) ?? '';
+    return [`${run.mode} exited ${run.code}${last ? `: ${last}` : ''}`];
+  }
+  return failed.map((s) => `${run.mode} failed at ${s.id}${s.message ? `: ${s.message}` : ''}`);
+}
+
+function differencesOf(before: DrillClusterState, after: DrillClusterState): string[] {
+  const out: string[] = [];
+  for (const [workload, was] of Object.entries(before.ready)) {
+    const now = after.ready[workload] ?? 0;
+    if (now < was) out.push(`${workload}: ${now} of ${was} ready pods back`);
+  }
+  for (const object of after.suspended) {
+    if (!before.suspended.includes(object)) out.push(`${object}: left suspended`);
+  }
+  for (const node of after.cordoned) {
+    if (!before.cordoned.includes(node)) out.push(`Node/${node}: left cordoned`);
+  }
+  return out;
+}
+
+const seconds = (ms: number) =>
+  ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${(ms / 1000).toFixed(1)}s`;
+
+/** The report for people. */
+export function renderDrillReport(r: DrillReport): string {
+  const lines: string[] = [];
+  const verdict =
+    r.verdict === 'back'
+      ? 'CAME BACK: the rehearsal ended where the cluster started'
+      : 'DID NOT COME BACK: see what blocked and what differs below';
+  lines.push(`Drill of ${r.capture.server} as captured at ${r.capture.capturedAt} (speed ${r.speed}×): ${verdict}`);
+  lines.push('', 'Timeline (bed time → predicted on the cluster):');
+  for (const s of r.stages) {
+    const state = s.state === 'done' ? '' : `  [${s.state}]`;
+    lines.push(
+      `  ${s.mode.padEnd(8)} ${s.stage.padEnd(14)} ${seconds(s.bedMs).padStart(7)} → ${seconds(s.predictedMs).padStart(8)}${state}`,
+    );
+  }
+  lines.push(
+    '',
+    `Predicted outage: shutdown ${seconds(r.predicted.shutdownMs)}, startup to Flux Ready ${seconds(r.predicted.startupMs)}`,
+  );
+  lines.push('', r.escalations.length === 0 ? 'Drain escalations: none' : 'Drain escalations:');
+  for (const e of r.escalations) lines.push(`  ${e.node} → ${e.level}: ${e.reason}`);
+  if (r.blockers.length > 0) lines.push('', 'What blocked:', ...r.blockers.map((b) => `  ${b}`));
+  lines.push('', r.differences.length === 0 ? 'End state: as before the shutdown' : 'End state differs:');
+  for (const d of r.differences) lines.push(`  ${d}`);
+  if (r.notReplayed.length > 0) lines.push('', 'Not replayed:', ...r.notReplayed.map((n) => `  ${n}`));
+  lines.push(
+    '',
+    `Bootstrap chain applied from: ${r.snapshot === 'capture' ? 'a snapshot made from the capture' : r.snapshot}`,
+  );
+  lines.push('', 'What a rehearsal cannot know:', ...r.limits.map((l) => `  - ${l}`));
+  return `${lines.join('\n')}\n`;
+}
