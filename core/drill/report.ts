@@ -92,7 +92,10 @@ export function drillReport(facts: DrillFacts): DrillReport {
   }
   const differences = differencesOf(facts.before, facts.after);
   const span = (mode: DrillModeRun['mode']) =>
-    stages.filter((s) => s.mode === mode).reduce((sum, s) => sum + s.predictedMs, 0);
+    predictedSpan(
+      facts.runs.find((r) => r.mode === mode),
+      facts.speed,
+    );
   return {
     verdict: blockers.length === 0 && differences.length === 0 ? 'back' : 'not-back',
     capture: facts.capture,
@@ -113,26 +116,34 @@ export function drillExitCode(report: DrillReport): 0 | 1 {
   return report.verdict === 'back' ? 0 : 1;
 }
 
+/** Consecutive steps of one stage make one entry: a stage that comes back later (outage/close) is a new one. */
 function stagesOf(run: DrillModeRun, speed: number): DrillStage[] {
-  const byStage = new Map<string, { start: number; end: number; state: string }>();
+  const entries: { stage: string; start: number; end: number; state: string }[] = [];
   for (const step of run.progress?.steps ?? []) {
     const stage = step.id.split('/')[0] ?? step.id;
     const start = step.startedAt ? Date.parse(step.startedAt) : Number.NaN;
     const end = step.finishedAt ? Date.parse(step.finishedAt) : start;
-    const entry = byStage.get(stage) ?? {
-      start: Number.POSITIVE_INFINITY,
-      end: Number.NEGATIVE_INFINITY,
-      state: 'done',
-    };
+    let entry = entries.at(-1);
+    if (entry?.stage !== stage) {
+      entry = { stage, start: Number.POSITIVE_INFINITY, end: Number.NEGATIVE_INFINITY, state: 'done' };
+      entries.push(entry);
+    }
     if (Number.isFinite(start)) entry.start = Math.min(entry.start, start);
     if (Number.isFinite(end)) entry.end = Math.max(entry.end, end);
     if (entry.state === 'done' && !['succeeded', 'skipped'].includes(step.state)) entry.state = step.state;
-    byStage.set(stage, entry);
   }
-  return [...byStage].map(([stage, e]) => {
+  return entries.map((e) => {
     const bedMs = Number.isFinite(e.start) && e.end >= e.start ? e.end - e.start : 0;
-    return { mode: run.mode, stage, bedMs, predictedMs: bedMs * speed, state: e.state };
+    return { mode: run.mode, stage: e.stage, bedMs, predictedMs: bedMs * speed, state: e.state };
   });
+}
+
+/** From the first step's start to the last one's end, times the speed. */
+function predictedSpan(run: DrillModeRun | undefined, speed: number): number {
+  const times = (run?.progress?.steps ?? []).flatMap((s) =>
+    [s.startedAt, s.finishedAt].filter((t): t is string => t !== undefined).map((t) => Date.parse(t)),
+  );
+  return times.length === 0 ? 0 : (Math.max(...times) - Math.min(...times)) * speed;
 }
 
 function blockersOf(run: DrillModeRun): string[] {
