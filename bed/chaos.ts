@@ -418,6 +418,17 @@ async function eventEnd(cb: ChaosBed, name: string, timeoutMs = 240_000): Promis
   }
 }
 
+/** The failed steps and the False conditions of an event that did not succeed: what a replay must look at first. */
+function whyEnded(event: PowerEvent): string {
+  const steps = (event.status?.progress?.steps ?? [])
+    .filter((s) => s.state === 'failed')
+    .map((s) => `  step ${s.id} failed: ${s.message ?? '(no message)'}`);
+  const conditions = (event.status?.conditions ?? [])
+    .filter((c) => c.status === 'False' || c.type === 'Stalled')
+    .map((c) => `  ${c.type}=${c.status} ${c.reason}: ${c.message}`);
+  return [':', ...steps, ...conditions].join('\n');
+}
+
 /** The hand-off line the CLI prints after a successful startup: `Handed back to the operator: PowerEvent ns/name`. */
 function handedTo(output: string): string {
   const match = /Handed back to the operator: PowerEvent [^/\s]+\/(\S+)/.exec(output);
@@ -467,7 +478,9 @@ export async function runMode(
       await timer.settle();
       const runs = [{ ms: Date.now() - from, exit: event.status?.phase ?? '' }];
       if (event.status?.phase !== 'Succeeded') {
-        throw new Error(`PowerEvent ${eventName} ended ${event.status?.phase}\n${cb.replicas.tails()}`);
+        throw new Error(
+          `PowerEvent ${eventName} ended ${event.status?.phase}${whyEnded(event)}\n${cb.replicas.tails()}`,
+        );
       }
       return { ...finished(runs, ''), stages: stageTimes(event.status?.progress) };
     }
@@ -484,7 +497,9 @@ export async function runMode(
     const event = await eventEnd(cb, name);
     await timer.settle();
     if (event.status?.phase !== 'Succeeded') {
-      throw new Error(`the handed-off PowerEvent ${name} ended ${event.status?.phase}\n${cb.replicas.tails()}`);
+      throw new Error(
+        `the handed-off PowerEvent ${name} ended ${event.status?.phase}${whyEnded(event)}\n${cb.replicas.tails()}`,
+      );
     }
     return { ...finished(cli.runs, cli.output), handedTo: name, stages: stageTimes((await e2e.state())?.progress) };
   } finally {
