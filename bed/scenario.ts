@@ -61,7 +61,7 @@ export async function loadScenario(path: string | URL): Promise<Scenario> {
 export const ATLAS_SCENARIO = new URL('./scenarios/atlas.yaml', import.meta.url);
 
 export const FIELD_MANAGER = 'bed';
-const WORKLOAD_LABEL = 'app.kubernetes.io/name';
+export const WORKLOAD_LABEL = 'app.kubernetes.io/name';
 
 type Manifest = KubernetesObject & Record<string, unknown>;
 

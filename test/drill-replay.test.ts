@@ -3,6 +3,7 @@
  * drillPlan): what each captured object becomes, what is listed as not replayed, and what of the plan is adapted.
  */
 import { describe, expect, it } from 'vitest';
+import { capturedPlacement } from '../bed/drill/placement.js';
 import { drillPlan } from '../bed/drill/run.js';
 import { replayScenario } from '../bed/drill/scenario.js';
 import { API_VERSION, type CapturedObject, type DrillCapture } from '../core/api/index.js';
@@ -231,6 +232,43 @@ describe('a capture replayed as a bed scenario', () => {
     expect(replayScenario(capture(objects), atlasSpec()).scenario.flux?.gitRepositories[0]?.servedBy).toBe(
       'gitea/gitea',
     );
+  });
+});
+
+describe('where the capture found each workload’s pods', () => {
+  const owned = (name: string, kind: string, owner: string, node?: string): CapturedObject => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'apps',
+      ownerReferences: [{ apiVersion: 'apps/v1', kind, name: owner, controller: true }],
+    },
+    spec: node ? { nodeName: node } : {},
+  });
+  const objects: CapturedObject[] = [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name: 'api-7c9f',
+        namespace: 'apps',
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'api', controller: true }],
+      },
+    },
+    owned('api-7c9f-a', 'ReplicaSet', 'api-7c9f', 'titan-04'),
+    owned('api-7c9f-b', 'ReplicaSet', 'api-7c9f', 'titan-04'),
+    owned('web-0', 'StatefulSet', 'web', 'titan-06'),
+    owned('web-1', 'StatefulSet', 'web'), // pending: no node to put it back on
+    owned('agent-x', 'DaemonSet', 'agent', 'titan-06'), // a DaemonSet places its own
+    owned('orphan-x', 'ReplicaSet', 'unknown-rs', 'titan-07'),
+  ];
+
+  it('one node per pod, a Deployment’s through its ReplicaSet; pending pods, DaemonSets and unknown owners left out', () => {
+    expect(Object.fromEntries(capturedPlacement(capture(objects)))).toEqual({
+      'Deployment/apps/api': ['titan-04', 'titan-04'],
+      'StatefulSet/apps/web': ['titan-06'],
+    });
   });
 });
 

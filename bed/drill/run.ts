@@ -26,8 +26,9 @@ import { startControlPlane } from '../controlplane.js';
 import { allCrdPaths } from '../crds.js';
 import type { ControlPlane } from '../plane.js';
 import { listFlux, powerCut, serveRevision, serveSnapshot, waitConverged } from '../replay.js';
-import { type Simulators, startScenario } from '../simulators.js';
+import { eventually, type Simulators, startScenario } from '../simulators.js';
 import { writeSnapshot } from '../snapshot.js';
+import { capturedPlacement, placeAsCaptured } from './placement.js';
 import { replayScenario } from './scenario.js';
 
 /** What one `hecate` run printed and how it ended. */
@@ -102,6 +103,10 @@ export async function runDrill(options: DrillRunOptions): Promise<DrillRun> {
     await serveRevision(plane.kubeConfig, scenario, revision);
     options.progress(`Replaying ${options.capture.objects.length} captured objects; waiting for Flux to be Ready`);
     await waitConverged(plane, scenario);
+    notReplayed.push(
+      ...(await placeAsCaptured(plane.kubeConfig, scenario, capturedPlacement(options.capture), options.progress)),
+    );
+    await eventually('every workload to be ready again', async () => allReady(plane), { timeoutMs: 60_000 });
     const bedStartMs = Date.now() - started;
     const before = await clusterState(plane);
     const kc = await plane.userKubeConfig('hecate-cli', ['system:masters']);
@@ -200,6 +205,14 @@ async function stateProgress(statePath: string): Promise<Progress | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** Every Deployment and StatefulSet has its replicas ready. */
+async function allReady(plane: ControlPlane): Promise<boolean> {
+  const apps = plane.kubeConfig.makeApiClient(AppsV1Api);
+  const deployments = (await apps.listDeploymentForAllNamespaces()).items;
+  const sets = (await apps.listStatefulSetForAllNamespaces()).items;
+  return [...deployments, ...sets].every((w) => (w.status?.readyReplicas ?? 0) >= (w.spec?.replicas ?? 1));
 }
 
 async function clusterState(plane: ControlPlane): Promise<ClusterState> {
