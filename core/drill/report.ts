@@ -48,6 +48,9 @@ export interface DrillStage {
 export interface DrillEscalation {
   node: string;
   level: string;
+  /** Predicted time spent at the level before, scaled back by the speed (the plan's drain.timeout for a PDB that never yields). */
+  afterMs?: number;
+  /** Why, as the drain said it, with its bed time scaled back by the speed. */
   reason: string;
 }
 
@@ -84,7 +87,7 @@ export function drillReport(facts: DrillFacts): DrillReport {
     .flatMap((r) => r.output.split('\n'))
     .map((line) => ESCALATION.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ node: m[1] ?? '', level: m[2] ?? '', reason: (m[3] ?? '').trim() }));
+    .map((m) => escalationOf(m[1] ?? '', m[2] ?? '', (m[3] ?? '').trim(), facts.speed));
   const blockers = facts.runs.flatMap(blockersOf);
   const modes = new Set(facts.runs.map((r) => r.mode));
   for (const mode of ['prepare', 'shutdown', 'startup'] as const) {
@@ -109,6 +112,16 @@ export function drillReport(facts: DrillFacts): DrillReport {
     notReplayed: facts.notReplayed,
     limits: [...DRILL_LIMITS],
   };
+}
+
+const HELD = /after ([0-9.]+)s at /;
+
+/** An escalation the drain reported, its time at the previous level scaled back to the cluster's. */
+function escalationOf(node: string, level: string, said: string, speed: number): DrillEscalation {
+  const held = HELD.exec(said);
+  if (!held) return { node, level, reason: said };
+  const afterMs = Math.round(Number(held[1]) * 1000 * speed);
+  return { node, level, afterMs, reason: said.replace(HELD, `after ${seconds(afterMs)} at `) };
 }
 
 /** 0 when the rehearsal came back to the state before the shutdown, 1 when it did not. */

@@ -111,6 +111,13 @@ describe.skipIf(!bed.ok)('hecate drill run: a rehearsal of the Atlas bed against
     expect(order('startup')).toEqual(reference.startup);
     expect(reference.escalations.length).toBeGreaterThan(0); // apps/api's PDB (minAvailable 2 of 2) and the bare pod
     expect(report.escalations.map((e) => `${e.node} → ${e.level}`).sort()).toEqual(reference.escalations);
+    // apps/api never yields (minAvailable 2 of 2): each escalation is predicted at the plan's level, 100 s
+    const levelMs = LEVEL_S * SPEED * 1000;
+    expect(report.escalations.some((e) => e.level === 'disable-eviction')).toBe(true);
+    for (const e of report.escalations) {
+      expect(e.afterMs ?? 0).toBeGreaterThanOrEqual(levelMs);
+      expect(e.afterMs ?? 0).toBeLessThan(levelMs * 1.5);
+    }
     expect(report.predicted.shutdownMs).toBeGreaterThan(0);
     expect(report.predicted.startupMs).toBeGreaterThan(0);
     expect(run.stderr).toMatch(/hecate shutdown --execute\n {2}shutdown: exit 0/);

@@ -111,10 +111,20 @@ describe('the drill report', () => {
     ]);
   });
 
-  it('names each drain escalation: the node, the level and why', () => {
+  it('names each drain escalation: the node, the level and why, its time at the level scaled back by the speed', () => {
     expect(drillReport(facts()).escalations).toEqual([
-      { node: 'titan-05', level: 'force', reason: '1 pod(s) still present after 30s at evict (PDB apps/web)' },
-      { node: 'titan-05', level: 'disable-eviction', reason: '1 pod(s) still present after 30s at force' },
+      {
+        node: 'titan-05',
+        level: 'force',
+        afterMs: 300_000,
+        reason: '1 pod(s) still present after 5m0s at evict (PDB apps/web)',
+      },
+      {
+        node: 'titan-05',
+        level: 'disable-eviction',
+        afterMs: 300_000,
+        reason: '1 pod(s) still present after 5m0s at force',
+      },
     ]);
   });
 
@@ -163,7 +173,7 @@ describe('the drill report', () => {
     const text = renderDrillReport(drillReport(facts()));
     expect(text).toMatch(/^Drill of https:\/\/atlas:6443 .*speed 10×\): CAME BACK/);
     expect(text).toMatch(/shutdown +drain +12\.0s → +2m0s/);
-    expect(text).toContain('titan-05 → disable-eviction: 1 pod(s) still present after 30s at force');
+    expect(text).toContain('titan-05 → disable-eviction: 1 pod(s) still present after 5m0s at force');
     expect(text).toContain('Predicted outage: shutdown 3m20s, startup to Flux Ready 1m50s');
     expect(text).toContain('End state: as before the shutdown');
     expect(text).toMatch(/What a rehearsal cannot know:\n {2}- Simulated:/);
