@@ -5,6 +5,7 @@
  * ./stop.ts records it), or interrupted (the operator stops: it stays Running, to be resumed). Any other error is
  * not a step's fault (the API, a status write) and is thrown, to be retried with backoff.
  */
+import { isApiUnavailable } from '../../adapters/kube/errors.js';
 import type { PowerEvent, PowerPlanSpec, RenderedPlan } from '../../core/api/index.js';
 import { RunStoppedError, StepFailedError } from '../../core/run/errors.js';
 import { type RunEvent, runPlan } from '../../core/run/runner.js';
@@ -103,6 +104,16 @@ export async function runEvent(deps: PowerEventReconcilerDeps, run: EventRun): P
     }
     const failure = stepFailure(error);
     if (!failure) throw error; // not a step's fault (the API, the status write): retried with backoff
+    if (isApiUnavailable(failure.cause)) {
+      // NOTE: what a CLI user does after exit 1 (rerun): the event stays Running and the retry, with backoff,
+      // resumes its recorded progress at this step once the API server answers again
+      log.warn('The API server was unavailable to a step; resuming from the record when it answers', {
+        powerEvent: key,
+        step: failure.step.id,
+        error: failure.message,
+      });
+      return Outcome.retry(failure);
+    }
     await store.update((s) => next.failed(s, failure.step, failure, facts()));
     deps.metrics?.phase(key, 'Failed');
     await releaseFinalizer(deps, event, store);

@@ -207,6 +207,70 @@ describe('PowerEventReconciler', () => {
     expect(w.violations).toEqual([]);
   });
 
+  it('a step that met the API server unavailable is not a failure: the event stays Running and the retry resumes at that step', async () => {
+    const ran: string[] = [];
+    let down = true;
+    const executor: StepExecutor = {
+      check: async () => false,
+      apply: async (step) => {
+        ran.push(step.id);
+        if (step.id === 'flux-suspend/root' && down) {
+          down = false; // the API server restarts meanwhile
+          const cause = Object.assign(
+            new Error('request to https://127.0.0.1:6443/apis failed, reason: connect ECONNREFUSED'),
+            {
+              code: 'ECONNREFUSED',
+            },
+          );
+          throw new Error('suspending flux-system/flux-system', { cause });
+        }
+      },
+    };
+    const executors: Executors = Object.fromEntries(Object.values(StepKind).map((kind) => [kind, executor]));
+    const w = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: () => ({ executors }),
+    });
+    const first = await w.reconciler.reconcile(KEY);
+    expect(first.kind).toBe('retry');
+    expect(w.status(KEY)?.phase).toBe('Running');
+    expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+    expect(w.status(KEY)?.phase).toBe('Succeeded');
+    expect(ran.filter((id) => id === 'outage/record')).toHaveLength(1); // resumed, not started again
+    expect(ran.filter((id) => id === 'flux-suspend/root')).toHaveLength(2);
+    expect(w.violations).toEqual([]);
+  });
+
+  it('a 503 from the API server is the same; a refusal (403) is a failure', async () => {
+    const fail = (code: number): ExecutorFactory => {
+      let thrown = false;
+      const executor: StepExecutor = {
+        check: async () => false,
+        apply: async (step) => {
+          if (step.id !== 'outage/record' || thrown) return;
+          thrown = true;
+          throw Object.assign(new Error(`HTTP-Code: ${code}`), { code });
+        },
+      };
+      return () => ({ executors: Object.fromEntries(Object.values(StepKind).map((kind) => [kind, executor])) });
+    };
+    const unavailable = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: fail(503),
+    });
+    expect((await unavailable.reconciler.reconcile(KEY)).kind).toBe('retry');
+    expect(unavailable.status(KEY)?.phase).toBe('Running');
+    const refused = world({
+      events: { [KEY]: event('ev', { action: 'shutdown', execute: true }) },
+      plans: { atlas },
+      executors: fail(403),
+    });
+    expect((await refused.reconciler.reconcile(KEY)).kind).toBe('stalled');
+    expect(refused.status(KEY)?.phase).toBe('Failed');
+  });
+
   it('makes an executing event wait while another is Running, naming it, then run once it finished', async () => {
     const running = event('active', { action: 'startup', execute: true }, { conditions: [], phase: 'Running' });
     const ran: string[] = [];
