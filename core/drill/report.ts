@@ -207,7 +207,9 @@ export function renderDrillReport(r: DrillReport): string {
     `Predicted outage: shutdown ${seconds(r.predicted.shutdownMs)}, startup to Flux Ready ${seconds(r.predicted.startupMs)}`,
   );
   lines.push('', r.escalations.length === 0 ? 'Drain escalations: none' : 'Drain escalations:');
-  for (const e of r.escalations) lines.push(`  ${e.node} → ${e.level}: ${e.reason}`);
+  // by node, each node's levels in the order they came
+  const byNode = [...r.escalations].sort((a, b) => a.node.localeCompare(b.node));
+  for (const e of byNode) lines.push(`  ${e.node} → ${e.level}: ${e.reason}`);
   if (r.blockers.length > 0) lines.push('', 'What blocked:', ...r.blockers.map((b) => `  ${b}`));
   lines.push('', r.differences.length === 0 ? 'End state: as before the shutdown' : 'End state differs:');
   for (const d of r.differences) lines.push(`  ${d}`);
