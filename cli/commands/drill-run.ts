@@ -48,7 +48,17 @@ export async function runDrillRun(file: string, options: DrillRunOptions, deps: 
     progress: (line) => deps.stderr(`${line}\n`),
     hecate: async (argv, env) => {
       const [command = '', ...args] = self;
-      const result = await execa(command, [...args, ...argv], { env, extendEnv: false, reject: false, cwd: deps.cwd });
+      const result = await execa(command, [...args, ...argv], {
+        env,
+        extendEnv: false,
+        reject: false,
+        cwd: deps.cwd,
+        // each progress line of the rehearsed run as it comes, indented under the drill's own
+        stderr: function* (line: unknown) {
+          if (String(line).trim() !== '') deps.stderr(`    ${line}\n`);
+          yield line;
+        },
+      });
       return { code: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
     },
   });

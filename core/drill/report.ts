@@ -45,6 +45,16 @@ export interface DrillStage {
   state: string;
 }
 
+/** One node's shutdown, predicted, from the shutdown's start. */
+export interface DrillNodeTimeline {
+  node: string;
+  drainStartMs?: number;
+  drainEndMs?: number;
+  /** When its power-off was sent (the step's start: the record comes first) and when it was seen down. */
+  powerOffStartMs?: number;
+  powerOffEndMs?: number;
+}
+
 export interface DrillEscalation {
   node: string;
   level: string;
@@ -61,6 +71,7 @@ export interface DrillReport {
   speed: number;
   snapshot: string;
   stages: DrillStage[];
+  nodes: DrillNodeTimeline[];
   escalations: DrillEscalation[];
   /** Why the rehearsal did not come back: failed runs, steps and their messages. */
   blockers: string[];
@@ -105,6 +116,10 @@ export function drillReport(facts: DrillFacts): DrillReport {
     speed: facts.speed,
     snapshot: facts.snapshot,
     stages,
+    nodes: nodeTimelines(
+      facts.runs.find((r) => r.mode === 'shutdown'),
+      facts.speed,
+    ),
     escalations,
     blockers,
     predicted: { shutdownMs: span('shutdown'), startupMs: span('startup') },
@@ -149,6 +164,30 @@ function stagesOf(run: DrillModeRun, speed: number): DrillStage[] {
     const bedMs = Number.isFinite(e.start) && e.end >= e.start ? e.end - e.start : 0;
     return { mode: run.mode, stage: e.stage, bedMs, predictedMs: bedMs * speed, state: e.state };
   });
+}
+
+/** Each node's drain and power-off in the shutdown (steps `drain/<node>` and `power-off/<node>`), scaled back. */
+function nodeTimelines(run: DrillModeRun | undefined, speed: number): DrillNodeTimeline[] {
+  const steps = run?.progress?.steps ?? [];
+  const starts = steps
+    .map((st) => st.startedAt)
+    .filter((t): t is string => t !== undefined)
+    .map(Date.parse);
+  if (starts.length === 0) return [];
+  const t0 = Math.min(...starts);
+  const at = (t: string | undefined) => (t === undefined ? undefined : (Date.parse(t) - t0) * speed);
+  const nodes = new Map<string, DrillNodeTimeline>();
+  for (const step of steps) {
+    const [kind, node] = step.id.split('/');
+    if (!node || (kind !== 'drain' && kind !== 'power-off')) continue;
+    const entry = nodes.get(node) ?? { node };
+    const start = at(step.startedAt);
+    const end = at(step.finishedAt);
+    if (kind === 'drain') Object.assign(entry, { drainStartMs: start, drainEndMs: end });
+    else Object.assign(entry, { powerOffStartMs: start, powerOffEndMs: end });
+    nodes.set(node, Object.fromEntries(Object.entries(entry).filter(([, v]) => v !== undefined)) as DrillNodeTimeline);
+  }
+  return [...nodes.values()];
 }
 
 /** From the first step's start to the last one's end, times the speed. */
@@ -201,6 +240,15 @@ export function renderDrillReport(r: DrillReport): string {
     lines.push(
       `  ${s.mode.padEnd(8)} ${s.stage.padEnd(14)} ${seconds(s.bedMs).padStart(7)} → ${seconds(s.predictedMs).padStart(8)}${state}`,
     );
+  }
+  if (r.nodes.length > 0) lines.push('', 'Per node, predicted from the shutdown’s start:');
+  const span = (a?: number, b?: number) =>
+    a === undefined ? '-' : `${seconds(a)} → ${b === undefined ? '?' : seconds(b)}`;
+  for (const n of r.nodes) {
+    const drain = n.drainStartMs === undefined ? '' : `drained ${span(n.drainStartMs, n.drainEndMs)}`;
+    const off =
+      n.powerOffStartMs === undefined ? 'not powered off' : `powered off ${span(n.powerOffStartMs, n.powerOffEndMs)}`;
+    lines.push(`  ${n.node.padEnd(14)} ${drain.padEnd(28)} ${off}`.trimEnd());
   }
   lines.push(
     '',

@@ -120,7 +120,9 @@ describe.skipIf(!bed.ok)('hecate drill run: a rehearsal of the Atlas bed against
     }
     expect(report.predicted.shutdownMs).toBeGreaterThan(0);
     expect(report.predicted.startupMs).toBeGreaterThan(0);
-    expect(run.stderr).toMatch(/hecate shutdown --execute\n {2}shutdown: exit 0/);
+    // a progress line per stage of each rehearsed run as it goes, under the drill's own
+    expect(run.stderr).toMatch(/hecate shutdown --execute\n( {4}.*\n)+ {2}shutdown: exit 0/);
+    expect(run.stderr).toMatch(/\n {4}.*power-off\/titan-04/);
   }, 600_000);
 
   it('a chain stage whose path the snapshot lacks: exit 1, the stage named', async () => {

@@ -94,6 +94,17 @@ describe('the drill report', () => {
     expect(report.predicted).toEqual({ shutdownMs: 200_000, startupMs: 110_000 });
   });
 
+  it('a timeline per node: when its drain started and ended, when its power-off was sent and seen, from the shutdown’s start', () => {
+    const report = drillReport(facts());
+    expect(report.nodes).toEqual([
+      { node: 'titan-04', drainStartMs: 20_000, drainEndMs: 100_000, powerOffStartMs: 140_000, powerOffEndMs: 200_000 },
+      { node: 'titan-05', drainStartMs: 20_000, drainEndMs: 140_000 },
+    ]);
+    const text = renderDrillReport(report);
+    expect(text).toMatch(/titan-04 +drained 20\.0s → 1m40s +powered off 2m20s → 3m20s/);
+    expect(text).toMatch(/titan-05 +drained 20\.0s → 2m20s +not powered off/);
+  });
+
   it('a stage that comes back later is its own entry, so the outage record closed at the end does not span the startup', () => {
     const startup: DrillModeRun = {
       ...STARTUP_OK,
