@@ -121,6 +121,17 @@ export const OWNABLE_KINDS = {
 } as const;
 export type OwnableKind = keyof typeof OWNABLE_KINDS;
 
+/** What a Flux object owns of these kinds must be defined in the scenario (the others are made from the ref alone). */
+export const DEFINED_OWNED_KINDS: ReadonlySet<string> = new Set<OwnableKind>([
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'GitRepository',
+  'HelmRepository',
+  'Kustomization',
+  'HelmRelease',
+]);
+
 /** `Kind/namespace/name`, or `Kind/name` for a cluster-scoped kind (Namespace). */
 export const ObjectRefSchema = z.string().transform((text, ctx) => {
   const parts = text.split('/');
@@ -281,15 +292,7 @@ function fluxIssues(s: Draft, flux: FluxScenario): Issue[] {
     ...flux.kustomizations.map((k) => `Kustomization/${k.namespace ?? ns}/${k.name}`),
     ...flux.helmReleases.map((h) => `HelmRelease/${h.namespace}/${h.name}`),
   ]);
-  const checked = new Set([
-    'Deployment',
-    'StatefulSet',
-    'DaemonSet',
-    'GitRepository',
-    'HelmRepository',
-    'Kustomization',
-    'HelmRelease',
-  ]);
+  const checked = DEFINED_OWNED_KINDS;
   const checkOwns = (owns: ObjectRef[], path: Path) =>
     owns.forEach((ref, i) => {
       const key = `${ref.kind}/${ref.namespace}/${ref.name}`;

@@ -7,8 +7,8 @@
 import { isRecord } from '../../core/analyze/input.js';
 import type { CapturedObject, DrillCapture, PowerPlanSpec } from '../../core/api/index.js';
 import {
+  DEFINED_OWNED_KINDS,
   OWNABLE_KINDS,
-  type OwnableKind,
   type Scenario,
   type ScenarioInput,
   ScenarioSchema,
@@ -275,16 +275,8 @@ function ownsOf(kind: 'Kustomization' | 'HelmRelease', owner: Obj, objects: read
     if ((kind === 'Kustomization' ? byKustomization : byRelease) && o.kind in OWNABLE_KINDS)
       refs.add(keyOf(o.kind, o.metadata.namespace, o.metadata.name));
   }
-  const checked = new Set<OwnableKind>([
-    'Deployment',
-    'StatefulSet',
-    'DaemonSet',
-    'GitRepository',
-    'HelmRepository',
-    'Kustomization',
-    'HelmRelease',
-  ]);
-  return [...refs].filter((ref) => !checked.has(ref.split('/')[0] as OwnableKind) || existing.has(ref));
+  // an owned object the capture does not hold (deleted since) would make the scenario invalid: left out
+  return [...refs].filter((ref) => !DEFINED_OWNED_KINDS.has(ref.split('/')[0] ?? '') || existing.has(ref));
 }
 
 /**
