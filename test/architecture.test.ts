@@ -135,7 +135,7 @@ describe('architecture', () => {
   });
 
   it.each([...sources('core'), ...sources('adapters'), ...sources('cli'), ...sources('operator')])(
-    'the product never imports the tests, and the bed only through the drill\'s door: %s',
+    "the product never imports the tests, and the bed only through the drill's door: %s",
     (file) => {
       // `hecate drill run` rehearses on the bed: its command is the one door, and nothing else reaches the bed
       const door = file === 'cli/commands/drill-run.ts';
