@@ -133,6 +133,8 @@ try {
     console.log(
       `cycle ${n}: ${describe(door, planned)} → ${diffs.length === 0 ? 'same end state, nothing sent twice' : `${diffs.length} difference(s)`}; ${runs.join('; ')}; ${seconds(Date.now() - t0)}`,
     );
+    // at once too: a long run stopped early still says what differed
+    for (const d of diffs) console.log(`    ${d}`);
   }
   console.log(
     `\n${kills} kills: ${clean} clean resumes, ${different} different end states${missed ? `, ${missed} landed after the run had ended` : ''} (seed ${seed})`,

@@ -18,12 +18,13 @@ import {
   ApiException,
   CoordinationV1Api,
   CoreV1Api,
-  type KubeConfig,
+  KubeConfig,
   PatchStrategy,
   setHeaderOptions,
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { withRequestTimeout } from '../../adapters/kube/request-timeout.js';
 import { POWER_OFF_MARKER } from '../../adapters/node-access/power-off-script.js';
 import { KeyQueue, Watched } from '../informer.js';
 import {
@@ -102,9 +103,13 @@ interface PodRuntime {
 const APPLY = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 const STRATEGIC = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+/** How long one heartbeat request may take (the kubelet's own heartbeat client is bounded too). */
+const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 export class KubeletStandIn {
   private readonly core: CoreV1Api;
+  /** The heartbeat's own clients, whose requests give up after {@link HEARTBEAT_TIMEOUT_MS}. */
+  private readonly beatCore: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
   private readonly nodes = new Map<string, NodeRuntime>();
   private readonly pods = new Map<string, PodRuntime>();
@@ -123,7 +128,13 @@ export class KubeletStandIn {
     private readonly options: KubeletOptions,
   ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    // NOTE: a kubelet bounds its heartbeats: a request the API server took as it was killed may never be answered,
+    // and one hung beat would stop the node's heartbeats for good (NotReady until the bed stops)
+    const beats = new KubeConfig();
+    beats.loadFromString(kubeConfig.exportConfig());
+    withRequestTimeout(beats, HEARTBEAT_TIMEOUT_MS);
+    this.beatCore = beats.makeApiClient(CoreV1Api);
+    this.coordination = beats.makeApiClient(CoordinationV1Api);
     this.speed = options.speed ?? 1;
     this.helperScript = options.helperScript;
     const now = new Date();
@@ -268,7 +279,7 @@ export class KubeletStandIn {
           APPLY,
         ),
         due
-          ? this.core.patchNodeStatus({ name, body: { status } }, STRATEGIC).then(() => {
+          ? this.beatCore.patchNodeStatus({ name, body: { status } }, STRATEGIC).then(() => {
               node.posted = { status: unchanged, at: now.getTime() };
             })
           : undefined,
