@@ -34,8 +34,18 @@ function stageOrder(progress: Progress | undefined): string[] {
   return order;
 }
 
-const ESCALATION = /([a-z0-9][-a-z0-9.]*): escalating to ([a-z-]+):/g;
-const escalationsIn = (text: string) => [...text.matchAll(ESCALATION)].map((m) => `${m[1]} → ${m[2]}`).sort();
+/**
+ * The escalations that do not depend on which parallel drain evicts first: those holding an apps/api pod (its PDB,
+ * minAvailable 2 of 2, never yields) or the bare apps/debug-shell. A maxUnavailable-1 PDB (apps/web, traefik) lets
+ * the first eviction through, and which node's drain gets it is a race, in the bed as on a cluster.
+ */
+const DETERMINED = /apps\/api-|apps\/debug-shell/;
+const ESCALATION = /([a-z0-9][-a-z0-9.]*): escalating to ([a-z-]+): (.*)$/gm;
+const escalationsIn = (text: string) =>
+  [...text.matchAll(ESCALATION)]
+    .filter((m) => DETERMINED.test(m[3] ?? ''))
+    .map((m) => `${m[1]} → ${m[2]}`)
+    .sort();
 
 /** `hecate drill run` in this process; its rehearsed runs are this checkout's CLI in child processes. */
 async function drill(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -110,10 +120,11 @@ describe.skipIf(!bed.ok)('hecate drill run: a rehearsal of the Atlas bed against
     expect(order('shutdown')).toEqual(reference.shutdown);
     expect(order('startup')).toEqual(reference.startup);
     expect(reference.escalations.length).toBeGreaterThan(0); // apps/api's PDB (minAvailable 2 of 2) and the bare pod
-    expect(report.escalations.map((e) => `${e.node} → ${e.level}`).sort()).toEqual(reference.escalations);
+    const determined = report.escalations.filter((e) => DETERMINED.test(e.reason));
+    expect(determined.map((e) => `${e.node} → ${e.level}`).sort()).toEqual(reference.escalations);
     // apps/api never yields (minAvailable 2 of 2): each escalation is predicted at the plan's level, 100 s
     const levelMs = LEVEL_S * SPEED * 1000;
-    expect(report.escalations.some((e) => e.level === 'disable-eviction')).toBe(true);
+    expect(determined.some((e) => e.level === 'disable-eviction')).toBe(true);
     for (const e of report.escalations) {
       expect(e.afterMs ?? 0).toBeGreaterThanOrEqual(levelMs);
       expect(e.afterMs ?? 0).toBeLessThan(levelMs * 1.5);
