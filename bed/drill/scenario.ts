@@ -195,8 +195,9 @@ function fluxOf(
   const git = of('GitRepository');
   const kustomizations = of('Kustomization');
   const releases = of('HelmRelease');
-  if (git.length + kustomizations.length + releases.length === 0) return undefined;
-  const namespace = nsOf(git[0] ?? kustomizations[0] ?? releases[0] ?? git[0]!) || 'flux-system';
+  const first = git[0] ?? kustomizations[0] ?? releases[0];
+  if (!first) return undefined;
+  const namespace = nsOf(first) || 'flux-system';
   const deployments = new Set(workloads.filter((w) => w.kind === 'Deployment').map((w) => `${w.namespace}/${w.name}`));
   const existing = new Set<string>([
     ...workloads.map((w) => keyOf(w.kind, w.namespace, w.name)),
