@@ -21,8 +21,10 @@ import {
   REPO_ROOT,
   startControlPlane,
 } from './index.js';
+import { type MixedScenario, type RealNodes, type RealNodeTools, startMixedScenario } from './real-node/index.js';
 import { listFlux, serveRevision, serveSnapshot, suspendedFlux, waitConverged } from './replay.js';
 import { ATLAS_SCENARIO, loadScenario, type Scenario } from './scenario.js';
+import type { PlanNode } from './scenarios/fleet.js';
 import { type Simulators, startScenario } from './simulators.js';
 import { writeSnapshot } from './snapshot.js';
 
@@ -47,6 +49,10 @@ export interface PlanTweaks {
   delayBetweenNodes?: string;
   /** The plan's Flux source URL (default: the Atlas plan's): the bed's Git server. */
   sourceUrl?: string;
+  /** Nodes the plan powers off beyond Atlas's own (a scenario's added nodes). */
+  extraNodes?: readonly PlanNode[];
+  /** The plan's helper image (default the Atlas plan's; a real node needs one it holds: `BED_IMAGES.helper`). */
+  helperImage?: string;
 }
 
 export interface E2eOptions extends PlanTweaks {
@@ -54,12 +60,16 @@ export interface E2eOptions extends PlanTweaks {
   scenario?: (atlas: Scenario) => Scenario;
   /** Kubelet time compression (default 10). */
   speed?: number;
+  /** What the scenario's `real: true` nodes run with (root only: `realNodeAvailability()`); required if it has any. */
+  realNodeTools?: RealNodeTools;
   log?: (message: string) => void;
 }
 
 export interface E2e {
   plane: ControlPlane;
   sims: Simulators;
+  /** The scenario's real nodes, if it has any. */
+  real?: RealNodes;
   scenario: Scenario;
   dir: string;
   home: string;
@@ -104,6 +114,8 @@ export async function bedPlan(dir: string, snapshot: string, statePath: string, 
     parallelism: tweaks.parallelism ?? 4,
   };
   plan.spec.storage = { ...spec.storage, detachTimeout: '30s' };
+  if (tweaks.extraNodes) plan.spec.nodes = [...(plan.spec.nodes as PlanNode[]), ...tweaks.extraNodes];
+  if (tweaks.helperImage) plan.spec.helperImage = tweaks.helperImage;
   plan.spec.startup = { apiTimeout: '2m', nodeReadyQuorum: 0.6, nodesReadyTimeout: '1m' };
   const source = {
     ...(spec.flux?.source as Record<string, unknown>),
@@ -121,13 +133,22 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
   const log = options.log ?? (() => {});
   const plane = await startControlPlane({ crds: allCrdPaths(), nodeLifecycle: { nodeMonitorGracePeriod: '6s' } });
   let sims: Simulators | undefined;
+  let mixed: MixedScenario | undefined;
   const dir = await mkdtemp(join(tmpdir(), 'hecate-e2e-'));
   try {
     const atlas = await loadScenario(ATLAS_SCENARIO);
     const scenario = options.scenario ? options.scenario(atlas) : atlas;
-    sims = await startScenario(plane.kubeConfig, scenario, {
-      kubelet: { speed: options.speed ?? 10, powerOffHelperMs: 500 },
-    });
+    const simulatorOptions = { kubelet: { speed: options.speed ?? 10, powerOffHelperMs: 500 } };
+    if (scenario.nodes.some((n) => n.real)) {
+      if (!options.realNodeTools) throw new Error('the scenario has real nodes: pass realNodeTools (root only)');
+      mixed = await startMixedScenario(plane, scenario, options.realNodeTools, {
+        simulators: simulatorOptions,
+        ...(options.log ? { log: options.log } : {}),
+      });
+      sims = mixed.simulators;
+    } else {
+      sims = await startScenario(plane.kubeConfig, scenario, simulatorOptions);
+    }
     const kc = await plane.userKubeConfig(HECATE_USER, ['system:masters']);
     const kubeconfig = await plane.writeKubeConfig(kc, 'hecate.kubeconfig');
     const snapshot = join(dir, 'hecate-repo');
@@ -140,9 +161,12 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
     log(`e2e bed up: ${plane.server}`);
     const env = { HOME: dir, HECATE_KUBECTL: plane.binaries.kubectl, PATH: process.env.PATH ?? '' };
     const started = sims;
+    const stopNodes = () => (mixed ? mixed.stop() : started.stop());
+    const planTweaks = { extraNodes: options.extraNodes, helperImage: options.helperImage };
     return {
       plane,
       sims: started,
+      ...(mixed ? { real: mixed.real } : {}),
       scenario,
       dir,
       home: dir,
@@ -164,16 +188,16 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
       // NOTE: the run Lease (taken and released around every executing run) is a lock, not a change to the cluster
       mutations: async () => mutationsBy(await plane.readAudit(), HECATE_USER).filter((e) => !isRunLease(e)),
       writePlan: async (tweaks) => {
-        await bedPlan(dir, snapshot, statePath, { sourceUrl: origin, ...tweaks });
+        await bedPlan(dir, snapshot, statePath, { sourceUrl: origin, ...planTweaks, ...tweaks });
       },
       stop: async () => {
-        await started.stop();
+        await stopNodes();
         await plane.stop();
         await rm(dir, { recursive: true, force: true });
       },
     };
   } catch (error) {
-    await sims?.stop();
+    await (mixed ?? sims)?.stop();
     await plane.stop();
     await rm(dir, { recursive: true, force: true });
     throw error;

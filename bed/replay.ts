@@ -9,6 +9,7 @@ import { KubeFlux } from '../adapters/kube/flux.js';
 import type { PowerPlanSpec } from '../core/api/index.js';
 import { FLUX_ANNOTATIONS, FLUX_KINDS, type FluxObject } from './flux.js';
 import type { ControlPlane } from './plane.js';
+import type { RealNodes } from './real-node/index.js';
 import type { Scenario } from './scenario.js';
 import { eventually, type Simulators } from './simulators.js';
 import { snapshotFiles } from './snapshot.js';
@@ -17,6 +18,8 @@ import { snapshotFiles } from './snapshot.js';
 export interface PoweredBed {
   plane: ControlPlane;
   sims: Simulators;
+  /** Real nodes beside the stand-ins: they lose power and boot too. */
+  real?: RealNodes;
   scenario: Scenario;
 }
 
@@ -108,6 +111,8 @@ export async function suspendedFlux(plane: ControlPlane): Promise<string[]> {
  */
 export async function powerCut(e2e: PoweredBed, spec: PowerPlanSpec): Promise<void> {
   for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOff(node);
+  // NOTE: a real node the plan powered off is off already; one still on loses power now
+  for (const node of e2e.real?.nodes ?? []) await node.powerOff();
   const apps = e2e.plane.kubeConfig.makeApiClient(AppsV1Api);
   const chainPaths = new Set(spec.bootstrapChain.map((s) => s.path.replace(/^\.\//, '')));
   for (const [path, objects] of snapshotFiles(e2e.scenario)) {
@@ -122,6 +127,7 @@ export async function powerCut(e2e: PoweredBed, spec: PowerPlanSpec): Promise<vo
     }
   }
   for (const node of e2e.sims.kubelet.nodeNames) await e2e.sims.kubelet.powerOn(node);
+  for (const node of e2e.real?.nodes ?? []) await node.boot();
   const flux = new KubeFlux(e2e.plane.kubeConfig);
   await eventually(
     'the Flux source to go down with Gitea',

@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: the Atlas cluster on a real local control plane (etcd, kube-apiserver, controller-manager,
- * scheduler built from Go modules), with kubelet, Flux and Longhorn stand-ins, and the operator as a real process
+ * scheduler built from Go modules), with kubelet, Flux and Longhorn stand-ins (as root, one more worker, titan-08, is a
+ * real node: a real kubelet, containerd and runc, powered off by the helper pod), and the operator as a real process
  * under its ServiceAccount (RBAC from manifests/). The operator shuts the cluster down from a `kubectl apply`d
  * PowerEvent; the power goes out and comes back; the CLI cold-boots it and hands the startup back to the operator,
  * which completes it. The CLI's dry-runs are shown first, so a newcomer sees what will happen.
@@ -10,11 +11,14 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AppsV1Api } from '@kubernetes/client-node';
 import { execa } from 'execa';
-import { eventually, REPO_ROOT } from '../bed/index.js';
+import { bedAvailability, eventually, REPO_ROOT } from '../bed/index.js';
 import type { OperatorProcess } from '../bed/operator/index.js';
 import { NS, type OperatorBed, startOperatorBed } from '../bed/operator/index.js';
+import { BED_IMAGES, realNodeAvailability } from '../bed/real-node/index.js';
 import { powerCut } from '../bed/replay.js';
+import { REAL_WORKER, REAL_WORKLOAD, realWorkerPlanNode, withRealWorker } from '../bed/scenarios/real-worker.js';
 import { runCli } from '../cli/main.js';
 import { type PowerEvent, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml, toYaml } from '../core/api/yaml.js';
@@ -35,7 +39,13 @@ process.once('SIGINT', () => {
 async function ensureBinaries(): Promise<void> {
   say('Test binaries: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (built once, cached)');
   say('Upstream CRDs: Flux and Longhorn, read from their pinned Go modules (fetched once, cached)');
-  await execa(join(REPO_ROOT, 'hack/setup-test-binaries.sh'), [], { stdout: 'ignore', stderr: 'inherit' });
+  if (process.getuid?.() === 0) say('As root: the kubelet and the real node images too (pause, busybox, the helper)');
+  try {
+    await execa(join(REPO_ROOT, 'hack/setup-test-binaries.sh'), [], { stdout: 'ignore', stderr: 'inherit' });
+  } catch (error) {
+    // NOTE: the node images are the last step: without them the demo runs on stand-ins alone, and says why
+    if (!bedAvailability().ok) throw error;
+  }
 }
 
 async function hecate(b: OperatorBed, args: string[]): Promise<number> {
@@ -115,13 +125,37 @@ function printConditions(event: PowerEvent): void {
 
 async function main(): Promise<void> {
   await ensureBinaries();
-  say('A real control plane on 127.0.0.1, the Atlas scenario (7 nodes, Flux, the chain, apps with PDBs), the RBAC');
+  const real = realNodeAvailability();
+  say(
+    `A real control plane on 127.0.0.1, the Atlas scenario (${real.ok ? 8 : 7} nodes, Flux, the chain, apps with PDBs), the RBAC`,
+  );
   // drain levels of 8 s (the apps/api PDB never allows an eviction), 1 s between power-offs; no Harbor: seeding it
   // needs a bundle and a node that can exec (tested on a real containerd in test/integration/harbor-seed.test.ts)
-  const b = await startOperatorBed({ drainTimeout: '8s', delayBetweenNodes: '1s', wayBack: false });
+  const b = await startOperatorBed({
+    drainTimeout: '8s',
+    delayBetweenNodes: '1s',
+    wayBack: false,
+    ...(real.ok
+      ? {
+          scenario: (atlas) => withRealWorker(atlas),
+          realNodeTools: real,
+          extraNodes: [realWorkerPlanNode()],
+          helperImage: BED_IMAGES.helper,
+        }
+      : {}),
+  });
   bed = b;
   const { e2e } = b;
   out(`  up in ${elapsed()}; repo snapshot ${e2e.snapshot} (${e2e.revision})`);
+  if (real.ok) {
+    out(
+      `  ${REAL_WORKER} is a real node: a real kubelet, containerd and runc in a namespace of this machine, running ${REAL_WORKLOAD.namespace}/${REAL_WORKLOAD.name};`,
+    );
+    out('  the power-off helper pod really ends it. The other seven nodes are stand-ins (they answer like kubelets).');
+  } else {
+    out(`  Every node is a stand-in (they answer like kubelets). As root, ${REAL_WORKER} would be a real node too:`);
+    out(`  ${real.reason}; ${real.fix}.`);
+  }
   out('  applied: crds/, manifests/namespace.yaml, manifests/rbac.yaml, the Atlas PowerPlan adapted to the bed');
   out(`\n  In another terminal:\n    export KUBECONFIG=${e2e.plane.kubeconfigPath}`);
   out('    kubectl get nodes,powerevents -A; kubectl get powerevent -n hecate-system -w');
@@ -154,6 +188,13 @@ async function main(): Promise<void> {
   const shutdown = await follow(b, op, 'planned-outage', 180_000);
   printConditions(shutdown);
   if (shutdown.status?.phase !== 'Succeeded') throw new Error(`the shutdown PowerEvent failed\n${tail(op)}`);
+
+  const realNode = e2e.real?.node(REAL_WORKER);
+  if (realNode) {
+    say(`${REAL_WORKER}, the real node: drained, then powered off by the helper pod's \`systemctl poweroff\``);
+    await kubectl(b, 'get', 'node', REAL_WORKER);
+    out(`  its PID 1 ${realNode.isOn() ? 'is still running (unexpected)' : 'has ended: the node is off'}`);
+  }
 
   say('The operator goes down with its node: its outage record stays in the PowerEvent, for the cold boot');
   await kubectl(b, 'get', 'powerevent', 'planned-outage', '-n', NS, '-o', 'jsonpath={.status.outage.cordonedByHecate}');
@@ -194,6 +235,17 @@ async function main(): Promise<void> {
   printConditions(startup);
   if (startup.status?.phase !== 'Succeeded') throw new Error(`the hand-off PowerEvent failed\n${tail(op)}`);
   await kubectl(b, 'get', 'powerevents', '-n', NS);
+  if (realNode) {
+    say(`${REAL_WORKER} booted again and was uncordoned: its workload runs there again`);
+    await eventually(
+      `${REAL_WORKLOAD.namespace}/${REAL_WORKLOAD.name} ready again on ${REAL_WORKER}`,
+      async () =>
+        (await b.e2e.plane.kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment(REAL_WORKLOAD)).status
+          ?.readyReplicas === 1,
+      { timeoutMs: 60_000 },
+    );
+    await kubectl(b, 'get', 'pods', '-n', REAL_WORKLOAD.namespace, '-o', 'wide');
+  }
   await hecate(b, ['status', ...e2e.args()]);
   out(`\nDemo done in ${elapsed()}.`);
 

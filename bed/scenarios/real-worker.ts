@@ -1,0 +1,65 @@
+/**
+ * One real worker beside the Atlas stand-ins, for the demo (and anyone who wants to watch a real kubelet go through
+ * a power event): `titan-08`, a real kubelet + containerd + runc in a namespace of this machine (bed/real-node/),
+ * tainted so that only what is meant for it lands there, running one Deployment of the bed's busybox that traps
+ * SIGTERM (its log shows the drain's grace). The PowerPlan gains the node (a worker, amd64: the machine's own arch)
+ * and the bed's helper image, which the real node holds (stand-ins ignore images).
+ */
+import { BED_IMAGES } from '../real-node/node.js';
+import type { Scenario } from '../scenario.js';
+import type { PlanNode } from './fleet.js';
+
+export const REAL_WORKER = 'titan-08';
+const TAINT = { key: 'hecate.dev/real-node', value: 'true', effect: 'NoSchedule' } as const;
+
+/** The workload on the real worker: `edge/sensor`, one replica. */
+export const REAL_WORKLOAD = { namespace: 'edge', name: 'sensor' } as const;
+
+const SENSOR = [
+  'sh',
+  '-c',
+  'trap \'echo "SIGTERM: flushing readings"; sleep 2; echo "stopped cleanly"; exit 0\' TERM; echo "sensor up on $(hostname)"; while :; do sleep 1 & wait $!; done',
+];
+
+export function withRealWorker(atlas: Scenario, name = REAL_WORKER): Scenario {
+  if (atlas.nodes.some((n) => n.name === name)) throw new Error(`the scenario already has a node ${name}`);
+  return {
+    ...atlas,
+    nodes: [
+      ...atlas.nodes,
+      {
+        name,
+        role: 'worker',
+        arch: 'amd64',
+        labels: {},
+        taints: [TAINT],
+        capacity: { cpu: '2', memory: '4Gi', pods: 110 },
+        images: [],
+        real: true,
+      },
+    ],
+    workloads: [
+      ...atlas.workloads,
+      {
+        kind: 'Deployment',
+        ...REAL_WORKLOAD,
+        image: BED_IMAGES.busybox,
+        command: SENSOR,
+        labels: {},
+        nodeSelector: { 'kubernetes.io/hostname': name },
+        tolerations: [{ key: TAINT.key, operator: 'Exists', effect: TAINT.effect }],
+        emptyDir: false,
+        terminationGracePeriodSeconds: 10,
+        requests: { cpu: '10m', memory: '16Mi' },
+        replicas: 1,
+        pvcs: [],
+        pvcSize: '1Gi',
+      },
+    ],
+  };
+}
+
+/** The PowerPlan's entry for the real worker. */
+export function realWorkerPlanNode(name = REAL_WORKER): PlanNode {
+  return { name, role: 'worker', arch: 'amd64' };
+}
