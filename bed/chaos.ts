@@ -277,6 +277,8 @@ export interface ModeRun {
 export class OperatorReplicas {
   private started = 0;
   private readonly live: OperatorProcess[] = [];
+  /** Every replica ever started, the killed ones too: their logs explain a cycle that differed. */
+  private readonly all: OperatorProcess[] = [];
 
   constructor(
     private readonly bed: OperatorBed,
@@ -286,7 +288,23 @@ export class OperatorReplicas {
   /** Starts replicas until `count` are alive. */
   topUp(): void {
     for (let i = this.live.length - 1; i >= 0; i--) if (this.live[i]?.hasExited()) this.live.splice(i, 1);
-    while (this.live.length < this.count) this.live.push(this.bed.startOperator(`chaos-${++this.started}`));
+    while (this.live.length < this.count) {
+      const op = this.bed.startOperator(`chaos-${++this.started}`);
+      this.live.push(op);
+      this.all.push(op);
+    }
+  }
+
+  /** Every replica's log lines stamped from `sinceMs` on, as JSON lines tagged with the replica, in time order. */
+  logsSince(sinceMs: number): string[] {
+    return this.all
+      .flatMap((op) =>
+        op.logs
+          .filter((l) => Date.parse(String(l.timestamp ?? '')) >= sinceMs)
+          .map((l) => ({ replica: op.options.identity, ...l })),
+      )
+      .sort((a, b) => String(a.timestamp).localeCompare(String(b.timestamp)))
+      .map((l) => JSON.stringify(l));
   }
 
   /** The replica holding the Lease, if one does. */

@@ -14,6 +14,9 @@
  * leader, SIGKILLed, its replica taking over and a new one started), or `api`, the bed's kube-apiserver (stopped for
  * 4 s); with `both`, each kill picks one from the seeded stream. With --door both, each cycle picks its door so.
  */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type ChaosMode,
@@ -62,6 +65,7 @@ const doors: Door[] = values.door === 'both' ? ['cli', 'operator'] : [values.doo
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const random = seededRandom(seed);
 const started = Date.now();
+const logDir = await mkdtemp(join(tmpdir(), `hecate-chaos-${seed}-`));
 const cb = await startChaosBed();
 try {
   console.log(`bed up in ${seconds(Date.now() - started)}; seed ${seed}; ${kills} kill(s) in ${modes.join(' and ')}`);
@@ -135,6 +139,11 @@ try {
     );
     // at once too: a long run stopped early still says what differed
     for (const d of diffs) console.log(`    ${d}`);
+    if (diffs.length > 0 && door === 'operator') {
+      const file = join(logDir, `cycle-${n}-operator.jsonl`);
+      await writeFile(file, `${cb.replicas.logsSince(t0).join('\n')}\n`);
+      console.log(`    the operator replicas' logs of this cycle: ${file}`);
+    }
   }
   console.log(
     `\n${kills} kills: ${clean} clean resumes, ${different} different end states${missed ? `, ${missed} landed after the run had ended` : ''} (seed ${seed})`,
