@@ -42,7 +42,7 @@ describe.skipIf(!bed.ok)('npm run demo', () => {
       ].map(at);
       expect(order).toEqual([...order].sort((a, b) => a - b));
       // the CLI's cold boot did every step; the operator had none left to run
-    expect(output).toMatch(/the CLI's run: (\d+) of \1 steps done; steps the operator started: \(none\)/);
+      expect(output).toMatch(/the CLI's run: (\d+) of \1 steps done; steps the operator started: \(none\)/);
 
       if (!real.ok) {
         expect(output).toContain(`As root, ${REAL_WORKER} would be a real node too`);
