@@ -18,6 +18,13 @@ export interface PowerOffOptions {
    * Not in an emergency: there the request is sent again at once.
    */
   resendAfterMs?: number;
+  /**
+   * A node that looked down before its first request and refused it: how long it must stay down, never Ready, before
+   * it counts as already off (default 40 s, Kubernetes' node-monitor grace period). After an API server outage every
+   * node reads NotReady until its kubelet reports again, within its 10 s status interval; one that turns Ready in this
+   * time is sent the request again. Not in an emergency: there a refused request on a node that looks down is left.
+   */
+  confirmDownMs?: number;
 }
 
 /** The plan's node: its address for SSH and its role. */
@@ -111,7 +118,10 @@ async function goesDown(
  * is already stopping changes nothing). If that second send fails (the host no longer accepts SSH, or its kubelet
  * is gone and the helper cannot start), the failure is reported and the executor waits for the node to go down
  * instead; only past the deadline does it fail, with the send error as the cause. The same holds for a node that
- * was already NotReady before its first request (a dead kubelet cannot run a helper pod; SSH may still work).
+ * was already NotReady before its first request (a dead kubelet cannot run a helper pod; SSH may still work), with
+ * one difference: NotReady is also what every node reads for a while after an API server outage, until its kubelet
+ * reports again. So a refused first request on a node that reads down is sent again as soon as the node reads Ready,
+ * and the node counts as already off only once it has stayed down for `confirmDownMs` (see {@link sendOnceReady}).
  *
  * A node is never sent the request again once it booted since this executor sent it: the boot ID the node had at the
  * send is kept (in memory: a rerun after a crash only has the record), and a node Ready with another boot ID went
@@ -171,6 +181,13 @@ export function powerOffNode(
         ctx.report(`${dryRun ? 'would power off' : 'power-off sent to'} ${node.name} (${method})`);
       } catch (error) {
         if (!tolerant || dryRun) throw error;
+        if (!resent && now.down === true && ctx.plan.mode !== 'emergency-shutdown') {
+          ctx.report(
+            `sending to ${node.name} failed (${(error as Error).message}); it looks down: sending again if it turns Ready within ${(options.confirmDownMs ?? 40_000) / 1000}s`,
+          );
+          const sent = await sendOnceReady(access, nodes, spec, node, ctx, error, options);
+          if (sent) return;
+        }
         sendErrors.set(step.id, error);
         const why = resent ? 'an earlier run may have delivered it' : 'the node was already down';
         ctx.report(
@@ -208,4 +225,45 @@ export function powerOffNode(
       }
     },
   };
+}
+
+/**
+ * A node that read NotReady before its first request and refused it (a helper pod cannot start on a NotReady node) is
+ * off only if it stays so. NotReady is what the node-lifecycle controller writes when heartbeats stop: a host that
+ * went off, but also every node for a while after an API server outage, until its kubelet reports again. So the node
+ * is watched until it has been down without a break for `confirmDownMs` (false: it was already off), and each time it
+ * reads Ready the request is sent again (true once one is accepted). Past the step's deadline the refusal is thrown.
+ */
+async function sendOnceReady(
+  access: PowerControlPort,
+  nodes: NodePort,
+  spec: PowerPlanSpec,
+  node: { name: string; address: string },
+  ctx: StepContext,
+  refusal: unknown,
+  options: PowerOffOptions,
+): Promise<boolean> {
+  const confirmMs = options.confirmDownMs ?? 40_000;
+  const deadline = ctx.deadline ?? ctx.clock.now().getTime() + (options.defaultWaitMs ?? 5 * 60_000);
+  let downSince = ctx.clock.now().getTime();
+  let lastRefusal = refusal;
+  for (;;) {
+    const now = ctx.clock.now().getTime();
+    if (now - downSince >= confirmMs) {
+      ctx.report(`${node.name} stayed down for ${Math.round((now - downSince) / 1000)}s: it was already off`);
+      return false;
+    }
+    if (now >= deadline) throw lastRefusal;
+    await ctx.clock.sleep(options.intervalMs ?? 2_000, ctx.signal);
+    const seen = await observe(nodes, node.name);
+    if (seen.down !== false) continue;
+    downSince = ctx.clock.now().getTime();
+    try {
+      await access.powerOff({ name: node.name, address: node.address }, spec.powerOff.command, { signal: ctx.signal });
+      ctx.report(`${node.name} turned Ready again (its kubelet reported): power-off sent`);
+      return true;
+    } catch (error) {
+      lastRefusal = error;
+    }
+  }
 }

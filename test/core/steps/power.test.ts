@@ -17,6 +17,8 @@ class FakeCluster implements NodePort, PowerControlPort {
   /** `read <node>` and `send <node>` in order. */
   readonly log: string[] = [];
   private readonly off = new Map<string, number>();
+  /** Nodes up but read NotReady for this many more reads (the node-lifecycle controller after an API outage). */
+  private readonly blinking = new Map<string, number>();
   private readonly boots = new Map<string, number>();
   apiDown = false;
   failSend?: (node: string) => Error | undefined;
@@ -38,7 +40,16 @@ class FakeCluster implements NodePort, PowerControlPort {
     const left = this.off.get(name);
     if (left !== undefined && left > 0) this.off.set(name, left - 1);
     const bootId = `boot-${name}-${this.boots.get(name) ?? 0}`;
-    return { name, ready: left === undefined || left > 0, unschedulable: false, bootId };
+    const blink = this.blinking.get(name) ?? 0;
+    if (blink > 0) this.blinking.set(name, blink - 1);
+    return { name, ready: (left === undefined || left > 0) && blink === 0, unschedulable: false, bootId };
+  }
+  /** The node is up, but reads NotReady for the next `reads` reads; a helper pod cannot start there meanwhile. */
+  blink(name: string, reads: number): void {
+    this.blinking.set(name, reads);
+  }
+  isBlinking(name: string): boolean {
+    return (this.blinking.get(name) ?? 0) > 0;
   }
   /** The node went down and came back: Ready again, with a new boot ID. */
   bootAgain(name: string): void {
@@ -269,10 +280,35 @@ describe('powerOffNode', () => {
     const reports: string[] = [];
     // titan-05 reads Ready twice more (lag), so make it read down from the start:
     for (let i = 0; i < 2; i++) await env.cluster.get('titan-05');
+    const started = env.clock.now().getTime();
     await run(env, { onReport: (m) => reports.push(m) });
+    // down without a break for the node-monitor grace period: off, not a node blinking after an API outage
+    expect(reports).toContain('titan-05 stayed down for 40s: it was already off');
+    expect(env.clock.now().getTime() - started).toBeGreaterThanOrEqual(40_000);
     expect(reports).toContain(
       'sending to titan-05 failed (titan-05 is not Ready); the node was already down: waiting for the node to stop',
     );
+    expect(env.cluster.sent.map((s) => s.node)).not.toContain('titan-05');
+    expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given nodes read NotReady only for a while after an API outage, then each refused request is sent again once the node reads Ready, the last node too', async () => {
+    const env = setup('helper-pod');
+    env.cluster.blink('titan-03', 4);
+    env.cluster.blink('titan-01', 4);
+    env.cluster.failSend = (node) =>
+      env.cluster.isBlinking(node) ? new Error(`${node} is not Ready: a helper pod cannot run there`) : undefined;
+    const reports: string[] = [];
+    await run(env, { onReport: (m) => reports.push(m) });
+    // each node sent once, in the plan's order: none taken for "already off"
+    expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER);
+    for (const node of ['titan-03', 'titan-01']) {
+      expect(reports).toContain(
+        `sending to ${node} failed (${node} is not Ready: a helper pod cannot run there); it looks down: sending again if it turns Ready within 40s`,
+      );
+      expect(reports).toContain(`${node} turned Ready again (its kubelet reported): power-off sent`);
+    }
+    expect(reports.some((r) => r.includes('already off'))).toBe(false);
     expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
   });
 
