@@ -50,7 +50,9 @@ export class HecateOperator extends Operator {
         list: () => this.events?.list() ?? [],
       },
       plans: { get: (name) => this.plans?.get(name) },
-      onActiveReleased: () => this.enqueueAll(),
+      onActiveReleased: (others) => {
+        for (const key of others) this.queue.add(key);
+      },
       finalizer: this.stopFinalizer(),
     });
     this.queue = new WorkQueue((key) => this.reconcileLogged(key), {

@@ -45,8 +45,11 @@ export interface PowerEventReconcilerDeps {
   logger: Logger;
   /** Aborted when the operator stops: a running plan stops and stays Running, to be resumed. */
   signal: AbortSignal;
-  /** Called when an event stops being active, so that waiting events are looked at again. */
-  onActiveReleased?(): void;
+  /**
+   * Called when an event stops being active, with the keys of the other events, so that those waiting are looked at
+   * again (never the released one: its own outcome decides when it runs again).
+   */
+  onActiveReleased?(others: readonly string[]): void;
   metrics?: ReconcileMetrics;
   /** How often a waiting event looks again even without a change (default 30 s). */
   waitRequeueMs?: number;

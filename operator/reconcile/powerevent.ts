@@ -187,7 +187,13 @@ export class PowerEventReconciler {
       } finally {
         this.claims.delete(key);
         await lease?.release();
-        this.deps.onActiveReleased?.();
+        // NOTE: the others only: this key's own outcome decides when it runs again (a retry waits its backoff; enqueued
+        // while it runs, it would run again at once, a hot loop while the API server is down)
+        const waiting = this.deps.events
+          .list()
+          .map((e) => keyOf(e as { metadata: { namespace?: string; name?: string } }))
+          .filter((k) => k !== key);
+        if (waiting.length > 0) this.deps.onActiveReleased?.(waiting);
       }
     } finally {
       await wiring.close?.().catch(() => undefined);

@@ -12,6 +12,7 @@ import { checkKstatusInvariants, getCondition } from '../../core/status/conditio
 import type { ExecutorFactory, PowerEventReconcilerDeps } from '../../operator/reconcile/deps.js';
 import { PowerEventReconciler } from '../../operator/reconcile/powerevent.js';
 import type { EventRecorder } from '../../operator/runtime/events.js';
+import { WorkQueue } from '../../operator/runtime/workqueue.js';
 import { atlasSpec, VERIFIED_WAY_BACK } from '../helpers/atlas.js';
 import { FakeClock, silentLogger } from '../helpers/fakes.js';
 import { singleControlPlane } from './reconciler-world.js';
@@ -21,6 +22,7 @@ interface Scenario {
   plans: Record<string, unknown>;
   executors?: ExecutorFactory;
   runLease?: PowerEventReconcilerDeps['runLease'];
+  onActiveReleased?: PowerEventReconcilerDeps['onActiveReleased'];
 }
 
 /** The API server as the reconciler sees it: objects by key, status written whole, every write recorded. */
@@ -56,6 +58,7 @@ function world(scenario: Scenario) {
     signal: new AbortController().signal,
     waitRequeueMs: 1_000,
     ...(scenario.runLease ? { runLease: scenario.runLease } : {}),
+    ...(scenario.onActiveReleased ? { onActiveReleased: scenario.onActiveReleased } : {}),
   });
   const status = (key: string) => (objects[key] as { status?: PowerEventStatus }).status;
   return { reconciler, writes, recorded, violations, status };
@@ -291,6 +294,49 @@ describe('PowerEventReconciler', () => {
     expect(await w.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
     expect(w.status(KEY)?.phase).toBe('Succeeded');
     expect(w.violations).toEqual([]);
+  });
+
+  it('retries an event whose run Lease cannot be taken (the API server down) after its backoff: its release enqueues the other events, not itself', async () => {
+    const OTHER = 'hecate-system/other';
+    const calls: string[] = [];
+    const released: (readonly string[])[] = [];
+    let queue: WorkQueue | undefined;
+    const w = world({
+      events: {
+        [KEY]: event('ev', { action: 'prepare', execute: true }),
+        [OTHER]: event('other', { action: 'prepare' }),
+      },
+      plans: { atlas },
+      executors: recordingExecutors([]),
+      runLease: () => ({
+        acquire: async () => {
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
+        },
+        release: async () => {},
+      }),
+      // wired as the operator wires it (operator/hecate.ts)
+      onActiveReleased: (others) => {
+        released.push(others);
+        for (const key of others) queue?.add(key);
+      },
+    });
+    queue = new WorkQueue(
+      async (key) => {
+        calls.push(key);
+        // bounded: were the event enqueued by its own release, it would run again at once, without end
+        if (calls.filter((k) => k === KEY).length > 20) return { kind: 'done' };
+        return w.reconciler.reconcile(key);
+      },
+      { backoff: { baseMs: 60_000, maxMs: 60_000 } },
+    );
+    queue.start();
+    queue.add(KEY);
+    await queue.idle();
+    await queue.shutdown();
+    // one attempt, then the retry waits its 60 s backoff; the other event was looked at once
+    expect(calls.filter((k) => k === KEY)).toHaveLength(1);
+    expect(released).toEqual([[OTHER]]);
+    expect(calls).toEqual([KEY, OTHER]);
   });
 
   it('makes an executing event wait while a CLI run holds the run Lease, naming it, then hold the Lease for its run', async () => {
