@@ -11,13 +11,18 @@ export function toNodeView(node: V1Node): NodeView {
   const cordonedBy = node.metadata?.annotations?.[CORDONED_BY];
   const arch = node.metadata?.labels?.['kubernetes.io/arch'];
   const bootId = node.status?.nodeInfo?.bootID;
+  const condition = node.status?.conditions?.find((c) => c.type === 'Ready');
+  const ready = condition?.status === 'True';
+  const transition = condition?.lastTransitionTime;
+  const downSince = !ready && transition ? new Date(transition).toISOString() : undefined;
   return {
     name: node.metadata?.name ?? '',
-    ready: node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    ready,
     unschedulable: node.spec?.unschedulable === true,
     ...(cordonedBy ? { cordonedBy } : {}),
     ...(arch ? { arch } : {}),
     ...(bootId ? { bootId } : {}),
+    ...(downSince ? { downSince } : {}),
   };
 }
 

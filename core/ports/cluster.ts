@@ -39,6 +39,11 @@ export interface NodeView {
    * than the one it had when its power-off was sent went down and came back: the request was delivered.
    */
   bootId?: string;
+  /**
+   * When the Ready condition last changed to not True (its lastTransitionTime), for a node that is not Ready. A node
+   * NotReady only since moments ago may be every node after an API server outage, until its kubelet reports again.
+   */
+  downSince?: string;
 }
 
 /**

@@ -67,34 +67,61 @@ async function isDown(nodes: NodePort, name: string, bootAtSend?: string): Promi
   return (await observe(nodes, name, bootAtSend)).down;
 }
 
-/** The node as the API sees it now: down (see {@link isDown}) and its boot ID. */
-async function observe(
-  nodes: NodePort,
-  name: string,
-  bootAtSend?: string,
-): Promise<{ down: boolean | undefined; rebooted?: boolean; bootId?: string }> {
+interface Seen {
+  down: boolean | undefined;
+  rebooted?: boolean;
+  bootId?: string;
+  /** Since the node's Ready condition last changed to not True, when it is down and the API says when. */
+  downSince?: string;
+}
+
+/** The node as the API sees it now: down (see {@link isDown}), since when, and its boot ID. */
+async function observe(nodes: NodePort, name: string, bootAtSend?: string): Promise<Seen> {
   try {
     const node = await nodes.get(name);
     if (node === undefined) return { down: true };
     const rebooted = bootAtSend !== undefined && node.bootId !== undefined && node.bootId !== bootAtSend;
-    return { down: !node.ready || rebooted, rebooted, ...(node.bootId ? { bootId: node.bootId } : {}) };
+    return {
+      down: !node.ready || rebooted,
+      rebooted,
+      ...(node.bootId ? { bootId: node.bootId } : {}),
+      ...(!node.ready && node.downSince ? { downSince: node.downSince } : {}),
+    };
   } catch {
     return { down: undefined };
   }
 }
 
-/** Polls until the node is down (true), or `ms` (bounded by the step's deadline) has passed (false). */
-async function goesDown(
+/** How long a node must have been NotReady to count as off without a request of this run (see confirmDownMs). */
+const CONFIRM_DOWN_MS = 40_000;
+
+/**
+ * Down for good, as far as the API can tell: gone, booted since `bootAtSend`, or NotReady for `confirmMs` at least.
+ * NotReady for less may be every node's state for a while after an API server outage, until its kubelet reports
+ * again. A node whose NotReady has no transition time counts as down at once.
+ */
+function settledDown(seen: Seen, nowMs: number, confirmMs: number): boolean {
+  if (seen.rebooted) return true;
+  if (seen.down !== true) return false;
+  return seen.downSince === undefined || nowMs - Date.parse(seen.downSince) >= confirmMs;
+}
+
+/**
+ * Polls until the node is down for good (true: see {@link settledDown}), or `ms` (bounded by the step's deadline) has
+ * passed (false).
+ */
+async function goesDownForGood(
   nodes: NodePort,
   name: string,
   ctx: StepContext,
   ms: number,
   intervalMs: number,
+  confirmMs: number,
   bootAtSend?: string,
 ) {
   const until = Math.min(ctx.clock.now().getTime() + ms, ctx.deadline ?? Number.POSITIVE_INFINITY);
   for (;;) {
-    if ((await isDown(nodes, name, bootAtSend)) === true) return true;
+    if (settledDown(await observe(nodes, name, bootAtSend), ctx.clock.now().getTime(), confirmMs)) return true;
     if (ctx.clock.now().getTime() >= until) return false;
     await ctx.clock.sleep(intervalMs, ctx.signal);
   }
@@ -137,12 +164,15 @@ export function powerOffNode(
   const dryRun = options.dryRun ?? false;
   const sendErrors = new Map<string, unknown>();
   const bootAtSend = new Map<string, string>();
+  const confirmMs = options.confirmDownMs ?? CONFIRM_DOWN_MS;
   return {
     check: async (step, ctx) => {
       const node = planNode(spec, step);
       if (!ctx.outage().poweredOff.includes(node.name)) return false;
-      const down = await isDown(nodes, node.name, bootAtSend.get(node.name));
-      return down ?? node.role === 'control-plane';
+      const seen = await observe(nodes, node.name, bootAtSend.get(node.name));
+      if (seen.down === undefined) return node.role === 'control-plane';
+      // NOTE: a node NotReady only since moments ago may be one the API server's restart made so: apply looks again
+      return settledDown(seen, ctx.clock.now().getTime(), confirmMs);
     },
     apply: async (step, ctx) => {
       const node = planNode(spec, step);
@@ -155,7 +185,7 @@ export function powerOffNode(
           `${node.name} was sent the power-off by an earlier run: waiting up to ${grace / 1000}s for it to go down`,
         );
         const booted = bootAtSend.get(node.name);
-        if (await goesDown(nodes, node.name, ctx, grace, options.intervalMs ?? 2_000, booted)) {
+        if (await goesDownForGood(nodes, node.name, ctx, grace, options.intervalMs ?? 2_000, confirmMs, booted)) {
           ctx.report(`${node.name} went down: the earlier request was delivered, not sending it again`);
           return;
         }
@@ -181,11 +211,15 @@ export function powerOffNode(
         ctx.report(`${dryRun ? 'would power off' : 'power-off sent to'} ${node.name} (${method})`);
       } catch (error) {
         if (!tolerant || dryRun) throw error;
-        if (!resent && now.down === true && ctx.plan.mode !== 'emergency-shutdown') {
+        const settled = settledDown(now, ctx.clock.now().getTime(), confirmMs);
+        if (!resent && !settled && ctx.plan.mode !== 'emergency-shutdown') {
           ctx.report(
-            `sending to ${node.name} failed (${(error as Error).message}); it looks down: sending again if it turns Ready within ${(options.confirmDownMs ?? 40_000) / 1000}s`,
+            `sending to ${node.name} failed (${(error as Error).message}); NotReady only since moments ago: sending again if it turns Ready within ${confirmMs / 1000}s`,
           );
-          const sent = await sendOnceReady(access, nodes, spec, node, ctx, error, options);
+          const sent = await sendOnceReady(access, nodes, spec, node, ctx, error, {
+            ...options,
+            confirmDownMs: confirmMs,
+          });
           if (sent) return;
         }
         sendErrors.set(step.id, error);
@@ -231,8 +265,8 @@ export function powerOffNode(
  * A node that read NotReady before its first request and refused it (a helper pod cannot start on a NotReady node) is
  * off only if it stays so. NotReady is what the node-lifecycle controller writes when heartbeats stop: a host that
  * went off, but also every node for a while after an API server outage, until its kubelet reports again. So the node
- * is watched until it has been down without a break for `confirmDownMs` (false: it was already off), and each time it
- * reads Ready the request is sent again (true once one is accepted). Past the step's deadline the refusal is thrown.
+ * is watched until it has been NotReady for `confirmDownMs` (false: it was already off), and each time it reads Ready
+ * the request is sent again (true once one is accepted). Past the step's deadline the refusal is thrown.
  */
 async function sendOnceReady(
   access: PowerControlPort,
@@ -243,21 +277,24 @@ async function sendOnceReady(
   refusal: unknown,
   options: PowerOffOptions,
 ): Promise<boolean> {
-  const confirmMs = options.confirmDownMs ?? 40_000;
+  const confirmMs = options.confirmDownMs ?? CONFIRM_DOWN_MS;
   const deadline = ctx.deadline ?? ctx.clock.now().getTime() + (options.defaultWaitMs ?? 5 * 60_000);
-  let downSince = ctx.clock.now().getTime();
   let lastRefusal = refusal;
   for (;;) {
-    const now = ctx.clock.now().getTime();
-    if (now - downSince >= confirmMs) {
-      ctx.report(`${node.name} stayed down for ${Math.round((now - downSince) / 1000)}s: it was already off`);
-      return false;
-    }
-    if (now >= deadline) throw lastRefusal;
     await ctx.clock.sleep(options.intervalMs ?? 2_000, ctx.signal);
     const seen = await observe(nodes, node.name);
-    if (seen.down !== false) continue;
-    downSince = ctx.clock.now().getTime();
+    const now = ctx.clock.now().getTime();
+    if (settledDown(seen, now, confirmMs)) {
+      const how = seen.downSince
+        ? `has been NotReady for ${Math.round((now - Date.parse(seen.downSince)) / 1000)}s`
+        : 'is down';
+      ctx.report(`${node.name} ${how}: it was already off`);
+      return false;
+    }
+    if (seen.down !== false) {
+      if (now >= deadline) throw lastRefusal;
+      continue;
+    }
     try {
       await access.powerOff({ name: node.name, address: node.address }, spec.powerOff.command, { signal: ctx.signal });
       ctx.report(`${node.name} turned Ready again (its kubelet reported): power-off sent`);

@@ -17,6 +17,8 @@ class FakeCluster implements NodePort, PowerControlPort {
   /** `read <node>` and `send <node>` in order. */
   readonly log: string[] = [];
   private readonly off = new Map<string, number>();
+  /** The Ready condition's last change per node, as the node-lifecycle controller stamps it. */
+  private readonly transitions = new Map<string, { ready: boolean; at: string }>();
   /** Nodes up but read NotReady for this many more reads (the node-lifecycle controller after an API outage). */
   private readonly blinking = new Map<string, number>();
   private readonly boots = new Map<string, number>();
@@ -42,7 +44,11 @@ class FakeCluster implements NodePort, PowerControlPort {
     const bootId = `boot-${name}-${this.boots.get(name) ?? 0}`;
     const blink = this.blinking.get(name) ?? 0;
     if (blink > 0) this.blinking.set(name, blink - 1);
-    return { name, ready: (left === undefined || left > 0) && blink === 0, unschedulable: false, bootId };
+    const ready = (left === undefined || left > 0) && blink === 0;
+    const last = this.transitions.get(name);
+    if (!last || last.ready !== ready) this.transitions.set(name, { ready, at: this.clock.now().toISOString() });
+    const downSince = ready ? {} : { downSince: this.transitions.get(name)?.at ?? '' };
+    return { name, ready, unschedulable: false, bootId, ...downSince };
   }
   /** The node is up, but reads NotReady for the next `reads` reads; a helper pod cannot start there meanwhile. */
   blink(name: string, reads: number): void {
@@ -283,7 +289,7 @@ describe('powerOffNode', () => {
     const started = env.clock.now().getTime();
     await run(env, { onReport: (m) => reports.push(m) });
     // down without a break for the node-monitor grace period: off, not a node blinking after an API outage
-    expect(reports).toContain('titan-05 stayed down for 40s: it was already off');
+    expect(reports).toContain('titan-05 has been NotReady for 40s: it was already off');
     expect(env.clock.now().getTime() - started).toBeGreaterThanOrEqual(40_000);
     expect(reports).toContain(
       'sending to titan-05 failed (titan-05 is not Ready); the node was already down: waiting for the node to stop',
@@ -304,12 +310,48 @@ describe('powerOffNode', () => {
     expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER);
     for (const node of ['titan-03', 'titan-01']) {
       expect(reports).toContain(
-        `sending to ${node} failed (${node} is not Ready: a helper pod cannot run there); it looks down: sending again if it turns Ready within 40s`,
+        `sending to ${node} failed (${node} is not Ready: a helper pod cannot run there); NotReady only since moments ago: sending again if it turns Ready within 40s`,
       );
       expect(reports).toContain(`${node} turned Ready again (its kubelet reported): power-off sent`);
     }
     expect(reports.some((r) => r.includes('already off'))).toBe(false);
     expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given a node NotReady for ten minutes before its first request, then a refused send counts it off at once', async () => {
+    const env = setup();
+    env.cluster.turnOff('titan-05');
+    env.cluster.failSend = (node) => (node === 'titan-05' ? new Error('titan-05 is not Ready') : undefined);
+    for (let i = 0; i < 3; i++) await env.cluster.get('titan-05');
+    env.clock.advance(600_000);
+    const reports: string[] = [];
+    const started = env.clock.now().getTime();
+    await run(env, { onReport: (m) => reports.push(m) });
+    expect(reports).toContain(
+      'sending to titan-05 failed (titan-05 is not Ready); the node was already down: waiting for the node to stop',
+    );
+    expect(reports.some((r) => r.includes('NotReady only since moments ago'))).toBe(false);
+    expect(env.clock.now().getTime() - started).toBeLessThan(40_000);
+    expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
+  });
+
+  it('given a crash between the record and the request and nodes NotReady for a moment after the API came back, when rerun, then the recorded node is sent the request once it reads Ready, not taken for off', async () => {
+    const store = new CrashingStore();
+    const env = setup('helper-pod', store);
+    // killed right after titan-03 was recorded, before its request: titan-03 is recorded, never sent
+    env.cluster.failSend = (node) => (node === 'titan-03' ? new Error('killed') : undefined);
+    await expect(run(env)).rejects.toThrow(/killed/);
+    expect(env.store.latest?.outage.poweredOff).toContain('titan-03');
+    expect(env.cluster.sent.map((s) => s.node)).not.toContain('titan-03');
+
+    // the rerun, just after an API server outage: titan-03 reads NotReady for a few reads, then Ready again
+    env.cluster.blink('titan-03', 3);
+    env.cluster.failSend = (node) =>
+      env.cluster.isBlinking(node) ? new Error(`${node} is not Ready: a helper pod cannot run there`) : undefined;
+    const reports: string[] = [];
+    await run(env, { onReport: (m) => reports.push(m) });
+    expect(env.cluster.sent.filter((s) => s.node === 'titan-03')).toHaveLength(1);
+    expect(reports.some((r) => r.includes('titan-03 went down: the earlier request was delivered'))).toBe(false);
   });
 
   it('given a first send that fails, then the step fails (the record stays: a superset of the truth)', async () => {
