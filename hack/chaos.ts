@@ -133,7 +133,14 @@ try {
       Object.entries(result[m].stages ?? {})
         .map(([stage, ms]) => `${stage} ${seconds(ms)} (${seconds(reference[m].stages?.[stage] ?? 0)})`)
         .join(', ');
-    for (const m of slow) console.log(`  slow ${m}, per stage (reference): ${stages(m)}`);
+    for (const m of slow) {
+      console.log(`  slow ${m}, per stage (reference): ${stages(m)}`);
+      if (result[m].output) {
+        const file = join(logDir, `cycle-${n}-${m}-cli.txt`);
+        await writeFile(file, result[m].output);
+        console.log(`    the CLI's output: ${file}`);
+      }
+    }
     console.log(
       `cycle ${n}: ${describe(door, planned)} → ${diffs.length === 0 ? 'same end state, nothing sent twice' : `${diffs.length} difference(s)`}; ${runs.join('; ')}; ${seconds(Date.now() - t0)}`,
     );
