@@ -211,10 +211,11 @@ export function powerOffNode(
         ctx.report(`${dryRun ? 'would power off' : 'power-off sent to'} ${node.name} (${method})`);
       } catch (error) {
         if (!tolerant || dryRun) throw error;
-        const settled = settledDown(now, ctx.clock.now().getTime(), confirmMs);
-        if (!resent && !settled && ctx.plan.mode !== 'emergency-shutdown') {
+        const unsettled = now.down === undefined || !settledDown(now, ctx.clock.now().getTime(), confirmMs);
+        if (!resent && unsettled && ctx.plan.mode !== 'emergency-shutdown') {
+          const why = now.down === undefined ? 'the API server does not answer' : 'NotReady only since moments ago';
           ctx.report(
-            `sending to ${node.name} failed (${(error as Error).message}); NotReady only since moments ago: sending again if it turns Ready within ${confirmMs / 1000}s`,
+            `sending to ${node.name} failed (${(error as Error).message}); ${why}: sending again if it reads Ready within ${confirmMs / 1000}s`,
           );
           const sent = await sendOnceReady(access, nodes, spec, node, ctx, error, {
             ...options,
@@ -262,11 +263,13 @@ export function powerOffNode(
 }
 
 /**
- * A node that read NotReady before its first request and refused it (a helper pod cannot start on a NotReady node) is
- * off only if it stays so. NotReady is what the node-lifecycle controller writes when heartbeats stop: a host that
- * went off, but also every node for a while after an API server outage, until its kubelet reports again. So the node
- * is watched until it has been NotReady for `confirmDownMs` (false: it was already off), and each time it reads Ready
- * the request is sent again (true once one is accepted). Past the step's deadline the refusal is thrown.
+ * A first request refused while the node read NotReady (a helper pod cannot start on a NotReady node), or while the API
+ * server did not answer. NotReady is what the node-lifecycle controller writes when heartbeats stop: a host that went
+ * off, but also every node for a while after an API server outage, until its kubelet reports again. So the node is
+ * watched: each time it reads Ready the request is sent again (true once one is accepted); NotReady for
+ * `confirmDownMs`, it was already off (false). An API server that does not answer for `confirmDownMs` may be a
+ * control plane that lost its quorum with the nodes before: the node is left as it is (false), as before this
+ * watch, with a report. Past the step's deadline the refusal is thrown.
  */
 async function sendOnceReady(
   access: PowerControlPort,
@@ -280,10 +283,21 @@ async function sendOnceReady(
   const confirmMs = options.confirmDownMs ?? CONFIRM_DOWN_MS;
   const deadline = ctx.deadline ?? ctx.clock.now().getTime() + (options.defaultWaitMs ?? 5 * 60_000);
   let lastRefusal = refusal;
+  let silentSince = ctx.clock.now().getTime();
   for (;;) {
     await ctx.clock.sleep(options.intervalMs ?? 2_000, ctx.signal);
     const seen = await observe(nodes, node.name);
     const now = ctx.clock.now().getTime();
+    if (seen.down === undefined) {
+      if (now - silentSince >= confirmMs) {
+        ctx.report(
+          `the API server has not answered for ${Math.round((now - silentSince) / 1000)}s: ${node.name} was not sent the power-off (power it off by hand if it is still on)`,
+        );
+        return false;
+      }
+      continue;
+    }
+    silentSince = now;
     if (settledDown(seen, now, confirmMs)) {
       const how = seen.downSince
         ? `has been NotReady for ${Math.round((now - Date.parse(seen.downSince)) / 1000)}s`
@@ -291,13 +305,13 @@ async function sendOnceReady(
       ctx.report(`${node.name} ${how}: it was already off`);
       return false;
     }
-    if (seen.down !== false) {
+    if (seen.down) {
       if (now >= deadline) throw lastRefusal;
       continue;
     }
     try {
       await access.powerOff({ name: node.name, address: node.address }, spec.powerOff.command, { signal: ctx.signal });
-      ctx.report(`${node.name} turned Ready again (its kubelet reported): power-off sent`);
+      ctx.report(`${node.name} reads Ready: power-off sent`);
       return true;
     } catch (error) {
       lastRefusal = error;

@@ -23,6 +23,8 @@ class FakeCluster implements NodePort, PowerControlPort {
   private readonly blinking = new Map<string, number>();
   private readonly boots = new Map<string, number>();
   apiDown = false;
+  /** The API server restarting: this many more reads fail. */
+  apiDownReads = 0;
   failSend?: (node: string) => Error | undefined;
 
   constructor(
@@ -37,6 +39,10 @@ class FakeCluster implements NodePort, PowerControlPort {
   }
   async get(name: string): Promise<NodeView | undefined> {
     if (this.apiDown) throw new Error('connect ECONNREFUSED');
+    if (this.apiDownReads > 0) {
+      this.apiDownReads--;
+      throw new Error('connect ECONNREFUSED');
+    }
     this.reads.push(name);
     this.log.push(`read ${name}`);
     const left = this.off.get(name);
@@ -310,9 +316,9 @@ describe('powerOffNode', () => {
     expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER);
     for (const node of ['titan-03', 'titan-01']) {
       expect(reports).toContain(
-        `sending to ${node} failed (${node} is not Ready: a helper pod cannot run there); NotReady only since moments ago: sending again if it turns Ready within 40s`,
+        `sending to ${node} failed (${node} is not Ready: a helper pod cannot run there); NotReady only since moments ago: sending again if it reads Ready within 40s`,
       );
-      expect(reports).toContain(`${node} turned Ready again (its kubelet reported): power-off sent`);
+      expect(reports).toContain(`${node} reads Ready: power-off sent`);
     }
     expect(reports.some((r) => r.includes('already off'))).toBe(false);
     expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
@@ -371,6 +377,36 @@ describe('powerOffNode', () => {
     };
     await run(env);
     expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER);
+  });
+
+  it('given the API gone before the last control-plane request and that request failing, then the step ends without waiting for the node', async () => {
+    const env = setup('helper-pod');
+    env.cluster.failSend = (node) => {
+      if (node === 'titan-02') env.cluster.apiDown = true; // quorum lost with titan-02's request
+      return node === 'titan-01' ? new Error('connect ECONNREFUSED 127.0.0.1:6443') : undefined;
+    };
+    const reports: string[] = [];
+    const started = env.clock.now().getTime();
+    await run(env, { onReport: (m) => reports.push(m) });
+    expect(env.store.latest?.outage.poweredOff).toEqual(ORDER);
+    // watched for 40 s (an API server restarting answers again), then left as it is, saying so; not failed
+    expect(reports).toContain(
+      'the API server has not answered for 40s: titan-01 was not sent the power-off (power it off by hand if it is still on)',
+    );
+    expect(env.clock.now().getTime() - started).toBeLessThan(120_000);
+  });
+
+  it('given the API server restarting when the last control-plane request is refused, then the request is sent again once it answers', async () => {
+    const env = setup('helper-pod');
+    env.cluster.failSend = (node) => {
+      if (node === 'titan-02') env.cluster.apiDownReads = 4; // restarting just after titan-02's request: 4 reads fail
+      if (node === 'titan-01' && env.cluster.apiDownReads > 0) return new Error('connect ECONNREFUSED 127.0.0.1:6443');
+      return undefined;
+    };
+    const reports: string[] = [];
+    await run(env, { onReport: (m) => reports.push(m) });
+    expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER);
+    expect(reports).toContain('titan-01 reads Ready: power-off sent');
   });
 
   it('given method none, then nothing is sent, a person is asked, and the executor waits for the node to go down', async () => {
