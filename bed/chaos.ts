@@ -15,31 +15,23 @@
  *   operator. A kill SIGKILLs the operator's leader (a new replica starts; the follower takes the Lease).
  * - Either door: a kill of the API server stops the bed's kube-apiserver for 4 s.
  *
+ * What a cycle left and sent, and the comparison: ./chaos-compare.ts; the operator's replicas: ./chaos-replicas.ts.
  * Used by `npm run chaos` (hack/chaos.ts) and by test/integration/chaos.test.ts with a small fixed seed.
  */
 import { readFile } from 'node:fs/promises';
-import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { type ObjectRef, type PowerEvent, type PowerPlanSpec, parseOrThrow, powerPlan } from '../core/api/index.js';
 import { fromYaml } from '../core/api/yaml.js';
-import {
-  type E2e,
-  HECATE_USER,
-  isRunLease,
-  spawnCli,
-  stageTimes,
-  suspendedFlux,
-  waitForReady,
-  withPausedApps,
-} from './e2e.js';
-import { type AuditEvent, MUTATING_VERBS } from './index.js';
-import { NS, type OperatorBed, SA_USER, startOperatorBed } from './operator/index.js';
-import type { OperatorProcess } from './operator/process.js';
+import { type ChaosMode, type EndState, endState, type Sends, sendsOf, watchPowerOffHelpers } from './chaos-compare.js';
+import { OperatorReplicas } from './chaos-replicas.js';
+import { type E2e, spawnCli, stageTimes, withPausedApps } from './e2e.js';
+import { NS, type OperatorBed, startOperatorBed } from './operator/index.js';
 import { powerCut } from './replay.js';
 import { eventually } from './simulators.js';
 
+export * from './chaos-compare.js';
+export { OperatorReplicas } from './chaos-replicas.js';
 export { powerCut };
 
-export type ChaosMode = 'shutdown' | 'startup';
 export type Door = 'cli' | 'operator';
 
 /** Seeded numbers in [0, 1) (mulberry32): a printed seed replays the same kill instants. */
@@ -51,192 +43,6 @@ export function seededRandom(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** What a cycle leaves behind, in terms an operator checks after an outage. */
-export interface EndState {
-  /** Per node: cordoned, and powered on (the kubelet stand-in's power switch). */
-  nodes: Record<string, { cordoned: boolean; on: boolean }>;
-  /** Flux objects suspended (those suspended before Hecate ran must stay so). */
-  suspended: string[];
-  /** Per waited-for chain object: Ready. */
-  chain: Record<string, boolean>;
-  /** The state file: the outage closed, the last run finished, no step left running or failed. */
-  outageOpen: boolean;
-  runFinished: boolean;
-  unsettled: string[];
-  /** The cycle's PowerEvents by role (`shutdown`, `startup`): phase, and steps left running or failed. */
-  events: Record<string, { phase: string; unsettled: string[] }>;
-}
-
-/** One line per difference, `what: reference → actual`; empty when the end states match. */
-export function diffEndStates(reference: EndState, actual: EndState): string[] {
-  const out: string[] = [];
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  for (const node of new Set([...Object.keys(reference.nodes), ...Object.keys(actual.nodes)])) {
-    const [r, a] = [reference.nodes[node], actual.nodes[node]];
-    if (!same(r, a)) out.push(`node ${node}: ${JSON.stringify(r)} → ${JSON.stringify(a)}`);
-  }
-  if (!same(reference.suspended, actual.suspended)) {
-    out.push(`suspended Flux objects: [${reference.suspended.join(', ')}] → [${actual.suspended.join(', ')}]`);
-  }
-  for (const key of new Set([...Object.keys(reference.chain), ...Object.keys(actual.chain)])) {
-    if (reference.chain[key] !== actual.chain[key]) {
-      out.push(`chain ${key} Ready: ${reference.chain[key]} → ${actual.chain[key]}`);
-    }
-  }
-  if (reference.outageOpen !== actual.outageOpen)
-    out.push(`outage open: ${reference.outageOpen} → ${actual.outageOpen}`);
-  if (reference.runFinished !== actual.runFinished) {
-    out.push(`last run finished: ${reference.runFinished} → ${actual.runFinished}`);
-  }
-  if (!same(reference.unsettled, actual.unsettled)) {
-    out.push(`steps left running or failed: [${reference.unsettled.join(', ')}] → [${actual.unsettled.join(', ')}]`);
-  }
-  for (const role of new Set([...Object.keys(reference.events), ...Object.keys(actual.events)])) {
-    const [r, a] = [reference.events[role], actual.events[role]];
-    if (!same(r, a)) out.push(`${role} PowerEvent: ${JSON.stringify(r)} → ${JSON.stringify(a)}`);
-  }
-  return out;
-}
-
-/** How many times each destructive request went out in a cycle, by `what target` (e.g. `power-off titan-04`). */
-export type Sends = Record<string, number>;
-
-/**
- * Requests a rerun may send again after a kill between sending them and recording them, and why that is harmless.
- * Everything else must go out no more often than in the uninterrupted run.
- */
-export const IDEMPOTENT_RESENDS: readonly { prefix: string; why: string }[] = [
-  {
-    prefix: 'apply-chain ',
-    why: 'a server-side apply of the same object by the same field manager: sent again, it changes nothing (core/steps/chain.ts re-applies a stage recorded running)',
-  },
-  {
-    prefix: 'resume ',
-    why: 'spec.suspend=false on an object that is already resumed is a no-op; the record of it is written after the patch',
-  },
-];
-
-/**
- * The sends of `actual` that differ from the reference's counts, other than the idempotent resends; empty when none.
- * More is a destructive request sent twice; fewer is one a resumed run never sent (a node left for the power cut to
- * take down uncleanly, a Flux object never resumed).
- */
-export function diffSends(reference: Sends, actual: Sends): string[] {
-  const keys = [...new Set([...Object.keys(reference), ...Object.keys(actual)])];
-  return keys
-    .filter((key) => (actual[key] ?? 0) !== (reference[key] ?? 0))
-    .filter(
-      (key) => (actual[key] ?? 0) < (reference[key] ?? 0) || !IDEMPOTENT_RESENDS.some((r) => key.startsWith(r.prefix)),
-    )
-    .map((key) => `${key}: sent ${actual[key] ?? 0}×, ${reference[key] ?? 0}× without a kill`);
-}
-
-/** Hecate's two users: the CLI's and the operator's ServiceAccount. */
-export const HECATE_USERS: readonly string[] = [HECATE_USER, SA_USER];
-
-/** The destructive sends of one cycle: Hecate's mutations in each mode's window, and the power-off helpers. */
-export function sendsOf(
-  events: readonly AuditEvent[],
-  windows: Record<ChaosMode, { from: number; to: number }>,
-  powerOffHelpers: ReadonlyMap<string, ReadonlySet<string>>,
-): Sends {
-  const sends: Sends = {};
-  const count = (key: string) => {
-    sends[key] = (sends[key] ?? 0) + 1;
-  };
-  const seen = new Set<string>();
-  for (const e of events) {
-    if (!HECATE_USERS.includes(e.user) || e.stage !== 'ResponseComplete' || e.dryRun || isRunLease(e)) continue;
-    if (!(MUTATING_VERBS as readonly string[]).includes(e.verb) || seen.has(e.auditID)) continue;
-    seen.add(e.auditID);
-    const at = Date.parse(e.timestamp);
-    const mode = (['shutdown', 'startup'] as const).find((m) => at >= windows[m].from && at <= windows[m].to);
-    const ref = e.objectRef ?? {};
-    const target = `${ref.namespace ? `${ref.namespace}/` : ''}${ref.name ?? ''}`;
-    const flux = ref.resource === 'kustomizations' || ref.resource === 'helmreleases';
-    if (mode === 'shutdown' && flux && e.verb === 'patch') count(`suspend ${ref.resource}/${target}`);
-    else if (mode === 'shutdown' && ref.resource === 'nodes' && e.verb === 'patch') count(`cordon ${target}`);
-    // NOTE: the chain applies no Flux object in Atlas; a patch of one during startup resumes it (or asks a reconcile)
-    else if (mode === 'startup' && flux && e.verb === 'patch') count(`resume ${ref.resource}/${target}`);
-    else if (mode === 'startup' && ref.resource === 'nodes' && e.verb === 'patch') count(`uncordon ${target}`);
-    else if (mode === 'startup' && e.verb === 'patch' && /fieldManager=hecate(&|$)/.test(e.requestURI)) {
-      count(`apply-chain ${ref.resource}/${target}`);
-    }
-  }
-  for (const [node, pods] of powerOffHelpers) sends[`power-off ${node}`] = pods.size;
-  return sends;
-}
-
-/**
- * Watches the power-off helper pods created from now on (their names are generated, so the audit log cannot tell
- * them apart by node). NOTE: a helper stays on its powered-off node after a cycle: older ones are not counted.
- */
-export function watchPowerOffHelpers(kc: KubeConfig): { helpers: Map<string, Set<string>>; stop(): void } {
-  const core = kc.makeApiClient(CoreV1Api);
-  const helpers = new Map<string, Set<string>>();
-  const since = Math.floor(Date.now() / 1000) * 1000; // creationTimestamp has whole seconds
-  const timer = setInterval(() => {
-    core
-      .listNamespacedPod({ namespace: 'hecate-system', labelSelector: 'hecate.dev/helper=power-off' })
-      .then((list) => {
-        for (const pod of list.items) {
-          if ((pod.metadata?.creationTimestamp?.getTime() ?? 0) < since) continue;
-          const node = pod.metadata?.labels?.['hecate.dev/node'] ?? '?';
-          const seen = helpers.get(node) ?? new Set<string>();
-          seen.add(pod.metadata?.name ?? '');
-          helpers.set(node, seen);
-        }
-      })
-      .catch(() => {});
-  }, 100);
-  return { helpers, stop: () => clearInterval(timer) };
-}
-
-/** The end state of the bed, the state file and the cycle's PowerEvents (by role) now. */
-export async function endState(
-  bed: OperatorBed,
-  spec: PowerPlanSpec,
-  events: Record<string, string>,
-): Promise<EndState> {
-  const { e2e } = bed;
-  const core = e2e.plane.kubeConfig.makeApiClient(CoreV1Api);
-  const nodes = Object.fromEntries(
-    (await core.listNode()).items.map((n) => {
-      const name = n.metadata?.name ?? '';
-      return [name, { cordoned: n.spec?.unschedulable === true, on: e2e.sims.kubelet.isOn(name) }];
-    }),
-  );
-  const chain: Record<string, boolean> = {};
-  for (const w of spec.bootstrapChain.flatMap((s) => s.waitFor)) {
-    chain[`${w.kind}/${w.namespace ?? ''}/${w.name}`] = await waitForReady(e2e.plane.kubeConfig, w).catch(() => false);
-  }
-  const state = await e2e.state();
-  return {
-    nodes,
-    suspended: await suspendedFlux(e2e.plane),
-    chain,
-    outageOpen: state?.outage.inOutage ?? false,
-    runFinished: state?.progress?.finishedAt !== undefined,
-    unsettled: (state?.progress?.steps ?? [])
-      .filter((s) => s.state === 'running' || s.state === 'failed')
-      .map((s) => `${s.id}:${s.state}`),
-    events: Object.fromEntries(
-      await Promise.all(
-        Object.entries(events).map(async ([role, name]) => {
-          const event = await bed.getEvent(name);
-          const steps = event.status?.progress?.steps ?? [];
-          // the operator's last status (operator/reconcile/last-status.ts) is Succeeded with the power-offs it
-          // announces recorded running: it writes nothing after them; a new leader confirms them done
-          const announced = (s: { id: string; state: string }) =>
-            event.status?.phase === 'Succeeded' && s.state === 'running' && s.id.startsWith('power-off/');
-          const unsettled = steps.filter((s) => (s.state === 'running' && !announced(s)) || s.state === 'failed');
-          return [role, { phase: event.status?.phase ?? '', unsettled: unsettled.map((s) => `${s.id}:${s.state}`) }];
-        }),
-      ),
-    ),
   };
 }
 
@@ -268,72 +74,6 @@ export interface ModeRun {
   from: number;
   to: number;
   output: string;
-}
-
-/**
- * The operator as a Deployment of `count` replicas keeps it: a replica that dies is replaced by a new one with a new
- * identity (a new pod). One of them holds the Lease and acts.
- */
-export class OperatorReplicas {
-  private started = 0;
-  private readonly live: OperatorProcess[] = [];
-  /** Every replica ever started, the killed ones too: their logs explain a cycle that differed. */
-  private readonly all: OperatorProcess[] = [];
-
-  constructor(
-    private readonly bed: OperatorBed,
-    private readonly count = 2,
-  ) {}
-
-  /** Starts replicas until `count` are alive. */
-  topUp(): void {
-    for (let i = this.live.length - 1; i >= 0; i--) if (this.live[i]?.hasExited()) this.live.splice(i, 1);
-    while (this.live.length < this.count) {
-      const op = this.bed.startOperator(`chaos-${++this.started}`);
-      this.live.push(op);
-      this.all.push(op);
-    }
-  }
-
-  /** Every replica's log lines stamped from `sinceMs` on, as JSON lines tagged with the replica, in time order. */
-  logsSince(sinceMs: number): string[] {
-    return this.all
-      .flatMap((op) =>
-        op.logs
-          .filter((l) => Date.parse(String(l.timestamp ?? '')) >= sinceMs)
-          .map((l) => ({ replica: op.options.identity, ...l })),
-      )
-      .sort((a, b) => String(a.timestamp).localeCompare(String(b.timestamp)))
-      .map((l) => JSON.stringify(l));
-  }
-
-  /** The replica holding the Lease, if one does. */
-  async leader(): Promise<OperatorProcess | undefined> {
-    const coordination = this.bed.e2e.plane.kubeConfig.makeApiClient(CoordinationV1Api);
-    const lease = await coordination
-      .readNamespacedLease({ name: 'hecate-operator', namespace: NS })
-      .catch(() => undefined);
-    const holder = lease?.spec?.holderIdentity;
-    return this.live.find((op) => op.options.identity === holder && !op.hasExited());
-  }
-
-  /** Starts the replicas and waits until one leads. */
-  async ready(timeoutMs = 60_000): Promise<void> {
-    this.topUp();
-    await eventually('an operator replica to lead', async () => (await this.leader()) !== undefined, { timeoutMs });
-  }
-
-  /** SIGKILLs the leader (none: the first live replica) and starts a replacement; the killed identity. */
-  async killLeader(): Promise<string> {
-    const victim = (await this.leader()) ?? this.live[0];
-    await victim?.stop('SIGKILL');
-    this.topUp();
-    return victim?.options.identity ?? 'none';
-  }
-
-  tails(lines = 15): string {
-    return this.live.map((op) => `${op.options.identity}:\n${op.tail(lines)}`).join('\n');
-  }
 }
 
 /** A bed for the chaos runner: the Atlas bed with the operator deployed, and the seeded plan's spec. */
