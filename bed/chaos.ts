@@ -225,13 +225,14 @@ export async function runMode(
       const event = await eventEnd(cb, eventName);
       // the last status comes before the control plane's power-offs: the power is cut once the operator has
       // delivered them and seen each node down (a power-off never sent shows in the sends)
+      // (or, its leader killed meanwhile, the next one has delivered what was left and confirmed the rest)
+      const ended = (message: string) =>
+        message === 'Finished the plan' || message.startsWith('Confirmed the power-offs announced in the last status');
       const delivered = () =>
         nodesOff(e2e) &&
-        cb.bed.operators.some((op) =>
-          op.logs.some((l) => l.message === 'Finished the plan' && l.powerEvent === `${NS}/${eventName}`),
-        );
+        cb.bed.operators.some((op) => op.logs.some((l) => ended(l.message) && l.powerEvent === `${NS}/${eventName}`));
       await eventually('the operator to deliver the last power-offs', async () => delivered(), {
-        timeoutMs: 90_000,
+        timeoutMs: 180_000,
       }).catch(() => undefined);
       await timer.settle();
       const runs = [{ ms: Date.now() - from, exit: event.status?.phase ?? '' }];

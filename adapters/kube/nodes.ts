@@ -14,7 +14,9 @@ export function toNodeView(node: V1Node): NodeView {
   const condition = node.status?.conditions?.find((c) => c.type === 'Ready');
   const ready = condition?.status === 'True';
   const transition = condition?.lastTransitionTime;
-  const downSince = !ready && transition ? new Date(transition).toISOString() : undefined;
+  const since = transition ? new Date(transition).toISOString() : undefined;
+  const downSince = ready ? undefined : since;
+  const readySince = ready ? since : undefined;
   return {
     name: node.metadata?.name ?? '',
     ready,
@@ -23,6 +25,7 @@ export function toNodeView(node: V1Node): NodeView {
     ...(arch ? { arch } : {}),
     ...(bootId ? { bootId } : {}),
     ...(downSince ? { downSince } : {}),
+    ...(readySince ? { readySince } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import type { PowerPlanSpec } from '../../core/api/index.js';
 import type { FluxKind, Observed } from '../../core/ports/index.js';
 import { within } from '../within.js';
 import { toFluxObject } from './flux.js';
+import { toNodeView } from './nodes.js';
 
 const FLUX = {
   Kustomization: { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' },
@@ -48,11 +49,10 @@ async function observeAll(kc: KubeConfig, spec: PowerPlanSpec): Promise<Observed
   return {
     api: 'reachable',
     flux: { ...source, ...(objects ? { objects } : {}) },
-    nodes: nodes.items.map((n) => ({
-      name: n.metadata?.name ?? '',
-      ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
-      unschedulable: n.spec?.unschedulable === true,
-    })),
+    nodes: nodes.items.map((n) => {
+      const { name, ready, unschedulable, readySince } = toNodeView(n);
+      return { name, ready, unschedulable, ...(readySince ? { readySince } : {}) };
+    }),
   };
 }
 

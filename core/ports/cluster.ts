@@ -44,6 +44,11 @@ export interface NodeView {
    * NotReady only since moments ago may be every node after an API server outage, until its kubelet reports again.
    */
   downSince?: string;
+  /**
+   * When the Ready condition last changed to True (its lastTransitionTime), for a Ready node: a node Ready since
+   * before a moment has not gone down since.
+   */
+  readySince?: string;
 }
 
 /**
@@ -188,5 +193,5 @@ export interface Observed {
    */
   snapshot?: { present: boolean; revision?: string };
   /** Nodes as the API reports them; names missing from the plan are reported, not touched. */
-  nodes?: { name: string; ready: boolean; unschedulable: boolean }[];
+  nodes?: Pick<NodeView, 'name' | 'ready' | 'unschedulable' | 'readySince'>[];
 }

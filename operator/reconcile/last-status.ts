@@ -20,9 +20,10 @@
  * failure is written (when the API still answers).
  *
  * NOTE: record before act. A crash between the last status and a delivery leaves a status that says the power-off
- * was sent; the next operator confirms every announced step without sending it again. That is the safe side: by
- * then power may have come back, and a second power-off would take a recovered node down. A node left up that way
- * is visible (it never went NotReady) and the confirmation says the power-off was not sent again.
+ * was sent. The next operator, within REDELIVERY_BUDGET_MS of that status, sends it to every announced node that has
+ * been Ready since before the status (it has not gone down since: it never got the request, or is about to go down
+ * with it, which the executor's resend waits for) and to no other: a node that went down and came back since is
+ * never powered off again. Later than that, it sends nothing (power may be long back) and confirms each step.
  */
 import type { PlanStep, PowerEvent, PowerEventStatus, RenderedPlan } from '../../core/api/index.js';
 import { ConditionType } from '../../core/api/index.js';
@@ -164,7 +165,10 @@ async function deliverAgainOnFailure(deliver: () => Promise<void>, ctx: StepCont
   }
 }
 
-/** The last status announced power-offs: each is done, and none is sent again. */
+/**
+ * The last status announced power-offs: each is done. A new leader within {@link REDELIVERY_BUDGET_MS} of that status
+ * first delivers those its predecessor did not ({@link deliverLeftovers}); later, none is sent again.
+ */
 export async function confirmLastStatus(
   deps: PowerEventReconcilerDeps,
   key: string,
@@ -172,6 +176,7 @@ export async function confirmLastStatus(
   event: PowerEvent,
   store: StatusStore,
 ): Promise<Outcome> {
+  await deliverLeftovers(deps, key, event, store.current);
   const announced = store.current.conditions.find((c) => c.type === ConditionType.Ready)?.message;
   await store.update((s) => next.lastStatusConfirmed(s, factsOf(deps.clock, event), deps.selfNode));
   if (deps.finalizer && hasStopFinalizer(raw)) await deps.finalizer.release(raw);
@@ -184,6 +189,87 @@ export async function confirmLastStatus(
     poweredOff: store.current.outage?.poweredOff,
   });
   return Outcome.done();
+}
+
+/**
+ * A leader killed between its last status and a power-off it announced leaves that node up, and its status says the
+ * request was sent. A new leader that finds that status within {@link REDELIVERY_BUDGET_MS} of it delivers, in the
+ * plan's order, the announced power-off of every node that has been Ready since before that status: such a node has
+ * not gone down since, so it either never got the request or is about to go down with it, and the power-off
+ * executor's resend first waits for the latter (a node recorded as sent is sent the request again only when it stays
+ * up). A node that went down and came back since (Ready only since after the status: the power returned) is never
+ * sent it. Later than the budget nothing is sent: the outage may be long over. Writes nothing; each delivery is
+ * logged.
+ */
+async function deliverLeftovers(
+  deps: PowerEventReconcilerDeps,
+  key: string,
+  event: PowerEvent,
+  status: PowerEventStatus,
+): Promise<void> {
+  const lastAt = Date.parse(getCondition(status.conditions, ConditionType.Ready)?.lastTransitionTime ?? '');
+  const now = deps.clock.now().getTime();
+  const spec = status.progress?.planSpec;
+  const plan = status.plan;
+  if (!spec || !plan || !status.outage || !event.spec.execute || Number.isNaN(lastAt)) return;
+  if (now - lastAt > REDELIVERY_BUDGET_MS) {
+    deps.logger.info('The last status is older than the redelivery budget: not sending its power-offs again', {
+      powerEvent: key,
+      writtenAt: new Date(lastAt).toISOString(),
+    });
+    return;
+  }
+  const records = status.progress?.steps ?? [];
+  const pending = plan.steps.filter(
+    (s) => s.kind === StepKind.PowerOffNode && records.find((r) => r.id === s.id)?.state === 'running',
+  );
+  if (pending.length === 0) return;
+  const observed = await deps.observe(spec);
+  const upSince = (node: string) => observed.nodes?.find((n) => n.name === node && n.ready)?.readySince;
+  const leftover = pending.filter((s) => {
+    const since = upSince(s.params.node ?? s.targets[0] ?? '');
+    return since !== undefined && Date.parse(since) < lastAt;
+  });
+  if (leftover.length === 0) return;
+  const wiring = deps.executors({ name: event.spec.planRef.name, spec, mode: plan.mode });
+  try {
+    const executor = wiring.executors[StepKind.PowerOffNode];
+    if (!executor) return;
+    let outage = structuredClone(status.outage);
+    const ctx = {
+      plan,
+      clock: deps.clock,
+      logger: deps.logger,
+      signal: deps.signal,
+      deadline: now + REDELIVERY_BUDGET_MS,
+      outage: () => outage,
+      record: async (change: (o: typeof outage) => void) => {
+        outage = structuredClone(outage);
+        change(outage);
+      },
+      report: (message: string) => deps.logger.info(message, { powerEvent: key }),
+    };
+    for (const step of leftover) {
+      deps.logger.warn('An announced power-off whose node has been up since the last status: delivering it', {
+        powerEvent: key,
+        step: step.id,
+      });
+      try {
+        if (await executor.check(step, ctx)) continue;
+        await executor.apply(step, ctx);
+        if (step !== plan.steps.filter((s) => s.kind === StepKind.PowerOffNode).at(-1))
+          await executor.wait?.(step, ctx);
+      } catch (error) {
+        deps.logger.error('Could not deliver an announced power-off', {
+          powerEvent: key,
+          step: step.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+  } finally {
+    await wiring.close?.().catch(() => undefined);
+  }
 }
 
 /** A status store that writes nothing once sealed (the last status was written); `current` stays the last one. */

@@ -9,8 +9,10 @@ import { describe, expect, it } from 'vitest';
 import type { RenderedPlan } from '../../core/api/index.js';
 import { compilePlan, StepKind } from '../../core/plan/index.js';
 import { getCondition } from '../../core/status/conditions.js';
+import type { ExecutorFactory } from '../../operator/reconcile/deps.js';
 import { lastStatusSteps } from '../../operator/reconcile/last-status.js';
 import { atlasInput } from '../helpers/atlas.js';
+import { FakeClock } from '../helpers/fakes.js';
 import {
   api,
   delivered,
@@ -248,6 +250,67 @@ describe('three control-plane nodes: the last status comes before the first cont
     expect(delivered(w.timeline)).toEqual(WORKERS);
     const steps = w.objects[KEY]?.status?.progress?.steps ?? [];
     expect(steps.filter((s) => s.id.startsWith('power-off/titan-0') && s.state === 'done')).toHaveLength(7);
+  });
+
+  describe('a leader killed after the last status, before titan-01 was sent its power-off', () => {
+    /** The first leader delivers titan-02, then dies; `later` ms after, a new leader sees the nodes as `nodes`. */
+    async function killedThenRestarted(later: number, nodes: Record<string, { ready: boolean; readySince?: string }>) {
+      const w = api(shutdownEvent());
+      const crashed = new Promise<void>(() => undefined);
+      const first = operator(
+        w,
+        executors(w, { beforeDelivery: (n) => (n === 'titan-01' ? crashed : Promise.resolve()) }),
+        { selfNode: SELF },
+      );
+      void first.reconciler.reconcile(KEY);
+      for (let i = 0; i < 500 && !delivered(w.timeline).includes('titan-02'); i++) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const lastAt = Date.parse(getCondition(w.objects[KEY]?.status?.conditions, 'Ready')?.lastTransitionTime ?? '');
+      const clock = new FakeClock(lastAt + later);
+      const down = (node: string) => nodes[node]?.ready === false;
+      // as the real executor: a recorded node is done once it is down; else the request goes (again)
+      const factory: ExecutorFactory = (plan) => {
+        const inner = executors(w)(plan).executors;
+        return {
+          executors: {
+            ...inner,
+            [StepKind.PowerOffNode]: {
+              check: async (step) => down(step.params.node ?? ''),
+              apply: async (step) => void w.timeline.push(`deliver ${step.params.node}`),
+            },
+          },
+        };
+      };
+      const observe = async () => ({
+        api: 'reachable' as const,
+        nodes: Object.entries(nodes).map(([name, n]) => ({ name, unschedulable: true, ...n })),
+      });
+      const second = operator(w, factory, { selfNode: SELF, clock, observe });
+      expect(await second.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
+      return { w, lastAt };
+    }
+    const before = '2026-11-25T01:00:00.000Z';
+
+    it('within two minutes, the next leader sends it to the node up since before that status, and to no other', async () => {
+      const { w } = await killedThenRestarted(30_000, {
+        'titan-02': { ready: false }, // it took its request
+        'titan-01': { ready: true, readySince: before }, // never sent
+        [SELF]: { ready: true, readySince: '2026-11-25T02:59:00.000Z' }, // went down and came back since
+      });
+      expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-02', 'titan-01']);
+      const steps = w.objects[KEY]?.status?.progress?.steps ?? [];
+      expect(steps.every((s) => s.state === 'done')).toBe(true);
+    });
+
+    it('later than two minutes after that status, the next leader sends nothing: the outage may be over', async () => {
+      const { w } = await killedThenRestarted(3 * 60_000, {
+        'titan-02': { ready: false },
+        'titan-01': { ready: true, readySince: before },
+        [SELF]: { ready: true, readySince: before },
+      });
+      expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-02']);
+    });
   });
 
   it('a failed delivery is written after all (the API still answers): Failed names it, the rest are not sent', async () => {

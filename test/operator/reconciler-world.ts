@@ -94,6 +94,7 @@ export function operator(
     signal?: AbortSignal;
     plan?: Record<string, unknown>;
     observe?: PowerEventReconcilerDeps['observe'];
+    clock?: FakeClock;
   } = {},
 ) {
   const recorded: string[] = [];
@@ -124,7 +125,7 @@ export function operator(
         world.timeline.push(`status ${status.phase} ${ready?.reason}`);
       }),
     recorder,
-    clock: new FakeClock(),
+    clock: options.clock ?? new FakeClock(),
     logger: silentLogger,
     signal: options.signal ?? new AbortController().signal,
     selfNode: options.selfNode,

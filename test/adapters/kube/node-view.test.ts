@@ -35,8 +35,10 @@ describe('toNodeView', () => {
     expect(toNodeView(node('False', '2026-12-07T02:00:05Z')).downSince).toBe('2026-12-07T02:00:05.000Z');
   });
 
-  it('gives a Ready node no downSince, and a NotReady one without a transition time none either', () => {
+  it('gives a Ready node the time it became Ready, and no downSince; a NotReady one without a transition time neither', () => {
     expect(toNodeView(node('True', '2026-12-07T01:00:00Z'))).not.toHaveProperty('downSince');
+    expect(toNodeView(node('True', '2026-12-07T01:00:00Z')).readySince).toBe('2026-12-07T01:00:00.000Z');
+    expect(toNodeView(node('Unknown', '2026-12-07T02:00:05Z'))).not.toHaveProperty('readySince');
     expect(toNodeView(node('Unknown'))).not.toHaveProperty('downSince');
     expect(toNodeView(node('Unknown')).ready).toBe(false);
   });
