@@ -107,8 +107,10 @@ function settledDown(seen: Seen, nowMs: number, confirmMs: number): boolean {
 }
 
 /**
- * Polls until the node is down for good (true: see {@link settledDown}), or `ms` (bounded by the step's deadline) has
- * passed (false).
+ * Polls until the node is down for good (true: see {@link settledDown}), or `ms` has passed with the node up (false).
+ * A node NotReady but not yet for good when `ms` runs out is watched on until it is (a request delivered just before
+ * a crash: NotReady after the node-monitor grace, for good some time later) or reads Ready again (an API blink). The
+ * step's deadline bounds it all.
  */
 async function goesDownForGood(
   nodes: NodePort,
@@ -119,10 +121,13 @@ async function goesDownForGood(
   confirmMs: number,
   bootAtSend?: string,
 ) {
-  const until = Math.min(ctx.clock.now().getTime() + ms, ctx.deadline ?? Number.POSITIVE_INFINITY);
+  const until = ctx.clock.now().getTime() + ms;
+  const deadline = ctx.deadline ?? Number.POSITIVE_INFINITY;
   for (;;) {
-    if (settledDown(await observe(nodes, name, bootAtSend), ctx.clock.now().getTime(), confirmMs)) return true;
-    if (ctx.clock.now().getTime() >= until) return false;
+    const seen = await observe(nodes, name, bootAtSend);
+    const now = ctx.clock.now().getTime();
+    if (settledDown(seen, now, confirmMs)) return true;
+    if (now >= deadline || (now >= until && seen.down !== true)) return false;
     await ctx.clock.sleep(intervalMs, ctx.signal);
   }
 }
@@ -211,9 +216,16 @@ export function powerOffNode(
         ctx.report(`${dryRun ? 'would power off' : 'power-off sent to'} ${node.name} (${method})`);
       } catch (error) {
         if (!tolerant || dryRun) throw error;
-        const unsettled = now.down === undefined || !settledDown(now, ctx.clock.now().getTime(), confirmMs);
+        // NOTE: looked at again: the record and the refused request may have taken a while
+        const later = await observe(nodes, node.name, bootAtSend.get(node.name));
+        const unsettled = !settledDown(later, ctx.clock.now().getTime(), confirmMs);
         if (!resent && unsettled && ctx.plan.mode !== 'emergency-shutdown') {
-          const why = now.down === undefined ? 'the API server does not answer' : 'NotReady only since moments ago';
+          const why =
+            later.down === undefined
+              ? 'the API server does not answer'
+              : later.down
+                ? 'NotReady only since moments ago'
+                : 'it reads Ready again';
           ctx.report(
             `sending to ${node.name} failed (${(error as Error).message}); ${why}: sending again if it reads Ready within ${confirmMs / 1000}s`,
           );
@@ -315,6 +327,7 @@ async function sendOnceReady(
       return true;
     } catch (error) {
       lastRefusal = error;
+      if (now >= deadline) throw lastRefusal;
     }
   }
 }

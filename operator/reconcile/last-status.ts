@@ -226,22 +226,27 @@ async function deliverLeftovers(
   if (pending.length === 0) return;
   const observed = await deps.observe(spec);
   const upSince = (node: string) => observed.nodes?.find((n) => n.name === node && n.ready)?.readySince;
-  const leftover = pending.filter((s) => {
-    const since = upSince(s.params.node ?? s.targets[0] ?? '');
+  const nodeOf = (s: PlanStep) => s.params.node ?? s.targets[0] ?? '';
+  const upSinceBefore = pending.filter((s) => {
+    const since = upSince(nodeOf(s));
     return since !== undefined && Date.parse(since) < lastAt;
   });
+  // this operator's own node last, whatever the plan's order: it goes down with the operator
+  const leftover = [
+    ...upSinceBefore.filter((s) => nodeOf(s) !== deps.selfNode),
+    ...upSinceBefore.filter((s) => nodeOf(s) === deps.selfNode),
+  ];
   if (leftover.length === 0) return;
   const wiring = deps.executors({ name: event.spec.planRef.name, spec, mode: plan.mode });
   try {
     const executor = wiring.executors[StepKind.PowerOffNode];
     if (!executor) return;
     let outage = structuredClone(status.outage);
-    const ctx = {
+    const base = {
       plan,
       clock: deps.clock,
       logger: deps.logger,
       signal: deps.signal,
-      deadline: now + REDELIVERY_BUDGET_MS,
       outage: () => outage,
       record: async (change: (o: typeof outage) => void) => {
         outage = structuredClone(outage);
@@ -254,11 +259,12 @@ async function deliverLeftovers(
         powerEvent: key,
         step: step.id,
       });
+      // NOTE: no check(): it counts a recorded control-plane node as done once the API stops answering, and this node
+      // was found up; each node has its own deadline, as a step has
+      const ctx = { ...base, deadline: deps.clock.now().getTime() + REDELIVERY_BUDGET_MS };
       try {
-        if (await executor.check(step, ctx)) continue;
         await executor.apply(step, ctx);
-        if (step !== plan.steps.filter((s) => s.kind === StepKind.PowerOffNode).at(-1))
-          await executor.wait?.(step, ctx);
+        if (step !== leftover.at(-1)) await executor.wait?.(step, ctx);
       } catch (error) {
         deps.logger.error('Could not deliver an announced power-off', {
           powerEvent: key,

@@ -254,7 +254,11 @@ describe('three control-plane nodes: the last status comes before the first cont
 
   describe('a leader killed after the last status, before titan-01 was sent its power-off', () => {
     /** The first leader delivers titan-02, then dies; `later` ms after, a new leader sees the nodes as `nodes`. */
-    async function killedThenRestarted(later: number, nodes: Record<string, { ready: boolean; readySince?: string }>) {
+    async function killedThenRestarted(
+      later: number,
+      nodes: Record<string, { ready: boolean; readySince?: string }>,
+      newLeaderNode = SELF,
+    ) {
       const w = api(shutdownEvent());
       const crashed = new Promise<void>(() => undefined);
       const first = operator(
@@ -286,7 +290,7 @@ describe('three control-plane nodes: the last status comes before the first cont
         api: 'reachable' as const,
         nodes: Object.entries(nodes).map(([name, n]) => ({ name, unschedulable: true, ...n })),
       });
-      const second = operator(w, factory, { selfNode: SELF, clock, observe });
+      const second = operator(w, factory, { selfNode: newLeaderNode, clock, observe });
       expect(await second.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
       return { w, lastAt };
     }
@@ -301,6 +305,19 @@ describe('three control-plane nodes: the last status comes before the first cont
       expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-02', 'titan-01']);
       const steps = w.objects[KEY]?.status?.progress?.steps ?? [];
       expect(steps.every((s) => s.state === 'done')).toBe(true);
+    });
+
+    it('the next leader on one of those nodes powers its own node off last, whatever the plan says', async () => {
+      const { w } = await killedThenRestarted(
+        30_000,
+        {
+          'titan-02': { ready: false },
+          'titan-01': { ready: true, readySince: before },
+          [SELF]: { ready: true, readySince: before },
+        },
+        'titan-01',
+      );
+      expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-02', SELF, 'titan-01']);
     });
 
     it('later than two minutes after that status, the next leader sends nothing: the outage may be over', async () => {

@@ -409,6 +409,14 @@ describe('powerOffNode', () => {
     expect(reports).toContain('titan-01 reads Ready: power-off sent');
   });
 
+  it('given a node that reads Ready again after a refusal but keeps refusing, then the step fails at its deadline instead of retrying forever', async () => {
+    const env = setup('helper-pod');
+    env.cluster.blink('titan-03', 1);
+    env.cluster.failSend = (node) => (node === 'titan-03' ? new Error('ErrImagePull: the helper image') : undefined);
+    await expect(run(env)).rejects.toThrow(/ErrImagePull/);
+    expect(env.cluster.sent.map((s) => s.node)).not.toContain('titan-03');
+  });
+
   it('given method none, then nothing is sent, a person is asked, and the executor waits for the node to go down', async () => {
     const env = setup('none');
     const reports: string[] = [];
