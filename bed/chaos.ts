@@ -190,7 +190,13 @@ function whyEnded(event: PowerEvent): string {
 /** The hand-off line the CLI prints after a successful startup: `Handed back to the operator: PowerEvent ns/name`. */
 function handedTo(output: string): string {
   const match = /Handed back to the operator: PowerEvent [^/\s]+\/(\S+)/.exec(output);
-  if (!match?.[1]) throw new Error(`the startup did not hand the cold boot to the operator:${output.slice(-3000)}`);
+  if (!match?.[1]) {
+    // the CLI's own words first: the report cuts long messages
+    const warning = output.split('\n').filter((l) => l.startsWith('warning: could not hand'));
+    throw new Error(
+      `the startup did not hand the cold boot to the operator: ${warning.join('; ')}\n${output.slice(-3000)}`,
+    );
+  }
   return match[1];
 }
 
