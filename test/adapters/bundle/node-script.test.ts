@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importScript, listScript, parseImageList } from '../../../adapters/bundle/node-script.js';
 import { imagesFromNodeStatus } from '../../../adapters/bundle/presence-kube.js';
-import { kubectlExecArgs } from '../../../adapters/bundle/seed-helper-pod.js';
+import { kubectlExecArgs, streamEnv } from '../../../adapters/bundle/seed-helper-pod.js';
 
 const D = (n: number) => `sha256:${String(n).repeat(64)}`;
 
@@ -131,5 +131,14 @@ describe('importScript under a real sh', () => {
 
   it('lists with the same ctr and namespace', () => {
     expect(listScript({ ctr: ['ctr'] })).toContain('c() { ctr --connect-timeout 3s -n k8s.io "$@"; }');
+  });
+});
+
+describe('streamEnv (kubectl for the bundle stream)', () => {
+  it('asks kubectl for SPDY end to end, unless the user chose', () => {
+    expect(streamEnv({ PATH: '/usr/bin' })).toEqual({ PATH: '/usr/bin', KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'false' });
+    expect(streamEnv({ KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'true' })).toEqual({
+      KUBECTL_REMOTE_COMMAND_WEBSOCKETS: 'true',
+    });
   });
 });
