@@ -137,10 +137,18 @@ describe.skipIf(!bed.ok)('hecate startup on the Atlas scenario after a shutdown'
         restartedAt = Date.now();
       })();
     }, 150);
-    const result = await e2e.hecate(['startup', ...e2e.args('--execute')]).finally(() => {
-      clearInterval(watcher);
-      stop();
-    });
+    const startup = () => e2e.hecate(['startup', ...e2e.args('--execute')]);
+    let result = await startup();
+    // NOTE: a wait for a stage rides an API outage out, an apply or a check does not: a run that meets the API server
+    // down there exits 1 and is run again, as the README tells a CLI user (which one meets it is timing: under load
+    // the restart came after traefik was Ready, during vault-csi's apply)
+    if (result.code === 1 && /ECONNREFUSED/.test(result.stderr)) {
+      await restart;
+      console.info('the API restart met an apply or a check: exit 1, run again');
+      result = await startup();
+    }
+    clearInterval(watcher);
+    stop();
     await restart;
     console.info(`startup with the fallback chain: ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code, result.stderr.slice(-4000)).toBe(0);
