@@ -10,7 +10,22 @@ import type { Scenario } from '../scenario.js';
 import type { PlanNode } from './fleet.js';
 
 export const REAL_WORKER = 'titan-08';
-const TAINT = { key: 'hecate.dev/real-node', value: 'true', effect: 'NoSchedule' } as const;
+/** Keeps off a real node whatever is not meant for it (the stand-ins' images cannot run there). */
+export const REAL_NODE_TAINT = { key: 'hecate.dev/real-node', value: 'true', effect: 'NoSchedule' } as const;
+
+/** A scenario's real node (amd64: the machine's own arch), tainted with {@link REAL_NODE_TAINT}. */
+export function realScenarioNode(name: string, role: 'worker' | 'control-plane'): Scenario['nodes'][number] {
+  return {
+    name,
+    role,
+    arch: 'amd64',
+    labels: {},
+    taints: [REAL_NODE_TAINT],
+    capacity: { cpu: '2', memory: '4Gi', pods: 110 },
+    images: [],
+    real: true,
+  };
+}
 
 /** The workload on the real worker: `edge/sensor`, one replica. */
 export const REAL_WORKLOAD = { namespace: 'edge', name: 'sensor' } as const;
@@ -25,19 +40,7 @@ export function withRealWorker(atlas: Scenario, name = REAL_WORKER): Scenario {
   if (atlas.nodes.some((n) => n.name === name)) throw new Error(`the scenario already has a node ${name}`);
   return {
     ...atlas,
-    nodes: [
-      ...atlas.nodes,
-      {
-        name,
-        role: 'worker',
-        arch: 'amd64',
-        labels: {},
-        taints: [TAINT],
-        capacity: { cpu: '2', memory: '4Gi', pods: 110 },
-        images: [],
-        real: true,
-      },
-    ],
+    nodes: [...atlas.nodes, realScenarioNode(name, 'worker')],
     workloads: [
       ...atlas.workloads,
       {
@@ -47,7 +50,7 @@ export function withRealWorker(atlas: Scenario, name = REAL_WORKER): Scenario {
         command: SENSOR,
         labels: {},
         nodeSelector: { 'kubernetes.io/hostname': name },
-        tolerations: [{ key: TAINT.key, operator: 'Exists', effect: TAINT.effect }],
+        tolerations: [{ key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect }],
         emptyDir: false,
         terminationGracePeriodSeconds: 10,
         requests: { cpu: '10m', memory: '16Mi' },

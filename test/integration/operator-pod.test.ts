@@ -21,31 +21,16 @@ import { NS, type OperatorBed, SA_USER, startOperatorBed } from '../../bed/opera
 import { freePorts } from '../../bed/ports.js';
 import { BED_IMAGES } from '../../bed/real-node/index.js';
 import type { Scenario } from '../../bed/scenario.js';
+import { REAL_NODE_TAINT, realScenarioNode } from '../../bed/scenarios/real-worker.js';
 import { GROUP, type PowerEvent, VERSION } from '../../core/api/index.js';
 import { fromYaml } from '../../core/api/yaml.js';
 
 const real = requireRealNodes();
 const OWN = 'titan-00';
-const TAINT = { key: 'hecate.dev/real-node', value: 'true', effect: 'NoSchedule' } as const;
 
 /** Atlas with one more control-plane node, real, tainted so that only the operator lands there. */
 function withOperatorNode(atlas: Scenario): Scenario {
-  return {
-    ...atlas,
-    nodes: [
-      ...atlas.nodes,
-      {
-        name: OWN,
-        role: 'control-plane',
-        arch: 'amd64',
-        labels: {},
-        taints: [TAINT],
-        capacity: { cpu: '2', memory: '4Gi', pods: 110 },
-        images: [],
-        real: true,
-      },
-    ],
-  };
+  return { ...atlas, nodes: [...atlas.nodes, realScenarioNode(OWN, 'control-plane')] };
 }
 
 /** manifests/deployment.yaml with the bed's changes (see the header). */
@@ -59,7 +44,10 @@ async function bedDeployment(server: string, port: number): Promise<V1Deployment
   pod.hostNetwork = true;
   pod.dnsPolicy = 'ClusterFirstWithHostNet';
   pod.nodeSelector = { ...pod.nodeSelector, 'kubernetes.io/hostname': OWN };
-  pod.tolerations = [...(pod.tolerations ?? []), { key: TAINT.key, operator: 'Exists', effect: TAINT.effect }];
+  pod.tolerations = [
+    ...(pod.tolerations ?? []),
+    { key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect },
+  ];
   container.image = 'localhost/hecate/operator:bed';
   container.imagePullPolicy = 'Never';
   container.args = (container.args ?? []).map((a) => (a.startsWith('--bind-address=') ? `--bind-address=:${port}` : a));
