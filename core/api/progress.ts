@@ -47,6 +47,12 @@ export const outageRecord = z.strictObject({
   alreadySuspended: z.array(z.string()).default([]).describe('kind/namespace/name suspended before Hecate ran'),
   cordonedByHecate: z.array(z.string()).default([]),
   poweredOff: z.array(z.string()).default([]),
+  poweredOffBoots: z
+    .record(z.string().min(1), z.string().min(1))
+    .optional()
+    .describe(
+      'Per node in poweredOff: the boot ID it had when its power-off was recorded. The request is meant for that boot only: a node on another boot went down and came back, and is never sent it again',
+    ),
   drainLevels: z
     .record(z.string().min(1), drainLevelRecord)
     .optional()

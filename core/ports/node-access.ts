@@ -5,6 +5,11 @@ export interface NodeAddress {
   name: string;
   /** Host or IP for SSH; defaults to the name. */
   address?: string;
+  /**
+   * The boot a power-off is meant for (the kubelet's bootID, the host's /proc/sys/kernel/random/boot_id). A host that
+   * has booted since ignores the request: one that arrives late never powers off a node that has come back.
+   */
+  bootId?: string;
 }
 
 /**

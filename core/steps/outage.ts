@@ -31,6 +31,7 @@ export const closeOutage: StepExecutor = {
       outage.inOutage = false;
       outage.endedAt = now;
       outage.poweredOff = [];
+      delete outage.poweredOffBoots;
       outage.alreadySuspended = [];
       delete outage.drainLevels;
     });
@@ -67,6 +68,8 @@ export function mergeOutage(into: OutageRecord, adopted: OutageRecord, source: s
   into.alreadySuspended = union(into.alreadySuspended, adopted.alreadySuspended).filter((key) => !mine.has(key));
   into.cordonedByHecate = union(into.cordonedByHecate, adopted.cordonedByHecate);
   into.poweredOff = union(into.poweredOff, adopted.poweredOff);
+  const boots = { ...adopted.poweredOffBoots, ...into.poweredOffBoots };
+  if (Object.keys(boots).length > 0) into.poweredOffBoots = boots;
   if (!into.fluxRevision && adopted.fluxRevision) into.fluxRevision = adopted.fluxRevision;
 }
 

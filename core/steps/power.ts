@@ -155,10 +155,11 @@ async function goesDownForGood(
  * reports again. So a refused first request on a node that reads down is sent again as soon as the node reads Ready,
  * and the node counts as already off only once it has stayed down for `confirmDownMs` (see {@link sendOnceReady}).
  *
- * A node is never sent the request again once it booted since this executor sent it: the boot ID the node had at the
- * send is kept (in memory: a rerun after a crash only has the record), and a node Ready with another boot ID went
- * down and came back, so the request was delivered. Without this, a resend (the operator's after its last status,
- * or the wait above) could power off a node that had already recovered.
+ * A node is never sent the request again once it booted since it was recorded: the boot ID the node had then is
+ * recorded with it (`outage.poweredOffBoots`, before the request: a rerun after a crash has it too), and a node Ready
+ * with another boot ID went down and came back, so the request was delivered. The request itself carries that boot
+ * (`NodeAddress.bootId`): a host that has booted since ignores it, so a request that arrives late (a helper pod
+ * that a booting kubelet starts, a second deliverer's) never powers off a node that has recovered.
  */
 export function powerOffNode(
   access: PowerControlPort,
@@ -168,13 +169,14 @@ export function powerOffNode(
 ): StepExecutor {
   const dryRun = options.dryRun ?? false;
   const sendErrors = new Map<string, unknown>();
-  const bootAtSend = new Map<string, string>();
+  /** The boot the node's power-off is meant for, as recorded with it (see the outage record's `poweredOffBoots`). */
+  const bootAtSend = (ctx: StepContext, name: string) => ctx.outage().poweredOffBoots?.[name];
   const confirmMs = options.confirmDownMs ?? CONFIRM_DOWN_MS;
   return {
     check: async (step, ctx) => {
       const node = planNode(spec, step);
       if (!ctx.outage().poweredOff.includes(node.name)) return false;
-      const seen = await observe(nodes, node.name, bootAtSend.get(node.name));
+      const seen = await observe(nodes, node.name, bootAtSend(ctx, node.name));
       if (seen.down === undefined) return node.role === 'control-plane';
       // NOTE: a node NotReady only since moments ago may be one the API server's restart made so: apply looks again
       return settledDown(seen, ctx.clock.now().getTime(), confirmMs);
@@ -189,27 +191,35 @@ export function powerOffNode(
         ctx.report(
           `${node.name} was sent the power-off by an earlier run: waiting up to ${grace / 1000}s for it to go down`,
         );
-        const booted = bootAtSend.get(node.name);
+        const booted = bootAtSend(ctx, node.name);
         if (await goesDownForGood(nodes, node.name, ctx, grace, options.intervalMs ?? 2_000, confirmMs, booted)) {
           ctx.report(`${node.name} went down: the earlier request was delivered, not sending it again`);
           return;
         }
       }
       // A node already down (or an API that cannot tell) may not take the request: try, and tolerate a failure.
-      const now = await observe(nodes, node.name, bootAtSend.get(node.name));
+      const now = await observe(nodes, node.name, bootAtSend(ctx, node.name));
       if (now.rebooted) {
         ctx.report(`${node.name} booted again since it was sent the power-off: delivered, not sending it again`);
         return;
       }
       const tolerant = resent || now.down !== false;
-      if (!dryRun && !resent) await ctx.record((outage) => outage.poweredOff.push(node.name));
-      if (!dryRun && now.bootId && !bootAtSend.has(node.name)) bootAtSend.set(node.name, now.bootId);
+      const bootId = bootAtSend(ctx, node.name) ?? now.bootId;
+      if (!dryRun && (!resent || (now.bootId && !bootAtSend(ctx, node.name)))) {
+        await ctx.record((outage) => {
+          if (!outage.poweredOff.includes(node.name)) outage.poweredOff.push(node.name);
+          if (now.bootId && !outage.poweredOffBoots?.[node.name]) {
+            outage.poweredOffBoots = { ...outage.poweredOffBoots, [node.name]: now.bootId };
+          }
+        });
+      }
       if (method === 'none') {
         ctx.report(`Power off ${node.name} by hand now (method none): waiting for it to stop reporting`);
         return;
       }
       try {
-        await access.powerOff({ name: node.name, address: node.address }, spec.powerOff.command, {
+        const target = { name: node.name, address: node.address, ...(bootId ? { bootId } : {}) };
+        await access.powerOff(target, spec.powerOff.command, {
           dryRun,
           signal: ctx.signal,
         });
@@ -217,7 +227,7 @@ export function powerOffNode(
       } catch (error) {
         if (!tolerant || dryRun) throw error;
         // NOTE: looked at again: the record and the refused request may have taken a while
-        const later = await observe(nodes, node.name, bootAtSend.get(node.name));
+        const later = await observe(nodes, node.name, bootAtSend(ctx, node.name));
         const unsettled = !settledDown(later, ctx.clock.now().getTime(), confirmMs);
         if (!resent && unsettled && ctx.plan.mode !== 'emergency-shutdown') {
           const why =
@@ -229,7 +239,7 @@ export function powerOffNode(
           ctx.report(
             `sending to ${node.name} failed (${(error as Error).message}); ${why}: sending again if it reads Ready within ${confirmMs / 1000}s`,
           );
-          const sent = await sendOnceReady(access, nodes, spec, node, ctx, error, {
+          const sent = await sendOnceReady(access, nodes, spec, { ...node, bootId }, ctx, error, {
             ...options,
             confirmDownMs: confirmMs,
           });
@@ -255,7 +265,7 @@ export function powerOffNode(
       const fallback = options.defaultWaitMs ?? (method === 'none' ? 30 : 5) * 60_000;
       const bounded = { ...ctx, deadline: ctx.deadline ?? ctx.clock.now().getTime() + fallback };
       const probe = async () => {
-        const down = await isDown(nodes, node.name, bootAtSend.get(node.name));
+        const down = await isDown(nodes, node.name, bootAtSend(ctx, node.name));
         if (down === undefined && node.role === 'control-plane') return { done: true, status: 'the API went away' };
         if (down === undefined) throw new Error(`cannot read node ${node.name}`);
         return { done: down, status: down ? `${node.name} is down` : `${node.name} is still Ready` };
@@ -287,7 +297,7 @@ async function sendOnceReady(
   access: PowerControlPort,
   nodes: NodePort,
   spec: PowerPlanSpec,
-  node: { name: string; address: string },
+  node: { name: string; address: string; bootId?: string | undefined },
   ctx: StepContext,
   refusal: unknown,
   options: PowerOffOptions,
@@ -298,7 +308,7 @@ async function sendOnceReady(
   let silentSince = ctx.clock.now().getTime();
   for (;;) {
     await ctx.clock.sleep(options.intervalMs ?? 2_000, ctx.signal);
-    const seen = await observe(nodes, node.name);
+    const seen = await observe(nodes, node.name, node.bootId);
     const now = ctx.clock.now().getTime();
     if (seen.down === undefined) {
       if (now - silentSince >= confirmMs) {
@@ -310,6 +320,12 @@ async function sendOnceReady(
       continue;
     }
     silentSince = now;
+    if (seen.rebooted) {
+      ctx.report(
+        `${node.name} has booted since it was recorded: it went down and came back, not sending the power-off`,
+      );
+      return false;
+    }
     if (settledDown(seen, now, confirmMs)) {
       const how = seen.downSince
         ? `has been NotReady for ${Math.round((now - Date.parse(seen.downSince)) / 1000)}s`
@@ -322,7 +338,8 @@ async function sendOnceReady(
       continue;
     }
     try {
-      await access.powerOff({ name: node.name, address: node.address }, spec.powerOff.command, { signal: ctx.signal });
+      const target = { name: node.name, address: node.address, ...(node.bootId ? { bootId: node.bootId } : {}) };
+      await access.powerOff(target, spec.powerOff.command, { signal: ctx.signal });
       ctx.report(`${node.name} reads Ready: power-off sent`);
       return true;
     } catch (error) {

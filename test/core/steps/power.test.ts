@@ -12,7 +12,14 @@ import { FakeClock, MemoryStore, silentLogger } from '../../helpers/fakes.js';
  * period), then reads NotReady. `apiDown` makes every read fail (the last control-plane node took the API along).
  */
 class FakeCluster implements NodePort, PowerControlPort {
-  readonly sent: { node: string; at: number; recorded: boolean; dryRun: boolean }[] = [];
+  readonly sent: {
+    node: string;
+    at: number;
+    recorded: boolean;
+    dryRun: boolean;
+    bootId?: string | undefined;
+    recordedBoot?: string | undefined;
+  }[] = [];
   readonly reads: string[] = [];
   /** `read <node>` and `send <node>` in order. */
   readonly log: string[] = [];
@@ -78,9 +85,17 @@ class FakeCluster implements NodePort, PowerControlPort {
   async powerOff(node: NodeAddress, _command: readonly string[], options: MutationOptions = {}): Promise<void> {
     const error = this.failSend?.(node.name);
     if (error) throw error;
-    const recorded = (await this.store.load())?.outage.poweredOff.includes(node.name) ?? false;
+    const outage = (await this.store.load())?.outage;
+    const recorded = outage?.poweredOff.includes(node.name) ?? false;
     this.log.push(`send ${node.name}`);
-    this.sent.push({ node: node.name, at: this.clock.now().getTime(), recorded, dryRun: options.dryRun ?? false });
+    this.sent.push({
+      node: node.name,
+      at: this.clock.now().getTime(),
+      recorded,
+      dryRun: options.dryRun ?? false,
+      bootId: node.bootId,
+      recordedBoot: outage?.poweredOffBoots?.[node.name],
+    });
     if (!options.dryRun) this.turnOff(node.name);
   }
   async ensureImage() {
@@ -283,6 +298,27 @@ describe('powerOffNode', () => {
     expect(env.cluster.sent.map((s) => s.node)).toEqual([]);
     expect(reports).toContain('titan-04 went down: the earlier request was delivered, not sending it again');
     expect(env.store.latest?.outage.poweredOff).toEqual(['titan-04']);
+  });
+
+  it('given a shutdown, then each request carries the boot it is meant for, recorded with the node before the request', async () => {
+    const env = setup();
+    await run(env);
+    expect(env.cluster.sent.map((s) => [s.node, s.bootId, s.recordedBoot])).toEqual(
+      ORDER.map((n) => [n, `boot-${n}-0`, `boot-${n}-0`]),
+    );
+    expect(env.store.latest?.outage.poweredOffBoots).toEqual(Object.fromEntries(ORDER.map((n) => [n, `boot-${n}-0`])));
+  });
+
+  it('given a crashed run whose record holds the boot titan-04 was sent on, when rerun after titan-04 went down and came back, then it is not sent again', async () => {
+    const env = setup();
+    const recorded = { poweredOff: ['titan-04'], poweredOffBoots: { 'titan-04': 'boot-titan-04-0' } };
+    await env.store.save({ outage: outageRecord.parse(recorded) });
+    env.cluster.bootAgain('titan-04'); // the request was delivered; the power came back before the rerun
+    const reports: string[] = [];
+    await run(env, { onReport: (m) => reports.push(m) });
+    expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER.slice(1));
+    expect(reports.filter((m) => m.includes('titan-04'))).toEqual([]); // found done: nothing waited for, nothing sent
+    expect(env.store.latest?.outage.poweredOffBoots?.['titan-04']).toBe('boot-titan-04-0');
   });
 
   it('given a node already down before its first request, then a failed send is reported and the shutdown goes on', async () => {
