@@ -12,6 +12,8 @@ export const HELPER_LABELS = {
   /** What the helper does: `power-off`, `prepull`... */
   purpose: 'hecate.dev/helper',
   node: 'hecate.dev/node',
+  /** The boot a power-off helper is meant for (the node's bootID): a second request for the same boot adopts it. */
+  bootId: 'hecate.dev/boot-id',
 } as const;
 export const MANAGED_BY = 'hecate';
 export const DEFAULT_HELPER_NAMESPACE = 'hecate-system';
@@ -28,7 +30,11 @@ export interface HelperPodInput {
   privileged: boolean;
   /** The kubelet fails the pod after this long (while the kubelet still runs). */
   activeDeadlineSeconds: number;
+  /** The boot the helper is meant for, as a label (see HELPER_LABELS.bootId); omitted when not a valid label value. */
+  bootId?: string | undefined;
 }
+
+const LABEL_VALUE = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
 
 /** Label selector of the helpers for one purpose, on one node or on all. */
 export function helperSelector(purpose?: string, node?: string): string {
@@ -56,6 +62,7 @@ export function helperPodSpec(input: HelperPodInput): V1Pod {
         [HELPER_LABELS.managedBy]: MANAGED_BY,
         [HELPER_LABELS.purpose]: input.purpose,
         [HELPER_LABELS.node]: input.node,
+        ...(input.bootId && LABEL_VALUE.test(input.bootId) ? { [HELPER_LABELS.bootId]: input.bootId } : {}),
       },
     },
     spec: {

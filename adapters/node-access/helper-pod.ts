@@ -58,21 +58,28 @@ export class HelperPodAccess implements PowerControlPort, NodeAccessPort {
    * Runs the power-off script on the host. Resolves when the helper exited 0 (or was killed by the shutdown), when
    * it has run for `settleMs` without failing, or when the node stopped being Ready; the pod then stays (deleting it
    * would kill the script) and the next run's cleanup removes it. Rejects when the helper failed or never started.
+   *
+   * A request for a boot (`node.bootId`) is made once per boot: a power-off helper for the same node and boot that
+   * has not failed is that request, already on its way (an operator that lost its lease delivering what it announced,
+   * beside the new leader): it is followed instead of replaced. The script is void on any other boot (see
+   * PowerOffScriptOptions.bootId), so a helper left Pending on a node that went down cannot power it off at its boot.
    */
   async powerOff(node: NodeAddress, command: readonly string[], options: MutationOptions = {}): Promise<void> {
+    const script = { ...this.options.script, ...(node.bootId ? { bootId: node.bootId } : {}) };
     const spec = helperPodSpec({
       purpose: 'power-off',
       node: node.name,
       namespace: this.namespace,
       image: this.options.helperImage,
-      command: powerOffHelperCommand(command, this.options.script),
+      command: powerOffHelperCommand(command, script),
       privileged: true,
       activeDeadlineSeconds: 600,
+      bootId: node.bootId,
     });
     if (!(await this.nodeReady(node.name))) {
       throw new HelperPodError(`${node.name} is not Ready: a helper pod cannot run there (power it off another way)`);
     }
-    const pod = await this.start(spec, options);
+    const pod = (options.dryRun ? undefined : await this.onItsWay(spec)) ?? (await this.start(spec, options));
     if (!pod) return;
     const started = this.clock.now().getTime();
     let runningSince: number | undefined;
@@ -142,6 +149,22 @@ export class HelperPodAccess implements PowerControlPort, NodeAccessPort {
       if (this.clock.now().getTime() > deadline) return { present: false, message: 'timed out waiting for the pull' };
       await this.clock.sleep(this.options.pollMs ?? 1_000, signal);
     }
+  }
+
+  /**
+   * A power-off helper for the same node and boot as `spec` (its boot-id label) that has not failed and is not being
+   * deleted: the same request, made by another run. Undefined when `spec` has no boot or there is none.
+   */
+  private async onItsWay(spec: V1Pod): Promise<string | undefined> {
+    const labels = spec.metadata?.labels ?? {};
+    const bootId = labels[HELPER_LABELS.bootId];
+    if (!bootId || !(await this.ensureNamespace({}))) return undefined;
+    const list = await this.core.listNamespacedPod({
+      namespace: this.namespace,
+      labelSelector: `${helperSelector(labels[HELPER_LABELS.purpose], labels[HELPER_LABELS.node])},${HELPER_LABELS.bootId}=${bootId}`,
+    });
+    const live = list.items.find((p) => !p.metadata?.deletionTimestamp && powerOffHelperState(p).kind !== 'failed');
+    return live?.metadata?.name;
   }
 
   /** Removes the node's stale helpers of this purpose, then creates the pod; its name, or undefined in a dry run. */

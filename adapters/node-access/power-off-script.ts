@@ -13,6 +13,39 @@ export interface PowerOffScriptOptions {
   stopK3s?: boolean;
   /** Seconds the containers get after SIGTERM before SIGKILL (default 10). */
   containerGraceSeconds?: number;
+  /**
+   * The boot the power-off is meant for (the kubelet's bootID): on a host whose /proc/sys/kernel/random/boot_id
+   * differs, the script prints why and exits 0 without touching anything. A request that arrives after the host went
+   * down and came back (a helper pod the booting kubelet starts, a second deliverer's) is thereby void.
+   */
+  bootId?: string;
+}
+
+/** Printed, with the two boot IDs, when the host has booted since the request was made: nothing was done. */
+export const STALE_BOOT_MARKER = 'hecate: this power-off was meant for another boot';
+
+/** The kernel's boot ID, the one the kubelet reports as status.nodeInfo.bootID. */
+const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
+
+/** The boot guard: first in the script, before anything is stopped. A host whose boot ID cannot be read runs on. */
+function bootGuard(bootId: string): string {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(bootId))
+    throw new RangeError(`bootId must be a boot ID (letters, digits, -), got ${JSON.stringify(bootId)}`);
+  return String.raw`meant_for='${bootId}'
+booted=$(cat ${BOOT_ID_FILE} 2>/dev/null || true)
+if [ -n "$booted" ] && [ "$booted" != "$meant_for" ]; then
+  echo "${STALE_BOOT_MARKER} ($meant_for); this host has booted since ($booted): not powering off"
+  exit 0
+fi`;
+}
+
+/** The boot a power-off command (the argv of {@link powerOffArgv}, or any words holding its script) is meant for. */
+export function bootIdOf(words: readonly string[]): string | undefined {
+  for (const word of words) {
+    const found = /^meant_for='([A-Za-z0-9-]+)'$/m.exec(word);
+    if (found) return found[1];
+  }
+  return undefined;
 }
 
 /** Printed on stdout right before the command runs: the SSH transport's proof that the command was sent. */
@@ -70,6 +103,7 @@ export function powerOffScript(options: PowerOffScriptOptions = {}): string {
   return [
     '# Hecate power-off: stop k3s and its containers if present, then run the power-off command ("$@").',
     'set -u',
+    ...(options.bootId ? [bootGuard(options.bootId)] : []),
     ...(options.stopK3s === false ? [] : [HELPERS, stopK3s(grace)]),
     'sync',
     `echo '${POWER_OFF_MARKER}'`,

@@ -113,7 +113,8 @@ export class SshNodeAccess implements PowerControlPort, NodeAccessPort {
       await this.expectOk(node, ['true'], options.signal, 'reach');
       return;
     }
-    const result = await this.run(node, powerOffArgv(command, this.options.script), options.signal);
+    const script = { ...this.options.script, ...(node.bootId ? { bootId: node.bootId } : {}) };
+    const result = await this.run(node, powerOffArgv(command, script), options.signal);
     const outcome = powerOffOutcome(result);
     if (outcome === 'delivered') return;
     const where = `${this.options.user}@${node.address ?? node.name}:${this.options.port ?? 22}`;

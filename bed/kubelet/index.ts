@@ -25,7 +25,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { withRequestTimeout } from '../../adapters/kube/request-timeout.js';
-import { POWER_OFF_MARKER } from '../../adapters/node-access/power-off-script.js';
+import { bootIdOf, POWER_OFF_MARKER } from '../../adapters/node-access/power-off-script.js';
 import { KeyQueue, Watched } from '../informer.js';
 import {
   hostIP,
@@ -389,7 +389,8 @@ export class KubeletStandIn {
         pod,
         runningStatus({ pod, now: startedAt, hostIP: hostIP(node.index), podIP: this.podIP(pod, node), ...runtime }),
       );
-      if (this.options.powerOffHelperMs !== undefined && runsPowerOff(pod)) {
+      // NOTE: the script's boot guard, as the host runs it: a request meant for another boot exits 0, doing nothing
+      if (this.options.powerOffHelperMs !== undefined && runsPowerOff(pod) && meantForBoot(pod, node.bootID)) {
         runtime.exitAt = Number.POSITIVE_INFINITY; // the host goes down under it
         const name = node.spec.name;
         setTimeout(() => void this.powerOff(name), this.options.powerOffHelperMs / this.speed);
@@ -486,6 +487,13 @@ function runsPowerOff(pod: V1Pod): boolean {
   return (pod.spec?.containers ?? []).some((c) =>
     [...(c.command ?? []), ...(c.args ?? [])].some((word) => word.includes(POWER_OFF_MARKER)),
   );
+}
+
+/** Whether a power-off helper's script would run on this boot: it names none, or this one. */
+function meantForBoot(pod: V1Pod, bootID: string): boolean {
+  const words = (pod.spec?.containers ?? []).flatMap((c) => [...(c.command ?? []), ...(c.args ?? [])]);
+  const meantFor = bootIdOf(words);
+  return meantFor === undefined || meantFor === bootID;
 }
 
 function podKey(pod: V1Pod): string {

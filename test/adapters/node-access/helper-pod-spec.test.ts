@@ -43,6 +43,16 @@ describe('helperPodSpec', () => {
     ]);
   });
 
+  it('given the boot the power-off is meant for, then it is a label (a second deliverer finds the request by it); a value no label can hold is left out', () => {
+    const boot = '3f1c2a9e-8b7d-4c6e-9a1b-2c3d4e5f6a7b';
+    expect(helperPodSpec({ ...base, privileged: true, bootId: boot }).metadata?.labels).toMatchObject({
+      'hecate.dev/boot-id': boot,
+    });
+    expect(helperPodSpec({ ...base, privileged: true, bootId: 'not/a label' }).metadata?.labels).not.toHaveProperty(
+      'hecate.dev/boot-id',
+    );
+  });
+
   it('given an unprivileged helper (the pre-pull), then it has no hostPID, no host mount and drops every capability', () => {
     const pod = helperPodSpec({ ...base, purpose: 'prepull', privileged: false, command: ['true'] });
     expect(pod.spec?.hostPID).toBeUndefined();

@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { POWER_OFF_MARKER, powerOffArgv, powerOffScript } from '../../../adapters/node-access/power-off-script.js';
+import {
+  bootIdOf,
+  POWER_OFF_MARKER,
+  powerOffArgv,
+  powerOffScript,
+  STALE_BOOT_MARKER,
+} from '../../../adapters/node-access/power-off-script.js';
 
 const hasK3s = ['/etc/systemd/system/k3s.service', '/etc/systemd/system/k3s-agent.service'].some(existsSync);
 
@@ -31,6 +37,36 @@ describe('powerOffScript text', () => {
   });
   it('parses with sh -n', async () => {
     await execa('sh', ['-n', '-c', powerOffScript()]);
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')("the boot guard, run by sh against this host's boot ID", () => {
+  const run = (bootId: string) => {
+    const [sh = 'sh', ...args] = powerOffArgv(['echo', 'the command ran'], { stopK3s: false, bootId });
+    return execa(sh, args, { reject: false });
+  };
+  let booted: string;
+  beforeAll(async () => {
+    booted = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+  });
+
+  it('given the boot this host is on, then the command runs', async () => {
+    const result = await run(booted);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.split('\n')).toEqual([POWER_OFF_MARKER, 'the command ran']);
+  });
+  it('given another boot (the host went down and came back since the request), then it exits 0 saying so, and the command does not run', async () => {
+    const other = '00000000-0000-4000-8000-000000000000';
+    const result = await run(other);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe(
+      `${STALE_BOOT_MARKER} (${other}); this host has booted since (${booted}): not powering off`,
+    );
+  });
+  it("names the boot in the argv, where a reader (the bed's kubelet) finds it, and refuses one that is not a boot ID", () => {
+    expect(bootIdOf(powerOffArgv(['true'], { bootId: 'abc-123' }))).toBe('abc-123');
+    expect(bootIdOf(powerOffArgv(['true']))).toBeUndefined();
+    expect(() => powerOffScript({ bootId: "x'; reboot; '" })).toThrow(/bootId must be a boot ID/);
   });
 });
 
