@@ -50,8 +50,8 @@ async function observeAll(kc: KubeConfig, spec: PowerPlanSpec): Promise<Observed
     api: 'reachable',
     flux: { ...source, ...(objects ? { objects } : {}) },
     nodes: nodes.items.map((n) => {
-      const { name, ready, unschedulable, readySince } = toNodeView(n);
-      return { name, ready, unschedulable, ...(readySince ? { readySince } : {}) };
+      const { name, ready, unschedulable, readySince, bootId } = toNodeView(n);
+      return { name, ready, unschedulable, ...(readySince ? { readySince } : {}), ...(bootId ? { bootId } : {}) };
     }),
   };
 }

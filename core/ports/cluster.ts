@@ -193,5 +193,5 @@ export interface Observed {
    */
   snapshot?: { present: boolean; revision?: string };
   /** Nodes as the API reports them; names missing from the plan are reported, not touched. */
-  nodes?: Pick<NodeView, 'name' | 'ready' | 'unschedulable' | 'readySince'>[];
+  nodes?: Pick<NodeView, 'name' | 'ready' | 'unschedulable' | 'readySince' | 'bootId'>[];
 }

@@ -224,24 +224,34 @@ async function deliverLeftovers(
     (s) => s.kind === StepKind.PowerOffNode && records.find((r) => r.id === s.id)?.state === 'running',
   );
   if (pending.length === 0) return;
-  const observed = await deps.observe(spec);
-  const upSince = (node: string) => observed.nodes?.find((n) => n.name === node && n.ready)?.readySince;
   const nodeOf = (s: PlanStep) => s.params.node ?? s.targets[0] ?? '';
-  const upSinceBefore = pending.filter((s) => {
-    const since = upSince(nodeOf(s));
-    return since !== undefined && Date.parse(since) < lastAt;
-  });
+  /**
+   * The nodes Ready since before the last status (none has gone down since), by name, with their boot; undefined
+   * when the API does not answer (a control plane that lost its quorum to the nodes before).
+   */
+  const upSinceBefore = async () => {
+    const observed = await deps.observe(spec);
+    if (!observed.nodes) return undefined;
+    const up = observed.nodes.filter((n) => n.ready && n.readySince !== undefined && Date.parse(n.readySince) < lastAt);
+    return new Map(up.map((n) => [n.name, n.bootId]));
+  };
+  const boots = (await upSinceBefore()) ?? new Map<string, string | undefined>();
+  const upSinceBeforeSteps = pending.filter((s) => boots.has(nodeOf(s)));
   // this operator's own node last, whatever the plan's order: it goes down with the operator
   const leftover = [
-    ...upSinceBefore.filter((s) => nodeOf(s) !== deps.selfNode),
-    ...upSinceBefore.filter((s) => nodeOf(s) === deps.selfNode),
+    ...upSinceBeforeSteps.filter((s) => nodeOf(s) !== deps.selfNode),
+    ...upSinceBeforeSteps.filter((s) => nodeOf(s) === deps.selfNode),
   ];
   if (leftover.length === 0) return;
   const wiring = deps.executors({ name: event.spec.planRef.name, spec, mode: plan.mode });
   try {
     const executor = wiring.executors[StepKind.PowerOffNode];
     if (!executor) return;
+    // NOTE: each node's power-off is meant for the boot it had at the check: one that goes down and comes back while
+    // this runs is never sent it, and a request that arrives late is void on it (see the outage's poweredOffBoots)
     let outage = structuredClone(status.outage);
+    const known = Object.fromEntries([...boots].filter((e): e is [string, string] => e[1] !== undefined));
+    outage.poweredOffBoots = { ...known, ...outage.poweredOffBoots };
     const base = {
       plan,
       clock: deps.clock,
@@ -255,6 +265,16 @@ async function deliverLeftovers(
       report: (message: string) => deps.logger.info(message, { powerEvent: key }),
     };
     for (const step of leftover) {
+      // looked at again before each node, as the ones before it may have taken minutes; when the API no longer
+      // answers, the request goes out as found at first: it is void on any boot but that one
+      const now = step === leftover[0] ? boots : ((await upSinceBefore()) ?? boots);
+      if (!now.has(nodeOf(step)) || now.get(nodeOf(step)) !== boots.get(nodeOf(step))) {
+        deps.logger.info('An announced power-off whose node is no longer up since the last status: not delivering it', {
+          powerEvent: key,
+          step: step.id,
+        });
+        continue;
+      }
       deps.logger.warn('An announced power-off whose node has been up since the last status: delivering it', {
         powerEvent: key,
         step: step.id,

@@ -256,9 +256,11 @@ describe('three control-plane nodes: the last status comes before the first cont
     /** The first leader delivers titan-02, then dies; `later` ms after, a new leader sees the nodes as `nodes`. */
     async function killedThenRestarted(
       later: number,
-      nodes: Record<string, { ready: boolean; readySince?: string }>,
+      nodes: Record<string, { ready: boolean; readySince?: string; bootId?: string }>,
       newLeaderNode = SELF,
+      onDeliver: (node: string) => void = () => undefined,
     ) {
+      const boots: Record<string, string | undefined> = {};
       const w = api(shutdownEvent());
       const crashed = new Promise<void>(() => undefined);
       const first = operator(
@@ -281,7 +283,12 @@ describe('three control-plane nodes: the last status comes before the first cont
             ...inner,
             [StepKind.PowerOffNode]: {
               check: async (step) => down(step.params.node ?? ''),
-              apply: async (step) => void w.timeline.push(`deliver ${step.params.node}`),
+              apply: async (step, ctx) => {
+                const node = step.params.node ?? '';
+                boots[node] = ctx.outage().poweredOffBoots?.[node];
+                w.timeline.push(`deliver ${node}`);
+                onDeliver(node);
+              },
             },
           },
         };
@@ -292,7 +299,7 @@ describe('three control-plane nodes: the last status comes before the first cont
       });
       const second = operator(w, factory, { selfNode: newLeaderNode, clock, observe });
       expect(await second.reconciler.reconcile(KEY)).toEqual({ kind: 'done' });
-      return { w, lastAt };
+      return { w, lastAt, boots };
     }
     const before = '2026-11-25T01:00:00.000Z';
 
@@ -305,6 +312,22 @@ describe('three control-plane nodes: the last status comes before the first cont
       expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-02', 'titan-01']);
       const steps = w.objects[KEY]?.status?.progress?.steps ?? [];
       expect(steps.every((s) => s.state === 'done')).toBe(true);
+    });
+
+    it('each delivery is meant for the boot the node had when found up, and a node that went down and came back meanwhile is not sent it', async () => {
+      const nodes = {
+        'titan-02': { ready: false },
+        'titan-01': { ready: true, readySince: before, bootId: 'b-01' },
+        [SELF]: { ready: true, readySince: before, bootId: 'b-self' },
+      };
+      // while titan-01 is delivered, the power comes back to this operator's node after an outage it had
+      const rebooted = () =>
+        Object.assign(nodes[SELF] as object, { readySince: '2026-11-25T03:00:30.000Z', bootId: 'b-self-2' });
+      const { w, boots } = await killedThenRestarted(30_000, nodes, SELF, (n) =>
+        n === 'titan-01' ? rebooted() : undefined,
+      );
+      expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-02', 'titan-01']);
+      expect(boots).toEqual({ 'titan-01': 'b-01' });
     });
 
     it('the next leader on one of those nodes powers its own node off last, whatever the plan says', async () => {
