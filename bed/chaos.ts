@@ -294,6 +294,8 @@ async function apiOutage(e2e: E2e, downMs: number): Promise<void> {
 
 export interface CycleResult {
   door: Door;
+  /** Nodes found off before the cycle (a cycle before it differed) and booted, so that each cycle starts alike. */
+  restored: string[];
   shutdown: ModeRun;
   startup: ModeRun;
   end: EndState;
@@ -312,6 +314,7 @@ export async function cycle(
   const shutdownEvent = `chaos-${Date.now().toString(36)}-${++cycles}`;
   const watch = watchPowerOffHelpers(e2e.plane.kubeConfig);
   try {
+    const restored = await bootLeftOff(e2e);
     await cb.replicas.ready();
     const shutdown = await runMode(cb, door, 'shutdown', shutdownEvent, kills.shutdown);
     await powerCut(e2e, cb.spec);
@@ -323,10 +326,20 @@ export async function cycle(
     };
     const end = await endState(cb.bed, cb.spec, events);
     const sends = sendsOf(await e2e.plane.readAudit(), { shutdown, startup }, watch.helpers);
-    return { door, shutdown, startup, end, sends };
+    return { door, restored, shutdown, startup, end, sends };
   } finally {
     watch.stop();
   }
+}
+
+/**
+ * Every cycle starts with every node on: one a cycle before left off (its end state differed) is booted, and named,
+ * so that it does not count against the next cycle.
+ */
+async function bootLeftOff(e2e: E2e): Promise<string[]> {
+  const off = e2e.sims.kubelet.nodeNames.filter((node) => !e2e.sims.kubelet.isOn(node));
+  for (const node of off) await e2e.sims.kubelet.powerOn(node);
+  return off;
 }
 
 /** The waited-for objects of the chain, for reports. */

@@ -4,7 +4,7 @@
  * (bed/chaos.ts says how).
  *
  *   npm run chaos -- [--kills N=10] [--mode shutdown|startup|both] [--door cli|operator|both]
- *                    [--kill door|api|both] [--seed S]
+ *                    [--kill door|api|both] [--seed S] [--only C]
  *
  * Each cycle is one power event on the Atlas bed with the operator deployed (shutdown, the power cut, startup with
  * the bootstrap chain) through one door; with --mode both a cycle takes one kill in each mode. Kill instants are
@@ -13,6 +13,8 @@
  * --kill says what dies: `door`, the front door's own process (the CLI, SIGKILLed and run again; or the operator's
  * leader, SIGKILLed, its replica taking over and a new one started), or `api`, the bed's kube-apiserver (stopped for
  * 4 s); with `both`, each kill picks one from the seeded stream. With --door both, each cycle picks its door so.
+ * --only C runs cycle C of that stream alone (after the references): the same door, kinds of kill and instants as a
+ * fraction of each mode's reference duration, on a bed no earlier trial cycle has touched.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,7 +34,7 @@ import {
 } from '../bed/chaos.js';
 
 const usage =
-  'usage: npm run chaos -- [--kills N] [--mode shutdown|startup|both] [--door cli|operator|both] [--kill door|api|both] [--seed S]';
+  'usage: npm run chaos -- [--kills N] [--mode shutdown|startup|both] [--door cli|operator|both] [--kill door|api|both] [--seed S] [--only C]';
 const { values } = parseArgs({
   options: {
     kills: { type: 'string', default: '10' },
@@ -40,8 +42,14 @@ const { values } = parseArgs({
     door: { type: 'string', default: 'both' },
     kill: { type: 'string', default: 'both' },
     seed: { type: 'string' },
+    only: { type: 'string' },
   },
 });
+const only = values.only === undefined ? undefined : Number(values.only);
+if (only !== undefined && !(Number.isInteger(only) && only >= 1)) {
+  console.error(`--only takes a cycle number (1 or more), got "${values.only}". ${usage}`);
+  process.exit(2);
+}
 const kills = Number(values.kills);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 if (!Number.isInteger(kills) || kills < 1 || !Number.isInteger(seed)) {
@@ -101,6 +109,7 @@ try {
       const what = values.kill === 'both' ? (pick < 0.5 ? 'door' : 'api') : (values.kill as Kill['what']);
       planned[mode] = { what, atMs };
     }
+    if (only !== undefined && n !== only) continue; // drawn, not run: the stream stays the seed's
     const t0 = Date.now();
     let result: CycleResult;
     try {
@@ -111,6 +120,9 @@ try {
       failures.push(`cycle ${n} (${what}): did not complete: ${(error as Error).message.slice(0, 3000)}`);
       console.log(`cycle ${n}: ${what} → did not complete`);
       break; // the bed is in an unknown state
+    }
+    if (result.restored.length > 0) {
+      console.log(`  (left off by the cycle before, booted before this one: ${result.restored.join(', ')})`);
     }
     const diffs = [...diffEndStates(reference.end, result.end), ...diffSends(reference.sends, result.sends)];
     const landed = modes.filter((m) => planned[m] !== undefined && result[m].killedAtMs !== undefined);
@@ -126,7 +138,7 @@ try {
     if (diffs.length === 0) clean += landed.length;
     else {
       different += landed.length;
-      failures.push(`cycle ${n} (${describe(door, planned)}):\n    ${diffs.join('\n    ')}`);
+      failures.push(`cycle ${n} (${describe(door, planned)}, alone: --only ${n}):\n    ${diffs.join('\n    ')}`);
     }
     const slow = modes.filter((m) => result[m].to - result[m].from > 1.5 * (reference[m].to - reference[m].from));
     const stages = (m: ChaosMode) =>
@@ -153,7 +165,7 @@ try {
     }
   }
   console.log(
-    `\n${kills} kills: ${clean} clean resumes, ${different} different end states${missed ? `, ${missed} landed after the run had ended` : ''} (seed ${seed})`,
+    `\n${clean + different + missed} kills: ${clean} clean resumes, ${different} different end states${missed ? `, ${missed} landed after the run had ended` : ''} (seed ${seed})`,
   );
   for (const [key, t] of Object.entries(tally)) console.log(`  ${key}: ${t.clean} clean, ${t.different} different`);
   for (const f of failures) console.log(`  ${f}`);
