@@ -9,6 +9,7 @@
  *   the operator resume that plan; `progress.finishedAt` is left for the operator to set when its run ends.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { isApiUnavailable } from '../../adapters/kube/errors.js';
 import { KubePowerEvents } from '../../adapters/kube/powerevents.js';
 import {
   HANDOFF_PENDING_ANNOTATION,
@@ -77,9 +78,19 @@ export async function handOff(kc: KubeConfig, input: HandOffInput): Promise<Hand
   return { namespace, name, created: !existing };
 }
 
+export interface HandBackOptions {
+  /** How long an API server that does not answer (restarting, a control-plane node still booting) is waited for. */
+  patienceMs?: number;
+  pauseMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
 /**
  * After a successful `startup --execute`: hands the run to the operator and says so on stderr. Never fails the
  * command: a cluster without the operator (no CRD, no namespace, no permission) gets a warning naming the cause.
+ * An API server that does not answer for now (see isApiUnavailable) is tried again every 2 s for up to a minute,
+ * each try said: the hand-off is idempotent (the same event, its status written whole), and without it the operator
+ * never finishes the startup (Flux stays as the chain left it, the outage open in the cluster).
  */
 export async function handBack(
   kc: KubeConfig,
@@ -87,15 +98,28 @@ export async function handBack(
   progress: Progress,
   store: { load(): Promise<{ outage: OutageRecord } | undefined> },
   stderr: (text: string) => void,
+  options: HandBackOptions = {},
 ): Promise<HandOffResult | undefined> {
-  try {
-    const outage = (await store.load())?.outage ?? outageRecord.parse({});
-    const result = await handOff(kc, { planName: plan.planName, progress, outage, plan });
-    stderr(`Handed back to the operator: PowerEvent ${result.namespace}/${result.name}\n`);
-    return result;
-  } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    stderr(`warning: could not hand the startup back to the operator (${message}); the cluster is up regardless\n`);
-    return undefined;
+  const { patienceMs = 60_000, pauseMs = 2_000 } = options;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const until = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      const outage = (await store.load())?.outage ?? outageRecord.parse({});
+      const result = await handOff(kc, { planName: plan.planName, progress, outage, plan });
+      stderr(`Handed back to the operator: PowerEvent ${result.namespace}/${result.name}\n`);
+      return result;
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      if (isApiUnavailable(error) && Date.now() + pauseMs <= until) {
+        stderr(
+          `the API server does not answer (${message}): handing the startup back to the operator again in ${pauseMs / 1000} s\n`,
+        );
+        await sleep(pauseMs);
+        continue;
+      }
+      stderr(`warning: could not hand the startup back to the operator (${message}); the cluster is up regardless\n`);
+      return undefined;
+    }
   }
 }

@@ -15,7 +15,7 @@ import { describeEvent, isMutation, requireBed } from '../../bed/index.js';
 import { NS, type OperatorBed, SA_USER, startOperatorBed } from '../../bed/operator/index.js';
 import { sleep } from '../../bed/operator/process.js';
 import { eventually } from '../../bed/simulators.js';
-import { HANDOFF_REASON, handOff } from '../../cli/run/handoff.js';
+import { HANDOFF_REASON, handBack, handOff } from '../../cli/run/handoff.js';
 import { outageRecord, type RenderedPlan } from '../../core/api/index.js';
 import { checkKstatusInvariants } from '../../core/status/conditions.js';
 
@@ -201,5 +201,32 @@ describe.skipIf(!bed.ok)('hand-off: the operator finishes a startup the CLI bega
     // the operator wrote no status before the CLI's: every version it wrote carries the CLI's plan
     const versions = b.seen.filter((v) => v.name === result.name && v.status);
     expect(versions.every((v) => v.status?.plan?.steps.length === plan.steps.length)).toBe(true);
+  });
+
+  it('a hand-off that meets the API server restarting is tried again until it answers, each try said, and the operator finishes it', async () => {
+    const first = await b.getEvent(handedName);
+    const { progress, outage, plan } = first.status ?? {};
+    if (!progress || !outage || !plan) throw new Error('the finished event has no progress, outage or plan');
+    const later = { ...outage, startedAt: new Date(Date.now() - 30_000).toISOString() };
+    const lines: string[] = [];
+    await b.e2e.plane.stopApiServer(); // the CLI's startup is done; the API goes away as it hands off
+    const handing = handBack(b.e2e.plane.kubeConfig, plan, progress, { load: async () => ({ outage: later }) }, (t) =>
+      lines.push(t),
+    );
+    await sleep(3_000);
+    await b.e2e.plane.startApiServer();
+    const result = await handing;
+
+    expect(result?.created).toBe(true);
+    expect(lines.length).toBeGreaterThan(1);
+    for (const line of lines.slice(0, -1)) {
+      expect(line).toMatch(
+        /^the API server does not answer \(.*ECONNREFUSED.*\): handing the startup back to the operator again in 2 s\n$/,
+      );
+    }
+    expect(lines.at(-1)).toBe(`Handed back to the operator: PowerEvent ${NS}/${result?.name}\n`);
+    const done = await b.waitForEvent(result?.name ?? '', (e) => e.status?.phase === 'Succeeded', 90_000);
+    expect(done.metadata.annotations?.['power.hecate.dev/handoff-pending']).toBeUndefined();
+    expect(done.status?.progress?.steps.map((s) => s.id)).toEqual(progress.steps.map((s) => s.id));
   });
 });
