@@ -171,7 +171,7 @@ try {
   for (const f of failures) console.log(`  ${f}`);
   console.log(`resends allowed (idempotent): ${IDEMPOTENT_RESENDS.map((r) => r.prefix.trim()).join(', ')}`);
   console.log(
-    `replay: npm run chaos -- --kills ${kills} --mode ${values.mode} --door ${values.door} --kill ${values.kill} --seed ${seed}`,
+    `replay: npm run chaos -- --kills ${kills} --mode ${values.mode} --door ${values.door} --kill ${values.kill} --seed ${seed}${only === undefined ? '' : ` --only ${only}`}`,
   );
   if (different > 0) process.exitCode = 1;
 } finally {

@@ -216,6 +216,8 @@ describe.skipIf(!bed.ok)('hand-off: the operator finishes a startup the CLI bega
     await sleep(3_000);
     await b.e2e.plane.startApiServer();
     const result = await handing;
+    // an operator that could not renew its Lease through the outage stops (a Deployment restarts it): a second replica
+    const op = b.startOperator('handoff-b');
 
     expect(result?.created).toBe(true);
     expect(lines.length).toBeGreaterThan(1);
@@ -226,6 +228,7 @@ describe.skipIf(!bed.ok)('hand-off: the operator finishes a startup the CLI bega
     }
     expect(lines.at(-1)).toBe(`Handed back to the operator: PowerEvent ${NS}/${result?.name}\n`);
     const done = await b.waitForEvent(result?.name ?? '', (e) => e.status?.phase === 'Succeeded', 90_000);
+    expect(done.status?.phase, op.tail()).toBe('Succeeded');
     expect(done.metadata.annotations?.['power.hecate.dev/handoff-pending']).toBeUndefined();
     expect(done.status?.progress?.steps.map((s) => s.id)).toEqual(progress.steps.map((s) => s.id));
   });
