@@ -107,9 +107,9 @@ class Run {
   static async open(options: RunOptions): Promise<Run> {
     const saved = await options.store.load();
     const now = options.clock.now().toISOString();
-    const outage = saved?.outage ?? outageRecord.parse({});
     const previous = saved?.progress;
     const resumable = previous && !previous.finishedAt && previous.mode === options.plan.mode;
+    const outage = resumable ? (saved?.outage ?? outageRecord.parse({})) : newRunOutage(saved?.outage);
     const progress: Progress = resumable
       ? { ...withoutStop(previous), steps: settleDropped(previous.steps, options.plan, now), updatedAt: now }
       : {
@@ -250,6 +250,17 @@ class Run {
     this.chain = this.chain.then(() => this.options.store.save(snapshot));
     return this.chain;
   }
+}
+
+/**
+ * The outage record as a new run (not a resumed one) starts from: the boots its power-offs were sent on are the
+ * earlier run's. A new run in the same outage (a shutdown again after a failed startup, the emergency shutdown during
+ * a startup) finds the nodes booted since and must power them off again, not take them for delivered.
+ */
+function newRunOutage(saved: OutageRecord | undefined): OutageRecord {
+  const outage = saved ? structuredClone(saved) : outageRecord.parse({});
+  delete outage.poweredOffBoots;
+  return outage;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { outageRecord, type PlanMode } from '../../../core/api/index.js';
+import { outageRecord, type PlanMode, progress } from '../../../core/api/index.js';
 import { compilePlan } from '../../../core/plan/index.js';
 import type { MutationOptions, NodeAddress, NodePort, NodeView, PowerControlPort } from '../../../core/ports/index.js';
 import { runPlan } from '../../../core/run/runner.js';
@@ -312,13 +312,34 @@ describe('powerOffNode', () => {
   it('given a crashed run whose record holds the boot titan-04 was sent on, when rerun after titan-04 went down and came back, then it is not sent again', async () => {
     const env = setup();
     const recorded = { poweredOff: ['titan-04'], poweredOffBoots: { 'titan-04': 'boot-titan-04-0' } };
-    await env.store.save({ outage: outageRecord.parse(recorded) });
+    const at = env.clock.now().toISOString();
+    const cut = { id: 'power-off/titan-04', state: 'running', startedAt: at }; // killed after the record
+    const run0 = {
+      action: 'shutdown',
+      mode: 'shutdown',
+      planName: 'atlas',
+      startedAt: at,
+      updatedAt: at,
+      steps: [cut],
+    };
+    await env.store.save({ outage: outageRecord.parse(recorded), progress: progress.parse(run0) });
     env.cluster.bootAgain('titan-04'); // the request was delivered; the power came back before the rerun
     const reports: string[] = [];
     await run(env, { onReport: (m) => reports.push(m) });
     expect(env.cluster.sent.map((s) => s.node)).toEqual(ORDER.slice(1));
     expect(reports.filter((m) => m.includes('titan-04'))).toEqual([]); // found done: nothing waited for, nothing sent
     expect(env.store.latest?.outage.poweredOffBoots?.['titan-04']).toBe('boot-titan-04-0');
+  });
+
+  it('given a finished shutdown whose nodes came back, when a new run (the emergency shutdown during the startup) runs on the open record, then every node is sent the request again, for its new boot', async () => {
+    const env = setup();
+    await run(env);
+    for (const node of ORDER) env.cluster.bootAgain(node); // the power came back; the startup is under way
+    const before = env.cluster.sent.length;
+    await run(env, { mode: 'emergency-shutdown' });
+    const again = env.cluster.sent.slice(before);
+    expect(again.map((s) => s.node).sort()).toEqual([...ORDER].sort());
+    expect(again.every((s) => s.bootId === `boot-${s.node}-1` && s.recordedBoot === s.bootId)).toBe(true);
   });
 
   it('given a node already down before its first request, then a failed send is reported and the shutdown goes on', async () => {
