@@ -239,7 +239,7 @@ export function powerOffNode(
           ctx.report(
             `sending to ${node.name} failed (${(error as Error).message}); ${why}: sending again if it reads Ready within ${confirmMs / 1000}s`,
           );
-          const sent = await sendOnceReady(access, nodes, spec, { ...node, bootId }, ctx, error, {
+          const sent = await sendOnceReady(access, nodes, spec, node, ctx, error, {
             ...options,
             confirmDownMs: confirmMs,
           });
@@ -297,7 +297,7 @@ async function sendOnceReady(
   access: PowerControlPort,
   nodes: NodePort,
   spec: PowerPlanSpec,
-  node: { name: string; address: string; bootId?: string | undefined },
+  node: { name: string; address: string },
   ctx: StepContext,
   refusal: unknown,
   options: PowerOffOptions,
@@ -308,7 +308,7 @@ async function sendOnceReady(
   let silentSince = ctx.clock.now().getTime();
   for (;;) {
     await ctx.clock.sleep(options.intervalMs ?? 2_000, ctx.signal);
-    const seen = await observe(nodes, node.name, node.bootId);
+    const seen = await observe(nodes, node.name);
     const now = ctx.clock.now().getTime();
     if (seen.down === undefined) {
       if (now - silentSince >= confirmMs) {
@@ -320,12 +320,6 @@ async function sendOnceReady(
       continue;
     }
     silentSince = now;
-    if (seen.rebooted) {
-      ctx.report(
-        `${node.name} has booted since it was recorded: it went down and came back, not sending the power-off`,
-      );
-      return false;
-    }
     if (settledDown(seen, now, confirmMs)) {
       const how = seen.downSince
         ? `has been NotReady for ${Math.round((now - Date.parse(seen.downSince)) / 1000)}s`
@@ -338,7 +332,15 @@ async function sendOnceReady(
       continue;
     }
     try {
-      const target = { name: node.name, address: node.address, ...(node.bootId ? { bootId: node.bootId } : {}) };
+      // NOTE: a node that was off when refused and has booted since is on the plan's way to off too: the request is
+      // for the boot it reads Ready on, recorded first
+      const bootId = seen.bootId;
+      if (bootId && ctx.outage().poweredOffBoots?.[node.name] !== bootId) {
+        await ctx.record((outage) => {
+          outage.poweredOffBoots = { ...outage.poweredOffBoots, [node.name]: bootId };
+        });
+      }
+      const target = { name: node.name, address: node.address, ...(bootId ? { bootId } : {}) };
       await access.powerOff(target, spec.powerOff.command, { signal: ctx.signal });
       ctx.report(`${node.name} reads Ready: power-off sent`);
       return true;
