@@ -5,7 +5,7 @@
  * unprivileged. Pure; ./helper-pod.ts runs and removes these pods.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { type PowerOffScriptOptions, powerOffArgv } from './power-off-script.js';
+import { isBootId, type PowerOffScriptOptions, powerOffArgv } from './power-off-script.js';
 
 export const HELPER_LABELS = {
   managedBy: 'app.kubernetes.io/managed-by',
@@ -30,11 +30,12 @@ export interface HelperPodInput {
   privileged: boolean;
   /** The kubelet fails the pod after this long (while the kubelet still runs). */
   activeDeadlineSeconds: number;
-  /** The boot the helper is meant for, as a label (see HELPER_LABELS.bootId); omitted when not a valid label value. */
+  /**
+   * The boot the helper is meant for (see isBootId): a label, and the pod's name instead of a generated one, so that
+   * two runs making the same request meet on one pod (the second create is refused with AlreadyExists).
+   */
   bootId?: string | undefined;
 }
-
-const LABEL_VALUE = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
 
 /** Label selector of the helpers for one purpose, on one node or on all. */
 export function helperSelector(purpose?: string, node?: string): string {
@@ -56,13 +57,15 @@ export function helperPodSpec(input: HelperPodInput): V1Pod {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      generateName: `${name}-`,
+      ...(isBootId(input.bootId)
+        ? { name: `${name}-${input.bootId.slice(0, 8).toLowerCase()}` }
+        : { generateName: `${name}-` }),
       namespace: input.namespace,
       labels: {
         [HELPER_LABELS.managedBy]: MANAGED_BY,
         [HELPER_LABELS.purpose]: input.purpose,
         [HELPER_LABELS.node]: input.node,
-        ...(input.bootId && LABEL_VALUE.test(input.bootId) ? { [HELPER_LABELS.bootId]: input.bootId } : {}),
+        ...(isBootId(input.bootId) ? { [HELPER_LABELS.bootId]: input.bootId } : {}),
       },
     },
     spec: {

@@ -16,7 +16,7 @@ import {
   powerOffHelperCommand,
 } from './helper-pod-spec.js';
 import { imageHelperState, normalizeImageRef, powerOffHelperState } from './helper-pod-status.js';
-import type { PowerOffScriptOptions } from './power-off-script.js';
+import { isBootId, type PowerOffScriptOptions } from './power-off-script.js';
 
 export class HelperPodError extends Error {
   override readonly name = 'HelperPodError';
@@ -59,33 +59,44 @@ export class HelperPodAccess implements PowerControlPort, NodeAccessPort {
    * it has run for `settleMs` without failing, or when the node stopped being Ready; the pod then stays (deleting it
    * would kill the script) and the next run's cleanup removes it. Rejects when the helper failed or never started.
    *
-   * A request for a boot (`node.bootId`) is made once per boot: a power-off helper for the same node and boot that
-   * has not failed is that request, already on its way (an operator that lost its lease delivering what it announced,
-   * beside the new leader): it is followed instead of replaced. The script is void on any other boot (see
-   * PowerOffScriptOptions.bootId), so a helper left Pending on a node that went down cannot power it off at its boot.
+   * A request for a boot (`node.bootId`, see isBootId) is made once per boot: its helper is named after the node and
+   * the boot, and a live one found (or a create refused with AlreadyExists) is that request, already on its way (an
+   * operator that lost its Lease delivering what it announced, beside the new leader): it is followed instead of
+   * replaced. A followed helper its maker removes (done, or failed) while the node still reads Ready is made again.
+   * The script is void on any other boot (PowerOffScriptOptions.bootId), so a helper left Pending on a node that went
+   * down cannot power it off when it boots.
    */
   async powerOff(node: NodeAddress, command: readonly string[], options: MutationOptions = {}): Promise<void> {
-    const script = { ...this.options.script, ...(node.bootId ? { bootId: node.bootId } : {}) };
+    const bootId = isBootId(node.bootId) ? node.bootId : undefined;
     const spec = helperPodSpec({
       purpose: 'power-off',
       node: node.name,
       namespace: this.namespace,
       image: this.options.helperImage,
-      command: powerOffHelperCommand(command, script),
+      command: powerOffHelperCommand(command, { ...this.options.script, ...(bootId ? { bootId } : {}) }),
       privileged: true,
       activeDeadlineSeconds: 600,
-      bootId: node.bootId,
+      bootId,
     });
     if (!(await this.nodeReady(node.name))) {
       throw new HelperPodError(`${node.name} is not Ready: a helper pod cannot run there (power it off another way)`);
     }
-    const pod = (options.dryRun ? undefined : await this.onItsWay(spec)) ?? (await this.start(spec, options));
-    if (!pod) return;
+    let helper = await this.start(spec, options);
+    if (!helper) return;
+    let remade = false;
     const started = this.clock.now().getTime();
     let runningSince: number | undefined;
     for (;;) {
-      const current = await this.read(pod);
+      const current = await this.read(helper.name);
+      if (!current && helper.followed && !remade) {
+        if (!(await this.nodeReady(node.name))) return; // its maker saw it through
+        remade = true;
+        helper = await this.start(spec, options);
+        if (!helper) return;
+        continue;
+      }
       const state = current ? powerOffHelperState(current) : { kind: 'failed' as const, message: 'deleted' };
+      const pod = helper.name;
       if (state.kind === 'failed') {
         await this.delete(pod);
         throw new HelperPodError(`power-off helper ${pod} on ${node.name} failed: ${state.message}`);
@@ -119,7 +130,7 @@ export class HelperPodAccess implements PowerControlPort, NodeAccessPort {
       privileged: false,
       activeDeadlineSeconds: Math.ceil((this.options.pullTimeoutMs ?? 300_000) / 1000) + 60,
     });
-    const pod = await this.start(spec, options);
+    const pod = (await this.start(spec, options))?.name;
     if (!pod) return { present: false, message: 'dry run: the helper pod was accepted' };
     try {
       return await this.waitForImage(pod, node.name, image, options.signal);
@@ -152,32 +163,40 @@ export class HelperPodAccess implements PowerControlPort, NodeAccessPort {
   }
 
   /**
-   * A power-off helper for the same node and boot as `spec` (its boot-id label) that has not failed and is not being
-   * deleted: the same request, made by another run. Undefined when `spec` has no boot or there is none.
+   * Removes the node's stale helpers of this purpose, then creates the pod: its name, or undefined in a dry run. A
+   * live helper for the same boot as `spec` (see helperPodSpec's bootId) is no stale one: it is the same request,
+   * made by another run, and is followed (`followed`), whether found first or met as AlreadyExists on create.
    */
-  private async onItsWay(spec: V1Pod): Promise<string | undefined> {
+  private async start(spec: V1Pod, options: MutationOptions): Promise<{ name: string; followed: boolean } | undefined> {
     const labels = spec.metadata?.labels ?? {};
     const bootId = labels[HELPER_LABELS.bootId];
-    if (!bootId || !(await this.ensureNamespace({}))) return undefined;
-    const list = await this.core.listNamespacedPod({
-      namespace: this.namespace,
-      labelSelector: `${helperSelector(labels[HELPER_LABELS.purpose], labels[HELPER_LABELS.node])},${HELPER_LABELS.bootId}=${bootId}`,
-    });
-    const live = list.items.find((p) => !p.metadata?.deletionTimestamp && powerOffHelperState(p).kind !== 'failed');
-    return live?.metadata?.name;
-  }
-
-  /** Removes the node's stale helpers of this purpose, then creates the pod; its name, or undefined in a dry run. */
-  private async start(spec: V1Pod, options: MutationOptions): Promise<string | undefined> {
-    const labels = spec.metadata?.labels ?? {};
     if (!(await this.ensureNamespace(options))) return undefined; // dry run, namespace to be created: nothing to try
-    if (!options.dryRun) await this.removeHelpers(labels[HELPER_LABELS.purpose], labels[HELPER_LABELS.node]);
-    const created = await this.core.createNamespacedPod({
-      namespace: this.namespace,
-      body: spec,
-      ...(options.dryRun ? { dryRun: 'All' } : {}),
-    });
-    return options.dryRun ? undefined : created.metadata?.name;
+    if (!options.dryRun) {
+      const list = await this.core.listNamespacedPod({
+        namespace: this.namespace,
+        labelSelector: helperSelector(labels[HELPER_LABELS.purpose], labels[HELPER_LABELS.node]),
+      });
+      const sameRequest = (p: V1Pod) =>
+        bootId !== undefined &&
+        p.metadata?.labels?.[HELPER_LABELS.bootId] === bootId &&
+        !p.metadata?.deletionTimestamp &&
+        powerOffHelperState(p).kind !== 'failed';
+      const live = list.items.find(sameRequest);
+      if (live?.metadata?.name) return { name: live.metadata.name, followed: true };
+      for (const pod of list.items) await this.delete(pod.metadata?.name ?? '');
+    }
+    try {
+      const created = await this.core.createNamespacedPod({
+        namespace: this.namespace,
+        body: spec,
+        ...(options.dryRun ? { dryRun: 'All' } : {}),
+      });
+      return options.dryRun ? undefined : { name: created.metadata?.name ?? '', followed: false };
+    } catch (error) {
+      const name = spec.metadata?.name;
+      if (!options.dryRun && name && isConflict(error)) return { name, followed: true };
+      throw error;
+    }
   }
 
   /** Creates the namespace when missing; false in a dry run where it is missing (nothing can be created in it). */

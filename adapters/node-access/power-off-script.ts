@@ -27,11 +27,19 @@ export const STALE_BOOT_MARKER = 'hecate: this power-off was meant for another b
 /** The kernel's boot ID, the one the kubelet reports as status.nodeInfo.bootID. */
 const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 
+/**
+ * A boot ID the guard (and a helper pod's label) can carry: letters, digits and inner dashes, at most 63 (a kubelet
+ * reports a UUID). A transport given another sends the request without the guard, as before there was one.
+ */
+export function isBootId(value: string | undefined): value is string {
+  return value !== undefined && /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(value);
+}
+
 /** The boot guard: first in the script, before anything is stopped. A host whose boot ID cannot be read runs on. */
 function bootGuard(bootId: string): string {
-  if (!/^[A-Za-z0-9-]{1,64}$/.test(bootId))
+  if (!isBootId(bootId))
     throw new RangeError(`bootId must be a boot ID (letters, digits, -), got ${JSON.stringify(bootId)}`);
-  return String.raw`meant_for='${bootId}'
+  return `meant_for='${bootId}'
 booted=$(cat ${BOOT_ID_FILE} 2>/dev/null || true)
 if [ -n "$booted" ] && [ "$booted" != "$meant_for" ]; then
   echo "${STALE_BOOT_MARKER} ($meant_for); this host has booted since ($booted): not powering off"

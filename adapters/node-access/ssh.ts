@@ -5,7 +5,13 @@
  */
 import { execa } from 'execa';
 import type { MutationOptions, NodeAccessPort, NodeAddress, PowerControlPort } from '../../core/ports/index.js';
-import { POWER_OFF_MARKER, type PowerOffScriptOptions, powerOffArgv, shellQuote } from './power-off-script.js';
+import {
+  isBootId,
+  POWER_OFF_MARKER,
+  type PowerOffScriptOptions,
+  powerOffArgv,
+  shellQuote,
+} from './power-off-script.js';
 
 export interface SshOptions {
   /** The PowerPlan's powerOff.sshUser. */
@@ -113,7 +119,7 @@ export class SshNodeAccess implements PowerControlPort, NodeAccessPort {
       await this.expectOk(node, ['true'], options.signal, 'reach');
       return;
     }
-    const script = { ...this.options.script, ...(node.bootId ? { bootId: node.bootId } : {}) };
+    const script = { ...this.options.script, ...(isBootId(node.bootId) ? { bootId: node.bootId } : {}) };
     const result = await this.run(node, powerOffArgv(command, script), options.signal);
     const outcome = powerOffOutcome(result);
     if (outcome === 'delivered') return;

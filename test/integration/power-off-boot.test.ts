@@ -28,7 +28,7 @@ describe.skipIf(!bed.ok)('a power-off request meant for one boot', () => {
     plane = await startControlPlane({ nodeLifecycle: { nodeMonitorGracePeriod: '8s' } });
     sims = await startSimulators(
       plane.kubeConfig,
-      ['n-1', 'n-2'].map((name) => ({ name, role: 'worker' as const, images: [IMAGE] })),
+      ['n-1', 'n-2', 'n-3'].map((name) => ({ name, role: 'worker' as const, images: [IMAGE] })),
       { kubelet: { speed: 10, powerOffHelperMs: 500 }, flux: false, longhorn: false },
     );
     const kc = await plane.userKubeConfig(HECATE, ['system:masters']);
@@ -61,6 +61,25 @@ describe.skipIf(!bed.ok)('a power-off request meant for one boot', () => {
     const [pod] = await helpers('n-1');
     expect(pod?.metadata?.labels?.['hecate.dev/boot-id']).toBe(bootId);
     expect(pod?.metadata?.deletionTimestamp).toBeUndefined(); // followed, not replaced
+  });
+
+  it('given two deliverers of one request at the same instant, then one create is refused AlreadyExists, nothing is deleted, and both follow one pod', async () => {
+    const bootId = await bootOf('n-3');
+    const before = mutationsBy(await plane.readAudit(), HECATE).length;
+    await Promise.all([3, 4].map((n) => deliverer(n).powerOff({ name: 'n-3', bootId }, ['systemctl', 'poweroff'])));
+    await eventually('n-3 off', async () => !sims.kubelet.isOn('n-3'), { timeoutMs: 10_000 });
+
+    const writes = mutationsBy(await plane.readAudit(), HECATE)
+      .slice(before)
+      .map(describeEvent);
+    expect(writes.filter((e) => e.startsWith('delete pods'))).toEqual([]);
+    expect(writes.filter((e) => e.startsWith('create pods')).sort()).toEqual(
+      [
+        `create pods ${NAMESPACE}/hecate-power-off-n-3-${bootId.slice(0, 8)} 201`,
+        `create pods ${NAMESPACE}/hecate-power-off-n-3-${bootId.slice(0, 8)} 409`,
+      ].sort(),
+    );
+    expect(await helpers('n-3')).toHaveLength(1);
   });
 
   it('given a helper left Pending on a node that went down before it ran, when the node boots, then the helper exits 0 and the node stays up', async () => {

@@ -43,11 +43,13 @@ describe('helperPodSpec', () => {
     ]);
   });
 
-  it('given the boot the power-off is meant for, then it is a label (a second deliverer finds the request by it); a value no label can hold is left out', () => {
-    const boot = '3f1c2a9e-8b7d-4c6e-9a1b-2c3d4e5f6a7b';
-    expect(helperPodSpec({ ...base, privileged: true, bootId: boot }).metadata?.labels).toMatchObject({
-      'hecate.dev/boot-id': boot,
-    });
+  it('given the boot the power-off is meant for, then it names the pod and labels it; a value no label can hold is left out', () => {
+    const boot = '3F1C2A9E-8b7d-4c6e-9a1b-2c3d4e5f6a7b';
+    const pod = helperPodSpec({ ...base, privileged: true, bootId: boot });
+    expect(pod.metadata?.labels).toMatchObject({ 'hecate.dev/boot-id': boot });
+    // named after the node and the boot: a second run making the same request meets AlreadyExists
+    expect(pod.metadata?.name).toBe('hecate-power-off-titan-04-3f1c2a9e');
+    expect(pod.metadata?.generateName).toBeUndefined();
     expect(helperPodSpec({ ...base, privileged: true, bootId: 'not/a label' }).metadata?.labels).not.toHaveProperty(
       'hecate.dev/boot-id',
     );
