@@ -231,6 +231,8 @@ export function lastWords(
   steps: readonly PlanStep[],
   facts: Facts,
   selfNode?: string,
+  /** The boot each announced node is on now (its kubelet's boot ID), recorded with it: the request is for that boot. */
+  boots: Readonly<Record<string, string>> = {},
 ): PowerEventStatus {
   const first = steps[0];
   if (!first) return status;
@@ -242,9 +244,12 @@ export function lastWords(
     ? `powering off the control plane: ${orderedList(nodes.map((n) => (n === selfNode ? `${n} (this operator's node)` : n)))}; the API loses quorum on the way, so this is the last status this operator writes`
     : `powering off ${nodes[0]}, the operator's own node: this is the last status this operator writes; every other step is done`;
   const poweredOff = status.outage?.poweredOff ?? [];
+  const announcedBoots = Object.fromEntries(Object.entries(boots).filter(([n]) => nodes.includes(n)));
+  const recordedBoots = { ...announcedBoots, ...status.outage?.poweredOffBoots };
   const outage = status.outage && {
     ...status.outage,
     poweredOff: [...poweredOff, ...nodes.filter((n) => !poweredOff.includes(n))],
+    ...(Object.keys(recordedBoots).length > 0 ? { poweredOffBoots: recordedBoots } : {}),
   };
   const note = 'recorded in the last status this operator writes, before its power-off is sent';
   const records = status.progress?.steps ?? [];

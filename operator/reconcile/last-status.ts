@@ -25,7 +25,7 @@
  * with it, which the executor's resend waits for) and to no other: a node that went down and came back since is
  * never powered off again. Later than that, it sends nothing (power may be long back) and confirms each step.
  */
-import type { PlanStep, PowerEvent, PowerEventStatus, RenderedPlan } from '../../core/api/index.js';
+import type { PlanStep, PowerEvent, PowerEventStatus, PowerPlanSpec, RenderedPlan } from '../../core/api/index.js';
 import { ConditionType } from '../../core/api/index.js';
 import { StepKind } from '../../core/plan/index.js';
 import type { Executors, StepContext } from '../../core/run/executor.js';
@@ -86,7 +86,8 @@ export function withLastStatus(deps: PowerEventReconcilerDeps, run: LastStatusRu
   const lastWords = async () => {
     const raw = liveEvent(deps.events, event);
     if (deps.finalizer && hasStopFinalizer(raw)) await deps.finalizer.release(raw);
-    await store.update((s) => next.lastWords(s, steps, factsOf(deps.clock, event), deps.selfNode));
+    const boots = await bootsNow(deps, store.current.progress?.planSpec);
+    await store.update((s) => next.lastWords(s, steps, factsOf(deps.clock, event), deps.selfNode, boots));
     store.seal();
     run.silenced.add(uid);
     deps.logger.info('Wrote the last status; powering off what it announces', {
@@ -100,6 +101,19 @@ export function withLastStatus(deps: PowerEventReconcilerDeps, run: LastStatusRu
     run.silenced.delete(uid);
   };
   return withLastWords(run.wiring.executors, steps, lastWords, retract);
+}
+
+/**
+ * Each node's boot ID as the API reports it now, for the last status (the boot its announced power-off is for: the
+ * next leader never sends it to another); empty when the API does not answer within the observation's timeout.
+ */
+async function bootsNow(
+  deps: PowerEventReconcilerDeps,
+  spec: PowerPlanSpec | undefined,
+): Promise<Record<string, string>> {
+  if (!spec) return {};
+  const nodes = (await deps.observe(spec).catch(() => undefined))?.nodes ?? [];
+  return Object.fromEntries(nodes.flatMap((n) => (n.bootId ? [[n.name, n.bootId]] : [])));
 }
 
 /**
@@ -232,7 +246,11 @@ async function deliverLeftovers(
   const upSinceBefore = async () => {
     const observed = await deps.observe(spec);
     if (!observed.nodes) return undefined;
-    const up = observed.nodes.filter((n) => n.ready && n.readySince !== undefined && Date.parse(n.readySince) < lastAt);
+    const recorded = status.outage?.poweredOffBoots ?? {};
+    const sameBoot = (n: { name: string; bootId?: string }) => !recorded[n.name] || recorded[n.name] === n.bootId;
+    const up = observed.nodes.filter(
+      (n) => n.ready && n.readySince !== undefined && Date.parse(n.readySince) < lastAt && sameBoot(n),
+    );
     return new Map(up.map((n) => [n.name, n.bootId]));
   };
   const boots = (await upSinceBefore()) ?? new Map<string, string | undefined>();

@@ -259,14 +259,25 @@ describe('three control-plane nodes: the last status comes before the first cont
       nodes: Record<string, { ready: boolean; readySince?: string; bootId?: string }>,
       newLeaderNode = SELF,
       onDeliver: (node: string) => void = () => undefined,
+      /** The boot of each node as the first leader sees it when it writes the last status. */
+      bootsAtLastStatus: Record<string, string> = {},
     ) {
       const boots: Record<string, string | undefined> = {};
       const w = api(shutdownEvent());
       const crashed = new Promise<void>(() => undefined);
+      const seenFirst = async () => ({
+        api: 'reachable' as const,
+        nodes: Object.entries(bootsAtLastStatus).map(([name, bootId]) => ({
+          name,
+          ready: true,
+          unschedulable: true,
+          bootId,
+        })),
+      });
       const first = operator(
         w,
         executors(w, { beforeDelivery: (n) => (n === 'titan-01' ? crashed : Promise.resolve()) }),
-        { selfNode: SELF },
+        { selfNode: SELF, observe: seenFirst },
       );
       void first.reconciler.reconcile(KEY);
       for (let i = 0; i < 500 && !delivered(w.timeline).includes('titan-02'); i++) {
@@ -328,6 +339,26 @@ describe('three control-plane nodes: the last status comes before the first cont
       );
       expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-02', 'titan-01']);
       expect(boots).toEqual({ 'titan-01': 'b-01' });
+    });
+
+    it('the last status records the boot of each node it announces, and the next leader does not send to a node on another boot (a reboot quick enough never to read NotReady)', async () => {
+      const { w } = await killedThenRestarted(
+        30_000,
+        {
+          'titan-02': { ready: false },
+          'titan-01': { ready: true, readySince: before, bootId: 'b-01-rebooted' },
+          [SELF]: { ready: true, readySince: before, bootId: 'b-self' },
+        },
+        SELF,
+        () => undefined,
+        { 'titan-01': 'b-01', 'titan-02': 'b-02', [SELF]: 'b-self', 'titan-04': 'b-04' },
+      );
+      expect(delivered(w.timeline)).toEqual([...WORKERS, 'titan-02', SELF]);
+      expect(w.objects[KEY]?.status?.outage?.poweredOffBoots).toMatchObject({
+        'titan-01': 'b-01',
+        'titan-02': 'b-02',
+        [SELF]: 'b-self',
+      });
     });
 
     it('the next leader on one of those nodes powers its own node off last, whatever the plan says', async () => {
