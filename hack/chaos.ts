@@ -68,6 +68,10 @@ for (const [flag, allowed] of [
   }
 }
 const modes: ChaosMode[] = values.mode === 'both' ? ['shutdown', 'startup'] : [values.mode as ChaosMode];
+if (only !== undefined && only > Math.ceil(kills / modes.length)) {
+  console.error(`--only ${only}: ${kills} kill(s) make ${Math.ceil(kills / modes.length)} cycle(s). ${usage}`);
+  process.exit(2);
+}
 const doors: Door[] = values.door === 'both' ? ['cli', 'operator'] : [values.door as Door];
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
