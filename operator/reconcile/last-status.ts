@@ -22,8 +22,9 @@
  * NOTE: record before act. A crash between the last status and a delivery leaves a status that says the power-off
  * was sent. The next operator, within REDELIVERY_BUDGET_MS of that status, sends it to every announced node that has
  * been Ready since before the status (it has not gone down since: it never got the request, or is about to go down
- * with it, which the executor's resend waits for) and to no other: a node that went down and came back since is
- * never powered off again. Later than that, it sends nothing (power may be long back) and confirms each step.
+ * with it, which the executor's resend waits for) and is on the boot the status recorded for it, and to no other: a
+ * node that went down and came back since is never powered off again. Later than that, it sends nothing (power may
+ * be long back) and confirms each step.
  */
 import type { PlanStep, PowerEvent, PowerEventStatus, PowerPlanSpec, RenderedPlan } from '../../core/api/index.js';
 import { ConditionType } from '../../core/api/index.js';
@@ -211,9 +212,10 @@ export async function confirmLastStatus(
  * plan's order, the announced power-off of every node that has been Ready since before that status: such a node has
  * not gone down since, so it either never got the request or is about to go down with it, and the power-off
  * executor's resend first waits for the latter (a node recorded as sent is sent the request again only when it stays
- * up). A node that went down and came back since (Ready only since after the status: the power returned) is never
- * sent it. Later than the budget nothing is sent: the outage may be long over. Writes nothing; each delivery is
- * logged.
+ * up). A node that went down and came back since (Ready only since after the status, or on another boot than the
+ * status recorded: the power returned) is never sent it; each node is looked at again before its turn, and its
+ * request names the boot found (void on any other). Later than the budget nothing is sent: the outage may be long
+ * over. Writes nothing; each delivery is logged.
  */
 async function deliverLeftovers(
   deps: PowerEventReconcilerDeps,
