@@ -123,6 +123,11 @@ try {
       const what = describe(door, planned);
       failures.push(`cycle ${n} (${what}): did not complete: ${(error as Error).message.slice(0, 3000)}`);
       console.log(`cycle ${n}: ${what} → did not complete`);
+      if (door === 'operator') {
+        const file = join(logDir, `cycle-${n}-operator.jsonl`);
+        await writeFile(file, `${cb.replicas.logsSince(t0).join('\n')}\n`);
+        console.log(`    the operator replicas' logs of this cycle: ${file}`);
+      }
       break; // the bed is in an unknown state
     }
     if (result.restored.length > 0) {
