@@ -60,6 +60,8 @@ export interface E2eOptions extends PlanTweaks {
   scenario?: (atlas: Scenario) => Scenario;
   /** Kubelet time compression (default 10). */
   speed?: number;
+  /** The stand-in nodes' boot IDs (see KubeletOptions.bootId; default a random one per boot). */
+  bootId?: () => string;
   /** What the scenario's `real: true` nodes run with (root only: `realNodeAvailability()`); required if it has any. */
   realNodeTools?: RealNodeTools;
   log?: (message: string) => void;
@@ -138,7 +140,12 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
   try {
     const atlas = await loadScenario(ATLAS_SCENARIO);
     const scenario = options.scenario ? options.scenario(atlas) : atlas;
-    const simulatorOptions = { kubelet: { speed: options.speed ?? 10, powerOffHelperMs: 500 } };
+    const kubelet = {
+      speed: options.speed ?? 10,
+      powerOffHelperMs: 500,
+      ...(options.bootId ? { bootId: options.bootId } : {}),
+    };
+    const simulatorOptions = { kubelet };
     if (scenario.nodes.some((n) => n.real)) {
       if (!options.realNodeTools) throw new Error('the scenario has real nodes: pass realNodeTools (root only)');
       mixed = await startMixedScenario(plane, scenario, options.realNodeTools, {

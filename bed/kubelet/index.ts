@@ -52,6 +52,11 @@ export * from './node.js';
 export * from './pod.js';
 
 export interface KubeletOptions {
+  /**
+   * Each boot's ID, as the kubelet reports it (default a random UUID per boot). A test whose hosts are this machine
+   * (its SSH transport goes to a loopback sshd) gives this machine's, which the power-off script's boot guard reads.
+   */
+  bootId?: () => string;
   /** Time compression for grace periods, helper run times and back-offs: speed 10 turns 30 s into 3 s. */
   speed?: number;
   /** Lease renewal period (default 1500 ms): what the node lifecycle controller reads as the node's heartbeat. */
@@ -139,7 +144,8 @@ export class KubeletStandIn {
     this.helperScript = options.helperScript;
     const now = new Date();
     specs.forEach((spec, index) => {
-      this.nodes.set(spec.name, { ...newNodeState(spec, index, now), on: true, heartbeating: false, nextPodIP: 2 });
+      const state = newNodeState(spec, index, now, this.options.bootId?.());
+      this.nodes.set(spec.name, { ...state, on: true, heartbeating: false, nextPodIP: 2 });
     });
     this.queue = new KeyQueue((key) => this.syncPod(key), {
       concurrency: 4,
@@ -199,7 +205,7 @@ export class KubeletStandIn {
     if (runtime.on) return;
     const now = new Date();
     runtime.on = true;
-    runtime.bootID = randomUUID();
+    runtime.bootID = this.options.bootId?.() ?? randomUUID();
     runtime.readySince = now.toISOString().replace(/\.\d+Z$/, 'Z');
     runtime.posted = undefined; // a booted kubelet posts its status at once
     this.options.log?.('Node powered on', { node });

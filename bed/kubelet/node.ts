@@ -68,11 +68,16 @@ export interface NodeState {
   images: Set<string>;
 }
 
-export function newNodeState(spec: KubeletNodeSpec, index: number, now: Date): NodeState {
+export function newNodeState(
+  spec: KubeletNodeSpec,
+  index: number,
+  now: Date,
+  bootID: string = randomUUID(),
+): NodeState {
   return {
     spec,
     index,
-    bootID: randomUUID(),
+    bootID,
     readySince: rfc3339(now),
     images: new Set((spec.images ?? []).map(normalizeImage)),
   };

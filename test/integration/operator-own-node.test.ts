@@ -32,16 +32,24 @@ const isStatusWrite = (e: AuditEvent) =>
   e.verb === 'patch' &&
   e.responseStatus?.code === 200;
 
+/** `hecate-power-off-<node>-<the boot's first 8>`, or `-<5 generated>` for a node whose kubelet reports no boot. */
+const helperNode = (name: string) => /^hecate-power-off-(.+)-(?:[0-9a-f]{8}|[a-z0-9]{5})$/.exec(name)?.[1];
+
 /**
- * The node of each power-off helper pod the operator created, in audit order. A create by generateName has no name
- * in the audit record; the adapter's reads of its pod do (`hecate-power-off-<node>-<suffix>`): each create takes the
- * first helper read after it that no earlier create took (the workers' helpers are created together).
+ * The node of each power-off helper pod the operator created, in audit order. A helper is named after its node and
+ * boot, which the create's audit record shows; one created by generateName (no boot) has no name there, and the
+ * adapter's reads of its pod do: such a create takes the first helper read after it that no earlier create took.
  */
 function helperNodes(requests: AuditEvent[]): { index: number; node: string }[] {
   const out: { index: number; node: string }[] = [];
   const taken = new Set<string>();
   requests.forEach((e, index) => {
     if (!isHelperCreate(e)) return;
+    const named = e.objectRef?.name && helperNode(e.objectRef.name);
+    if (named) {
+      out.push({ index, node: named });
+      return;
+    }
     const read = requests
       .slice(index + 1)
       .find(
@@ -51,7 +59,7 @@ function helperNodes(requests: AuditEvent[]): { index: number; node: string }[] 
           !taken.has(r.objectRef.name ?? ''),
       );
     if (read?.objectRef?.name) taken.add(read.objectRef.name);
-    const node = /^hecate-power-off-(.+)-[a-z0-9]{5}$/.exec(read?.objectRef?.name ?? '')?.[1] ?? '?';
+    const node = helperNode(read?.objectRef?.name ?? '') ?? '?';
     out.push({ index, node });
   });
   return out;

@@ -78,7 +78,10 @@ describe.skipIf(!bed.ok || !tools.ok)('operator: the control plane loses its quo
   beforeAll(async () => {
     if (!tools.ok) return;
     sshd = await startSshd(tools);
-    b = await startOperatorBed({ drainTimeout: '8s' });
+    // every "host" is this machine (the loopback sshd): the nodes report its boot ID, which the power-off script's
+    // boot guard reads there
+    const thisBoot = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    b = await startOperatorBed({ drainTimeout: '8s', bootId: () => thisBoot });
     work = await mkdtemp(join(tmpdir(), 'hecate-quorum-'));
     bin = join(work, 'bin');
     const script = async (path: string, body: string) => {
