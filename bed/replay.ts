@@ -3,7 +3,14 @@
  * repo snapshot is cloned from, the wait for the scenario to converge, and the power cut between shutdown and
  * startup. Shared by the end-to-end harness (./e2e.ts), the chaos runner and `hecate drill run` (./drill/).
  */
-import { AppsV1Api, CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { execa } from 'execa';
 import { KubeFlux } from '../adapters/kube/flux.js';
 import type { PowerPlanSpec } from '../core/api/index.js';
@@ -65,9 +72,16 @@ export async function waitConverged(plane: ControlPlane, scenario: Scenario): Pr
   for (const source of scenario.flux?.gitRepositories ?? []) {
     await eventually(
       `the Flux source ${source.name} to be Ready${source.servedBy ? ` (${source.servedBy} serving)` : ''}`,
-      async () =>
-        source.suspended || (await flux.source('GitRepository', source.namespace ?? fluxNs, source.name))?.ready,
-      { timeoutMs: 150_000 },
+      async () => {
+        if (source.suspended) return true;
+        const found = await flux.source('GitRepository', source.namespace ?? fluxNs, source.name);
+        if (found?.ready) return true;
+        // the timeout says why: the source's own message, and the serving Deployment's pods and their nodes
+        throw new Error(
+          `${found ? `not Ready: ${found.message ?? '(no message)'}` : 'not found'}${source.servedBy ? `; ${await servingState(plane, source.servedBy)}` : ''}`,
+        );
+      },
+      { timeoutMs: 150_000, intervalMs: 500 },
     );
   }
   await eventually(
@@ -81,6 +95,33 @@ export async function waitConverged(plane: ControlPlane, scenario: Scenario): Pr
     },
     { timeoutMs: 90_000 },
   );
+}
+
+/** `namespace/name` Deployment's replicas, and each of its pods' phase and node, with each node's readiness. */
+async function servingState(plane: ControlPlane, ref: string): Promise<string> {
+  const [namespace = '', name = ''] = ref.split('/');
+  try {
+    const deployment = await plane.kubeConfig.makeApiClient(AppsV1Api).readNamespacedDeployment({ name, namespace });
+    const { replicas = 0, readyReplicas = 0, availableReplicas = 0 } = deployment.status ?? {};
+    const core = plane.kubeConfig.makeApiClient(CoreV1Api);
+    const selector = Object.entries(deployment.spec?.selector.matchLabels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: selector })).items;
+    const nodes = new Map(
+      (await core.listNode()).items.map((n) => [
+        n.metadata?.name ?? '',
+        n.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? '?',
+      ]),
+    );
+    const each = pods.map((p) => {
+      const node = p.spec?.nodeName;
+      return `${p.metadata?.name} ${p.metadata?.deletionTimestamp ? 'Terminating' : p.status?.phase} on ${node ? `${node} (Ready ${nodes.get(node) ?? '?'})` : 'no node'}`;
+    });
+    return `Deployment ${ref}: ${replicas} replica(s), ${readyReplicas} ready, ${availableReplicas} available; pods: ${each.join(', ') || 'none'}`;
+  } catch (error) {
+    return `Deployment ${ref}: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 const readyTrue = (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True';
