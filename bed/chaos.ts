@@ -23,6 +23,7 @@ import { type ObjectRef, type PowerEvent, type PowerPlanSpec, parseOrThrow, powe
 import { fromYaml } from '../core/api/yaml.js';
 import { type ChaosMode, type EndState, endState, type Sends, sendsOf, watchPowerOffHelpers } from './chaos-compare.js';
 import { OperatorReplicas } from './chaos-replicas.js';
+import { StandInLines } from './chaos-stand-ins.js';
 import { type E2e, spawnCli, stageTimes, withPausedApps } from './e2e.js';
 import { NS, type OperatorBed, startOperatorBed } from './operator/index.js';
 import { powerCut } from './replay.js';
@@ -30,6 +31,7 @@ import { eventually } from './simulators.js';
 
 export * from './chaos-compare.js';
 export { OperatorReplicas } from './chaos-replicas.js';
+export { StandInLines, volumeHolders } from './chaos-stand-ins.js';
 export { powerCut };
 
 export type Door = 'cli' | 'operator';
@@ -81,6 +83,8 @@ export interface ChaosBed {
   bed: OperatorBed;
   replicas: OperatorReplicas;
   spec: PowerPlanSpec;
+  /** What the stand-ins said (kept for a cycle that does not complete). */
+  standIns: StandInLines;
 }
 
 /**
@@ -88,12 +92,13 @@ export interface ChaosBed {
  * must stay suspended), the operator deployed as two replicas, and the plan's spec.
  */
 export async function startChaosBed(): Promise<ChaosBed & { stop(): Promise<void> }> {
-  const bed = await startOperatorBed({ scenario: withPausedApps, drainTimeout: '4s' });
+  const standIns = new StandInLines();
+  const bed = await startOperatorBed({ scenario: withPausedApps, drainTimeout: '4s', standInLog: standIns.log });
   try {
     const spec = parseOrThrow(powerPlan, fromYaml(await readFile(bed.e2e.planPath, 'utf8')), bed.e2e.planPath).spec;
     const replicas = new OperatorReplicas(bed);
     await replicas.ready();
-    return { bed, replicas, spec, stop: () => bed.stop() };
+    return { bed, replicas, spec, standIns, stop: () => bed.stop() };
   } catch (error) {
     await bed.stop();
     throw error;

@@ -65,7 +65,16 @@ export interface E2eOptions extends PlanTweaks {
   /** What the scenario's `real: true` nodes run with (root only: `realNodeAvailability()`); required if it has any. */
   realNodeTools?: RealNodeTools;
   log?: (message: string) => void;
+  /** The stand-ins' own log lines (pods started and killed, volumes attached and detached, failed passes). */
+  standInLog?: StandInLog;
 }
+
+/** A stand-in's log line: which one said it, what, and its fields. */
+export type StandInLog = (
+  standIn: 'kubelet' | 'flux' | 'longhorn',
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 export interface E2e {
   plane: ControlPlane;
@@ -140,12 +149,16 @@ export async function startE2e(options: E2eOptions = {}): Promise<E2e> {
   try {
     const atlas = await loadScenario(ATLAS_SCENARIO);
     const scenario = options.scenario ? options.scenario(atlas) : atlas;
+    const said = options.standInLog;
+    const logOf = (standIn: Parameters<StandInLog>[0]) =>
+      said ? { log: (message: string, fields?: Record<string, unknown>) => said(standIn, message, fields) } : {};
     const kubelet = {
       speed: options.speed ?? 10,
       powerOffHelperMs: 500,
       ...(options.bootId ? { bootId: options.bootId } : {}),
+      ...logOf('kubelet'),
     };
-    const simulatorOptions = { kubelet };
+    const simulatorOptions = { kubelet, flux: logOf('flux'), longhorn: logOf('longhorn') };
     if (scenario.nodes.some((n) => n.real)) {
       if (!options.realNodeTools) throw new Error('the scenario has real nodes: pass realNodeTools (root only)');
       mixed = await startMixedScenario(plane, scenario, options.realNodeTools, {

@@ -132,6 +132,30 @@ export class LonghornStandIn {
     return claim ? this.volumes.get(volumeName(claim), LONGHORN.namespace) : undefined;
   }
 
+  /**
+   * Each claim a Running pod in this stand-in's cache holds attached, with that pod as cached: what a wait for the
+   * volumes to detach is waiting on, to set beside the API's own view when it takes too long.
+   */
+  holders(): { claim: string; pod: string; uid: string; node: string; deleting: boolean }[] {
+    return this.pods.list().flatMap((p) =>
+      p.status?.phase === 'Running' && p.spec?.nodeName
+        ? (p.spec.volumes ?? []).flatMap((v) =>
+            v.persistentVolumeClaim
+              ? [
+                  {
+                    claim: `${p.metadata?.namespace}/${v.persistentVolumeClaim.claimName}`,
+                    pod: `${p.metadata?.namespace}/${p.metadata?.name}`,
+                    uid: p.metadata?.uid ?? '',
+                    node: p.spec?.nodeName ?? '',
+                    deleting: Boolean(p.metadata?.deletionTimestamp),
+                  },
+                ]
+              : [],
+          )
+        : [],
+    );
+  }
+
   /** One full pass now (after any running one); a failed pass is logged and scheduled again. */
   reconcileNow(): Promise<void> {
     return this.passes.reconcileNow();
@@ -253,6 +277,13 @@ export class LonghornStandIn {
       },
     };
     if (sameVolumeStatus(previous, status)) return status.state;
+    if (previous.state !== status.state) {
+      this.options.log?.(runner ? 'Volume attached' : 'Volume detached', {
+        volume: volume.metadata?.name,
+        claim: `${namespace}/${claim.metadata?.name}`,
+        ...(runner ? { node, pod: runner.metadata?.name, uid: runner.metadata?.uid } : {}),
+      });
+    }
     try {
       await this.custom.patchNamespacedCustomObjectStatus(
         { ...crd(), name: volume.metadata?.name ?? '', body: { status } },

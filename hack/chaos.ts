@@ -31,6 +31,7 @@ import {
   type Kill,
   seededRandom,
   startChaosBed,
+  volumeHolders,
 } from '../bed/chaos.js';
 
 const usage =
@@ -128,6 +129,10 @@ try {
         await writeFile(file, `${cb.replicas.logsSince(t0).join('\n')}\n`);
         console.log(`    the operator replicas' logs of this cycle: ${file}`);
       }
+      const standIns = join(logDir, `cycle-${n}-stand-ins.log`);
+      const holders = await volumeHolders(cb.bed).catch((e: unknown) => [`volume holders: ${String(e)}`]);
+      await writeFile(standIns, `${[...holders, '', ...cb.standIns.since(t0)].join('\n')}\n`);
+      console.log(`    the stand-ins' logs of this cycle, after the volumes held attached: ${standIns}`);
       break; // the bed is in an unknown state
     }
     if (result.restored.length > 0) {

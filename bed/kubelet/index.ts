@@ -325,6 +325,7 @@ export class KubeletStandIn {
       runningStatus({ pod, now: new Date(), hostIP: hostIP(node.index), podIP: this.podIP(pod, node), ...runtime }),
     );
     runtime.posted = true;
+    this.options.log?.('Pod running', { pod: key, uid, node: node.spec.name });
   }
 
   /** The node rebooted under this pod: its containers are gone. */
@@ -367,6 +368,7 @@ export class KubeletStandIn {
         );
       }
     }
+    this.options.log?.('Pod killed', { pod: key, uid: pod.metadata?.uid, node: node.spec.name, started });
     try {
       await this.core.deleteNamespacedPod({
         name: pod.metadata?.name ?? '',
