@@ -16,7 +16,7 @@
  * --only C runs cycle C of that stream alone (after the references): the same door, kinds of kill and instants as a
  * fraction of each mode's reference duration, on a bed no earlier trial cycle has touched.
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -133,6 +133,11 @@ try {
       const holders = await volumeHolders(cb.bed).catch((e: unknown) => [`volume holders: ${String(e)}`]);
       await writeFile(standIns, `${[...holders, '', ...cb.standIns.since(t0)].join('\n')}\n`);
       console.log(`    the stand-ins' logs of this cycle, after the volumes held attached: ${standIns}`);
+      for (const name of ['kube-controller-manager', 'kube-scheduler', 'kube-apiserver']) {
+        const copy = join(logDir, `cycle-${n}-${name}.log`);
+        await copyFile(join(cb.bed.e2e.plane.dir, 'logs', `${name}.log`), copy).catch(() => undefined);
+      }
+      console.log(`    and the control plane's own logs (the whole run): ${join(logDir, `cycle-${n}-kube-*.log`)}`);
       break; // the bed is in an unknown state
     }
     if (result.restored.length > 0) {
