@@ -5,6 +5,9 @@ export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 /** The grace period Kubernetes applies when a pod declares none. */
 export const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30;
 
+/** The taint a cordoned node carries (effect NoSchedule): a pod that tolerates it may be scheduled there. */
+export const UNSCHEDULABLE_TAINT_KEY = 'node.kubernetes.io/unschedulable';
+
 /** The owner reference marked `controller: true`: the object that recreates the pod when it goes. */
 export interface PodController {
   readonly kind: string;
@@ -32,6 +35,8 @@ export interface DrainPod {
   /** When deletion was requested, in ms since the epoch; absent while the pod is not terminating. */
   readonly deletionTimestampMs?: number;
   readonly terminationGracePeriodSeconds: number;
+  /** The pod tolerates {@link UNSCHEDULABLE_TAINT_KEY}: the scheduler may rightly place it on a cordoned node. */
+  readonly toleratesCordon: boolean;
 }
 
 /** A pod object that lacks what drain needs to identify it (name or uid). */
@@ -59,7 +64,17 @@ export function toDrainPod(pod: PodLike): DrainPod {
     hasEmptyDir: (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined && v.emptyDir !== null),
     ...(deletionTimestampMs === undefined ? {} : { deletionTimestampMs }),
     terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS,
+    toleratesCordon: (pod.spec?.tolerations ?? []).some(toleratesUnschedulable),
   };
+}
+
+/** Whether one toleration matches the cordon's taint (key, empty value, effect NoSchedule), as the scheduler judges. */
+function toleratesUnschedulable(toleration: NonNullable<NonNullable<PodLike['spec']>['tolerations']>[number]): boolean {
+  const { key = '', operator = 'Equal', value = '', effect = '' } = toleration;
+  if (effect !== '' && effect !== 'NoSchedule') return false;
+  if (key === '') return operator === 'Exists';
+  if (key !== UNSCHEDULABLE_TAINT_KEY) return false;
+  return operator === 'Exists' || value === '';
 }
 
 /** The controller owner, like metav1.GetControllerOf: only a reference with `controller: true` counts. */

@@ -173,6 +173,12 @@ export interface PodLike {
     readonly nodeName?: string;
     readonly volumes?: readonly { readonly emptyDir?: unknown }[];
     readonly terminationGracePeriodSeconds?: number;
+    readonly tolerations?: readonly {
+      readonly key?: string;
+      readonly operator?: string;
+      readonly value?: string;
+      readonly effect?: string;
+    }[];
   };
   readonly status?: { readonly phase?: string };
 }

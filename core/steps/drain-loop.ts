@@ -1,3 +1,4 @@
+import { strayArrivals } from '../drain/arrivals.js';
 import {
   type AttemptResult,
   currentLevel,
@@ -75,7 +76,9 @@ interface Tracked {
  *
  * Observation is one list of the node's pods per round: `spec.nodeName` is immutable, so a target is present exactly
  * when a pod of its namespace/name is in that list, and {@link isGone} compares the uid (a replacement is gone).
- * Pods that arrive after the start are not drained, as with kubectl; `check` catches them on a rerun.
+ * Pods that arrive after the start are not drained, as with kubectl, with one exception: before the node counts as
+ * drained, pods that a scheduler placed there after the cordon (a stale view of the node) are taken on too
+ * (core/drain/arrivals.ts), or they would hold their volumes through the storage quiesce.
  *
  * The escalation survives a crash: the level and when it was entered are saved in the outage record's
  * `drainLevels[node]` BEFORE the first action at that level, a rerun resumes there (see `resumeEscalation`), and the
@@ -111,14 +114,34 @@ export class NodeDrain {
     let fresh: DrainPod[] | undefined = targets;
     for (;;) {
       this.ctx.signal.throwIfAborted();
-      const observations = fresh ? this.observationsOf(fresh) : await this.observe();
+      const pods: DrainPod[] | undefined = fresh ?? (await this.list());
       fresh = undefined;
-      if (observations === undefined) continue;
+      if (pods === undefined) continue;
+      const observations = this.observationsOf(pods);
       const decision = decide(this.state, observations, this.now(), this.options);
-      if (decision.kind === 'done') return this.finish(decision.terminating);
+      if (decision.kind === 'done') {
+        if (this.adoptArrivals(pods)) fresh = pods;
+        else return this.finish(decision.terminating);
+        continue;
+      }
       this.checkDeadline(observations);
       await this.follow(decision);
     }
+  }
+
+  /**
+   * Before the node counts as drained: takes on the pods a scheduler placed on it after the cordon (see
+   * core/drain/arrivals.ts), says so, and returns true when there are any.
+   */
+  private adoptArrivals(pods: readonly DrainPod[]): boolean {
+    const arrivals = strayArrivals(pods, (pod) => this.tracked.has(keyOf(pod)), this.options, this.now());
+    if (arrivals.length === 0) return false;
+    for (const target of arrivals) this.tracked.set(keyOf(target), { target });
+    const names = arrivals.map(podKey).join(', ');
+    this.ctx.report(
+      `${this.node}: ${arrivals.length} pod(s) were placed on it after the cordon (${names}), by a scheduler that had not yet seen it: draining them too`,
+    );
+    return true;
   }
 
   /** Adopts the level a crashed run had reached (or the first level), and says where the drain resumes. */
@@ -187,12 +210,6 @@ export class NodeDrain {
       );
       return pods;
     }
-  }
-
-  /** One list of the node's pods as observations of the targets; undefined after a failed list (retried). */
-  private async observe(): Promise<PodObservation[] | undefined> {
-    const pods = await this.list();
-    return pods === undefined ? undefined : this.observationsOf(pods);
   }
 
   /** A list of the node's pods as observations of the targets. */

@@ -36,6 +36,11 @@ export interface FakePodInit {
   readonly phase?: string;
   /** A StatefulSet pod's replacement lands on the same node (it tolerates the cordon); default elsewhere. */
   readonly replaceOnSameNode?: boolean;
+  /**
+   * A StatefulSet pod whose first replacement a scheduler with a stale view of the node binds to the same node despite
+   * the cordon (it does not tolerate it); the replacement's own replacement goes elsewhere.
+   */
+  readonly staleScheduler?: boolean;
 }
 
 interface Pod extends FakePodInit {
@@ -154,8 +159,8 @@ export class FakeCluster {
   }
 
   private replacement(pod: Pod, name: string): FakePodInit {
-    const node = pod.replaceOnSameNode ? pod.node : this.elsewhere;
-    const { deletedAtMs: _d, deletionGraceSeconds: _g, uid: _u, ...init } = pod;
+    const node = pod.replaceOnSameNode || pod.staleScheduler ? pod.node : this.elsewhere;
+    const { deletedAtMs: _d, deletionGraceSeconds: _g, uid: _u, staleScheduler: _s, ...init } = pod;
     return { ...init, name, node, phase: 'Running' };
   }
 
@@ -174,6 +179,9 @@ export class FakeCluster {
         nodeName: pod.node,
         terminationGracePeriodSeconds: pod.graceSeconds ?? 30,
         ...(pod.emptyDir ? { volumes: [{ emptyDir: {} }] } : {}),
+        ...(pod.replaceOnSameNode
+          ? { tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists' }] }
+          : {}),
       },
       status: { phase: pod.phase },
     };

@@ -15,6 +15,7 @@ export function pod(name: string, overrides: Partial<DrainPod> = {}): DrainPod {
     isMirror: false,
     hasEmptyDir: false,
     terminationGracePeriodSeconds: 30,
+    toleratesCordon: false,
     ...overrides,
   };
 }

@@ -10,7 +10,17 @@ const base = {
 
 describe('toDrainPod', () => {
   it.each<[string, PodLike, Record<string, unknown>]>([
-    ['a plain pod', base, { controller: null, isMirror: false, hasEmptyDir: false, terminationGracePeriodSeconds: 10 }],
+    [
+      'a plain pod',
+      base,
+      {
+        controller: null,
+        isMirror: false,
+        hasEmptyDir: false,
+        terminationGracePeriodSeconds: 10,
+        toleratesCordon: false,
+      },
+    ],
     [
       'owner references of which one is the controller',
       {
@@ -40,6 +50,7 @@ describe('toDrainPod', () => {
     ],
     ['an emptyDir volume', { ...base, spec: { volumes: [{}, { emptyDir: {} }] } }, { hasEmptyDir: true, nodeName: '' }],
     ['no grace period', { ...base, spec: {} }, { terminationGracePeriodSeconds: 30 }],
+    ...tolerationCases(),
     [
       'a string deletionTimestamp',
       { ...base, metadata: { ...base.metadata, deletionTimestamp: '2025-01-01T00:00:10Z' } },
@@ -66,6 +77,7 @@ describe('toDrainPod', () => {
       isMirror: false,
       hasEmptyDir: false,
       terminationGracePeriodSeconds: 10,
+      toleratesCordon: false,
     });
   });
 
@@ -77,3 +89,22 @@ describe('toDrainPod', () => {
     expect(() => toDrainPod(input)).toThrow(InvalidPodError);
   });
 });
+
+/** Which tolerations let the scheduler rightly place a pod on a cordoned node (taint node.kubernetes.io/unschedulable:NoSchedule). */
+function tolerationCases(): [string, PodLike, Record<string, unknown>][] {
+  const key = 'node.kubernetes.io/unschedulable';
+  const cases: [string, NonNullable<NonNullable<PodLike['spec']>['tolerations']>[number], boolean][] = [
+    ['the cordon taint with Exists', { key, operator: 'Exists', effect: 'NoSchedule' }, true],
+    ['the cordon taint with any effect', { key, operator: 'Exists' }, true],
+    ['the cordon taint with Equal and no value', { key, effect: 'NoSchedule' }, true],
+    ['every taint (empty key, Exists)', { operator: 'Exists' }, true],
+    ['the cordon taint with another value', { key, operator: 'Equal', value: 'yes' }, false],
+    ['the cordon taint for NoExecute only', { key, operator: 'Exists', effect: 'NoExecute' }, false],
+    ['another taint', { key: 'node.kubernetes.io/not-ready', operator: 'Exists' }, false],
+  ];
+  return cases.map(([name, toleration, tolerates]) => [
+    `a toleration of ${name}`,
+    { ...base, spec: { ...base.spec, tolerations: [toleration] } },
+    { toleratesCordon: tolerates },
+  ]);
+}

@@ -192,7 +192,48 @@ describe('drainNode escalation', () => {
     expect(error).toBeUndefined();
     expect(cluster.requests.map(fmt)).toEqual(['0s cordon worker-1 200', '0s evict apps/db-0 201']);
     expect(cluster.elapsed()).toBe(20_000);
-    expect(podsOn(cluster, 'worker-1')).toEqual(['db-0']); // the replacement, not drained (as kubectl)
+    expect(podsOn(cluster, 'worker-1')).toEqual(['db-0']); // the replacement tolerates the cordon: not drained (as kubectl)
+  });
+
+  it('given a replacement a stale scheduler bound to the cordoned node, drains it too before the node counts as drained', async () => {
+    const cluster = world();
+    const controller = { kind: 'StatefulSet', name: 'db' };
+    cluster.addPod({ name: 'db-0', node: 'worker-1', controller, graceSeconds: 20, staleScheduler: true });
+    const { error, reports } = await drain(cluster, minuteLevels());
+    expect(error).toBeUndefined();
+    // the first incarnation is evicted at once; its replacement, bound to worker-1 when the first went, at once too
+    expect(cluster.requests.map(fmt)).toEqual([
+      '0s cordon worker-1 200',
+      '0s evict apps/db-0 201',
+      '20s evict apps/db-0 201',
+    ]);
+    const evicted = cluster.requests.filter((r) => r.verb === 'evict');
+    expect(evicted).toHaveLength(2);
+    expect(reports).toContain(
+      'worker-1: 1 pod(s) were placed on it after the cordon (apps/db-0), by a scheduler that had not yet seen it: draining them too',
+    );
+    expect(reports.at(-1)).toBe('worker-1 drained');
+    expect(cluster.elapsed()).toBe(40_000);
+    expect(podsOn(cluster, 'worker-1')).toEqual([]);
+    expect(podsOn(cluster, 'worker-2')).toEqual(['db-0']);
+  });
+
+  it('leaves a pod that arrives after the start alone when its owner may place it itself (as kubectl)', async () => {
+    const cluster = world();
+    cluster.addPod({ name: 'web-1', node: 'worker-1', graceSeconds: 10 });
+    // an operator's custom resource puts its pod on the node by name (spec.nodeName): deleting it would bring it back
+    const controller = { kind: 'InstanceManager', name: 'im-worker-1' };
+    const at = cluster.clock.now().getTime() + 5_000;
+    cluster.scheduled.push({
+      atMs: at,
+      node: 'worker-1',
+      run: () => cluster.addPod({ name: 'im', node: 'worker-1', controller }),
+    });
+    const { error, reports } = await drain(cluster, minuteLevels());
+    expect(error).toBeUndefined();
+    expect(cluster.requests.map(fmt)).toEqual(['0s cordon worker-1 200', '0s evict apps/web-1 201']);
+    expect(reports.join('\n')).not.toMatch(/placed on it after the cordon/);
+    expect(podsOn(cluster, 'worker-1')).toEqual(['im']);
   });
 
   it('given the API failing to list for a while, looks again and completes', async () => {
