@@ -122,7 +122,10 @@ try {
     } catch (error) {
       different += Object.keys(planned).length;
       const what = describe(door, planned);
-      failures.push(`cycle ${n} (${what}): did not complete: ${(error as Error).message.slice(0, 3000)}`);
+      const message = (error as Error).message;
+      const whole = join(logDir, `cycle-${n}-failure.log`);
+      await writeFile(whole, `${message}\n`);
+      failures.push(`cycle ${n} (${what}): did not complete: ${excerpt(message)}\n  (the whole of it: ${whole})`);
       console.log(`cycle ${n}: ${what} → did not complete`);
       if (door === 'operator') {
         const file = join(logDir, `cycle-${n}-operator.jsonl`);
@@ -207,4 +210,11 @@ function describe(door: Door, planned: Partial<Record<ChaosMode, Kill>>): string
     ([mode, kill]) => `${mode}: ${victim(door, kill)} killed at ${seconds(kill?.atMs ?? 0)}`,
   );
   return `${door} door, ${kills.join(', ')}`;
+}
+
+/** A long failure for the summary: its first line and its last 3,000 characters (the last run says why it ended). */
+function excerpt(message: string): string {
+  if (message.length <= 4_000) return message;
+  const [first = ''] = message.split('\n', 1);
+  return `${first}\n[… ${message.length - first.length - 3_000} characters, in the file below …]\n${message.slice(-3_000)}`;
 }
