@@ -1,4 +1,4 @@
-import { strayArrivals } from '../drain/arrivals.js';
+import { controllerKey, strayArrivals } from '../drain/arrivals.js';
 import {
   type AttemptResult,
   currentLevel,
@@ -77,8 +77,8 @@ interface Tracked {
  * Observation is one list of the node's pods per round: `spec.nodeName` is immutable, so a target is present exactly
  * when a pod of its namespace/name is in that list, and {@link isGone} compares the uid (a replacement is gone).
  * Pods that arrive after the start are not drained, as with kubectl, with one exception: before the node counts as
- * drained, pods that a scheduler placed there after the cordon (a stale view of the node) are taken on too
- * (core/drain/arrivals.ts), or they would hold their volumes through the storage quiesce.
+ * drained, pods that a scheduler placed there after the cordon (a stale view of the node) are taken on too, once per
+ * controller (core/drain/arrivals.ts), or they would hold their volumes through the storage quiesce.
  *
  * The escalation survives a crash: the level and when it was entered are saved in the outage record's
  * `drainLevels[node]` BEFORE the first action at that level, a rerun resumes there (see `resumeEscalation`), and the
@@ -89,6 +89,10 @@ export class NodeDrain {
   /** The state as saved in the outage record (undefined: nothing saved for this node yet). */
   private saved: EscalationState | undefined;
   private readonly tracked = new Map<string, Tracked>();
+  /** Controllers that had an arrival on the node drained (core/drain/arrivals.ts `controllerKey`). */
+  private readonly takenFrom = new Set<string>();
+  /** Returning arrivals already reported as left alone. */
+  private readonly leftAlone = new Set<string>();
   private lastReport = { text: '', atMs: -Infinity };
 
   constructor(
@@ -130,16 +134,25 @@ export class NodeDrain {
   }
 
   /**
-   * Before the node counts as drained: takes on the pods a scheduler placed on it after the cordon (see
-   * core/drain/arrivals.ts), says so, and returns true when there are any.
+   * Before the node counts as drained: takes on the pods a scheduler placed on it after the cordon, once per
+   * controller, and says so; returns true when there are any (see core/drain/arrivals.ts).
    */
   private adoptArrivals(pods: readonly DrainPod[]): boolean {
-    const arrivals = strayArrivals(pods, (pod) => this.tracked.has(keyOf(pod)), this.options, this.now());
-    if (arrivals.length === 0) return false;
-    for (const target of arrivals) this.tracked.set(keyOf(target), { target });
-    const names = arrivals.map(podKey).join(', ');
+    const known = (pod: DrainPod) => this.tracked.has(keyOf(pod));
+    const { take, returning } = strayArrivals(pods, known, this.takenFrom, this.options, this.now());
+    for (const pod of returning.filter((p) => !this.leftAlone.has(keyOf(p)))) {
+      this.leftAlone.add(keyOf(pod));
+      this.ctx.report(
+        `${this.node}: ${podKey(pod)} arrived again after its ${pod.controller?.kind} had one drained from here: it places its pods on this node itself (spec.nodeName in its template?), left alone as kubectl does`,
+      );
+    }
+    if (take.length === 0) return false;
+    for (const target of take) {
+      this.tracked.set(keyOf(target), { target });
+      this.takenFrom.add(controllerKey(target));
+    }
     this.ctx.report(
-      `${this.node}: ${arrivals.length} pod(s) were placed on it after the cordon (${names}), by a scheduler that had not yet seen it: draining them too`,
+      `${this.node}: ${take.length} pod(s) were placed on it after the cordon (${take.map(podKey).join(', ')}), by a scheduler that had not yet seen it: draining them too`,
     );
     return true;
   }

@@ -41,6 +41,8 @@ export interface FakePodInit {
    * the cordon (it does not tolerate it); the replacement's own replacement goes elsewhere.
    */
   readonly staleScheduler?: boolean;
+  /** Its controller's template names the node (`spec.nodeName`): every replacement lands there, cordon or not. */
+  readonly pinnedToNode?: boolean;
 }
 
 interface Pod extends FakePodInit {
@@ -159,7 +161,7 @@ export class FakeCluster {
   }
 
   private replacement(pod: Pod, name: string): FakePodInit {
-    const node = pod.replaceOnSameNode || pod.staleScheduler ? pod.node : this.elsewhere;
+    const node = pod.replaceOnSameNode || pod.staleScheduler || pod.pinnedToNode ? pod.node : this.elsewhere;
     const { deletedAtMs: _d, deletionGraceSeconds: _g, uid: _u, staleScheduler: _s, ...init } = pod;
     return { ...init, name, node, phase: 'Running' };
   }

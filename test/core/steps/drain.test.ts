@@ -218,6 +218,28 @@ describe('drainNode escalation', () => {
     expect(podsOn(cluster, 'worker-2')).toEqual(['db-0']);
   });
 
+  it('drains arrivals once per controller: one whose template pins it to the node comes back and is left alone', async () => {
+    const cluster = world();
+    cluster.addPod({ name: 'pinned-1', node: 'worker-1', graceSeconds: 10, pinnedToNode: true });
+    const { error, reports } = await drain(cluster, minuteLevels());
+    expect(error).toBeUndefined();
+    // the original, then the ReplicaSet's first replacement (it landed on the cordoned node), and no more
+    expect(cluster.requests.map(fmt)).toEqual([
+      '0s cordon worker-1 200',
+      '0s evict apps/pinned-1 201',
+      '10s evict apps/pinned-r2 201',
+    ]);
+    expect(reports).toContain(
+      'worker-1: 1 pod(s) were placed on it after the cordon (apps/pinned-r2), by a scheduler that had not yet seen it: draining them too',
+    );
+    expect(reports).toContain(
+      'worker-1: apps/pinned-r3 arrived again after its ReplicaSet had one drained from here: it places its pods on this node itself (spec.nodeName in its template?), left alone as kubectl does',
+    );
+    expect(reports.at(-1)).toBe('worker-1 drained');
+    expect(cluster.elapsed()).toBe(20_000);
+    expect(podsOn(cluster, 'worker-1')).toEqual(['pinned-r3']);
+  });
+
   it('leaves a pod that arrives after the start alone when its owner may place it itself (as kubectl)', async () => {
     const cluster = world();
     cluster.addPod({ name: 'web-1', node: 'worker-1', graceSeconds: 10 });
