@@ -88,7 +88,7 @@ export interface HandBackOptions {
 /**
  * After a successful `startup --execute`: hands the run to the operator and says so on stderr. Never fails the
  * command: a cluster without the operator (no CRD, no namespace, no permission) gets a warning naming the cause.
- * An API server that does not answer for now (see isApiUnavailable) is tried again every 2 s for up to a minute,
+ * An API server unavailable for now (no answer, or 503 while it starts; see isApiUnavailable) is tried again every 2 s for up to a minute,
  * each try said: the hand-off is idempotent (the same event, its status written whole), and without it the operator
  * never finishes the startup (Flux stays as the chain left it, the outage open in the cluster).
  */
@@ -113,7 +113,7 @@ export async function handBack(
       const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
       if (isApiUnavailable(error) && Date.now() + pauseMs <= until) {
         stderr(
-          `the API server does not answer (${message}): handing the startup back to the operator again in ${pauseMs / 1000} s\n`,
+          `the API server is unavailable (${message}): handing the startup back to the operator again in ${pauseMs / 1000} s\n`,
         );
         await sleep(pauseMs);
         continue;

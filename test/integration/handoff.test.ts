@@ -221,11 +221,11 @@ describe.skipIf(!bed.ok)('hand-off: the operator finishes a startup the CLI bega
 
     expect(result?.created).toBe(true);
     expect(lines.length).toBeGreaterThan(1);
-    expect(lines[0]).toMatch(/^the API server does not answer \(.*ECONNREFUSED.*\)/); // stopped: nothing listens
+    expect(lines[0]).toMatch(/^the API server is unavailable \(.*ECONNREFUSED.*\)/); // stopped: nothing listens
     // NOTE: a restarting API server listens before it is ready and answers 503 until then: also tried again
     for (const line of lines.slice(0, -1)) {
       expect(line).toMatch(
-        /^the API server does not answer \((.*ECONNREFUSED.*|HTTP-Code: 503)\): handing the startup back to the operator again in 2 s\n$/,
+        /^the API server is unavailable \((.*ECONNREFUSED.*|HTTP-Code: 503)\): handing the startup back to the operator again in 2 s\n$/,
       );
     }
     expect(lines.at(-1)).toBe(`Handed back to the operator: PowerEvent ${NS}/${result?.name}\n`);
