@@ -88,9 +88,9 @@ export interface HandBackOptions {
 /**
  * After a successful `startup --execute`: hands the run to the operator and says so on stderr. Never fails the
  * command: a cluster without the operator (no CRD, no namespace, no permission) gets a warning naming the cause.
- * An API server unavailable for now (no answer, or 503 while it starts; see isApiUnavailable) is tried again every 2 s for up to a minute,
- * each try said: the hand-off is idempotent (the same event, its status written whole), and without it the operator
- * never finishes the startup (Flux stays as the chain left it, the outage open in the cluster).
+ * An API server unavailable for now (no answer, or 503 while it starts; see isApiUnavailable) is tried again every
+ * 2 s for up to a minute, each try said: the hand-off is idempotent (the same event, its status written whole), and
+ * without it the operator never finishes the startup (Flux stays as the chain left it, the outage open in the cluster).
  */
 export async function handBack(
   kc: KubeConfig,

@@ -2,10 +2,12 @@
  * The drain and storage-quiesce executors on the real control plane with the kubelet and Longhorn stand-ins: real
  * 429s from a PodDisruptionBudget, escalation only after the level timeout (timestamps from the audit log), the pod
  * with no controller touched only at force, the DaemonSet pod left alone, replacements scheduled on the other
- * worker, a server-side dry run that persists nothing, and Longhorn volumes detaching once every worker is drained.
+ * worker, a server-side dry run that persists nothing, Longhorn volumes detaching once every worker is drained, and
+ * pods put back on a cordoned node during its drain (taken once per controller; one that tolerates the cordon, never).
  */
 import {
   ApiextensionsV1Api,
+  AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
@@ -279,6 +281,76 @@ describe.skipIf(!bed.ok)('drain and storage quiesce on the real control plane', 
     expect(watches(events).map((e) => e.requestURI)).toEqual(
       Array(3).fill(expect.stringMatching(/fieldSelector=spec.nodeName%3Dworker-1.*resourceVersion=\d+/)),
     );
+  });
+
+  it('a pod put back on the cordoned node after the drain began is drained once per controller; one that tolerates the cordon is not', async () => {
+    const apps = plane.kubeConfig.makeApiClient(AppsV1Api);
+    // `pinned` names worker-1 in its template (spec.nodeName): its ReplicaSet puts every replacement back there, past
+    // the cordon, as a scheduler with a stale view of the node would; the first comes after the drain's first look.
+    // `tolerant` tolerates the cordon: the real scheduler rightly places its replacement on worker-1 again.
+    const deployment = (name: string, spec: Record<string, unknown>) => ({
+      metadata: { name, namespace: 'apps' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/name': name } },
+          spec: { terminationGracePeriodSeconds: 60, containers: [{ name, image: 'registry.local/app:1' }], ...spec },
+        },
+      },
+    });
+    await apps.createNamespacedDeployment({
+      namespace: 'apps',
+      body: deployment('pinned', { nodeName: 'worker-1' }),
+    });
+    await apps.createNamespacedDeployment({
+      namespace: 'apps',
+      body: deployment('tolerant', {
+        nodeSelector: { 'kubernetes.io/hostname': 'worker-1' },
+        tolerations: [{ key: 'node.kubernetes.io/unschedulable', operator: 'Exists', effect: 'NoSchedule' }],
+      }),
+    });
+    await eventually(
+      'pinned and tolerant Running on the cordoned worker-1',
+      async () => JSON.stringify(running(await podsOn('worker-1')).sort()) === '["agent","pinned","tolerant"]',
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    const since = (await plane.readAudit()).length;
+
+    const { error, reports } = await runStep(
+      drainer(),
+      planStep('drain/worker-1', 'drain-node', { node: 'worker-1' }, 60),
+    );
+    console.info(`Drained worker-1 again; reports:\n  ${reports.join('\n  ')}`);
+    expect(error).toBeUndefined();
+    const events = mutations((await plane.readAudit()).slice(since), { user: HECATE });
+    const log = events.map(describeEvent).join('\n');
+    const evicted = (app: string) => events.filter((e) => isEviction(e) && podOf(e).startsWith(`${app}-`)).map(podOf);
+    // pinned: the pod of the first look, then the one its ReplicaSet put back, and not the third
+    expect(evicted('pinned'), log).toHaveLength(2);
+    expect(new Set(evicted('pinned')).size, log).toBe(2);
+    expect(evicted('tolerant'), log).toHaveLength(1);
+    expect(reports).toContainEqual(
+      expect.stringMatching(
+        /^worker-1: 1 pod\(s\) were placed on it after the cordon \(apps\/pinned-[a-z0-9]+-[a-z0-9]+\), by a scheduler that had not yet seen it: draining them too$/,
+      ),
+    );
+    expect(reports).toContainEqual(
+      expect.stringMatching(
+        /^worker-1: apps\/pinned-[a-z0-9-]+ arrived again after its ReplicaSet had one drained from here: .*left alone as kubectl does$/,
+      ),
+    );
+    expect(reports.join('\n')).not.toMatch(/tolerant-[a-z0-9-]+\)?, by a scheduler/);
+    expect(reports.at(-1)).toBe('worker-1 drained');
+    const left = await podsOn('worker-1');
+    expect(left.map((p) => p.metadata?.labels?.['app.kubernetes.io/name']).sort()).toEqual([
+      'agent',
+      'pinned',
+      'tolerant',
+    ]);
+    expect(left.map((p) => p.metadata?.name)).not.toContain(evicted('pinned')[1]);
+    await apps.deleteNamespacedDeployment({ namespace: 'apps', name: 'pinned' });
+    await apps.deleteNamespacedDeployment({ namespace: 'apps', name: 'tolerant' });
   });
 
   it('KubeStorage answers no volumes when Longhorn is not installed (its CRD is absent: 404)', async () => {
