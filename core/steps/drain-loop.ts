@@ -134,8 +134,8 @@ export class NodeDrain {
   }
 
   /**
-   * Before the node counts as drained: takes on the pods a scheduler placed on it after the cordon, once per
-   * controller, and says so; returns true when there are any (see core/drain/arrivals.ts).
+   * Before the node counts as drained: takes on the pods that arrived on it after the cordon without tolerating it
+   * (a scheduler's stale view), once per controller, and says so; returns true when there are any (see core/drain/arrivals.ts).
    */
   private adoptArrivals(pods: readonly DrainPod[]): boolean {
     const known = (pod: DrainPod) => this.tracked.has(keyOf(pod));
@@ -152,7 +152,7 @@ export class NodeDrain {
       this.takenFrom.add(controllerKey(target));
     }
     this.ctx.report(
-      `${this.node}: ${take.length} pod(s) were placed on it after the cordon (${take.map(podKey).join(', ')}), by a scheduler that had not yet seen it: draining them too`,
+      `${this.node}: ${take.length} pod(s) arrived on it after the cordon, not tolerating it (${take.map(podKey).join(', ')}): draining them too`,
     );
     return true;
   }
