@@ -5,17 +5,11 @@
  * unprivileged. Pure; ./helper-pod.ts runs and removes these pods.
  */
 import type { V1Pod } from '@kubernetes/client-node';
+import { HELPER_LABELS, MANAGED_BY } from '../../core/api/meta.js';
 import { isBootId, type PowerOffScriptOptions, powerOffArgv } from './power-off-script.js';
 
-export const HELPER_LABELS = {
-  managedBy: 'app.kubernetes.io/managed-by',
-  /** What the helper does: `power-off`, `prepull`... */
-  purpose: 'hecate.dev/helper',
-  node: 'hecate.dev/node',
-  /** The boot a power-off helper is meant for (the node's bootID): a second request for the same boot adopts it. */
-  bootId: 'hecate.dev/boot-id',
-} as const;
-export const MANAGED_BY = 'hecate';
+export { HELPER_LABELS, MANAGED_BY };
+
 export const DEFAULT_HELPER_NAMESPACE = 'hecate-system';
 /** The one container of every helper pod. */
 export const HELPER_CONTAINER = 'helper';

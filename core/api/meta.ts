@@ -5,6 +5,18 @@ export const GROUP = 'power.hecate.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
+/** The labels of the helper pods Hecate runs on nodes (power-off, image pre-pull, bundle seed). */
+export const HELPER_LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  /** What the helper does: `power-off`, `prepull`... */
+  purpose: 'hecate.dev/helper',
+  node: 'hecate.dev/node',
+  /** The boot a power-off helper is meant for (the node's bootID): a second request for the same boot adopts it. */
+  bootId: 'hecate.dev/boot-id',
+} as const;
+/** The value of {@link HELPER_LABELS}.managedBy on everything Hecate creates in the cluster. */
+export const MANAGED_BY = 'hecate';
+
 /** Kubernetes object names (RFC 1123 subdomain). */
 export const dnsSubdomain = z
   .string()

@@ -44,6 +44,13 @@ export const daemonSetFilter: PodFilter = (pod, { options }) => {
       };
 };
 
+/**
+ * Hecate's own helper pods are never drained: a power-off helper is the node's power-off (a rerun finds it on a node
+ * already off, where it can never end), and the others are short-lived and hold nothing.
+ */
+export const hecateHelperFilter: PodFilter = (pod) =>
+  pod.isHecateHelper ? { delete: false, level: 'warning', message: "ignoring Hecate's own helper Pods" } : OK;
+
 /** Mirror pods of static pods are left to the kubelet: the API server cannot delete them. */
 export const mirrorPodFilter: PodFilter = (pod) =>
   pod.isMirror
@@ -75,10 +82,11 @@ export const unreplicatedFilter: PodFilter = (pod, { level }) => {
 };
 
 /**
- * kubectl's filters, in kubectl's order. Finished pods (Succeeded/Failed) pass every filter but the mirror and
+ * Hecate's own helpers first, then kubectl's filters, in kubectl's order. Finished pods (Succeeded/Failed) pass every filter but the mirror and
  * deleted ones, whatever the options and level: deleting them stops nothing.
  */
 export const DRAIN_FILTERS: readonly PodFilter[] = [
+  hecateHelperFilter,
   skipDeletedFilter,
   daemonSetFilter,
   mirrorPodFilter,

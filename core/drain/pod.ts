@@ -1,3 +1,4 @@
+import { HELPER_LABELS, MANAGED_BY } from '../api/meta.js';
 import type { PodLike } from '../ports/index.js';
 /** The annotation the kubelet puts on the API server's copy (the mirror) of a static pod. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
@@ -37,6 +38,8 @@ export interface DrainPod {
   readonly terminationGracePeriodSeconds: number;
   /** The pod tolerates {@link UNSCHEDULABLE_TAINT_KEY}: the scheduler may rightly place it on a cordoned node. */
   readonly toleratesCordon: boolean;
+  /** One of Hecate's own helper pods (labelled {@link HELPER_LABELS}): a power-off helper is the node's power-off. */
+  readonly isHecateHelper: boolean;
 }
 
 /** A pod object that lacks what drain needs to identify it (name or uid). */
@@ -65,6 +68,8 @@ export function toDrainPod(pod: PodLike): DrainPod {
     ...(deletionTimestampMs === undefined ? {} : { deletionTimestampMs }),
     terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS,
     toleratesCordon: (pod.spec?.tolerations ?? []).some(toleratesUnschedulable),
+    isHecateHelper:
+      meta.labels?.[HELPER_LABELS.managedBy] === MANAGED_BY && meta.labels[HELPER_LABELS.purpose] !== undefined,
   };
 }
 

@@ -162,6 +162,7 @@ export interface PodLike {
     readonly namespace?: string;
     readonly uid?: string;
     readonly annotations?: Readonly<Record<string, string>>;
+    readonly labels?: Readonly<Record<string, string>>;
     readonly ownerReferences?: readonly {
       readonly kind?: string;
       readonly name?: string;

@@ -43,6 +43,8 @@ export interface FakePodInit {
   readonly staleScheduler?: boolean;
   /** Its controller's template names the node (`spec.nodeName`): every replacement lands there, cordon or not. */
   readonly pinnedToNode?: boolean;
+  /** One of Hecate's helper pods (power-off): labelled as Hecate labels them. */
+  readonly helper?: boolean;
 }
 
 interface Pod extends FakePodInit {
@@ -174,6 +176,9 @@ export class FakeCluster {
         name: pod.name,
         uid: pod.uid,
         ...(pod.mirror ? { annotations: { 'kubernetes.io/config.mirror': 'hash' } } : {}),
+        ...(pod.helper
+          ? { labels: { 'app.kubernetes.io/managed-by': 'hecate', 'hecate.dev/helper': 'power-off' } }
+          : {}),
         ...(pod.controller ? { ownerReferences: [{ ...pod.controller, controller: true }] } : {}),
         ...(pod.deletedAtMs === undefined ? {} : { deletionTimestamp: new Date(pod.deletedAtMs).toISOString() }),
       },

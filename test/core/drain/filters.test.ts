@@ -17,6 +17,22 @@ describe('evaluatePod', () => {
   it.each([
     ['a running ReplicaSet pod', 'evict', 'deleted (ok)', pod('web'), {}, { delete: true, level: 'ok', messages: [] }],
     [
+      "Hecate's power-off helper (no controller) on a node already off, at the harshest level",
+      'disable-eviction',
+      'kept (warning)',
+      unmanaged('hecate-power-off-worker-1-5f2c', { namespace: 'hecate-system', isHecateHelper: true }),
+      {},
+      { delete: false, level: 'warning', messages: ["ignoring Hecate's own helper Pods"] },
+    ],
+    [
+      "Hecate's finished helper",
+      'evict',
+      'kept (warning)',
+      unmanaged('hecate-prepull-worker-1-x', { isHecateHelper: true, phase: 'Succeeded' }),
+      {},
+      { delete: false, level: 'warning', messages: ["ignoring Hecate's own helper Pods"] },
+    ],
+    [
       'a DaemonSet pod with ignoreDaemonSets',
       'evict',
       'kept (warning)',

@@ -16,6 +16,7 @@ export function pod(name: string, overrides: Partial<DrainPod> = {}): DrainPod {
     hasEmptyDir: false,
     terminationGracePeriodSeconds: 30,
     toleratesCordon: false,
+    isHecateHelper: false,
     ...overrides,
   };
 }

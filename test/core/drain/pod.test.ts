@@ -19,7 +19,35 @@ describe('toDrainPod', () => {
         hasEmptyDir: false,
         terminationGracePeriodSeconds: 10,
         toleratesCordon: false,
+        isHecateHelper: false,
       },
+    ],
+    [
+      "one of Hecate's helper pods (managed by hecate, with a purpose)",
+      {
+        ...base,
+        metadata: {
+          ...base.metadata,
+          labels: { 'app.kubernetes.io/managed-by': 'hecate', 'hecate.dev/helper': 'power-off' },
+        },
+      },
+      { isHecateHelper: true },
+    ],
+    [
+      'a pod managed by hecate with no helper purpose, or a helper label someone else manages',
+      { ...base, metadata: { ...base.metadata, labels: { 'app.kubernetes.io/managed-by': 'hecate' } } },
+      { isHecateHelper: false },
+    ],
+    [
+      'a helper label without the hecate manager',
+      {
+        ...base,
+        metadata: {
+          ...base.metadata,
+          labels: { 'app.kubernetes.io/managed-by': 'helm', 'hecate.dev/helper': 'power-off' },
+        },
+      },
+      { isHecateHelper: false },
     ],
     [
       'owner references of which one is the controller',
@@ -78,6 +106,7 @@ describe('toDrainPod', () => {
       hasEmptyDir: false,
       terminationGracePeriodSeconds: 10,
       toleratesCordon: false,
+      isHecateHelper: false,
     });
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanStep } from '../../../core/api/plan.js';
+import { outageRecord } from '../../../core/api/progress.js';
 import type { DrainOptions } from '../../../core/drain/options.js';
 import { step } from '../../../core/plan/step.js';
 import { type RunEvent, runPlan } from '../../../core/run/runner.js';
@@ -256,6 +257,19 @@ describe('drainNode escalation', () => {
     expect(cluster.requests.map(fmt)).toEqual(['0s cordon worker-1 200', '0s evict apps/web-1 201']);
     expect(reports.join('\n')).not.toMatch(/after the cordon/);
     expect(podsOn(cluster, 'worker-1')).toEqual(['im']);
+  });
+
+  it("given only Hecate's power-off helper left on a node already off (a rerun after the shutdown), counts it drained", async () => {
+    const cluster = world();
+    cluster.nodes.add('worker-1', { unschedulable: true, cordonedBy: 'hecate' });
+    // a helper on a node that is off never ends: draining it could only fail after the last level
+    cluster.addPod({ name: 'hecate-power-off-worker-1', node: 'worker-1', controller: null, helper: true });
+    cluster.addPod({ name: 'agent-x', node: 'worker-1', controller: { kind: 'DaemonSet', name: 'agent' } });
+    const store = new MemoryStore({ outage: outageRecord.parse({ inOutage: true, cordonedByHecate: ['worker-1'] }) });
+    const { error, reports } = await drain(cluster, minuteLevels(), {}, store);
+    expect(error).toBeUndefined();
+    expect(reports).toEqual(['already done']);
+    expect(cluster.requests).toEqual([]);
   });
 
   it('given the API failing to list for a while, looks again and completes', async () => {
