@@ -241,6 +241,19 @@ describe.skipIf(!bed.ok)('hecate shutdown on the Atlas scenario', () => {
     const records = state?.progress?.steps.map((s) => `${s.id} ${s.state}`).sort();
     expect(records).toEqual(plan.steps.map((s) => `${s.id} done`).sort());
   });
+
+  it('--execute again after it finished (killed between its last record and its exit): every step done, nothing sent', async () => {
+    const since = (await e2e.mutations()).length;
+    const result = await e2e.hecate(['shutdown', ...e2e.args('--execute')]);
+    expect(result.code, result.stderr.slice(-3000)).toBe(0);
+    // the drains count the workers drained with the power-off helpers still listed on them (the nodes are off)
+    const output = `${result.stdout}${result.stderr}`;
+    for (const worker of WORKERS) expect(output).toMatch(new RegExp(`drain/${worker} +already done`));
+    const sent = (await e2e.mutations())
+      .slice(since)
+      .filter((e) => ['pods', 'nodes', 'kustomizations', 'helmreleases'].includes(e.objectRef?.resource ?? ''));
+    expect(sent.map(describeEvent)).toEqual([]);
+  });
 });
 
 describe.skipIf(!bed.ok)('hecate shutdown --emergency on the Atlas scenario', () => {
