@@ -3,10 +3,11 @@ import type { DrainOptions } from './options.js';
 import type { DrainPod } from './pod.js';
 
 /**
- * Controllers whose pods reach a node only through the scheduler: a pod of theirs on a cordoned node that does not
- * tolerate the cordon was placed there by a scheduler that had not yet seen the cordon. Other owners (an operator's
- * custom resource, say) may set `spec.nodeName` themselves and put a deleted pod straight back, so their pods are left
- * alone, as kubectl leaves every pod that arrives after its drain began.
+ * Controllers whose pods reach a node through the scheduler: a pod of theirs on a cordoned node that does not tolerate
+ * the cordon was placed there by a scheduler that had not yet seen the cordon (unless their template names the node:
+ * see {@link Arrivals}.returning). Other owners (an operator's custom resource, say) may set `spec.nodeName` themselves
+ * and put a deleted pod straight back, so their pods are left alone, as kubectl leaves every pod that arrives after its
+ * drain began.
  */
 const SCHEDULED_CONTROLLERS: ReadonlySet<string> = new Set([
   'ReplicaSet',
@@ -17,7 +18,7 @@ const SCHEDULED_CONTROLLERS: ReadonlySet<string> = new Set([
 
 /** The pods that arrived on a node after its drain began, as {@link strayArrivals} sorts them. */
 export interface Arrivals {
-  /** To drain too: placed there by a scheduler that had not yet seen the cordon. */
+  /** To drain too: the first arrival of each controller, as a scheduler that had not yet seen the cordon places it. */
   readonly take: readonly DrainPod[];
   /**
    * Left alone, as kubectl leaves them: the controller already had one arrival drained from this node and put

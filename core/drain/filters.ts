@@ -82,8 +82,8 @@ export const unreplicatedFilter: PodFilter = (pod, { level }) => {
 };
 
 /**
- * Hecate's own helpers first, then kubectl's filters, in kubectl's order. Finished pods (Succeeded/Failed) pass every filter but the mirror and
- * deleted ones, whatever the options and level: deleting them stops nothing.
+ * Hecate's own helpers first, then kubectl's filters, in kubectl's order. Finished pods (Succeeded/Failed) pass every
+ * filter but the helper, mirror and deleted ones, whatever the options and level: deleting them stops nothing.
  */
 export const DRAIN_FILTERS: readonly PodFilter[] = [
   hecateHelperFilter,

@@ -135,7 +135,8 @@ export class NodeDrain {
 
   /**
    * Before the node counts as drained: takes on the pods that arrived on it after the cordon without tolerating it
-   * (a scheduler's stale view), once per controller, and says so; returns true when there are any (see core/drain/arrivals.ts).
+   * (a scheduler's stale view), once per controller, and says so; returns true when there are any (see
+   * core/drain/arrivals.ts).
    */
   private adoptArrivals(pods: readonly DrainPod[]): boolean {
     const known = (pod: DrainPod) => this.tracked.has(keyOf(pod));
