@@ -1,5 +1,5 @@
 import { HELPER_LABELS, MANAGED_BY } from '../api/meta.js';
-import type { PodLike } from '../ports/index.js';
+import type { PodLike, Toleration } from '../ports/index.js';
 /** The annotation the kubelet puts on the API server's copy (the mirror) of a static pod. */
 export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
@@ -74,7 +74,7 @@ export function toDrainPod(pod: PodLike): DrainPod {
 }
 
 /** Whether one toleration matches the cordon's taint (key, empty value, effect NoSchedule), as the scheduler judges. */
-function toleratesUnschedulable(toleration: NonNullable<NonNullable<PodLike['spec']>['tolerations']>[number]): boolean {
+function toleratesUnschedulable(toleration: Toleration): boolean {
   const { key = '', operator = 'Equal', value = '', effect = '' } = toleration;
   if (effect !== '' && effect !== 'NoSchedule') return false;
   if (key === '') return operator === 'Exists';

@@ -152,6 +152,14 @@ export interface FluxObject extends FluxObjectRef {
   ready?: boolean;
 }
 
+/** A pod's toleration of a node taint, as the API returns it. */
+export interface Toleration {
+  readonly key?: string;
+  readonly operator?: string;
+  readonly value?: string;
+  readonly effect?: string;
+}
+
 /**
  * The fields of a Kubernetes Pod that core/drain/pod.ts `toDrainPod` reads. Structural, so that plain JSON from the API and
  * client-node's `V1Pod` (whose timestamps are `Date`s) both fit without core importing client-node.
@@ -174,12 +182,7 @@ export interface PodLike {
     readonly nodeName?: string;
     readonly volumes?: readonly { readonly emptyDir?: unknown }[];
     readonly terminationGracePeriodSeconds?: number;
-    readonly tolerations?: readonly {
-      readonly key?: string;
-      readonly operator?: string;
-      readonly value?: string;
-      readonly effect?: string;
-    }[];
+    readonly tolerations?: readonly Toleration[];
   };
   readonly status?: { readonly phase?: string };
 }

@@ -124,8 +124,8 @@ export class NodeDrain {
       const observations = this.observationsOf(pods);
       const decision = decide(this.state, observations, this.now(), this.options);
       if (decision.kind === 'done') {
-        if (this.adoptArrivals(pods)) fresh = pods;
-        else return this.finish(decision.terminating);
+        if (!this.adoptArrivals(pods)) return this.finish(decision.terminating);
+        fresh = pods; // the arrivals are decided on the same list
         continue;
       }
       this.checkDeadline(observations);

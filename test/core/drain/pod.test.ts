@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPodError, toDrainPod } from '../../../core/drain/pod.js';
-import type { PodLike } from '../../../core/ports/index.js';
+import type { PodLike, Toleration } from '../../../core/ports/index.js';
 
 const base = {
   metadata: { name: 'web-1', namespace: 'apps', uid: 'u1' },
@@ -122,7 +122,7 @@ describe('toDrainPod', () => {
 /** Which tolerations let the scheduler rightly place a pod on a cordoned node (taint node.kubernetes.io/unschedulable:NoSchedule). */
 function tolerationCases(): [string, PodLike, Record<string, unknown>][] {
   const key = 'node.kubernetes.io/unschedulable';
-  const cases: [string, NonNullable<NonNullable<PodLike['spec']>['tolerations']>[number], boolean][] = [
+  const cases: [string, Toleration, boolean][] = [
     ['the cordon taint with Exists', { key, operator: 'Exists', effect: 'NoSchedule' }, true],
     ['the cordon taint with any effect', { key, operator: 'Exists' }, true],
     ['the cordon taint with Equal and no value', { key, effect: 'NoSchedule' }, true],
